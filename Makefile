@@ -1,0 +1,41 @@
+# The two commands a newcomer runs: `make demo` and `make test`. Each creates .venv if missing.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test faults bench bench-quick lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# One stamp per extra set, remade when pyproject.toml changes.
+$(VENV)/.stamp-base: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.stamp-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+$(VENV)/.stamp-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $@
+
+demo: $(VENV)/.stamp-base
+	$(BIN)/pylo demo
+
+test: $(VENV)/.stamp-test
+	$(BIN)/python -m pytest
+
+faults: $(VENV)/.stamp-test
+	$(BIN)/python -m pytest tests/faults -p no:randomly
+
+bench: $(VENV)/.stamp-bench
+	$(BIN)/python benchmarks/run.py
+
+bench-quick: $(VENV)/.stamp-bench
+	$(BIN)/python benchmarks/run.py --quick
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis pylo-demo-store

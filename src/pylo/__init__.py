@@ -1,0 +1,49 @@
+"""pylo-dask: run a task over millions of inputs on Dask or threads, never lose track of which
+finished and which failed, and resume from the store, from any process or cluster.
+
+    >>> from pylo import Pylo
+    >>> pylo = Pylo.local_multithread("/tmp/pylo/store", number_of_workers=2)
+    >>> eid = pylo.start_from_scratch(range(100), print)
+"""
+
+from ._config import Config
+from ._run import Progress, Run
+from ._status import Status
+from ._summary import Summary, WorkerSummary
+from .errors import (
+    CorruptSnapshot,
+    ExecutionClaimed,
+    ExecutionInterrupted,
+    ExecutionNotFound,
+    IncompatibleSnapshot,
+    InvalidArgument,
+    PyloError,
+    SnapshotError,
+    StoreUnreachable,
+    TaskNotSerializable,
+)
+from .execution import Pylo
+from .store import ExceptionRecord
+
+__all__ = [
+    "Config",
+    "CorruptSnapshot",
+    "ExceptionRecord",
+    "ExecutionClaimed",
+    "ExecutionInterrupted",
+    "ExecutionNotFound",
+    "IncompatibleSnapshot",
+    "InvalidArgument",
+    "Progress",
+    "Pylo",
+    "PyloError",
+    "Run",
+    "SnapshotError",
+    "Status",
+    "StoreUnreachable",
+    "Summary",
+    "TaskNotSerializable",
+    "WorkerSummary",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,233 @@
+"""Runs one block: the task loop and its flushes — the same code on every backend.
+
+    inputs/{block} ──► skip what earlier segments concluded ──► task(input) per position
+                                                   │ every N attempts / T seconds / block end /
+                                                   ▼ give-up / cancel / KeyboardInterrupt
+                            errors/{block}/{seq}-{writer}, then progress/{block}/{seq}-{writer}
+
+The decisions (retry or not, give up or not) come from ``_decide``; this module carries them out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import logging
+import random
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from ._clock import Clock, SystemClock
+from ._config import Config
+from ._decide import RetryPolicy, WorkerTally, gives_up
+from .store import BlockInfo, Manifest, Segment, Store, capture
+from .store._segments import to_ranges
+
+__all__ = ["BlockContext", "Delta", "finish_worker", "run_block"]
+
+log = logging.getLogger(__name__)
+
+# How often a running block asks whether it was cancelled (seconds); flushes ask too.
+STOP_CHECK_INTERVAL = 0.05
+
+
+@dataclasses.dataclass(frozen=True)
+class Delta:
+    """What one flush added: sent to the client as progress."""
+
+    execution: str
+    worker: int
+    block: int
+    finished: int
+    failed: int
+    attempts: int
+
+
+@dataclasses.dataclass(frozen=True)
+class BlockContext:
+    """Everything a block needs besides its number; pickled once per block to Dask workers."""
+
+    store: Store
+    execution: str
+    task: Callable[[Any], object]
+    config: Config
+    clock: Clock = dataclasses.field(default_factory=SystemClock)
+
+
+def run_block(
+    ctx: BlockContext,
+    info: BlockInfo,
+    tally: WorkerTally,
+    *,
+    stop: Callable[[], bool] = lambda: False,
+    report: Callable[[Delta], None] = lambda d: None,
+) -> WorkerTally:
+    """Run the task over one block and return the worker's tally after it."""
+    if tally.gave_up or stop():
+        return tally
+    runner = _BlockRun(ctx, info, tally, stop, report)
+    return runner.run()
+
+
+def finish_worker(ctx: BlockContext, tally: WorkerTally, *, cancelled: bool = False) -> None:
+    """Record a worker's final outcome (``workers/{worker}.json``)."""
+    outcome = dataclasses.asdict(tally)
+    outcome["lost_blocks"] = list(tally.lost_blocks)
+    outcome["cancelled"] = cancelled
+    outcome["ended"] = _now()
+    ctx.store.write_worker(ctx.execution, tally.worker, outcome)
+
+
+class _BlockRun:
+    def __init__(
+        self,
+        ctx: BlockContext,
+        info: BlockInfo,
+        tally: WorkerTally,
+        stop: Callable[[], bool],
+        report: Callable[[Delta], None],
+    ) -> None:
+        self.ctx, self.info, self.stop, self.report = ctx, info, stop, report
+        cfg = ctx.config
+        self.retry = RetryPolicy.from_config(cfg)
+        self.max_failures = cfg.max_worker_failures
+        self.keep_records = cfg.store_exceptions
+        self.writer = uuid.uuid4().hex[:12]
+        self.seq = 0
+        self.rng = random.Random()
+        # What changed since the last flush.
+        self.finished: list[int] = []
+        self.failed: list[tuple[int, int]] = []
+        self.retried: list[tuple[int, int]] = []
+        self.records: list[dict[str, Any]] = []
+        self.since = 0
+        # Running totals of this block, folded into the tally at the end.
+        self.tally = tally if tally.started else dataclasses.replace(tally, started=_now())
+        self.failed_attempts = tally.failed_attempts
+        self.gave_up = False
+
+    def run(self) -> WorkerTally:
+        ctx, info = self.ctx, self.info
+        prior = ctx.store.read_block_state(ctx.execution, info)
+        if prior.finished or prior.failed:  # a rerun after a worker died: skip what concluded
+            self.failed_attempts += prior.failed_attempts
+            self.tally = self.tally.add(finished=len(prior.finished), failed=len(prior.failed))
+            log.info("block %d of %s rerun: %d inputs already concluded", info.block, ctx.execution,
+                     len(prior.finished) + len(prior.failed))
+        _positions, values = ctx.store.read_inputs(ctx.execution, info)
+        skip = prior.finished | prior.failed.keys()
+        try:
+            self._loop(values, skip)
+        finally:  # cancel, give-up, KeyboardInterrupt, SystemExit: keep what was done
+            self.flush()
+        return dataclasses.replace(
+            self.tally,
+            failed_attempts=self.failed_attempts,
+            gave_up=self.gave_up,
+            blocks=self.tally.blocks + 1,
+        )
+
+    def _loop(self, values: list[Any], skip: set[int]) -> None:
+        task = self.ctx.task
+        monotonic = self.ctx.clock.monotonic
+        flush_every = self.ctx.config.task_executions_before_flush
+        interval = self.ctx.config.flush_interval
+        finished = self.finished
+        next_flush = monotonic() + interval
+        next_event = min(next_flush, monotonic() + STOP_CHECK_INTERVAL)
+        pos = self.info.start
+        for value in values:
+            if skip and pos in skip:
+                pos += 1
+                continue
+            try:
+                task(value)
+            except Exception as exc:  # the task failed: record it, maybe retry, maybe give up
+                self._failed(pos, value, exc)
+                if self.gave_up:
+                    return
+            else:
+                finished.append(pos)
+                self.since += 1
+            pos += 1
+            if self.since >= flush_every or (now := monotonic()) >= next_event:
+                now = monotonic()
+                if self.since >= flush_every or now >= next_flush:
+                    self.flush()
+                    next_flush = now + interval
+                if self.stop():
+                    return
+                next_event = min(next_flush, now + STOP_CHECK_INTERVAL)
+
+    def _failed(self, pos: int, value: Any, exc: Exception) -> None:
+        attempt = 1
+        while True:
+            self.since += 1
+            self.failed_attempts += 1
+            if self.keep_records:
+                self.records.append(capture(exc, position=pos, worker=self.tally.worker, attempt=attempt))
+            if gives_up(self.failed_attempts, self.max_failures):
+                self.gave_up = True
+                self.failed.append((pos, attempt))
+                log.warning("worker %d of %s gave up after %d failed attempts", self.tally.worker,
+                            self.ctx.execution, self.failed_attempts)
+                return
+            delay = self.retry.next_delay(attempt, self.rng.random())
+            if delay is None:
+                self.failed.append((pos, attempt))
+                return
+            if delay > 0:
+                self.ctx.clock.sleep(delay)
+            attempt += 1
+            try:
+                self.ctx.task(value)
+            except Exception as again:  # the retry failed too
+                exc = again
+                continue
+            self.since += 1
+            self.finished.append(pos)
+            self.retried.append((pos, attempt))
+            return
+
+    def flush(self) -> None:
+        """Write what changed since the last flush: errors first, so a failure always has them."""
+        if not (self.finished or self.failed):
+            if self.records:  # failed attempts whose input is still being retried
+                self._write_records()
+            return
+        ctx, block = self.ctx, self.info.block
+        self._write_records()
+        seg = Segment(
+            block=block,
+            finished=tuple(to_ranges(self.finished)),
+            failed=tuple(self.failed),
+            retried=tuple(self.retried),
+        )
+        ctx.store.write_segment(ctx.execution, seg, self.seq, self.writer)
+        self.seq += 1
+        delta = Delta(ctx.execution, self.tally.worker, block, len(self.finished), len(self.failed), self.since)
+        self.tally = self.tally.add(finished=delta.finished, failed=delta.failed, attempts=delta.attempts)
+        self.finished.clear()
+        self.failed.clear()
+        self.retried.clear()
+        self.since = 0
+        self.report(delta)
+
+    def _write_records(self) -> None:
+        if self.records:
+            self.ctx.store.write_records(self.ctx.execution, self.info.block, self.records, self.seq, self.writer)
+            self.records = []
+            self.seq += 1
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def worker_blocks(manifest: Manifest) -> dict[int, list[BlockInfo]]:
+    """Each worker's blocks, in order: the chain it runs."""
+    chains: dict[int, list[BlockInfo]] = {w: [] for w in range(manifest.workers)}
+    for info in manifest.blocks:
+        chains[info.worker].append(info)
+    return chains

@@ -1,0 +1,86 @@
+"""The options of an execution: one frozen, keyword-only value, validated once at construction."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+from .errors import InvalidArgument
+
+__all__ = ["Config"]
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Config:
+    """How workers run a task over inputs.
+
+    ``number_of_workers`` — sequential runners; ``None`` lets the backend choose (threads: the CPU
+    count, Dask: the cluster's threads).
+    ``max_worker_failures`` — failed attempts a worker tolerates; one more and it gives up.
+    ``task_executions_before_flush`` / ``flush_interval`` — flush after that many attempts or that
+    many seconds, whichever comes first.
+    ``retries`` — extra attempts per input; the n-th retry waits
+    ``min(retry_delay * retry_backoff**(n-1), retry_max_delay)``, scaled by ``1 ± retry_jitter``.
+    ``block_size`` — inputs per block, the unit of storage and of Dask tasks.
+    ``timeout`` — seconds one attempt may take before it counts as failed (``None``: no limit).
+    """
+
+    number_of_workers: int | None = None
+    max_worker_failures: int = 1000
+    task_executions_before_flush: int = 1000
+    store_exceptions: bool = True
+    retries: int = 0
+    retry_delay: float = 0.0
+    retry_backoff: float = 2.0
+    retry_max_delay: float = 300.0
+    retry_jitter: float = 0.0
+    flush_interval: float = 5.0
+    block_size: int = 10_000
+    timeout: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.number_of_workers is not None:
+            _check_int("number_of_workers", self.number_of_workers, minimum=1)
+        _check_int("max_worker_failures", self.max_worker_failures, minimum=0)
+        _check_int("task_executions_before_flush", self.task_executions_before_flush, minimum=1)
+        _check_int("retries", self.retries, minimum=0)
+        _check_int("block_size", self.block_size, minimum=1)
+        if not isinstance(self.store_exceptions, bool):
+            raise InvalidArgument(f"store_exceptions must be a bool, got {self.store_exceptions!r}")
+        _check_float("retry_delay", self.retry_delay, minimum=0.0)
+        _check_float("retry_backoff", self.retry_backoff, minimum=1.0)
+        _check_float("retry_max_delay", self.retry_max_delay, minimum=0.0)
+        _check_float("retry_jitter", self.retry_jitter, minimum=0.0, maximum=1.0)
+        _check_float("flush_interval", self.flush_interval, minimum=0.0, positive=True)
+        if self.timeout is not None:
+            _check_float("timeout", self.timeout, minimum=0.0, positive=True)
+
+    def replace(self, **changes: Any) -> Config:
+        """A copy with ``changes`` applied (and validated)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Config:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def _check_int(name: str, value: object, *, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgument(f"{name} must be an int, got {value!r}")
+    if value < minimum:
+        raise InvalidArgument(f"{name} must be >= {minimum}, got {value}")
+
+
+def _check_float(
+    name: str, value: object, *, minimum: float, maximum: float = math.inf, positive: bool = False
+) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidArgument(f"{name} must be a number, got {value!r}")
+    if math.isnan(value) or value < minimum or value > maximum or (positive and value <= 0):
+        bound = "> 0" if positive else f"in [{minimum}, {maximum}]"
+        raise InvalidArgument(f"{name} must be {bound}, got {value}")

@@ -1,0 +1,68 @@
+"""The pure decisions of a worker: when to retry an input, when to give up, when to flush.
+
+No I/O and no Dask here: the block runner (``_block.py``) asks, then acts on the answer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ._config import Config
+
+__all__ = ["RetryPolicy", "WorkerTally", "gives_up"]
+
+
+@dataclasses.dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how long after a failed attempt an input is tried again."""
+
+    retries: int = 0
+    delay: float = 0.0
+    backoff: float = 2.0
+    max_delay: float = 300.0
+    jitter: float = 0.0
+
+    @classmethod
+    def from_config(cls, config: Config) -> RetryPolicy:
+        return cls(
+            retries=config.retries,
+            delay=config.retry_delay,
+            backoff=config.retry_backoff,
+            max_delay=config.retry_max_delay,
+            jitter=config.retry_jitter,
+        )
+
+    def next_delay(self, failed_attempts: int, rand: float = 0.5) -> float | None:
+        """Seconds to wait before the next attempt, or ``None`` when the input is out of retries.
+
+        ``failed_attempts`` counts this input's failed attempts so far (≥ 1); ``rand`` is a
+        uniform draw in [0, 1) that spreads the delay by ``± jitter``.
+        """
+        if failed_attempts > self.retries:
+            return None
+        base = min(self.delay * self.backoff ** (failed_attempts - 1), self.max_delay)
+        return max(0.0, base * (1.0 + self.jitter * (2.0 * rand - 1.0)))
+
+
+def gives_up(failed_attempts: int, max_worker_failures: int) -> bool:
+    """A worker tolerates ``max_worker_failures`` failed attempts and gives up on the next one."""
+    return failed_attempts > max_worker_failures
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkerTally:
+    """What a worker has done so far; it flows from block to block along the worker's chain."""
+
+    worker: int
+    finished: int = 0
+    failed: int = 0
+    failed_attempts: int = 0
+    attempts: int = 0
+    gave_up: bool = False
+    blocks: int = 0
+    lost_blocks: tuple[int, ...] = ()
+    started: str = ""
+
+    def add(self, **deltas: int) -> WorkerTally:
+        """A tally with each named count increased by its delta."""
+        return dataclasses.replace(self, **{k: getattr(self, k) + v for k, v in deltas.items()})

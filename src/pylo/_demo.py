@@ -1,0 +1,48 @@
+"""The main job of ``pylo demo``: 10,000 inputs on an embedded local Dask cluster and a local
+store, a task with a bug that fails some of them, a summary, a resume with the fixed task, and
+the final state."""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Callable
+from typing import Any
+
+from .execution import Pylo
+
+N_INPUTS = 10_000
+
+
+def flaky_square(x: int) -> None:
+    """The task as first written: it chokes on multiples of 37."""
+    if x % 37 == 0:
+        raise ZeroDivisionError(f"cannot handle {x}: divided by zero")
+    _ = x * x
+
+
+def fixed_square(x: int) -> None:
+    """The same task, bug fixed."""
+    _ = x * x
+
+
+def run_demo(store: str, *, echo: Callable[[str], Any] = print, n_inputs: int = N_INPUTS, n_workers: int = 2) -> int:
+    """Run, inspect, resume; return the number of inputs left unfinished (0 when all is well)."""
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=n_workers, threads_per_worker=1, dashboard_address=None) as cluster, Client(
+        cluster
+    ) as client, Pylo.dask(client, store) as pylo:
+        echo(f"store: {pylo.store.url}   cluster: {n_workers} Dask worker processes")
+        echo(f"\n1. run a task over {n_inputs:,} inputs; it fails on some of them")
+        eid = pylo.start_from_scratch(range(n_inputs), flaky_square)
+        echo(str(pylo.summary(eid)))
+        kinds = collections.Counter(r.type for r in pylo.get_exceptions(eid))
+        echo("   exceptions: " + ", ".join(f"{n} x {t}" for t, n in kinds.most_common()))
+        echo(f"\n2. fix the task and resume: only the unfinished inputs run again\n   pylo.start_from_past_execution({eid!r}, fixed_square)")
+        new = pylo.start_from_past_execution(eid, fixed_square)
+        summary = pylo.summary(new)
+        echo(str(summary))
+        finished, unfinished = pylo.get_state(new)
+        echo(f"\n3. final state: {len(finished):,} finished, {len(unfinished):,} unfinished")
+        echo(f"   inspect it later with: pylo status {pylo.store.url} {new}")
+        return len(unfinished)

@@ -1,0 +1,86 @@
+"""Partition inputs into blocks and write a new execution to the store, streaming.
+
+The inputs are read once, ``block_size`` at a time, and each block is written as soon as it is
+full, so the client's memory grows with the number of blocks, never with the number of inputs.
+The manifest is written last, once every block is stored: an execution without a manifest does
+not exist.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import itertools
+import math
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from ._config import Config
+from .errors import InvalidArgument
+from .store import BlockInfo, Manifest, Store, new_execution_id
+
+__all__ = ["plan_execution", "task_name"]
+
+
+def plan_execution(
+    store: Store,
+    inputs: Iterable[Any],
+    task: Callable[[Any], object],
+    config: Config,
+    workers: int,
+    *,
+    parent: Manifest | None = None,
+    positions: Iterable[int] | None = None,
+) -> Manifest:
+    """Store ``inputs`` as the blocks of a new execution and return its manifest.
+
+    ``positions`` (for a resume) gives each input's position in the root execution.
+    """
+    try:
+        values = iter(inputs)
+    except TypeError:
+        raise InvalidArgument(f"inputs must be iterable, got {type(inputs).__name__}") from None
+    eid = new_execution_id()
+    blocks: list[BlockInfo] = []
+    start = 0
+    for index, chunk in enumerate(_chunks(values, config.block_size, workers)):
+        roots = None if positions is None else list(itertools.islice(positions, len(chunk)))
+        store.write_inputs(eid, index, roots, chunk, start)
+        blocks.append(BlockInfo(block=index, start=start, count=len(chunk), worker=index % workers))
+        start += len(chunk)
+    manifest = Manifest(
+        id=eid,
+        parent=parent.id if parent else None,
+        root=parent.root if parent else eid,
+        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds"),
+        task=task_name(task),
+        n_inputs=start,
+        workers=workers,
+        blocks=tuple(blocks),
+        config=config,
+    )
+    store.write_manifest(manifest)
+    return manifest
+
+
+def _chunks(values: Iterator[Any], block_size: int, workers: int) -> Iterator[list[Any]]:
+    """Blocks of ``block_size``; when everything fits in fewer than one block per worker, the
+    inputs are spread evenly over the workers instead, so small runs still use them all."""
+    head = list(itertools.islice(values, block_size * workers))
+    if len(head) < block_size * workers:
+        if head:
+            size = math.ceil(len(head) / workers)
+            yield from (head[i : i + size] for i in range(0, len(head), size))
+        return
+    for i in range(0, len(head), block_size):
+        yield head[i : i + block_size]
+    del head
+    while chunk := list(itertools.islice(values, block_size)):
+        yield chunk
+
+
+def task_name(task: Callable[..., object]) -> str:
+    """``module:qualname`` of a function; a readable stand-in for partials and callable objects."""
+    inner = getattr(task, "func", task)  # functools.partial
+    module = getattr(inner, "__module__", None) or type(inner).__module__
+    qualname = getattr(inner, "__qualname__", None) or type(inner).__qualname__
+    return f"{module}:{qualname}"

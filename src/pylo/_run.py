@@ -1,0 +1,139 @@
+"""The handle of a running execution: status, live progress, wait, cancel, ``await``.
+
+Backends feed it: ``on_delta`` for each flush a worker reports, ``settle`` once at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import dataclasses
+import threading
+from collections.abc import Callable, Generator
+from typing import Any
+
+from ._block import Delta
+from ._status import Status, check_transition
+
+__all__ = ["Progress", "Run"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Progress:
+    """Live counts of a run, from the workers' flushes (so at most one flush window behind)."""
+
+    total: int
+    finished: int
+    failed: int
+    attempts: int
+
+    @property
+    def pending(self) -> int:
+        return self.total - self.finished - self.failed
+
+
+class Run:
+    """A submitted execution. ``wait()`` or ``await run`` for its end; ``cancel()`` to stop it."""
+
+    def __init__(self, execution_id: str, total: int, *, on_cancel: Callable[[], None] = lambda: None) -> None:
+        self.id = execution_id
+        self.total = total
+        self._status = Status.PENDING
+        self._lock = threading.Lock()
+        self._finished = self._failed = self._attempts = 0
+        self._cancel_requested = threading.Event()
+        self._on_cancel = on_cancel
+        self._future: concurrent.futures.Future[str] = concurrent.futures.Future()
+        self._listeners: list[Callable[[Progress], None]] = []
+
+    def __repr__(self) -> str:
+        p = self.progress()
+        return f"<Run {self.id} {self.status.value}: {p.finished} finished, {p.failed} failed of {p.total}>"
+
+    # -- read ----------------------------------------------------------------------------------
+
+    @property
+    def status(self) -> Status:
+        return self._status
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self._cancel_requested.is_set()
+
+    def progress(self) -> Progress:
+        with self._lock:
+            return Progress(self.total, self._finished, self._failed, self._attempts)
+
+    def done(self) -> bool:
+        return self._future.done()
+
+    # -- act -----------------------------------------------------------------------------------
+
+    def wait(self, timeout: float | None = None) -> str:
+        """Block until the run ends and return its execution id.
+
+        A cancelled run returns too (its status says ``cancelled``; resume it to finish). Raises
+        ``TimeoutError`` after ``timeout`` seconds and the run's own error if it failed. A ``KeyboardInterrupt`` while waiting
+        cancels the run, waits for its workers to flush, and propagates.
+        """
+        try:
+            return self._future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            raise TimeoutError(f"execution {self.id} still running after {timeout}s") from None
+        except KeyboardInterrupt:
+            self.cancel()
+            try:
+                self._future.exception()  # the workers flush, then stop
+            except BaseException:  # noqa: S110 - a second Ctrl-C: stop waiting
+                pass
+            raise
+
+    def __await__(self) -> Generator[Any, None, str]:
+        return asyncio.wrap_future(self._future).__await__()
+
+    def cancel(self) -> None:
+        """Ask the workers to stop between inputs; they flush and keep their state."""
+        if not self._cancel_requested.is_set() and not self.done():
+            self._cancel_requested.set()
+            self._on_cancel()
+
+    def add_listener(self, listener: Callable[[Progress], None]) -> None:
+        """Call ``listener(progress)`` after each flush a worker reports."""
+        self._listeners.append(listener)
+
+    # -- fed by the backend --------------------------------------------------------------------
+
+    def start(self) -> None:
+        with self._lock:
+            self._status = check_transition(self._status, Status.RUNNING)
+
+    def on_delta(self, delta: Delta) -> None:
+        with self._lock:
+            self._finished += delta.finished
+            self._failed += delta.failed
+            self._attempts += delta.attempts
+        progress = self.progress()
+        for listener in self._listeners:
+            listener(progress)
+
+    def set_counts(self, finished: int, failed: int) -> None:
+        """Correct the live counts from the store (after a resumed block was read back)."""
+        with self._lock:
+            self._finished, self._failed = finished, failed
+
+    def settle(self, error: BaseException | None = None) -> None:
+        """End the run: done, cancelled (when asked to) or failed with ``error``."""
+        if error is None:
+            status = Status.CANCELLED if self.cancel_requested else Status.DONE
+        else:
+            status = Status.FAILED
+        with self._lock:
+            if self._status.settled:
+                return
+            if self._status is Status.PENDING:
+                self._status = check_transition(self._status, Status.RUNNING)
+            self._status = check_transition(self._status, status)
+        if error is None:
+            self._future.set_result(self.id)
+        else:
+            self._future.set_exception(error)

@@ -1,0 +1,99 @@
+"""What an execution did, read back from the store: state, exceptions and a summary.
+
+An execution resumed from another one inherits its parent's finished inputs by reference, so
+reading the state of ``eid`` follows the chain of parents up to the root execution. Positions are
+always reported in the root's input order.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+from collections.abc import Iterator
+from operator import itemgetter
+from typing import Any
+
+from .store import BlockInfo, BlockState, ExceptionRecord, Manifest, Store, to_record
+
+__all__ = ["chain", "read_exceptions", "read_state", "unfinished"]
+
+
+def chain(store: Store, eid: str) -> list[Manifest]:
+    """The manifests from the root execution down to ``eid``."""
+    manifests = [store.read_manifest(eid)]
+    seen = {eid}
+    while (parent := manifests[-1].parent) is not None:
+        if parent in seen:  # pragma: no cover - ids are fresh, a loop means a hand-edited store
+            break
+        seen.add(parent)
+        manifests.append(store.read_manifest(parent))
+    manifests.reverse()
+    return manifests
+
+
+def _block_items(store: Store, manifest: Manifest, info: BlockInfo) -> tuple[range | list[int], list[Any]]:
+    """(root positions, values) of one block, position i of the block at index i."""
+    positions, values = store.read_inputs(manifest.id, info)
+    return (info.positions if positions is None else list(positions)), values
+
+
+def _finished_items(store: Store, manifest: Manifest, states: dict[int, BlockState]) -> Iterator[tuple[int, Any]]:
+    for info in manifest.blocks:
+        state = states[info.block]
+        if not state.finished:
+            continue
+        roots, values = _block_items(store, manifest, info)
+        for i, pos in enumerate(info.positions):
+            if pos in state.finished:
+                yield roots[i], values[i]
+
+
+def _unfinished_items(store: Store, manifest: Manifest, states: dict[int, BlockState]) -> Iterator[tuple[int, Any]]:
+    for info in manifest.blocks:
+        state = states[info.block]
+        if len(state.finished) == info.count:
+            continue  # nothing to read: every input of the block finished
+        roots, values = _block_items(store, manifest, info)
+        for i, pos in enumerate(info.positions):
+            if pos not in state.finished:
+                yield roots[i], values[i]
+
+
+def unfinished(store: Store, manifest: Manifest) -> Iterator[tuple[int, Any]]:
+    """(root position, input) of every failed or pending input of ``manifest``, in order; lazily,
+    one block in memory at a time."""
+    return _unfinished_items(store, manifest, store.read_states(manifest))
+
+
+def read_state(store: Store, eid: str) -> tuple[list[Any], list[Any]]:
+    """(finished, unfinished) inputs of ``eid``, in the root's input order."""
+    manifests = chain(store, eid)
+    streams = []
+    for manifest in manifests:
+        streams.append(_finished_items(store, manifest, store.read_states(manifest)))
+    finished = [value for _, value in heapq.merge(*streams, key=itemgetter(0))]
+    todo = [value for _, value in unfinished(store, manifests[-1])]
+    return finished, todo
+
+
+def read_exceptions(store: Store, eid: str) -> list[ExceptionRecord]:
+    """The exception records of ``eid`` (not of its parents), by input position then attempt."""
+    manifest = store.read_manifest(eid)
+    raw = store.read_records(manifest)
+    if not raw:
+        return []
+    starts = [b.start for b in manifest.blocks]
+    by_block: dict[int, list[dict[str, Any]]] = {}
+    for rec in raw:
+        block = bisect.bisect_right(starts, rec["pos"]) - 1
+        by_block.setdefault(max(block, 0), []).append(rec)
+    records = []
+    for block, recs in by_block.items():
+        info = manifest.blocks[block]
+        roots, values = _block_items(store, manifest, info)
+        for rec in recs:
+            i = rec["pos"] - info.start
+            if 0 <= i < info.count:
+                records.append(to_record(rec, value=values[i], position=roots[i]))
+    records.sort(key=lambda r: (r.position, r.attempt))
+    return records

@@ -1,0 +1,24 @@
+"""Backends run the worker chains of an execution. The contract is narrow: ``launch`` starts every
+chain of a manifest without blocking, feeds ``run.on_delta`` with each flush and calls
+``run.settle`` once at the end. ``distributed`` is imported by ``_dask`` only."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Protocol
+
+from .._block import BlockContext
+from .._run import Run
+from ..store import Manifest, Store
+
+__all__ = ["Backend"]
+
+
+class Backend(Protocol):
+    def default_workers(self) -> int: ...
+
+    def check(self, store: Store, task: Callable[[Any], object]) -> None:
+        """Refuse, before any work, what this backend cannot run (raises ``InvalidArgument``)."""
+
+    def launch(self, ctx: BlockContext, manifest: Manifest, run: Run) -> None: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,222 @@
+"""``Pylo``: the seed's facade. Thin: it plans an execution in the store and hands its worker
+chains to a backend; everything it reads back comes from the store."""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypedDict
+
+from ._block import BlockContext
+from ._clock import Clock, SystemClock
+from ._config import Config
+from ._plan import plan_execution
+from ._run import Run
+from ._state import read_exceptions, read_state, unfinished
+from ._summary import Summary, summarize
+from .backends import Backend
+from .backends._threads import ThreadBackend
+from .errors import InvalidArgument
+from .store import ExceptionRecord, Manifest, Store
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+__all__ = ["Options", "Pylo"]
+
+log = logging.getLogger("pylo")
+
+
+class Options(TypedDict, total=False):
+    """The keyword-only options beyond the seed's; see ``Config`` for their meaning."""
+
+    retries: int
+    retry_delay: float
+    retry_backoff: float
+    retry_max_delay: float
+    retry_jitter: float
+    flush_interval: float
+    block_size: int
+    timeout: float | None
+
+
+class Pylo:
+    """Runs a task over inputs, snapshots what happened to a store, and resumes from it."""
+
+    def __init__(self, store: Store, backend: Backend, config: Config, *, clock: Clock | None = None) -> None:
+        self.store = store
+        self.backend = backend
+        self.config = config
+        self._clock = clock or SystemClock()
+
+    # -- construction --------------------------------------------------------------------------
+
+    @classmethod
+    def local_multithread(
+        cls,
+        local_store_dir: str | os.PathLike[str],
+        number_of_workers: int | None = None,
+        max_worker_failures: int = 1000,
+        task_executions_before_flush: int = 1000,
+        store_exceptions: bool = True,
+        *,
+        storage_options: dict[str, Any] | None = None,
+        clock: Clock | None = None,
+        **options: Unpack[Options],
+    ) -> Pylo:
+        """Workers are threads of this process; the store is any path or fsspec URL."""
+        config = Config(
+            number_of_workers=number_of_workers,
+            max_worker_failures=max_worker_failures,
+            task_executions_before_flush=task_executions_before_flush,
+            store_exceptions=store_exceptions,
+            **_checked(options),
+        )
+        return cls(Store(local_store_dir, storage_options), ThreadBackend(), config, clock=clock)
+
+    @classmethod
+    def dask(
+        cls,
+        client: Any,
+        store_url: str | os.PathLike[str],
+        *,
+        storage_options: dict[str, Any] | None = None,
+        number_of_workers: int | None = None,
+        max_worker_failures: int = 1000,
+        task_executions_before_flush: int = 1000,
+        store_exceptions: bool = True,
+        **options: Unpack[Options],
+    ) -> Pylo:
+        """Workers are chains of futures on a Dask cluster.
+
+        ``client``: a ``distributed.Client``, a scheduler address, or ``None`` for an embedded
+        ``LocalCluster`` that this ``Pylo`` owns and closes. The store must be reachable from
+        the Dask workers with the same ``storage_options`` (they travel in memory only).
+        """
+        from .backends._dask import DaskBackend
+
+        config = Config(
+            number_of_workers=number_of_workers,
+            max_worker_failures=max_worker_failures,
+            task_executions_before_flush=task_executions_before_flush,
+            store_exceptions=store_exceptions,
+            **_checked(options),
+        )
+        store = Store(store_url, storage_options)
+        return cls(store, DaskBackend(client), config)
+
+    def close(self) -> None:
+        """Release what this Pylo owns (an embedded Dask cluster)."""
+        self.backend.close()
+
+    def __enter__(self) -> Pylo:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Pylo {type(self.backend).__name__} store={self.store.url!r}>"
+
+    # -- running -------------------------------------------------------------------------------
+
+    def submit(self, inputs: Iterable[Any], task: Callable[[Any], object]) -> Run:
+        """Start a new execution of ``task`` over ``inputs`` and return its handle at once.
+
+        ``inputs`` may be any iterable, a generator included; it is streamed into the store.
+        Raises ``InvalidArgument`` (bad task or inputs) and ``TaskNotSerializable`` before any work.
+        """
+        self._check_task(task)
+        manifest = plan_execution(self.store, inputs, task, self.config, self._workers())
+        log.info("execution %s started: %d inputs, %d workers", manifest.id, manifest.n_inputs, manifest.workers)
+        return self._launch(manifest, task)
+
+    def resume(self, execution_id: str, task: Callable[[Any], object]) -> Run:
+        """Start a new execution that reruns the failed and pending inputs of ``execution_id``
+        (following its chain of parents) and return its handle at once."""
+        self._check_task(task)
+        parent = self.store.read_manifest(execution_id)
+        items = unfinished(self.store, parent)
+        positions = _Positions()
+        manifest = plan_execution(
+            self.store, positions.strip(items), task, self.config, self._workers(),
+            parent=parent, positions=positions,
+        )
+        log.info("execution %s resumed from %s: %d inputs to rerun", manifest.id, parent.id, manifest.n_inputs)
+        return self._launch(manifest, task)
+
+    def start_from_scratch(self, inputs: Iterable[Any], task: Callable[[Any], object]) -> str:
+        """Run ``task`` over ``inputs`` until every worker is done or gave up; return the id."""
+        return self.submit(inputs, task).wait()
+
+    def start_from_past_execution(self, execution_id: str, task: Callable[[Any], object]) -> str:
+        """Rerun what ``execution_id`` left unfinished, in a new execution; return its id."""
+        return self.resume(execution_id, task).wait()
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def get_state(self, execution_id: str) -> tuple[list[Any], list[Any]]:
+        """``(finished, unfinished)`` inputs, in input order; finished includes inherited ones."""
+        return read_state(self.store, execution_id)
+
+    def get_exceptions(self, execution_id: str) -> list[ExceptionRecord]:
+        """Every failed attempt of this execution (not its parents'), in input order."""
+        return read_exceptions(self.store, execution_id)
+
+    def summary(self, execution_id: str) -> Summary:
+        """Counts overall and per worker, read without unpickling anything."""
+        return summarize(self.store, execution_id)
+
+    def executions(self) -> list[str]:
+        """The ids of the executions in the store, oldest first."""
+        return self.store.list_executions()
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _workers(self) -> int:
+        return self.config.number_of_workers or self.backend.default_workers()
+
+    def _check_task(self, task: Callable[[Any], object]) -> None:
+        if not callable(task):
+            raise InvalidArgument(f"task must be callable, got {type(task).__name__}")
+        self.backend.check(self.store, task)
+
+    def _launch(self, manifest: Manifest, task: Callable[[Any], object]) -> Run:
+        ctx = BlockContext(self.store, manifest.id, task, self.config, self._clock)
+        run = Run(manifest.id, manifest.n_inputs, on_cancel=lambda: self._cancel(manifest.id))
+        self.backend.launch(ctx, manifest, run)
+        return run
+
+    def _cancel(self, execution_id: str) -> None:
+        log.info("execution %s: cancel requested", execution_id)
+        self.store.request_cancel(execution_id)
+
+
+class _Positions:
+    """Splits a stream of (position, value) pairs into the values, fed to the planner, and the
+    positions, which the planner reads back block by block as it goes."""
+
+    def __init__(self) -> None:
+        self._queue: collections.deque[int] = collections.deque()
+
+    def strip(self, items: Iterable[tuple[int, Any]]) -> Iterable[Any]:
+        for pos, value in items:
+            self._queue.append(pos)
+            yield value
+
+    def __iter__(self) -> _Positions:
+        return self
+
+    def __next__(self) -> int:
+        if not self._queue:
+            raise StopIteration
+        return self._queue.popleft()
+
+
+def _checked(options: dict[str, Any] | Options) -> dict[str, Any]:
+    unknown = set(options) - set(Options.__annotations__)
+    if unknown:
+        raise InvalidArgument(f"unknown option(s) {sorted(unknown)}; known: {sorted(Options.__annotations__)}")
+    return dict(options)

@@ -1,0 +1,90 @@
+"""The manifest ``execution.json``: written once, before any task runs, and never changed."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from .._config import Config
+from ..errors import CorruptSnapshot
+from ._layout import FORMAT_VERSION, validate_execution_id
+from ._segments import _load_json, check_version
+
+__all__ = ["BlockInfo", "Manifest"]
+
+
+@dataclasses.dataclass(frozen=True)
+class BlockInfo:
+    """Block ``block`` holds the execution's positions ``start … start+count-1``; ``worker`` runs it."""
+
+    block: int
+    start: int
+    count: int
+    worker: int
+
+    @property
+    def positions(self) -> range:
+        return range(self.start, self.start + self.count)
+
+
+@dataclasses.dataclass(frozen=True)
+class Manifest:
+    id: str
+    parent: str | None
+    root: str
+    created: str
+    task: str
+    n_inputs: int
+    workers: int
+    blocks: tuple[BlockInfo, ...]
+    config: Config
+
+    def worker_blocks(self, worker: int) -> list[BlockInfo]:
+        return [b for b in self.blocks if b.worker == worker]
+
+    def encode(self) -> bytes:
+        return json.dumps(
+            {
+                "format": FORMAT_VERSION,
+                "id": self.id,
+                "parent": self.parent,
+                "root": self.root,
+                "created": self.created,
+                "task": self.task,
+                "n_inputs": self.n_inputs,
+                "workers": self.workers,
+                "blocks": [[b.start, b.count, b.worker] for b in self.blocks],
+                "config": self.config.to_json(),
+            },
+            indent=1,
+        ).encode()
+
+    @classmethod
+    def decode(cls, data: bytes, path: str) -> Manifest:
+        obj = _load_json(data, path)
+        check_version(obj, path)
+        try:
+            blocks = tuple(
+                BlockInfo(block=i, start=int(s), count=int(c), worker=int(w))
+                for i, (s, c, w) in enumerate(obj["blocks"])
+            )
+            manifest = cls(
+                id=validate_execution_id(obj["id"]),
+                parent=None if obj["parent"] is None else validate_execution_id(obj["parent"]),
+                root=validate_execution_id(obj["root"]),
+                created=str(obj["created"]),
+                task=str(obj["task"]),
+                n_inputs=int(obj["n_inputs"]),
+                workers=int(obj["workers"]),
+                blocks=blocks,
+                config=Config.from_json(dict(obj["config"])),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CorruptSnapshot(f"corrupt manifest {path}: {exc!r}", path) from exc
+        if sum(b.count for b in blocks) != manifest.n_inputs:
+            raise CorruptSnapshot(f"corrupt manifest {path}: block sizes do not add up to n_inputs", path)
+        return manifest
+
+    def summary_json(self) -> dict[str, Any]:
+        return {"id": self.id, "parent": self.parent, "created": self.created, "task": self.task, "n_inputs": self.n_inputs}

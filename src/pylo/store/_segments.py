@@ -1,0 +1,140 @@
+"""Progress segments: what one flush of one block recorded, and how segments merge into state.
+
+A segment lists the positions that finished since the previous flush (as half-open ranges), the
+positions that failed for good with their attempt counts, and the finished positions that needed
+more than one attempt. Segments are immutable; the state of a block is the union of its segments,
+so merging is idempotent and independent of their order: ``finished`` wins over ``failed``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from ..errors import CorruptSnapshot, IncompatibleSnapshot
+from ._layout import FORMAT_VERSION
+
+__all__ = ["BlockState", "Segment", "decode_segment", "encode_segment", "merge", "to_ranges"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Segment:
+    block: int
+    finished: tuple[tuple[int, int], ...] = ()
+    failed: tuple[tuple[int, int], ...] = ()
+    retried: tuple[tuple[int, int], ...] = ()
+
+    def positions(self) -> Iterable[int]:
+        for start, stop in self.finished:
+            yield from range(start, stop)
+
+
+@dataclasses.dataclass
+class BlockState:
+    """The merged state of one block: positions finished, failed (with attempts), and the cost."""
+
+    finished: set[int] = dataclasses.field(default_factory=set)
+    failed: dict[int, int] = dataclasses.field(default_factory=dict)
+    failed_attempts: int = 0
+
+    def concluded(self, position: int) -> bool:
+        return position in self.finished or position in self.failed
+
+
+def to_ranges(positions: Sequence[int]) -> list[tuple[int, int]]:
+    """Half-open ranges covering increasing ``positions``: [3, 4, 5, 9] -> [(3, 6), (9, 10)]."""
+    ranges: list[tuple[int, int]] = []
+    if not positions:
+        return ranges
+    start = prev = positions[0]
+    for p in positions[1:]:
+        if p != prev + 1:
+            ranges.append((start, prev + 1))
+            start = p
+        prev = p
+    ranges.append((start, prev + 1))
+    return ranges
+
+
+def merge(segments: Iterable[Segment]) -> BlockState:
+    """The state a set of segments describes; any order, any duplicates removed by the caller."""
+    state = BlockState()
+    failed_sum: dict[int, int] = {}
+    for seg in segments:
+        for pos in seg.positions():
+            state.finished.add(pos)
+        for pos, attempts in seg.failed:
+            failed_sum[pos] = failed_sum.get(pos, 0) + attempts
+            state.failed_attempts += attempts
+        for _pos, attempts in seg.retried:
+            state.failed_attempts += attempts - 1
+    state.failed = {p: a for p, a in failed_sum.items() if p not in state.finished}
+    return state
+
+
+def encode_segment(seg: Segment) -> bytes:
+    return json.dumps(
+        {
+            "format": FORMAT_VERSION,
+            "block": seg.block,
+            "finished": seg.finished,
+            "failed": seg.failed,
+            "retried": seg.retried,
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+def decode_segment(data: bytes, path: str, bounds: range | None = None) -> Segment:
+    """Parse a segment, refusing anything malformed: a damaged segment never finishes an input."""
+    obj = _load_json(data, path)
+    check_version(obj, path)
+    try:
+        seg = Segment(
+            block=_int(obj["block"]),
+            finished=tuple((_int(a), _int(b)) for a, b in obj["finished"]),
+            failed=tuple((_int(p), _int(n)) for p, n in obj["failed"]),
+            retried=tuple((_int(p), _int(n)) for p, n in obj["retried"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CorruptSnapshot(f"corrupt progress segment {path}: {exc!r}", path) from exc
+    if bounds is not None:
+        _check_bounds(seg, bounds, path)
+    return seg
+
+
+def _check_bounds(seg: Segment, bounds: range, path: str) -> None:
+    lo, hi = bounds.start, bounds.stop
+    bad = [r for r in seg.finished if not (lo <= r[0] < r[1] <= hi)]
+    bad += [p for p in seg.failed + seg.retried if not (lo <= p[0] < hi and p[1] >= 1)]
+    if bad:
+        raise CorruptSnapshot(f"corrupt progress segment {path}: out of block range {bad[:3]}", path)
+
+
+def _load_json(data: bytes, path: str) -> Any:
+    try:
+        obj = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CorruptSnapshot(f"corrupt object {path}: not valid JSON ({exc})", path) from exc
+    if not isinstance(obj, dict):
+        raise CorruptSnapshot(f"corrupt object {path}: expected a JSON object", path)
+    return obj
+
+
+def check_version(obj: dict[str, Any], path: str) -> None:
+    version = obj.get("format")
+    if version != FORMAT_VERSION:
+        if isinstance(version, int) and not isinstance(version, bool):
+            raise IncompatibleSnapshot(
+                f"{path} has store format version {version}; this pylo reads version {FORMAT_VERSION}",
+                path,
+            )
+        raise CorruptSnapshot(f"corrupt object {path}: no valid format version", path)
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"expected an int, got {value!r}")
+    return value

@@ -1,0 +1,143 @@
+"""Real components for every test: a moto S3 server on 127.0.0.1 reached over HTTP through s3fs,
+Dask LocalClusters with worker processes, local directories and fsspec's memory store."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import cloudpickle
+import pytest
+
+import tasks
+
+cloudpickle.register_pickle_by_value(tasks)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class MotoServer:
+    """A moto S3 server in its own process, on a fixed loopback port (so it can be restarted)."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # wait for the process to listen
+            if self.proc.poll() is not None:
+                raise RuntimeError("moto server exited at start")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("moto server did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.proc = None
+
+    def options(self) -> dict[str, Any]:
+        return {
+            "key": "testing",
+            "secret": "testing",
+            "client_kwargs": {"endpoint_url": self.endpoint, "region_name": "us-east-1"},
+        }
+
+    def new_bucket(self) -> str:
+        name = f"pylo-{uuid.uuid4().hex[:12]}"
+        import boto3
+
+        s3 = boto3.client(
+            "s3", endpoint_url=self.endpoint, region_name="us-east-1",
+            aws_access_key_id="testing", aws_secret_access_key="testing",
+        )
+        s3.create_bucket(Bucket=name)
+        return name
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        os.environ.setdefault(var, "testing")
+    server = MotoServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def dask_client() -> Iterator[Any]:
+    """Two Dask worker processes, one thread each."""
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        with Client(cluster) as client:
+            yield client
+
+
+@pytest.fixture(scope="session")
+def dask_inproc_client() -> Iterator[Any]:
+    """Dask workers in this process: the only way a memory:// store is shared with them."""
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        with Client(cluster) as client:
+            yield client
+
+
+StoreSpec = tuple[str, dict[str, Any]]
+
+
+@pytest.fixture(params=["memory", "local", "s3"])
+def store_spec(request: pytest.FixtureRequest, tmp_path: Any) -> StoreSpec:
+    """(store URL, storage_options) of a fresh, empty store."""
+    if request.param == "memory":
+        return f"memory://pylo-{uuid.uuid4().hex}", {}
+    if request.param == "local":
+        return str(tmp_path / "store"), {}
+    server: MotoServer = request.getfixturevalue("moto_server")
+    return f"s3://{server.new_bucket()}/store", server.options()
+
+
+@pytest.fixture(params=["threads", "dask"])
+def make_pylo(request: pytest.FixtureRequest, store_spec: StoreSpec) -> Iterator[Callable[..., Any]]:
+    """``make_pylo(**options)``: a Pylo on this test's store and backend."""
+    from pylo import Pylo
+
+    url, options = store_spec
+    made: list[Any] = []
+
+    def make(**kwargs: Any) -> Any:
+        if request.param == "threads":
+            kwargs.setdefault("number_of_workers", 2)
+            pylo = Pylo.local_multithread(url, storage_options=options, **kwargs)
+        else:
+            fixture = "dask_inproc_client" if url.startswith("memory://") else "dask_client"
+            pylo = Pylo.dask(request.getfixturevalue(fixture), url, storage_options=options, **kwargs)
+        made.append(pylo)
+        return pylo
+
+    yield make
+    for pylo in made:
+        pylo.close()

@@ -1,0 +1,87 @@
+"""Tasks used by the tests. Registered to pickle by value (conftest), so Dask worker processes
+can run them without importing the tests."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+
+def noop(x: Any) -> None:
+    pass
+
+
+def fail_multiples_of_7(x: int) -> None:
+    if x % 7 == 0:
+        raise ValueError(f"bad input {x}")
+
+
+def always_fail(x: Any) -> None:
+    raise RuntimeError(f"fails on {x!r}")
+
+
+def fail_flagged(x: dict[str, Any]) -> None:
+    if x.get("bad"):
+        raise KeyError(x["name"])
+
+
+def fail_first_attempt(marker_dir: str, x: int) -> None:
+    """Fails the first time it sees ``x`` (a marker file remembers, across processes)."""
+    path = os.path.join(marker_dir, f"seen-{x}")
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return
+    os.close(fd)
+    raise ConnectionError(f"transient failure on {x}")
+
+
+def log_call(log_dir: str, x: Any) -> None:
+    """Appends ``x`` to a per-process log: counts how often each input ran."""
+    with open(os.path.join(log_dir, f"calls-{os.getpid()}.log"), "a") as fh:
+        fh.write(f"{x}\n")
+
+
+def count_calls(log_dir: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for name in os.listdir(log_dir):
+        if name.startswith("calls-"):
+            with open(os.path.join(log_dir, name)) as fh:
+                for line in fh:
+                    counts[line.strip()] = counts.get(line.strip(), 0) + 1
+    return counts
+
+
+class ErrorWithArgs(Exception):
+    """Extra ``__init__`` arguments: pickles by default but only unpickles thanks to __reduce__."""
+
+    def __init__(self, code: int, detail: str) -> None:
+        super().__init__(f"code {code}: {detail}")
+        self.code, self.detail = code, detail
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.code, self.detail))
+
+
+class UnloadableError(Exception):
+    """Pickles, but unpickling calls __init__ with the message only, which fails."""
+
+    def __init__(self, code: int, detail: str) -> None:
+        super().__init__(f"code {code}: {detail}")
+
+
+class UnpicklableError(Exception):
+    def __reduce__(self) -> Any:
+        raise TypeError("this exception refuses to be pickled")
+
+
+def raise_with_args(x: int) -> None:
+    raise ErrorWithArgs(x, "with args")
+
+
+def raise_unloadable(x: int) -> None:
+    raise UnloadableError(x, "unloadable")
+
+
+def raise_unpicklable(x: int) -> None:
+    raise UnpicklableError(f"unpicklable {x}")
