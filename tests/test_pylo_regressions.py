@@ -1,0 +1,220 @@
+"""The bugs of the original pylo (shared/PEERS.md §2), one regression test each."""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+import pytest
+
+import tasks
+from pylo import Pylo, Status
+
+
+@pytest.fixture
+def pylo(tmp_path: Any) -> Pylo:
+    return Pylo.local_multithread(str(tmp_path / "store"), number_of_workers=2)
+
+
+def _pylo_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("pylo-")]
+
+
+def test_bug1_empty_inputs_and_resuming_a_finished_execution(pylo: Pylo) -> None:
+    empty = pylo.start_from_scratch([], tasks.noop)
+    assert pylo.get_state(empty) == ([], [])
+    assert pylo.summary(empty).total == 0
+    done = pylo.start_from_scratch([1, 2, 3], tasks.noop)
+    again = pylo.start_from_past_execution(done, tasks.noop)
+    assert pylo.get_state(again) == ([1, 2, 3], [])
+    assert pylo.start_from_past_execution(again, tasks.noop)
+
+
+def test_bug2_a_generator_as_inputs(pylo: Pylo) -> None:
+    eid = pylo.start_from_scratch((x * 2 for x in range(25)), tasks.noop)
+    assert pylo.get_state(eid) == ([x * 2 for x in range(25)], [])
+
+
+@pytest.mark.timeout(60)
+def test_bug3_one_worker_with_a_million_inputs_is_linear(tmp_path: Any) -> None:
+    # The original's list.pop(0) made this quadratic: ~100 s for 10^6 inputs. A timeout, not a
+    # timing assertion: linear work finishes in about a second, quadratic work never in 60 s.
+    pylo = Pylo.local_multithread(str(tmp_path / "s"), number_of_workers=1)
+    eid = pylo.start_from_scratch(range(1_000_000), tasks.fail_multiples_of_7)
+    resumed = pylo.start_from_past_execution(eid, tasks.noop)
+    assert pylo.summary(resumed).finished == 1_000_000
+
+
+class StopHere(BaseException):
+    """Stands for a crash: a BaseException the worker must not swallow."""
+
+
+def _fail_3_crash_at_6(x: int) -> None:
+    if x == 3:
+        raise ValueError("three")
+    if x == 6:
+        raise StopHere()
+
+
+def test_bug4_failures_and_successes_are_flushed_before_a_crash(tmp_path: Any) -> None:
+    pylo = Pylo.local_multithread(str(tmp_path / "s"), number_of_workers=1)
+    run = pylo.submit(range(10), _fail_3_crash_at_6)
+    with pytest.raises(StopHere):
+        run.wait()
+    assert run.status is Status.FAILED
+    summary = pylo.summary(run.id)
+    # Far below the default flush of 1000, yet 0-2, 4-5 are finished and 3 failed, on record.
+    assert (summary.finished, summary.failed, summary.pending) == (5, 1, 4)
+    assert [r.input for r in pylo.get_exceptions(run.id)] == [3]
+    resumed = pylo.start_from_past_execution(run.id, tasks.noop)
+    assert pylo.get_state(resumed) == (list(range(10)), [])
+
+
+class TickingClock:
+    """Time advances only when the task says so."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_bug4_flush_interval_bounds_what_a_crash_can_lose(tmp_path: Any) -> None:
+    clock = TickingClock()
+
+    def slow(x: int) -> None:  # each input "takes" 4 s
+        clock.now += 4.0
+
+    pylo = Pylo.local_multithread(str(tmp_path / "s"), number_of_workers=1, clock=clock, flush_interval=10.0)
+    eid = pylo.start_from_scratch(range(9), slow)
+    files = pylo.store.files
+    segments = files.find(pylo.store.layout.progress_dir(eid))
+    # A flush every third input (12 s > 10 s): 3 segments, never 1000 inputs at risk.
+    assert len(segments) == 3
+
+
+def test_bug5_writes_are_atomic_under_sigkill(tmp_path: Any) -> None:
+    script = f"""
+import os, sys
+sys.path.insert(0, {os.path.dirname(__file__)!r})
+from pylo.store._fs import Files
+files = Files({str(tmp_path / "objects")!r})
+blob = bytes(range(256)) * 40_000           # 10 MB: a write takes a while
+print("ready", flush=True)
+i = 0
+while True:
+    files.put(files.root + f"/obj-{{i:05d}}", blob)
+    i += 1
+"""
+    objects = tmp_path / "objects"
+    objects.mkdir()
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+    deadline = time.monotonic() + 60
+    while len([n for n in os.listdir(objects) if n.startswith("obj-")]) < 3:  # wait on the files
+        assert proc.poll() is None and time.monotonic() < deadline
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    complete = bytes(range(256)) * 40_000
+    names = [n for n in os.listdir(objects) if n.startswith("obj-")]
+    assert len(names) >= 3
+    for name in names:  # every visible object is whole; partial writes stay in hidden temp files
+        assert (objects / name).read_bytes() == complete, name
+
+
+def test_bug6_an_unpicklable_exception_does_not_kill_the_worker(tmp_path: Any) -> None:
+    pylo = Pylo.local_multithread(str(tmp_path / "s"), number_of_workers=1)
+
+    def task(x: int) -> None:
+        if x % 3 == 0:
+            tasks.raise_unpicklable(x)
+        if x % 3 == 1:
+            tasks.raise_with_args(x)
+
+    eid = pylo.start_from_scratch(range(12), task)
+    finished, unfinished = pylo.get_state(eid)
+    assert finished == [2, 5, 8, 11]
+    records = pylo.get_exceptions(eid)
+    assert len(records) == 8
+    assert [r.exception is None for r in records[:2]] == [True, False]
+    assert records[1].exception.code == 1  # type: ignore[union-attr]  # extra __init__ args load back
+
+
+def test_bug7_results_do_not_depend_on_listing_order(tmp_path: Any) -> None:
+    pylo = Pylo.local_multithread(str(tmp_path / "s"), number_of_workers=3, block_size=1)
+    inputs = list(range(30))  # 30 blocks: "10" sorts before "2" as text
+    eid = pylo.start_from_scratch(inputs, tasks.fail_multiples_of_7)
+    assert pylo.get_state(eid) == ([x for x in inputs if x % 7], [0, 7, 14, 21, 28])
+    assert [r.input for r in pylo.get_exceptions(eid)] == [0, 7, 14, 21, 28]
+
+
+def test_bug8_a_permanent_failure_does_not_eat_the_budget(tmp_path: Any) -> None:
+    pylo = Pylo.local_multithread(str(tmp_path / "s"), number_of_workers=1, retries=2)
+    eid = pylo.start_from_scratch(["poison", *range(5)], lambda x: tasks.always_fail(x) if x == "poison" else None)
+    summary = pylo.summary(eid)
+    assert summary.workers[0].failed_attempts == 3  # 1 + 2 retries, not 1000
+    assert (summary.finished, summary.failed) == (5, 1)
+
+
+def test_bug9_cancel_stops_between_inputs_and_keeps_state(tmp_path: Any) -> None:
+    pylo = Pylo.local_multithread(str(tmp_path / "s"), number_of_workers=1, task_executions_before_flush=1)
+    reached, release = threading.Event(), threading.Event()
+
+    def task(x: int) -> None:
+        if x == 5:
+            reached.set()
+            release.wait(30)
+
+    run = pylo.submit(range(100), task)
+    assert reached.wait(30)
+    seen: list[int] = []
+    run.add_listener(lambda p: seen.append(p.finished))
+    run.cancel()
+    release.set()
+    assert run.wait(30) == run.id
+    assert run.status is Status.CANCELLED
+    summary = pylo.summary(run.id)
+    assert summary.finished == 6 and summary.pending == 94
+    assert run.progress().finished == 6 and seen
+    assert not _pylo_threads()
+    assert pylo.get_state(pylo.start_from_past_execution(run.id, tasks.noop)) == (list(range(100)), [])
+
+
+def test_bug9_ctrl_c_cancels_flushes_and_ends_the_worker_threads(tmp_path: Any) -> None:
+    pylo = Pylo.local_multithread(str(tmp_path / "s"), number_of_workers=2, task_executions_before_flush=1)
+    main = threading.main_thread().ident
+    assert main is not None
+    sent = threading.Event()
+
+    def task(x: int) -> None:
+        if x == 50 and not sent.is_set():
+            sent.set()
+            signal.pthread_kill(main, signal.SIGINT)  # a real Ctrl-C, delivered to the caller
+
+    with pytest.raises(KeyboardInterrupt):
+        pylo.start_from_scratch(range(1000), task)
+    assert not _pylo_threads()
+    [eid] = pylo.executions()
+    summary = pylo.summary(eid)
+    assert summary.finished > 0 and summary.pending > 0  # stopped part way, progress on record
+    finished, unfinished = pylo.get_state(pylo.start_from_past_execution(eid, tasks.noop))
+    assert finished == list(range(1000)) and unfinished == []
+
+
+def test_progress_is_reported_while_running(tmp_path: Any) -> None:
+    pylo = Pylo.local_multithread(str(tmp_path / "s"), number_of_workers=2, task_executions_before_flush=10)
+    updates: list[int] = []
+    run = pylo.submit(range(200), functools.partial(tasks.noop))
+    run.add_listener(lambda p: updates.append(p.finished))
+    run.wait()
+    assert run.progress().finished == 200

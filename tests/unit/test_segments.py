@@ -1,0 +1,95 @@
+"""Segments: encoding, validation, and merging in any order (property tests)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pylo.errors import CorruptSnapshot, IncompatibleSnapshot
+from pylo.store._segments import Segment, decode_segment, encode_segment, merge, to_ranges
+
+
+@pytest.mark.parametrize(
+    ("positions", "ranges"),
+    [([], []), ([4], [(4, 5)]), ([3, 4, 5, 9], [(3, 6), (9, 10)]), ([0, 2, 4], [(0, 1), (2, 3), (4, 5)])],
+)
+def test_to_ranges(positions: list[int], ranges: list[tuple[int, int]]) -> None:
+    assert to_ranges(positions) == ranges
+
+
+def test_round_trip() -> None:
+    seg = Segment(block=2, finished=((20, 25),), failed=((26, 3),), retried=((21, 2),))
+    assert decode_segment(encode_segment(seg), "p", range(20, 30)) == seg
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"\x00\xff garbage",
+        b"[1, 2]",
+        b'{"format": 1}',
+        b'{"format": 1, "block": 0, "finished": [[0, "x"]], "failed": [], "retried": []}',
+        b'{"format": 1, "block": 0, "finished": [[0, 99]], "failed": [], "retried": []}',  # out of block
+        b'{"format": 1, "block": 0, "finished": [], "failed": [[3, 0]], "retried": []}',  # 0 attempts
+        b'{"block": 0, "finished": [], "failed": [], "retried": []}',
+    ],
+)
+def test_damaged_segments_are_refused(data: bytes) -> None:
+    with pytest.raises(CorruptSnapshot, match="seg/path"):
+        decode_segment(data, "seg/path", range(0, 10))
+
+
+def test_unknown_version_is_incompatible() -> None:
+    data = json.dumps({"format": 99, "block": 0, "finished": [], "failed": [], "retried": []}).encode()
+    with pytest.raises(IncompatibleSnapshot, match="version 99"):
+        decode_segment(data, "seg/path")
+
+
+# A block of 12 positions; a run is a sequence of flushes, each concluding some positions.
+outcomes = st.lists(st.tuples(st.integers(0, 11), st.sampled_from(["finished", "failed"]), st.integers(1, 4)))
+
+
+def _segments(events: list[tuple[int, str, int]], per_segment: int) -> list[Segment]:
+    segs = []
+    for i in range(0, len(events), per_segment):
+        chunk = events[i : i + per_segment]
+        fin = sorted({p for p, kind, _ in chunk if kind == "finished"})
+        segs.append(
+            Segment(
+                block=0,
+                finished=tuple(to_ranges(fin)),
+                failed=tuple((p, n) for p, kind, n in chunk if kind == "failed"),
+                retried=tuple((p, n) for p, kind, n in chunk if kind == "finished" and n > 1),
+            )
+        )
+    return segs
+
+
+@settings(max_examples=200, deadline=None)
+@given(outcomes, st.integers(1, 5), st.randoms(use_true_random=False))
+def test_merge_is_order_independent_and_partitions_positions(
+    events: list[tuple[int, str, int]], per_segment: int, rnd: object
+) -> None:
+    segs = _segments(events, per_segment)
+    state = merge(segs)
+    shuffled = list(segs)
+    rnd.shuffle(shuffled)  # type: ignore[attr-defined]
+    again = merge(shuffled)
+    assert (again.finished, again.failed, again.failed_attempts) == (state.finished, state.failed, state.failed_attempts)
+    pending = set(range(12)) - state.finished - state.failed.keys()
+    # Every position is exactly one of finished / failed / pending.
+    assert not state.finished & state.failed.keys()
+    assert state.finished | state.failed.keys() | pending == set(range(12))
+    # finished wins: a position finished by any segment is finished.
+    assert state.finished == {p for p, kind, _ in events if kind == "finished"}
+
+
+def test_merge_of_duplicated_segments_keeps_sets() -> None:
+    seg = Segment(block=0, finished=((0, 3),), failed=((4, 2),))
+    state = merge(itertools.repeat(seg, 3))
+    assert state.finished == {0, 1, 2} and set(state.failed) == {4}
