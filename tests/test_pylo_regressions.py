@@ -104,28 +104,26 @@ def test_bug4_flush_interval_bounds_what_a_crash_can_lose(tmp_path: Any) -> None
 
 
 def test_bug5_writes_are_atomic_under_sigkill(tmp_path: Any) -> None:
-    script = f"""
-import os, sys
-sys.path.insert(0, {os.path.dirname(__file__)!r})
-from pylo.store._fs import Files
-files = Files({str(tmp_path / "objects")!r})
-blob = bytes(range(256)) * 40_000           # 10 MB: a write takes a while
-print("ready", flush=True)
-i = 0
-while True:
-    files.put(files.root + f"/obj-{{i:05d}}", blob)
-    i += 1
-"""
     objects = tmp_path / "objects"
     objects.mkdir()
+    script = f"""
+from pylo.store._fs import Files
+files = Files({str(objects)!r})
+blob = bytes(range(256)) * 8_000           # 2 MB: a write takes a while
+print("ready", flush=True)
+for i in range(200):                       # bounded: stops by itself at 400 MB
+    files.put(files.root + f"/obj-{{i:05d}}", blob)
+"""
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
-    assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
-    deadline = time.monotonic() + 60
-    while len([n for n in os.listdir(objects) if n.startswith("obj-")]) < 3:  # wait on the files
-        assert proc.poll() is None and time.monotonic() < deadline
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    complete = bytes(range(256)) * 40_000
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+        deadline = time.monotonic() + 60
+        while len([n for n in os.listdir(objects) if n.startswith("obj-")]) < 3:  # wait on the files
+            assert proc.poll() is None and time.monotonic() < deadline
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    complete = bytes(range(256)) * 8_000
     names = [n for n in os.listdir(objects) if n.startswith("obj-")]
     assert len(names) >= 3
     for name in names:  # every visible object is whole; partial writes stay in hidden temp files
