@@ -10,10 +10,13 @@ import concurrent.futures
 import dataclasses
 import threading
 from collections.abc import Callable, Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._block import Delta
 from ._status import Status, check_transition
+
+if TYPE_CHECKING:
+    from ._summary import Summary
 
 __all__ = ["Progress", "Run"]
 
@@ -35,6 +38,9 @@ class Progress:
 class Run:
     """A submitted execution. ``wait()`` or ``await run`` for its end; ``cancel()`` to stop it."""
 
+    #: Reads the execution's summary from the store (set by ``Pylo``; used by the HTML view).
+    describe: Callable[[], Summary] | None = None
+
     def __init__(self, execution_id: str, total: int, *, on_cancel: Callable[[], None] = lambda: None) -> None:
         self.id = execution_id
         self.total = total
@@ -49,6 +55,11 @@ class Run:
     def __repr__(self) -> str:
         p = self.progress()
         return f"<Run {self.id} {self.status.value}: {p.finished} finished, {p.failed} failed of {p.total}>"
+
+    def _repr_html_(self) -> str:
+        from ._html import run_html
+
+        return run_html(self)
 
     # -- read ----------------------------------------------------------------------------------
 

@@ -1,15 +1,19 @@
-"""A summary of an execution: counts overall and per worker, read from the store without
-unpickling anything (manifests, progress segments and worker outcomes are JSON)."""
+"""A summary of an execution: counts overall and per worker, and the most frequent exception
+types, read from the store without unpickling anything (manifests, progress segments, worker
+outcomes and the text of exception records are JSON)."""
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import shlex
+from collections.abc import Iterable
 from typing import Any
 
 from .store import Store
 from ._state import chain
 
-__all__ = ["Summary", "WorkerSummary", "summarize"]
+__all__ = ["ExceptionKind", "Summary", "WorkerSummary", "group_records", "summarize"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,6 +26,18 @@ class WorkerSummary:
     budget_left: int
     gave_up: bool
     ended: str | None
+    started: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ExceptionKind:
+    """The failed attempts of one exception type: how many, on how many inputs, and the message
+    of the first one (by position)."""
+
+    type: str
+    attempts: int
+    inputs: int
+    message: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +55,8 @@ class Summary:
     inherited: int
     workers: tuple[WorkerSummary, ...]
     complete: bool
+    top_exceptions: tuple[ExceptionKind, ...] = ()
+    store: str | None = None
 
     @property
     def unfinished(self) -> int:
@@ -51,7 +69,20 @@ class Summary:
     def to_json(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         out["workers"] = [dataclasses.asdict(w) for w in self.workers]
+        out["top_exceptions"] = [dataclasses.asdict(k) for k in self.top_exceptions]
         return out
+
+    def resume_line(self) -> str | None:
+        """The shell command that reruns what is unfinished, or ``None`` when nothing is."""
+        if not self.unfinished:
+            return None
+        store = shlex.quote(self.store) if self.store else "STORE"
+        return f"pylo resume {store} {self.execution_id} --task {self.task}"
+
+    def _repr_html_(self) -> str:
+        from ._html import summary_html
+
+        return summary_html(self)
 
     def __str__(self) -> str:
         lines = [
@@ -65,10 +96,32 @@ class Summary:
                 f"  worker {w.worker}: {w.finished} finished, {w.failed} failed, {w.pending} pending, "
                 f"budget left {w.budget_left}{flag}"
             )
+        if self.top_exceptions:
+            lines.append(
+                "  exceptions: " + ", ".join(f"{k.attempts} x {k.type}" for k in self.top_exceptions)
+            )
         return "\n".join(lines)
 
 
-def summarize(store: Store, eid: str) -> Summary:
+def group_records(records: Iterable[dict[str, Any]]) -> list[ExceptionKind]:
+    """Raw exception records grouped by type, most attempts first (ties by type name)."""
+    attempts: collections.Counter[str] = collections.Counter()
+    inputs: dict[str, set[int]] = collections.defaultdict(set)
+    first: dict[str, tuple[int, int, str]] = {}
+    for rec in records:
+        kind = str(rec.get("type", "?"))
+        pos, attempt = int(rec["pos"]), int(rec.get("attempt", 1))
+        attempts[kind] += 1
+        inputs[kind].add(pos)
+        if kind not in first or (pos, attempt) < first[kind][:2]:
+            first[kind] = (pos, attempt, str(rec.get("message", "")))
+    kinds = [ExceptionKind(k, n, len(inputs[k]), first[k][2]) for k, n in attempts.items()]
+    return sorted(kinds, key=lambda k: (-k.attempts, k.type))
+
+
+def summarize(store: Store, eid: str, *, top: int = 5) -> Summary:
+    """Read the summary of ``eid``; ``top`` exception types are included (0: skip reading the
+    exception records). Raises ``ExecutionNotFound`` and the store's ``SnapshotError``s."""
     manifests = chain(store, eid)
     manifest = manifests[-1]
     inherited = 0
@@ -94,6 +147,7 @@ def summarize(store: Store, eid: str) -> Summary:
                 budget_left=max(0, budget - failed_attempts),
                 gave_up=bool(outcome.get("gave_up", False)),
                 ended=outcome.get("ended"),
+                started=outcome.get("started"),
             )
         )
     finished = sum(w.finished for w in workers)
@@ -110,4 +164,6 @@ def summarize(store: Store, eid: str) -> Summary:
         inherited=inherited,
         workers=tuple(workers),
         complete=len(outcomes) >= manifest.workers,
+        top_exceptions=tuple(group_records(store.read_records(manifest))[:top]) if top > 0 else (),
+        store=store.url,
     )

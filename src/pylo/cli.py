@@ -1,18 +1,245 @@
-"""The ``pylo`` command line: run, inspect and resume executions in any store."""
+"""The ``pylo`` command line: run, inspect and resume executions in any store.
+
+    pylo run MODULE:FUNCTION --inputs FILE|-     ─► a new execution ─► summary, exit code
+    pylo ls STORE / status STORE ID / exceptions STORE ID   read JSON only: nothing is unpickled
+    pylo resume STORE ID --task MODULE:FUNCTION  ─► a new execution of what was unfinished
+
+Exit codes (``EXIT_*``): 0 every input finished (or the read succeeded), 1 inputs remain
+unfinished, 2 a usage error (bad option, bad id, task or inputs that cannot be loaded), 3 the store
+or the execution cannot be read (unknown execution, missing or unreachable store, corrupt
+snapshot), 130 interrupted by Ctrl-C (the run was cancelled and flushed; resume it).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import logging
 import sys
+from collections.abc import Callable, Iterator
+from typing import Any, TextIO
 
 import click
 
-__all__ = ["main"]
+from . import _cli_text as text
+from ._cli_tasks import load_task, read_inputs
+from ._summary import summarize
+from .errors import InvalidArgument, PyloError
+from .store import Store
+
+__all__ = ["EXIT_INTERRUPTED", "EXIT_OK", "EXIT_STORE", "EXIT_UNFINISHED", "EXIT_USAGE", "cli", "main"]
+
+EXIT_OK, EXIT_UNFINISHED, EXIT_USAGE, EXIT_STORE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """Turns pylo's errors into exit codes: a bad argument is a usage error (2), anything the
+    store or an execution refuses is 3."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except InvalidArgument as exc:
+            raise click.UsageError(str(exc)) from exc
+        except (PyloError, OSError) as exc:
+            click.echo(f"Error: {exc}", err=True)
+            raise click.exceptions.Exit(EXIT_STORE) from exc
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]}, epilog=(
+    "Exit codes: 0 all inputs finished, 1 inputs remain unfinished, 2 usage error, "
+    "3 store or execution error, 130 interrupted."))
 @click.version_option(package_name="pylo-dask")
-def cli() -> None:
+@click.option("-v", "--verbose", is_flag=True, help="Log pylo's INFO lines to stderr.")
+def cli(verbose: bool) -> None:
     """Resumable task executions on Dask, with their state in any fsspec store."""
+    if verbose:
+        logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        logging.getLogger("pylo").setLevel(logging.INFO)
+
+
+# -- shared options ----------------------------------------------------------------------------
+
+def _parse_storage_options(_ctx: click.Context, _param: click.Parameter, pairs: tuple[str, ...]) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}")
+        try:
+            options[key] = json.loads(raw)  # numbers, booleans, nested dicts
+        except json.JSONDecodeError:
+            options[key] = raw
+    return options
+
+
+storage_option = click.option(
+    "-o", "--storage-option", "storage_options", multiple=True, metavar="KEY=VALUE",
+    callback=_parse_storage_options,
+    help="fsspec storage option, repeatable; VALUE is JSON when it parses (e.g. anon=true, "
+    'client_kwargs=\'{"endpoint_url": "http://127.0.0.1:5000"}\').',
+)
+json_flag = click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout.")
+
+
+def _runner_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed([
+        click.option("--workers", type=click.IntRange(min=1), help="pylo workers (default: the cluster's threads, or CPUs + 4 with --threads)."),
+        click.option("--scheduler", metavar="ADDRESS", help="Dask scheduler to use (default: a local cluster started for this command)."),
+        click.option("--threads", is_flag=True, help="Run on threads of this process, without Dask."),
+        click.option("--max-worker-failures", type=click.IntRange(min=0), default=1000, show_default=True, help="Failed attempts a worker tolerates before it gives up."),
+        click.option("--retries", type=click.IntRange(min=0), default=0, show_default=True, help="Extra attempts per input."),
+        click.option("--flush-every", "flush", type=click.IntRange(min=1), default=1000, show_default=True, help="Flush progress every N attempts (and every few seconds)."),
+        click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar on stderr (when it is a terminal)."),
+        storage_option,
+        json_flag,
+    ]):
+        fn = option(fn)
+    return fn
+
+
+class _StoreMissing(click.ClickException):
+    exit_code = EXIT_STORE
+
+
+def _store(url: str, options: dict[str, Any]) -> Store:
+    """The store at ``url``; exit 3 when there is nothing there."""
+    store = Store(url, options)
+    if not store.files.exists(store.layout.root):
+        raise _StoreMissing(f"no pylo store at {url}")
+    return store
+
+
+# -- running -----------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def _pylo(store: str, opts: dict[str, Any]) -> Iterator[Any]:
+    from .execution import Pylo
+
+    config = dict(
+        number_of_workers=opts["workers"], max_worker_failures=opts["max_worker_failures"],
+        task_executions_before_flush=opts["flush"], retries=opts["retries"],
+    )
+    if opts["threads"]:
+        if opts["scheduler"]:
+            raise click.UsageError("--threads and --scheduler exclude each other")
+        yield Pylo.local_multithread(store, storage_options=opts["storage_options"], **config)
+        return
+    with contextlib.ExitStack() as stack:
+        client = opts["scheduler"] or stack.enter_context(_local_client(opts["workers"]))
+        yield stack.enter_context(Pylo.dask(client, store, storage_options=opts["storage_options"], **config))
+
+
+@contextlib.contextmanager
+def _local_client(workers: int | None) -> Iterator[Any]:
+    import os
+
+    from distributed import Client, LocalCluster
+
+    cpus = os.cpu_count() or 1
+    n = min(workers or min(4, cpus), cpus)
+    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0") as cluster:
+        with Client(cluster) as client:
+            yield client
+
+
+def _execute(pylo: Any, start: Callable[[], Any], opts: dict[str, Any]) -> None:
+    run = start()
+    try:
+        pylo._wait(run, opts["progress"])
+    except KeyboardInterrupt:
+        click.echo(f"\ninterrupted: execution {run.id} was cancelled and keeps its state; resume it with\n"
+                   f"  pylo resume {pylo.store.url} {run.id} --task TASK", err=True)
+        raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+    summary = summarize(pylo.store, run.id)
+    _emit(summary.to_json() if opts["as_json"] else text.summary(summary), opts["as_json"])
+    raise click.exceptions.Exit(EXIT_OK if summary.unfinished == 0 else EXIT_UNFINISHED)
+
+
+@cli.command()
+@click.argument("task", metavar="MODULE:FUNCTION")
+@click.option("--inputs", "inputs_file", type=click.File("r"), required=True, help="File of inputs, one per line; '-' reads stdin.")
+@click.option("--format", "fmt", type=click.Choice(["auto", "json", "lines"]), default="auto", show_default=True,
+              help="json: every line is a JSON value; lines: every line is a string; auto: JSON when it parses.")
+@click.option("--store", default="pylo-store", show_default=True, help="Store path or fsspec URL.")
+@_runner_options
+def run(task: str, inputs_file: TextIO, fmt: str, store: str, **opts: Any) -> None:
+    """Run MODULE:FUNCTION over the inputs of a file, in a new execution.
+
+    MODULE is imported from the current directory or the installed packages. Prints the
+    summary; exits 0 when every input finished, 1 when some remain unfinished.
+    """
+    fn = load_task(task)
+    with _pylo(store, opts) as pylo:
+        _execute(pylo, lambda: pylo.submit(read_inputs(inputs_file, fmt), fn), opts)
+
+
+@cli.command()
+@click.argument("store")
+@click.argument("execution_id", metavar="ID")
+@click.option("--task", required=True, metavar="MODULE:FUNCTION", help="The task to rerun the unfinished inputs with.")
+@_runner_options
+def resume(store: str, execution_id: str, task: str, **opts: Any) -> None:
+    """Rerun the failed and pending inputs of execution ID in a new execution.
+
+    Exits 0 when every input is now finished, 1 when some remain unfinished.
+    """
+    fn = load_task(task)
+    _store(store, opts["storage_options"]).read_manifest(execution_id)  # unknown id: exit 3 before a cluster starts
+    with _pylo(store, opts) as pylo:
+        _execute(pylo, lambda: pylo.resume(execution_id, fn), opts)
+
+
+# -- reading (JSON only, never a pickle) -------------------------------------------------------
+
+@cli.command(name="ls")
+@click.argument("store")
+@click.option("--limit", type=click.IntRange(min=1), help="Show the newest N executions only.")
+@storage_option
+@json_flag
+def ls(store: str, limit: int | None, storage_options: dict[str, Any], as_json: bool) -> None:
+    """List the executions in STORE, newest first, with their counts and parent."""
+    s = _store(store, storage_options)
+    ids = sorted(s.list_executions(), reverse=True)[:limit]
+    rows = [text.ls_row(s, eid) for eid in ids]
+    _emit(rows if as_json else text.ls_table(rows), as_json)
+
+
+@cli.command()
+@click.argument("store")
+@click.argument("execution_id", metavar="ID")
+@storage_option
+@json_flag
+def status(store: str, execution_id: str, storage_options: dict[str, Any], as_json: bool) -> None:
+    """Counts of execution ID: finished, failed, pending, per worker (gave up, times).
+
+    Exits 0 when every input finished, 1 when some remain unfinished (or it still runs).
+    """
+    summary = summarize(_store(store, storage_options), execution_id)
+    _emit(summary.to_json() if as_json else text.summary(summary, workers=True), as_json)
+    raise click.exceptions.Exit(EXIT_OK if summary.unfinished == 0 else EXIT_UNFINISHED)
+
+
+@cli.command()
+@click.argument("store")
+@click.argument("execution_id", metavar="ID")
+@click.option("--traceback", "tracebacks", is_flag=True, help="Show the first traceback of each exception type.")
+@click.option("--positions", "max_positions", type=click.IntRange(min=0), default=20, show_default=True,
+              help="Positions shown per type in text output (JSON lists them all).")
+@storage_option
+@json_flag
+def exceptions(store: str, execution_id: str, tracebacks: bool, max_positions: int,
+               storage_options: dict[str, Any], as_json: bool) -> None:
+    """The failed attempts of execution ID, grouped by exception type, most frequent first.
+
+    Inputs are shown by their position in the execution; nothing is unpickled.
+    """
+    s = _store(store, storage_options)
+    groups = text.exception_groups(s.read_records(s.read_manifest(execution_id)))
+    if as_json:
+        _emit({"execution_id": execution_id, "groups": [g.to_json(tracebacks) for g in groups]}, True)
+    else:
+        _emit(text.exceptions(execution_id, groups, tracebacks=tracebacks, max_positions=max_positions), False)
 
 
 @cli.command()
@@ -25,6 +252,10 @@ def demo(store: str, n_inputs: int, workers: int) -> None:
 
     left = run_demo(store, echo=click.echo, n_inputs=n_inputs, n_workers=workers)
     sys.exit(0 if left == 0 else 1)
+
+
+def _emit(out: Any, as_json: bool) -> None:
+    click.echo(json.dumps(out, indent=1) if as_json else out)
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from ._block import BlockContext
 from ._clock import Clock, SystemClock
 from ._config import Config
 from ._plan import plan_execution
+from ._progress import follow
 from ._run import Run
 from ._state import read_exceptions, read_state, unfinished
 from ._summary import Summary, summarize
@@ -147,13 +148,15 @@ class Pylo:
         log.info("execution %s resumed from %s: %d inputs to rerun", manifest.id, parent.id, manifest.n_inputs)
         return self._launch(manifest, task)
 
-    def start_from_scratch(self, inputs: Iterable[Any], task: Callable[[Any], object]) -> str:
-        """Run ``task`` over ``inputs`` until every worker is done or gave up; return the id."""
-        return self.submit(inputs, task).wait()
+    def start_from_scratch(self, inputs: Iterable[Any], task: Callable[[Any], object], *, progress: bool = True) -> str:
+        """Run ``task`` over ``inputs`` until every worker is done or gave up; return the id.
 
-    def start_from_past_execution(self, execution_id: str, task: Callable[[Any], object]) -> str:
+        ``progress``: a progress bar (a widget in Jupyter, text on a terminal's stderr)."""
+        return self._wait(self.submit(inputs, task), progress)
+
+    def start_from_past_execution(self, execution_id: str, task: Callable[[Any], object], *, progress: bool = True) -> str:
         """Rerun what ``execution_id`` left unfinished, in a new execution; return its id."""
-        return self.resume(execution_id, task).wait()
+        return self._wait(self.resume(execution_id, task), progress)
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -186,8 +189,17 @@ class Pylo:
     def _launch(self, manifest: Manifest, task: Callable[[Any], object]) -> Run:
         ctx = BlockContext(self.store, manifest.id, task, self.config, self._clock)
         run = Run(manifest.id, manifest.n_inputs, on_cancel=lambda: self._cancel(manifest.id))
+        run.describe = lambda: self.summary(manifest.id)
         self.backend.launch(ctx, manifest, run)
         return run
+
+    def _wait(self, run: Run, progress: bool) -> str:
+        with follow(run, enabled=progress, dashboard=getattr(self.backend, "dashboard_link", None)):
+            eid = run.wait()
+        p = run.progress()
+        log.info("execution %s %s: %d finished, %d failed, %d pending of %d",
+                 eid, run.status.value, p.finished, p.failed, p.pending, p.total)
+        return eid
 
     def _cancel(self, execution_id: str) -> None:
         log.info("execution %s: cancel requested", execution_id)

@@ -1,0 +1,63 @@
+"""What the CLI loads from the user: the task (``MODULE:FUNCTION``) and the inputs file."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any, TextIO
+
+import click
+import cloudpickle
+
+__all__ = ["load_task", "read_inputs"]
+
+
+def load_task(spec: str) -> Callable[[Any], object]:
+    """Import ``MODULE:FUNCTION`` (the current directory first, as ``python -m`` does).
+
+    A module that lives under the current directory is pickled by value, so Dask workers on
+    other machines can run it without having it installed. Raises ``click.BadParameter``.
+    """
+    module_name, sep, qualname = spec.partition(":")
+    if not sep or not module_name or not qualname:
+        raise click.BadParameter(f"expected MODULE:FUNCTION, got {spec!r}", param_hint="task")
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise click.BadParameter(f"cannot import {module_name!r}: {exc}", param_hint="task") from exc
+    obj: Any = module
+    for part in qualname.split("."):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            raise click.BadParameter(f"{module_name!r} has no {qualname!r}", param_hint="task")
+    if not callable(obj):
+        raise click.BadParameter(f"{spec} is not callable", param_hint="task")
+    path = os.path.abspath(getattr(module, "__file__", None) or "/")
+    if path.startswith(cwd + os.sep):
+        cloudpickle.register_pickle_by_value(module)
+    return obj  # type: ignore[no-any-return]
+
+
+def read_inputs(stream: TextIO, fmt: str) -> Iterator[Any]:
+    """The inputs of a file, one per line, skipping blank lines. ``fmt``: ``json`` (every line
+    is a JSON value), ``lines`` (every line is a string) or ``auto`` (JSON when it parses, the
+    line as a string otherwise). Raises ``click.BadParameter`` naming a line that is not JSON."""
+    for number, line in enumerate(stream, 1):
+        raw = line.rstrip("\r\n")
+        if not raw.strip():
+            continue
+        if fmt == "lines":
+            yield raw
+            continue
+        try:
+            yield json.loads(raw)
+        except json.JSONDecodeError as exc:
+            if fmt == "json":
+                raise click.BadParameter(f"line {number} is not JSON: {exc}", param_hint="--inputs") from None
+            yield raw

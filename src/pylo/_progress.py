@@ -1,0 +1,102 @@
+"""The progress bar of the blocking calls (``start_from_scratch``, ``start_from_past_execution``).
+
+    worker flush ──► Run.on_delta ──► listener: ProgressBar.update(progress) ──► tqdm
+                                                  (finished + failed of total, rate)
+
+``tqdm.auto`` picks a widget in Jupyter (when ipywidgets is installed) and text elsewhere. On a
+terminal the text bar goes to stderr; when stderr is not a terminal (a CI log, a pipe) it stays
+hidden, as tqdm does with ``disable=None``. The library itself never prints.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import sys
+import threading
+import warnings
+from collections.abc import Iterator
+from typing import IO, Any
+
+from ._run import Progress, Run
+
+__all__ = ["ProgressBar", "follow"]
+
+
+def _in_notebook() -> bool:
+    """True inside a Jupyter kernel, where stderr is not a terminal but a bar is wanted."""
+    shell = sys.modules.get("ipykernel.zmqshell")
+    ipython = sys.modules.get("IPython")
+    if shell is None or ipython is None:
+        return False
+    get = getattr(ipython, "get_ipython", None)
+    return get is not None and isinstance(get(), shell.ZMQInteractiveShell)
+
+
+def _bar_class() -> Any:
+    with warnings.catch_warnings():
+        # In Jupyter without ipywidgets, tqdm.auto warns and falls back to the text bar: fine.
+        warnings.simplefilter("ignore")
+        from tqdm.auto import tqdm
+    return tqdm
+
+
+class ProgressBar:
+    """A tqdm bar that follows a run: its position is the inputs concluded (finished or failed),
+    its postfix the finished and failed counts; tqdm adds the rate and the time left."""
+
+    def __init__(self, run: Run, *, dashboard: str | None = None, file: IO[str] | None = None, force: bool = False) -> None:
+        self._lock = threading.Lock()
+        self._closed = False
+        show: bool | None = True if force or _in_notebook() else None  # None: only on a terminal
+        self._bar = _bar_class()(
+            total=run.total, desc=f"pylo …{run.id[-8:]}", unit=" inputs", file=file,
+            disable=None if show is None else not show, leave=True, dynamic_ncols=True,
+        )
+        if dashboard and not self._bar.disable:
+            self._bar.write(f"pylo {run.id}: Dask dashboard at {dashboard}", file=file or sys.stderr)
+        self._run = run
+        run.add_listener(self.update)
+        self.update(run.progress())
+
+    @property
+    def disabled(self) -> bool:
+        return bool(self._bar.disable)
+
+    def update(self, progress: Progress) -> None:
+        """Move the bar to ``progress``; called from whichever thread reports a flush."""
+        with self._lock:
+            if self._closed:
+                return
+            self._move(progress)
+
+    def _move(self, progress: Progress) -> None:
+        concluded = progress.finished + progress.failed
+        counts = collections.OrderedDict(finished=progress.finished, failed=progress.failed)
+        self._bar.set_postfix(counts, refresh=False)
+        if concluded > self._bar.n:
+            self._bar.update(concluded - self._bar.n)
+        else:
+            self._bar.refresh()
+
+    def close(self) -> None:
+        """Show the final counts and close the bar; later flushes are ignored."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._move(self._run.progress())
+            self._bar.close()
+
+
+@contextlib.contextmanager
+def follow(run: Run, *, enabled: bool = True, dashboard: str | None = None) -> Iterator[None]:
+    """Show a progress bar of ``run`` while the block runs (nothing when ``enabled`` is false)."""
+    if not enabled:
+        yield
+        return
+    bar = ProgressBar(run, dashboard=dashboard)
+    try:
+        yield
+    finally:
+        bar.close()
