@@ -21,6 +21,8 @@ from typing import Any
 from ._clock import Clock, SystemClock
 from ._config import Config
 from ._decide import RetryPolicy, WorkerTally, gives_up
+from ._timeout import TimedCalls
+from .errors import PyloError, StoreUnreachable
 from .store import BlockInfo, Manifest, Segment, Store, capture
 from .store._segments import to_ranges
 
@@ -91,6 +93,9 @@ class _BlockRun:
         self.ctx, self.info, self.stop, self.report = ctx, info, stop, report
         cfg = ctx.config
         self.retry = RetryPolicy.from_config(cfg)
+        # With a timeout, attempts run on a helper thread that a hung call can be abandoned on.
+        self.timed = None if cfg.timeout is None else TimedCalls(ctx.task, cfg.timeout)
+        self.call: Callable[[Any], object] = self.timed or ctx.task
         self.max_failures = cfg.max_worker_failures
         self.keep_records = cfg.store_exceptions
         self.writer = uuid.uuid4().hex[:12]
@@ -119,8 +124,16 @@ class _BlockRun:
         skip = prior.finished | prior.failed.keys()
         try:
             self._loop(values, skip)
-        finally:  # cancel, give-up, KeyboardInterrupt, SystemExit: keep what was done
+        except StoreUnreachable:
+            raise  # the store is gone: another flush would only wait through its retries again
+        except BaseException:  # KeyboardInterrupt, SystemExit, a bug: keep what was done, re-raise
+            self._flush_quietly()
+            raise
+        else:  # end of block, cancel, give-up
             self.flush()
+        finally:
+            if self.timed is not None:
+                self.timed.close()
         return dataclasses.replace(
             self.tally,
             failed_attempts=self.failed_attempts,
@@ -128,8 +141,16 @@ class _BlockRun:
             blocks=self.tally.blocks + 1,
         )
 
+    def _flush_quietly(self) -> None:
+        """Flush while another exception is on its way out: a store error is logged, not raised,
+        so it never replaces that exception (a ``KeyboardInterrupt`` is never swallowed)."""
+        try:
+            self.flush()
+        except PyloError:
+            log.exception("block %d of %s: flush failed while stopping", self.info.block, self.ctx.execution)
+
     def _loop(self, values: list[Any], skip: set[int]) -> None:
-        task = self.ctx.task
+        task = self.call
         monotonic = self.ctx.clock.monotonic
         flush_every = self.ctx.config.task_executions_before_flush
         interval = self.ctx.config.flush_interval
@@ -181,7 +202,7 @@ class _BlockRun:
                 self.ctx.clock.sleep(delay)
             attempt += 1
             try:
-                self.ctx.task(value)
+                self.call(value)
             except Exception as again:  # the retry failed too
                 exc = again
                 continue

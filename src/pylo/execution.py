@@ -17,10 +17,11 @@ from ._progress import follow
 from ._run import Run
 from ._state import read_exceptions, read_state, unfinished
 from ._summary import Summary, summarize
+from ._verify import VerifyReport, verify_execution
 from .backends import Backend
 from .backends._threads import ThreadBackend
 from .errors import InvalidArgument
-from .store import ExceptionRecord, Manifest, Store
+from .store import Claim, ExceptionRecord, Manifest, Store
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -134,19 +135,28 @@ class Pylo:
         log.info("execution %s started: %d inputs, %d workers", manifest.id, manifest.n_inputs, manifest.workers)
         return self._launch(manifest, task)
 
-    def resume(self, execution_id: str, task: Callable[[Any], object]) -> Run:
+    def resume(self, execution_id: str, task: Callable[[Any], object], *, force: bool = False) -> Run:
         """Start a new execution that reruns the failed and pending inputs of ``execution_id``
-        (following its chain of parents) and return its handle at once."""
+        (following its chain of parents) and return its handle at once.
+
+        Raises ``ExecutionClaimed`` while another client runs or resumes ``execution_id``;
+        ``force=True`` takes over a claim whose client is known to be dead (a dead process on
+        this host is detected by itself)."""
         self._check_task(task)
         parent = self.store.read_manifest(execution_id)
-        items = unfinished(self.store, parent)
-        positions = _Positions()
-        manifest = plan_execution(
-            self.store, positions.strip(items), task, self.config, self._workers(),
-            parent=parent, positions=positions,
-        )
+        claim = self.store.claim(parent.id, force=force)
+        try:
+            items = unfinished(self.store, parent)
+            positions = _Positions()
+            manifest = plan_execution(
+                self.store, positions.strip(items), task, self.config, self._workers(),
+                parent=parent, positions=positions,
+            )
+        except BaseException:
+            self.store.release(claim)
+            raise
         log.info("execution %s resumed from %s: %d inputs to rerun", manifest.id, parent.id, manifest.n_inputs)
-        return self._launch(manifest, task)
+        return self._launch(manifest, task, held=(claim,))
 
     def start_from_scratch(self, inputs: Iterable[Any], task: Callable[[Any], object], *, progress: bool = True) -> str:
         """Run ``task`` over ``inputs`` until every worker is done or gave up; return the id.
@@ -154,9 +164,12 @@ class Pylo:
         ``progress``: a progress bar (a widget in Jupyter, text on a terminal's stderr)."""
         return self._wait(self.submit(inputs, task), progress)
 
-    def start_from_past_execution(self, execution_id: str, task: Callable[[Any], object], *, progress: bool = True) -> str:
-        """Rerun what ``execution_id`` left unfinished, in a new execution; return its id."""
-        return self._wait(self.resume(execution_id, task), progress)
+    def start_from_past_execution(
+        self, execution_id: str, task: Callable[[Any], object], *, progress: bool = True, force: bool = False
+    ) -> str:
+        """Rerun what ``execution_id`` left unfinished, in a new execution; return its id.
+        ``force``: see ``resume``."""
+        return self._wait(self.resume(execution_id, task, force=force), progress)
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -172,6 +185,11 @@ class Pylo:
         """Counts overall and per worker, read without unpickling anything."""
         return summarize(self.store, execution_id)
 
+    def verify(self, execution_id: str) -> VerifyReport:
+        """Check every object of ``execution_id`` and its parents, without stopping at the first
+        problem and without running any pickle: ``report.ok``, ``report.problems``."""
+        return verify_execution(self.store, execution_id)
+
     def executions(self) -> list[str]:
         """The ids of the executions in the store, oldest first."""
         return self.store.list_executions()
@@ -186,12 +204,19 @@ class Pylo:
             raise InvalidArgument(f"task must be callable, got {type(task).__name__}")
         self.backend.check(self.store, task)
 
-    def _launch(self, manifest: Manifest, task: Callable[[Any], object]) -> Run:
+    def _launch(self, manifest: Manifest, task: Callable[[Any], object], held: tuple[Claim, ...] = ()) -> Run:
+        """Claim the new execution (with ``held``, the claims taken to plan it), then start it;
+        the backend releases the claims when the run ends, before anyone waiting wakes up."""
+        claims = (*held, self.store.claim(manifest.id))
         ctx = BlockContext(self.store, manifest.id, task, self.config, self._clock)
         run = Run(manifest.id, manifest.n_inputs, on_cancel=lambda: self._cancel(manifest.id))
         run.describe = lambda: self.summary(manifest.id)
-        self.backend.launch(ctx, manifest, run)
+        self.backend.launch(ctx, manifest, run, lambda: self._release(claims))
         return run
+
+    def _release(self, claims: tuple[Claim, ...]) -> None:
+        for claim in claims:
+            self.store.release(claim)
 
     def _wait(self, run: Run, progress: bool) -> str:
         with follow(run, enabled=progress, dashboard=getattr(self.backend, "dashboard_link", None)):

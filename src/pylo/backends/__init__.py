@@ -19,6 +19,9 @@ class Backend(Protocol):
     def check(self, store: Store, task: Callable[[Any], object]) -> None:
         """Refuse, before any work, what this backend cannot run (raises ``InvalidArgument``)."""
 
-    def launch(self, ctx: BlockContext, manifest: Manifest, run: Run) -> None: ...
+    def launch(
+        self, ctx: BlockContext, manifest: Manifest, run: Run, on_end: Callable[[], None] = ...
+    ) -> None:
+        """Start every chain without blocking; call ``on_end()`` and then ``run.settle`` once."""
 
     def close(self) -> None: ...

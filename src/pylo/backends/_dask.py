@@ -27,7 +27,7 @@ from distributed.scheduler import KilledWorker
 from .._block import BlockContext, Delta, finish_worker, run_block, worker_blocks
 from .._decide import WorkerTally
 from .._run import Run
-from ..errors import InvalidArgument, TaskNotSerializable
+from ..errors import InvalidArgument, PyloError, TaskNotSerializable
 from ..store import BlockInfo, Manifest, Store
 
 __all__ = ["DaskBackend", "block_key"]
@@ -94,8 +94,10 @@ class DaskBackend:
                     "cannot reach it. Use a local path or an object store."
                 )
 
-    def launch(self, ctx: BlockContext, manifest: Manifest, run: Run) -> None:
-        _Driver(self.client, ctx, manifest, run).start()
+    def launch(
+        self, ctx: BlockContext, manifest: Manifest, run: Run, on_end: Callable[[], None] = lambda: None
+    ) -> None:
+        _Driver(self.client, ctx, manifest, run, on_end).start()
 
     def close(self) -> None:
         for owned in self._owned:
@@ -114,8 +116,11 @@ def _dashboard_address() -> str | None:
 class _Driver:
     """Submits the chains, follows their futures, resubmits after a lost block, settles the run."""
 
-    def __init__(self, client: Client, ctx: BlockContext, manifest: Manifest, run: Run) -> None:
+    def __init__(
+        self, client: Client, ctx: BlockContext, manifest: Manifest, run: Run, on_end: Callable[[], None]
+    ) -> None:
         self.client, self.ctx, self.manifest, self.run = client, ctx, manifest, run
+        self.on_end = on_end
         self.chains = worker_blocks(manifest)
         self.topic = _topic(manifest.id)
         self.futures: dict[str, tuple[int, int]] = {}  # key -> (worker, generation)
@@ -127,7 +132,7 @@ class _Driver:
     def start(self) -> None:
         self.run.start()
         if not self.manifest.blocks:
-            self.run.settle()
+            self._settle(None)
             return
         self.client.subscribe_topic(self.topic, self._on_event)
         for w in self.chains:
@@ -163,7 +168,7 @@ class _Driver:
                     self._lost(w)
                 else:
                     error = exc if exc is not None else RuntimeError(f"block future {fut.key} was {fut.status}")
-                    self.run.cancel()
+                    self._stop_others()
                     break
         except BaseException as exc:  # the client itself failed: hand it to whoever waits
             error = exc
@@ -171,7 +176,23 @@ class _Driver:
             self.client.unsubscribe_topic(self.topic)
             self.pending.clear()
             self.current.clear()
-            self.run.settle(error)
+            self._settle(error)
+
+    def _stop_others(self) -> None:
+        """A block failed: ask the other chains to stop (a marker in the store, which may be the
+        very thing that failed, so a store error here is logged and the block's error kept)."""
+        try:
+            self.run.cancel()
+        except PyloError:
+            log.exception("execution %s: could not ask the other blocks to stop", self.manifest.id)
+
+    def _settle(self, error: BaseException | None) -> None:
+        """Release the run's claims, then settle it: whoever waits wakes up after the release."""
+        try:
+            self.on_end()
+        except Exception:  # a claim left behind is reported, never a reason to lose the outcome
+            log.exception("execution %s: releasing its claims failed", self.manifest.id)
+        self.run.settle(error)
 
     def _lost(self, w: int) -> None:
         """The first errored block of chain ``w`` killed its workers: its inputs stay pending;

@@ -1,7 +1,10 @@
 """Runs the worker chains on threads of this process, without Dask.
 
     launch ─► one thread per worker: run_block(b0) → run_block(b1) → … → finish_worker
-                       └── on_delta per flush ──► Run ◄── settle, from the last thread out
+                       └── on_delta per flush ──► Run ◄── on_end, then settle, from the last thread out
+
+A worker that fails (a store error, ``KeyboardInterrupt`` or ``SystemExit`` from the task) stops the
+others between inputs; each flushes what it did, and the run fails with the first error.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any, Callable
 from .._block import BlockContext, finish_worker, run_block, worker_blocks
 from .._decide import WorkerTally
 from .._run import Run
+from ..errors import PyloError, StoreUnreachable
 from ..store import BlockInfo, Manifest, Store
 
 __all__ = ["ThreadBackend"]
@@ -33,43 +37,62 @@ class ThreadBackend:
     def close(self) -> None:
         """Nothing to release: worker threads end with their run."""
 
-    def launch(self, ctx: BlockContext, manifest: Manifest, run: Run) -> None:
+    def launch(
+        self, ctx: BlockContext, manifest: Manifest, run: Run, on_end: Callable[[], None] = lambda: None
+    ) -> None:
         chains = worker_blocks(manifest)
         remaining = [len(chains)]
         errors: list[BaseException] = []
         lock = threading.Lock()
+        abort = threading.Event()  # set when a worker failed: the others stop between inputs
 
         def worker(w: int, blocks: list[BlockInfo]) -> None:
             try:
-                _run_chain(ctx, w, blocks, run)
+                _run_chain(ctx, w, blocks, run, abort)
             except BaseException as exc:  # recorded, handed to the caller by Run.wait
                 errors.append(exc)
-                run.cancel()  # the other workers flush and stop
+                abort.set()
                 if not isinstance(exc, Exception):
                     log.warning("worker %d of %s stopped by %r", w, manifest.id, exc)
                 else:
-                    log.exception("worker %d of %s failed", w, manifest.id)
+                    log.error("worker %d of %s failed: %r", w, manifest.id, exc)
             finally:
                 with lock:
                     remaining[0] -= 1
                     last = remaining[0] == 0
                 if last:
-                    run.settle(errors[0] if errors else None)
+                    _end(run, on_end, errors[0] if errors else None)
 
         run.start()
         if not chains:
-            run.settle()
+            _end(run, on_end, None)
             return
         for w, blocks in chains.items():
             name = f"pylo-{manifest.id}-worker-{w}"
             threading.Thread(target=worker, args=(w, blocks), name=name, daemon=True).start()
 
 
-def _run_chain(ctx: BlockContext, w: int, blocks: list[BlockInfo], run: Run) -> None:
+def _end(run: Run, on_end: Callable[[], None], error: BaseException | None) -> None:
+    """Release what the run held (its claims), then settle it: waiters wake up after the release."""
+    try:
+        on_end()
+    except Exception:  # a claim left behind is reported, never a reason to lose the run's outcome
+        log.exception("execution %s: releasing its claims failed", run.id)
+    run.settle(error)
+
+
+def _run_chain(ctx: BlockContext, w: int, blocks: list[BlockInfo], run: Run, abort: threading.Event) -> None:
     tally = WorkerTally(worker=w)
-    stop = lambda: run.cancel_requested  # noqa: E731 - cheap, read between inputs
+    stop = lambda: run.cancel_requested or abort.is_set()  # noqa: E731 - cheap, read between inputs
     try:
         for info in blocks:
             tally = run_block(ctx, info, tally, stop=stop, report=run.on_delta)
-    finally:
-        finish_worker(ctx, tally, cancelled=run.cancel_requested)
+    except StoreUnreachable:
+        raise  # nothing more can be written; what was flushed stays, the rest reruns on resume
+    except BaseException:  # KeyboardInterrupt, SystemExit, a bug: record the worker, re-raise
+        try:
+            finish_worker(ctx, tally, cancelled=True)
+        except PyloError:
+            log.exception("worker %d of %s: recording its outcome failed", w, ctx.execution)
+        raise
+    finish_worker(ctx, tally, cancelled=run.cancel_requested or abort.is_set())

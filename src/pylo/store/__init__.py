@@ -16,13 +16,15 @@ progress and worker files are JSON and are read without unpickling anything.
 from __future__ import annotations
 
 import json
+import logging
 import pickle
 from collections.abc import Sequence
 from typing import Any
 
 import cloudpickle
 
-from ..errors import CorruptSnapshot, ExecutionNotFound, InvalidArgument, TaskNotSerializable
+from ..errors import CorruptSnapshot, ExecutionClaimed, ExecutionNotFound, InvalidArgument, TaskNotSerializable
+from ._claims import Claim, Holder, latest, new_holder
 from ._fs import Files
 from ._layout import FORMAT_VERSION, Layout, new_execution_id, validate_execution_id
 from ._manifest import BlockInfo, Manifest
@@ -32,6 +34,7 @@ from ._segments import BlockState, Segment, _load_json, check_version, decode_se
 __all__ = [
     "BlockInfo",
     "BlockState",
+    "Claim",
     "ExceptionRecord",
     "Manifest",
     "Segment",
@@ -41,6 +44,8 @@ __all__ = [
     "to_record",
     "validate_execution_id",
 ]
+
+log = logging.getLogger(__name__)
 
 
 class Store:
@@ -173,12 +178,49 @@ class Store:
 
     # -- claims --------------------------------------------------------------------------------
 
-    def claim(self, eid: str, owner: dict[str, Any]) -> bool:
-        """Take the claim on running ``eid``; ``False`` when someone else holds it."""
-        return self.files.put_new(self.layout.claim(eid), json.dumps(owner).encode())
+    def claim(self, eid: str, *, force: bool = False) -> Claim:
+        """Take the claim on ``eid`` (see ``_claims``): only one client runs or resumes an execution
+        at a time. Raises ``ExecutionClaimed`` naming the holder when someone else holds it, unless
+        that holder is a dead process on this host, or ``force`` is true."""
+        mine = new_holder()
+        for _ in range(3):  # lost a race only when someone else took the claim: then re-examine
+            gen, released = latest(self.files.listdir(self.layout.claims_dir(eid)))
+            if gen and not released:
+                self._break_or_refuse(eid, gen, force)
+            if self.files.put_new(self.layout.claim(eid, gen + 1), mine.to_json()):
+                return Claim(eid, gen + 1, mine)
+            theirs = Holder.from_json(self.files.get(self.layout.claim(eid, gen + 1)))
+            if theirs is not None and theirs.token == mine.token:  # our PUT landed, its reply did not
+                return Claim(eid, gen + 1, mine)
+            force = False  # a fresh claim by someone else is never broken by force
+        raise ExecutionClaimed(f"execution {eid}: could not take its claim (contended)")
 
-    def release(self, eid: str) -> None:
-        self.files.rm(self.layout.claim(eid))
+    def _break_or_refuse(self, eid: str, gen: int, force: bool) -> None:
+        path = self.layout.claim(eid, gen)
+        holder = Holder.from_json(self.files.get(path))
+        if holder is None:
+            log.warning("claim %s is unreadable: taken over", path)
+        elif holder.is_stale():
+            log.warning("claim %s held by %s, which has ended: taken over", path, holder.describe())
+        elif force:
+            log.warning("claim %s held by %s: taken over (force=True)", path, holder.describe())
+        else:
+            raise ExecutionClaimed(
+                f"execution {eid} is claimed by {holder.describe()} ({path}): it is running or being "
+                "resumed there. If that client is dead, resume with force=True."
+            )
+
+    def release(self, claim: Claim) -> None:
+        """Give back a claim taken by ``claim``; idempotent."""
+        body = json.dumps({"format": FORMAT_VERSION, "token": claim.holder.token}).encode()
+        self.files.put(self.layout.claim(claim.execution, claim.generation, released=True), body)
+
+    def claim_holder(self, eid: str) -> Holder | None:
+        """Who holds the claim on ``eid`` now, or ``None``."""
+        gen, released = latest(self.files.listdir(self.layout.claims_dir(eid)))
+        if not gen or released:
+            return None
+        return Holder.from_json(self.files.get(self.layout.claim(eid, gen)))
 
 
 def dump_inputs(positions: Sequence[int] | None, values: list[Any], first: int) -> bytes:

@@ -125,24 +125,37 @@ class Files:
             raise
 
     def put_new(self, path: str, data: bytes) -> bool:
-        """Write ``path`` only if it does not exist yet; return whether this call created it."""
+        """Write ``path`` only if it does not exist yet; return whether this call created it.
+
+        Create-only and atomic: locally a complete temp file is hard-linked into place (the link
+        fails if the name exists); on object stores one PUT with ``If-None-Match: *``. Two callers
+        racing for the same path: exactly one gets ``True``.
+        """
         if self.local:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            except FileExistsError:
-                return False
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            return True
+            return self.retrying(f"create {path}", lambda: self._link_new(path, data))
         if self.exists(path):
             return False
         try:
-            self.retrying(f"write {path}", lambda: self.fs.pipe_file(path, data, mode="create"))
+            self.retrying(f"create {path}", lambda: self.fs.pipe_file(path, data, mode="create"))
         except FileExistsError:
             return False
         except (TypeError, NotImplementedError):  # a backend without conditional writes
+            log.warning("store %s cannot create objects exclusively; %s is written without a check", self.url, path)
             self.put(path, data)
+        return True
+
+    def _link_new(self, path: str, data: bytes) -> bool:
+        directory = os.path.dirname(path)
+        os.makedirs(directory, exist_ok=True)
+        tmp = f"{directory}/.tmp-{uuid.uuid4().hex}"
+        with open(tmp, "xb") as fh:
+            fh.write(data)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        finally:
+            _unlink_quietly(tmp)
         return True
 
     def rm(self, path: str) -> None:

@@ -50,8 +50,11 @@ class Layout:
     def cancel(self, eid: str) -> str:
         return f"{self.execution(eid)}/cancel.json"
 
-    def claim(self, eid: str) -> str:
-        return f"{self.execution(eid)}/claim.json"
+    def claims_dir(self, eid: str) -> str:
+        return f"{self.execution(eid)}/claims"
+
+    def claim(self, eid: str, generation: int, released: bool = False) -> str:
+        return f"{self.claims_dir(eid)}/{generation:06d}.{'released' if released else 'json'}"
 
     def inputs(self, eid: str, block: int) -> str:
         return f"{self.execution(eid)}/inputs/{block:06d}"

@@ -1,0 +1,145 @@
+"""``verify``: check every object of an execution and its parents, and report *all* that is damaged.
+
+Reading state stops at the first damaged object with ``CorruptSnapshot`` or ``IncompatibleSnapshot``;
+``verify`` goes on and lists them all. It never runs a pickle: input blocks are checked by walking
+their opcodes (``pickletools``), which finds truncation and garbage without executing anything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pickletools
+from collections.abc import Callable
+
+from .errors import CorruptSnapshot, ExecutionNotFound, SnapshotError
+from .store import Manifest, Store
+from .store._records import decode_records
+from .store._segments import _load_json, check_version, decode_segment
+
+__all__ = ["Problem", "VerifyReport", "verify_execution"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    """One damaged object: its path, the error reading it raises, and why."""
+
+    path: str
+    error: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.error}: {self.message}"
+
+
+@dataclasses.dataclass(frozen=True)
+class VerifyReport:
+    """What ``verify`` found for ``execution_id`` and its chain of parents."""
+
+    execution_id: str
+    checked: int
+    problems: tuple[Problem, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def __str__(self) -> str:
+        head = f"execution {self.execution_id}: {self.checked} objects checked, {len(self.problems)} damaged"
+        return "\n".join([head, *(f"  {p}" for p in self.problems)])
+
+
+def verify_execution(store: Store, eid: str) -> VerifyReport:
+    """Check ``eid`` and its parents. Raises ``ExecutionNotFound`` for an unknown ``eid`` (and
+    ``InvalidArgument`` for a malformed one); damage is reported, never raised."""
+    if not store.files.exists(store.layout.manifest(eid)):
+        raise ExecutionNotFound(f"no execution {eid} in store {store.url}")
+    checker = _Checker(store)
+    current: str | None = eid
+    seen: set[str] = set()
+    while current is not None and current not in seen:
+        seen.add(current)
+        manifest = checker.manifest(current)
+        if manifest is None:
+            break
+        checker.execution(manifest)
+        current = manifest.parent
+    return VerifyReport(eid, checker.checked, tuple(checker.problems))
+
+
+class _Checker:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.checked = 0
+        self.problems: list[Problem] = []
+
+    def _check(self, path: str, check: Callable[[], object]) -> None:
+        self.checked += 1
+        try:
+            check()
+        except SnapshotError as exc:
+            self.problems.append(Problem(path, type(exc).__name__, str(exc)))
+
+    def manifest(self, eid: str) -> Manifest | None:
+        path = self.store.layout.manifest(eid)
+        self.checked += 1
+        try:
+            return self.store.read_manifest(eid)
+        except ExecutionNotFound as exc:
+            self.problems.append(Problem(path, "CorruptSnapshot", f"missing manifest {path}: {exc}"))
+        except SnapshotError as exc:
+            self.problems.append(Problem(path, type(exc).__name__, str(exc)))
+        return None
+
+    def execution(self, manifest: Manifest) -> None:
+        store, layout = self.store, self.store.layout
+        for info in manifest.blocks:
+            path = layout.inputs(manifest.id, info.block)
+            self._check(path, lambda p=path: _check_pickle(store, p))
+        for base, decode in (
+            (layout.progress_dir(manifest.id), _segment_check(manifest)),
+            (layout.errors_dir(manifest.id), lambda data, path: decode_records(data, path)),
+        ):
+            for path in store.files.find(base):
+                self._check(path, lambda p=path, d=decode, b=base: _check_object(store, manifest, b, p, d))
+        for path in store.files.find(layout.workers_dir(manifest.id)):
+            self._check(path, lambda p=path: check_version(_load_json(_read(store, p), p), p))
+
+
+def _segment_check(manifest: Manifest) -> Callable[[bytes, str], object]:
+    def check(data: bytes, path: str) -> object:
+        block = int(path.rsplit("/", 2)[-2])
+        return decode_segment(data, path, manifest.blocks[block].positions)
+
+    return check
+
+
+def _check_object(
+    store: Store, manifest: Manifest, base: str, path: str, decode: Callable[[bytes, str], object]
+) -> None:
+    """Decode ``{base}/{block}/{name}``; an object outside a known block is damage too."""
+    rest = path[len(base) + 1 :].split("/")
+    if len(rest) != 2 or not rest[0].isdigit() or int(rest[0]) >= len(manifest.blocks):
+        raise CorruptSnapshot(f"unexpected object {path}: no such block", path)
+    decode(_read(store, path), path)
+
+
+def _read(store: Store, path: str) -> bytes:
+    try:
+        return store.files.get(path)
+    except FileNotFoundError:
+        raise CorruptSnapshot(f"missing object {path}", path) from None
+
+
+def _check_pickle(store: Store, path: str) -> None:
+    """Walk the pickle's opcodes to its STOP without running it: truncation and garbage show."""
+    try:
+        data = store.files.get(path)
+    except FileNotFoundError:
+        raise CorruptSnapshot(f"missing input block {path}", path) from None
+    try:
+        ops = list(pickletools.genops(data))
+    except Exception as exc:  # pickletools raises ValueError and others on malformed streams
+        raise CorruptSnapshot(f"corrupt input block {path}: {exc}", path) from exc
+    end = ops[-1][2] + 1 if ops else 0
+    if not ops or ops[-1][0].name != "STOP" or end != len(data):
+        raise CorruptSnapshot(f"corrupt input block {path}: trailing or missing data", path)
