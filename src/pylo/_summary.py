@@ -70,6 +70,7 @@ class Summary:
         out = dataclasses.asdict(self)
         out["workers"] = [dataclasses.asdict(w) for w in self.workers]
         out["top_exceptions"] = [dataclasses.asdict(k) for k in self.top_exceptions]
+        out["unfinished"] = self.unfinished
         return out
 
     def resume_line(self) -> str | None:

@@ -144,12 +144,17 @@ def _local_client(workers: int | None) -> Iterator[Any]:
 
 
 def _execute(pylo: Any, start: Callable[[], Any], opts: dict[str, Any]) -> None:
-    run = start()
+    run = None
     try:
+        run = start()
         pylo._wait(run, opts["progress"])
     except KeyboardInterrupt:
-        click.echo(f"\ninterrupted: execution {run.id} was cancelled and keeps its state; resume it with\n"
-                   f"  pylo resume {pylo.store.url} {run.id} --task TASK", err=True)
+        if run is not None:  # Ctrl-C may land outside Run.wait, which cancels by itself
+            run.cancel()
+            with contextlib.suppress(BaseException):
+                run.wait()
+            click.echo(f"\ninterrupted: execution {run.id} was cancelled and keeps its state; resume it with\n"
+                       f"  pylo resume {pylo.store.url} {run.id} --task TASK", err=True)
         raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
     summary = summarize(pylo.store, run.id)
     _emit(summary.to_json() if opts["as_json"] else text.summary(summary), opts["as_json"])

@@ -1,0 +1,287 @@
+"""The ``pylo`` command line through its real entry point, in real subprocesses: runs on threads,
+on the session's Dask cluster and on a local cluster of its own, Ctrl-C as a real SIGINT, the
+exit codes, and status reads that never unpickle (a booby-trapped store proves it)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pylo import CorruptSnapshot, Pylo
+
+EID = "20261125T162126123456Z-1a2b3c4d"
+
+JOBS = textwrap.dedent('''
+    """Tasks for the CLI tests, imported by the CLI from the current directory."""
+    import os
+    import time
+
+    HERE = os.path.dirname(os.path.abspath(__file__))
+
+    def fail7(x):
+        if x % 7 == 0:
+            raise ValueError(f"bad input {x}")
+
+    def ok(x):
+        pass
+
+    def flagged(x):
+        if x.get("bad"):
+            raise KeyError(x["name"])
+
+    def need_str(x):
+        if not isinstance(x, str):
+            raise TypeError(f"{x!r} is not a string")
+
+    def gated(x):
+        """Marks that it started, then waits (bounded) for the test to release it."""
+        open(os.path.join(HERE, "started"), "a").close()
+        deadline = time.monotonic() + 60
+        while not os.path.exists(os.path.join(HERE, "release")):
+            if time.monotonic() > deadline:
+                raise TimeoutError("never released")
+            time.sleep(0.01)
+''')
+
+
+def _entry_point() -> list[str]:
+    script = Path(sys.executable).with_name("pylo")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "pylo.cli"]
+
+
+@pytest.fixture
+def cwd(tmp_path: Path) -> Path:
+    (tmp_path / "jobs.py").write_text(JOBS)
+    (tmp_path / "in.txt").write_text("\n".join(map(str, range(30))) + "\n")
+    return tmp_path
+
+
+def pylo(cwd: Path, *args: str, stdin: str | None = None, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*_entry_point(), *args], cwd=cwd, input=stdin, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def only_execution(store: Path) -> str:
+    (eid,) = [p.name for p in store.iterdir() if (p / "execution.json").exists()]
+    return eid
+
+
+# -- help and usage ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["resume"], ["ls"], ["status"], ["exceptions"], ["demo"]])
+def test_every_subcommand_has_help(tmp_path: Path, command: list[str]) -> None:
+    result = pylo(tmp_path, *command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Usage: pylo")
+    if not command:
+        assert "Exit codes" in result.stdout
+        assert all(name in result.stdout for name in ("run", "resume", "ls", "status", "exceptions", "demo"))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["frobnicate"], "No such command"),
+        (["run", "jobs:ok"], "Missing option '--inputs'"),
+        (["run", "nocolon", "--inputs", "in.txt", "--threads"], "expected MODULE:FUNCTION"),
+        (["run", "no_such_module:f", "--inputs", "in.txt", "--threads"], "cannot import 'no_such_module'"),
+        (["run", "jobs:missing", "--inputs", "in.txt", "--threads"], "has no 'missing'"),
+        (["run", "jobs:ok", "--inputs", "nothere.txt", "--threads"], "nothere.txt"),
+        (["run", "jobs:ok", "--inputs", "in.txt", "--workers", "0", "--threads"], "--workers"),
+        (["run", "jobs:ok", "--inputs", "in.txt", "--threads", "--scheduler", "tcp://127.0.0.1:1"], "exclude each other"),
+        (["run", "jobs:ok", "--inputs", "bad.jsonl", "--format", "json", "--threads"], "line 2 is not JSON"),
+        (["ls", "store", "-o", "novalue"], "expected KEY=VALUE"),
+        (["status", "store", "../etc"], "not a pylo execution id"),
+        (["exceptions", "store", "nope"], "not a pylo execution id"),
+    ],
+)
+def test_bad_arguments_exit_2(cwd: Path, args: list[str], message: str) -> None:
+    (cwd / "bad.jsonl").write_text('1\nnot json\n3\n')
+    (cwd / "store").mkdir()
+    result = pylo(cwd, *args)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert message in result.stderr
+    assert not (cwd / "pylo-store").exists() or not any((cwd / "pylo-store").glob("*/execution.json"))
+
+
+def test_unknown_store_and_unknown_execution_exit_3(cwd: Path) -> None:
+    for args in (["ls", "no-such-store"], ["status", "no-such-store", EID], ["exceptions", "no-such-store", EID]):
+        result = pylo(cwd, *args)
+        assert result.returncode == 3, (args, result.stderr)
+        assert "no pylo store at no-such-store" in result.stderr
+    (cwd / "store").mkdir()
+    result = pylo(cwd, "status", "store", EID)
+    assert result.returncode == 3 and f"no execution {EID}" in result.stderr
+    result = pylo(cwd, "resume", "store", EID, "--task", "jobs:ok", "--threads")
+    assert result.returncode == 3 and f"no execution {EID}" in result.stderr
+
+
+def test_a_corrupt_manifest_is_a_store_error_and_ls_keeps_going(cwd: Path) -> None:
+    assert pylo(cwd, "run", "jobs:ok", "--inputs", "in.txt", "--threads", "--store", "store").returncode == 0
+    good = only_execution(cwd / "store")
+    (cwd / "store" / EID).mkdir()
+    (cwd / "store" / EID / "execution.json").write_text('{"format": 1, "id": "trunc')
+    result = pylo(cwd, "status", "store", EID)
+    assert result.returncode == 3 and "corrupt" in result.stderr
+    listing = pylo(cwd, "ls", "store", "--json")
+    assert listing.returncode == 0
+    rows = json.loads(listing.stdout)
+    assert [r["id"] for r in rows] == sorted([good, EID], reverse=True)
+    assert "error" in next(r for r in rows if r["id"] == EID)
+
+
+# -- run, inspect, resume ----------------------------------------------------------------------
+
+
+def test_run_inspect_resume_on_threads(cwd: Path) -> None:
+    result = pylo(cwd, "run", "jobs:fail7", "--inputs", "in.txt", "--threads", "--workers", "2", "--store", "store")
+    assert result.returncode == 1, result.stderr  # some inputs failed
+    eid = only_execution(cwd / "store")
+    assert "25 finished" in result.stdout and "5 failed" in result.stdout
+    assert f"pylo resume store {eid} --task jobs:fail7" in result.stdout
+    assert result.stderr == ""  # not a terminal: no progress bar, and nothing else
+
+    status = pylo(cwd, "status", "store", eid)
+    assert status.returncode == 1
+    assert "worker" in status.stdout and "budget left" in status.stdout and "gave up" in status.stdout
+    assert "5 x ValueError on 5 inputs, first: bad input 0" in status.stdout
+    as_json = json.loads(pylo(cwd, "status", "store", eid, "--json").stdout)
+    assert (as_json["finished"], as_json["failed"], as_json["pending"]) == (25, 5, 0)
+    assert [w["gave_up"] for w in as_json["workers"]] == [False, False]
+    assert all(w["started"] and w["ended"] for w in as_json["workers"])
+
+    errors = pylo(cwd, "exceptions", "store", eid, "--traceback")
+    assert errors.returncode == 0
+    assert "ValueError: 5 attempts on 5 inputs" in errors.stdout
+    assert "positions: 0, 7, 14, 21, 28" in errors.stdout
+    assert "Traceback (most recent call last)" in errors.stdout and 'raise ValueError(f"bad input {x}")' in errors.stdout
+    groups = json.loads(pylo(cwd, "exceptions", "store", eid, "--json").stdout)["groups"]
+    assert groups == [{"type": "ValueError", "attempts": 5, "inputs": 5, "positions": [0, 7, 14, 21, 28],
+                       "message": "bad input 0", "first_position": 0}]
+
+    resumed = pylo(cwd, "resume", "store", eid, "--task", "jobs:ok", "--threads", "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    new = json.loads(resumed.stdout)
+    assert (new["parent"], new["finished"], new["inherited"], new["unfinished"]) == (eid, 30, 25, 0)
+
+    listing = pylo(cwd, "ls", "store")
+    lines = listing.stdout.splitlines()
+    assert lines[0].split()[:2] == ["id", "created"]
+    assert lines[1].startswith(new["execution_id"]) and eid in lines[1]  # newest first, with its parent
+    assert lines[2].startswith(eid)
+
+
+def test_run_reads_json_lines_from_stdin(cwd: Path) -> None:
+    lines = [json.dumps({"name": n, "bad": n in ("b", "d")}) for n in "abcde"]
+    result = pylo(cwd, "run", "jobs:flagged", "--inputs", "-", "--threads", "--store", "store", "--json",
+                  stdin="\n".join(lines) + "\n\n")
+    assert result.returncode == 1
+    summary = json.loads(result.stdout)
+    assert (summary["total"], summary["finished"], summary["failed"]) == (5, 3, 2)
+    assert summary["top_exceptions"][0]["type"] == "KeyError"
+
+
+def test_input_format_lines_keeps_strings(cwd: Path) -> None:
+    auto = pylo(cwd, "run", "jobs:need_str", "--inputs", "in.txt", "--threads", "--store", "store", "--json")
+    assert auto.returncode == 1 and json.loads(auto.stdout)["failed"] == 30  # "7" parsed as JSON: an int
+    lines = pylo(cwd, "run", "jobs:need_str", "--inputs", "in.txt", "--format", "lines", "--threads",
+                 "--store", "store", "--json")
+    assert lines.returncode == 0 and json.loads(lines.stdout)["finished"] == 30
+
+
+def test_run_on_a_dask_scheduler_and_resume_on_a_local_cluster(cwd: Path, dask_client: Any) -> None:
+    """``jobs`` is not installed anywhere: the CLI ships it to the Dask workers by value."""
+    address = dask_client.scheduler.address
+    result = pylo(cwd, "run", "jobs:fail7", "--inputs", "in.txt", "--scheduler", address, "--store", "store")
+    assert result.returncode == 1, result.stderr
+    eid = only_execution(cwd / "store")
+    resumed = pylo(cwd, "resume", "store", eid, "--task", "jobs:ok", "--workers", "2", "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout)["finished"] == 30
+
+
+def test_ctrl_c_cancels_flushes_and_exits_130(cwd: Path) -> None:
+    store = cwd / "store"
+    proc = subprocess.Popen(
+        [*_entry_point(), "run", "jobs:gated", "--inputs", "in.txt", "--threads", "--workers", "1",
+         "--store", "store", "--flush-every", "1"],
+        cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        _wait_for(lambda: (cwd / "started").exists(), proc)
+        eid = only_execution(store)
+        proc.send_signal(signal.SIGINT)
+        _wait_for(lambda: (store / eid / "cancel.json").exists(), proc)  # the CLI asked the workers to stop
+        (cwd / "release").touch()
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert f"pylo resume {store.name} {eid}" in err or f"pylo resume {store} {eid}" in err
+    status = json.loads(pylo(cwd, "status", "store", eid, "--json").stdout)
+    assert status["finished"] >= 1 and status["pending"] >= 1  # stopped between inputs, state kept
+    assert pylo(cwd, "resume", "store", eid, "--task", "jobs:ok", "--threads").returncode == 0
+
+
+def _wait_for(condition: Any, proc: subprocess.Popen[str], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if proc.poll() is not None:
+            raise AssertionError(f"pylo exited early: {proc.communicate()}")
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.02)
+
+
+# -- status reads never unpickle ---------------------------------------------------------------
+
+
+class _Trap:
+    """Unpickling it creates a directory: the proof that something was unpickled."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (os.mkdir, (self.path,))
+
+
+def test_status_ls_and_exceptions_never_unpickle(cwd: Path) -> None:
+    store = cwd / "store"
+    assert pylo(cwd, "run", "jobs:fail7", "--inputs", "in.txt", "--threads", "--store", "store").returncode == 1
+    eid = only_execution(store)
+    marker = cwd / "unpickled"
+    trap = pickle.dumps(_Trap(str(marker)))
+    for block in (store / eid / "inputs").iterdir():
+        block.write_bytes(trap)
+    for path in (store / eid / "errors").rglob("*"):
+        if path.is_file():
+            obj = json.loads(path.read_text())
+            for record in obj["records"]:
+                record["pickle"] = base64.b64encode(trap).decode()
+            path.write_text(json.dumps(obj))
+
+    assert pylo(cwd, "status", "store", eid).returncode == 1
+    assert pylo(cwd, "ls", "store").returncode == 0
+    errors = pylo(cwd, "exceptions", "store", eid, "--traceback", "--json")
+    assert errors.returncode == 0 and json.loads(errors.stdout)["groups"][0]["attempts"] == 5
+    assert not marker.exists()
+
+    with pytest.raises(CorruptSnapshot):  # the trap works: reading the inputs does unpickle
+        Pylo.local_multithread(store).get_state(eid)
+    assert marker.exists()
