@@ -1,0 +1,64 @@
+"""Tasks that let a fault test act at a known point: they log each call (``tasks.log_call``), then
+stop at a *gate* (and wait there to be killed) or kill their own process. Registered to pickle by
+value, so Dask worker processes run them without importing the tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Collection
+from typing import Any
+
+GATE_WAIT = 90.0  # seconds a gated task waits for the test to act before giving up
+
+
+def _log(log_dir: str, x: Any) -> None:
+    with open(os.path.join(log_dir, f"calls-{os.getpid()}.log"), "a") as fh:
+        fh.write(f"{x}\n")
+
+
+def _first_time(path: str) -> bool:
+    """Create ``path`` holding this process's pid, atomically; False when it already exists."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w") as fh:
+        fh.write(str(os.getpid()))
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(tmp)
+    return True
+
+
+def gated(log_dir: str, gate_dir: str, gates: Collection[int], x: int) -> None:
+    """Log the call; the first time an input in ``gates`` runs, write ``gate-{x}`` (this process's
+    pid) and wait for ``open-{x}`` — the test kills this process instead, or opens the gate."""
+    _log(log_dir, x)
+    if x in gates and _first_time(os.path.join(gate_dir, f"gate-{x}")):
+        deadline = time.monotonic() + GATE_WAIT
+        while not os.path.exists(os.path.join(gate_dir, f"open-{x}")):  # the test acts meanwhile
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"gate {x} was never opened")
+            time.sleep(0.01)
+
+
+def kills_its_worker(log_dir: str, killer: int, x: int) -> None:
+    """Log the call; input ``killer`` SIGKILLs the process running it, every time."""
+    _log(log_dir, x)
+    if x == killer:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def interrupts(log_dir: str, at: int, kind: str, x: int) -> None:
+    """Log the call; input ``at`` raises ``KeyboardInterrupt`` or ``SystemExit``."""
+    _log(log_dir, x)
+    if x == at:
+        raise KeyboardInterrupt("from the task") if kind == "KeyboardInterrupt" else SystemExit(3)
+
+
+def hangs(release: Any, hung: Collection[int], x: int) -> None:
+    """Input in ``hung`` blocks until ``release`` (a threading.Event) is set."""
+    if x in hung:
+        release.wait(60)

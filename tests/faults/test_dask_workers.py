@@ -1,0 +1,93 @@
+"""Dask worker processes killed with SIGKILL mid-run: the nanny restarts them, Dask reruns their
+blocks, and the reruns skip what the blocks' segments say concluded."""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import fault_tasks
+import tasks
+from _support import Ledger, read_pid, reruns, wait_for
+from pylo import Pylo
+
+pytestmark = pytest.mark.slow
+
+FLUSH = 4  # task_executions_before_flush: a kill loses at most this many attempts
+
+
+def _dirs(tmp_path: Path) -> tuple[Path, Path, Path]:
+    paths = tmp_path / "store", tmp_path / "calls", tmp_path / "gates"
+    for p in paths[1:]:
+        p.mkdir()
+    return paths
+
+
+def test_a_worker_killed_twice_mid_run(make_cluster: Any, tmp_path: Path, ledger: Ledger) -> None:
+    client = make_cluster(n_workers=2)
+    store, calls, gates = _dirs(tmp_path)
+    pylo = Pylo.dask(client, str(store), number_of_workers=2, block_size=12,
+                     task_executions_before_flush=FLUSH, flush_interval=60.0)
+    kill_at = (17, 41)  # in blocks 1 and 3, i.e. one on each worker chain
+    task = functools.partial(fault_tasks.gated, str(calls), str(gates), kill_at)
+    run = pylo.submit(range(60), task)
+    for x in kill_at:
+        gate = gates / f"gate-{x}"
+        pid = wait_for(lambda g=gate: g.exists() and read_pid(g), f"input {x} to reach its gate")
+        assert pid in client.run(os.getpid).values()  # a Dask worker process, not this one
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda p=pid: not _alive(p), "the killed worker process to be gone")
+    assert run.wait(timeout=90) == run.id
+    assert pylo.get_state(run.id) == (list(range(60)), [])
+    summary = pylo.summary(run.id)
+    assert (summary.finished, summary.failed, summary.pending) == (60, 0, 0)
+    twice = reruns(calls)
+    assert set(tasks_called(calls)) == {str(x) for x in range(60)}
+    bound = len(kill_at) * FLUSH
+    assert len(twice) <= bound and all(n == 2 for n in twice.values()), twice
+    assert {str(x) for x in kill_at} <= twice.keys()  # the killed attempts ran again
+    ledger.record("worker killed twice", lost=60 - summary.finished, rerun=len(twice), bound=bound)
+
+
+def test_a_block_that_kills_its_worker_three_times_is_lost_then_resumed(
+    make_cluster: Any, tmp_path: Path, ledger: Ledger
+) -> None:
+    client = make_cluster(n_workers=1, **{"distributed.scheduler.allowed-failures": 2})
+    store, calls, _ = _dirs(tmp_path)
+    pylo = Pylo.dask(client, str(store), number_of_workers=1, block_size=10,
+                     task_executions_before_flush=2, flush_interval=60.0)
+    run = pylo.submit(range(40), functools.partial(fault_tasks.kills_its_worker, str(calls), 15))
+    assert run.wait(timeout=90) == run.id
+    finished, unfinished = pylo.get_state(run.id)
+    # Block 1 (inputs 10-19) died three times at input 15: what it flushed before stays finished,
+    # the rest stays pending; blocks 2 and 3 ran after it with the budget of block 0.
+    # Input 14 ran each time but its flush (every 2 attempts) never came: it stays pending too.
+    assert (finished, unfinished) == ([*range(14), *range(20, 40)], list(range(14, 20)))
+    called = tasks_called(calls)
+    assert called["15"] == called["14"] == 3  # killed three times, then given up (KilledWorker)
+    assert not any(str(x) in called for x in range(16, 20))
+    outcome = pylo.store.read_workers(run.id)[0]
+    assert outcome["lost_blocks"] == [1]
+    summary = pylo.summary(run.id)
+    assert summary.pending == len(unfinished) and summary.failed == 0
+    resumed = pylo.start_from_past_execution(run.id, functools.partial(tasks.log_call, str(calls)))
+    assert pylo.get_state(resumed) == (list(range(40)), [])
+    assert tasks_called(calls)["16"] == 1
+    ledger.record("block lost to KilledWorker", lost=40 - pylo.summary(resumed).finished, rerun=0, bound=0)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def tasks_called(calls: Path) -> dict[str, int]:
+    return tasks.count_calls(str(calls))
