@@ -1,0 +1,49 @@
+"""A pylo client in its own process, with its own Dask LocalCluster, for the fault tests.
+
+    python _client.py start  SPEC   submit an execution, write its id to SPEC["id_file"], wait
+    python _client.py resume SPEC   resume SPEC["execution"] on a fresh cluster, write the new id
+
+SPEC is JSON: store url, storage_options, log and gate directories, inputs, gates, options.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+
+import cloudpickle
+
+import fault_tasks
+import tasks
+from pylo import Pylo
+
+cloudpickle.register_pickle_by_value(fault_tasks)
+cloudpickle.register_pickle_by_value(tasks)
+
+
+def main(mode: str, spec: dict) -> None:
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=True, dashboard_address=None) as cluster:
+        with Client(cluster) as client:
+            pylo = Pylo.dask(client, spec["url"], storage_options=spec["options"], **spec["pylo"])
+            if mode == "start":
+                task = functools.partial(fault_tasks.gated, spec["calls"], spec["gates"], spec["gate_at"])
+                run = pylo.submit(range(spec["n"]), task)
+                _write(spec["id_file"], run.id)
+                run.wait()
+            else:
+                task = functools.partial(tasks.log_call, spec["calls"])
+                _write(spec["id_file"], pylo.start_from_past_execution(spec["execution"], task, progress=False))
+
+
+def _write(path: str, text: str) -> None:
+    with open(f"{path}.tmp", "w") as fh:
+        fh.write(text)
+    os.replace(f"{path}.tmp", path)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], json.loads(sys.argv[2]))
