@@ -20,7 +20,7 @@ from ._summary import Summary, summarize
 from ._verify import VerifyReport, verify_execution
 from .backends import Backend
 from .backends._threads import ThreadBackend
-from .errors import InvalidArgument
+from .errors import InvalidArgument, StoreUnreachable
 from .store import Claim, ExceptionRecord, Manifest, Store
 
 if TYPE_CHECKING:
@@ -211,12 +211,15 @@ class Pylo:
         ctx = BlockContext(self.store, manifest.id, task, self.config, self._clock)
         run = Run(manifest.id, manifest.n_inputs, on_cancel=lambda: self._cancel(manifest.id))
         run.describe = lambda: self.summary(manifest.id)
-        self.backend.launch(ctx, manifest, run, lambda: self._release(claims))
+        self.backend.launch(ctx, manifest, run, lambda error: self._release(claims, error))
         return run
 
-    def _release(self, claims: tuple[Claim, ...]) -> None:
+    def _release(self, claims: tuple[Claim, ...], error: BaseException | None) -> None:
         for claim in claims:
-            self.store.release(claim)
+            if isinstance(error, StoreUnreachable):  # writing would only wait through the retries
+                self.store.abandon(claim)
+            else:
+                self.store.release(claim)
 
     def _wait(self, run: Run, progress: bool) -> str:
         with follow(run, enabled=progress, dashboard=getattr(self.backend, "dashboard_link", None)):

@@ -10,7 +10,10 @@ from .._block import BlockContext
 from .._run import Run
 from ..store import Manifest, Store
 
-__all__ = ["Backend"]
+__all__ = ["Backend", "OnEnd"]
+
+# Called once when a run ends, with its error (or None), before the run settles.
+OnEnd = Callable[[BaseException | None], None]
 
 
 class Backend(Protocol):
@@ -20,8 +23,8 @@ class Backend(Protocol):
         """Refuse, before any work, what this backend cannot run (raises ``InvalidArgument``)."""
 
     def launch(
-        self, ctx: BlockContext, manifest: Manifest, run: Run, on_end: Callable[[], None] = ...
+        self, ctx: BlockContext, manifest: Manifest, run: Run, on_end: OnEnd = ...
     ) -> None:
-        """Start every chain without blocking; call ``on_end()`` and then ``run.settle`` once."""
+        """Start every chain without blocking; call ``on_end(error)`` and then ``run.settle(error)`` once."""
 
     def close(self) -> None: ...

@@ -27,6 +27,7 @@ from distributed.scheduler import KilledWorker
 from .._block import BlockContext, Delta, finish_worker, run_block, worker_blocks
 from .._decide import WorkerTally
 from .._run import Run
+from . import OnEnd
 from ..errors import InvalidArgument, PyloError, TaskNotSerializable
 from ..store import BlockInfo, Manifest, Store
 
@@ -95,7 +96,7 @@ class DaskBackend:
                 )
 
     def launch(
-        self, ctx: BlockContext, manifest: Manifest, run: Run, on_end: Callable[[], None] = lambda: None
+        self, ctx: BlockContext, manifest: Manifest, run: Run, on_end: OnEnd = lambda error: None
     ) -> None:
         _Driver(self.client, ctx, manifest, run, on_end).start()
 
@@ -117,7 +118,7 @@ class _Driver:
     """Submits the chains, follows their futures, resubmits after a lost block, settles the run."""
 
     def __init__(
-        self, client: Client, ctx: BlockContext, manifest: Manifest, run: Run, on_end: Callable[[], None]
+        self, client: Client, ctx: BlockContext, manifest: Manifest, run: Run, on_end: OnEnd
     ) -> None:
         self.client, self.ctx, self.manifest, self.run = client, ctx, manifest, run
         self.on_end = on_end
@@ -189,7 +190,7 @@ class _Driver:
     def _settle(self, error: BaseException | None) -> None:
         """Release the run's claims, then settle it: whoever waits wakes up after the release."""
         try:
-            self.on_end()
+            self.on_end(error)
         except Exception:  # a claim left behind is reported, never a reason to lose the outcome
             log.exception("execution %s: releasing its claims failed", self.manifest.id)
         self.run.settle(error)

@@ -17,6 +17,7 @@ from typing import Any, Callable
 from .._block import BlockContext, finish_worker, run_block, worker_blocks
 from .._decide import WorkerTally
 from .._run import Run
+from . import OnEnd
 from ..errors import PyloError, StoreUnreachable
 from ..store import BlockInfo, Manifest, Store
 
@@ -38,7 +39,7 @@ class ThreadBackend:
         """Nothing to release: worker threads end with their run."""
 
     def launch(
-        self, ctx: BlockContext, manifest: Manifest, run: Run, on_end: Callable[[], None] = lambda: None
+        self, ctx: BlockContext, manifest: Manifest, run: Run, on_end: OnEnd = lambda error: None
     ) -> None:
         chains = worker_blocks(manifest)
         remaining = [len(chains)]
@@ -72,10 +73,10 @@ class ThreadBackend:
             threading.Thread(target=worker, args=(w, blocks), name=name, daemon=True).start()
 
 
-def _end(run: Run, on_end: Callable[[], None], error: BaseException | None) -> None:
+def _end(run: Run, on_end: OnEnd, error: BaseException | None) -> None:
     """Release what the run held (its claims), then settle it: waiters wake up after the release."""
     try:
-        on_end()
+        on_end(error)
     except Exception:  # a claim left behind is reported, never a reason to lose the run's outcome
         log.exception("execution %s: releasing its claims failed", run.id)
     run.settle(error)

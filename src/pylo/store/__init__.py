@@ -24,7 +24,7 @@ from typing import Any
 import cloudpickle
 
 from ..errors import CorruptSnapshot, ExecutionClaimed, ExecutionNotFound, InvalidArgument, TaskNotSerializable
-from ._claims import Claim, Holder, latest, new_holder
+from ._claims import Claim, Holder, hold, latest, let_go, new_holder
 from ._fs import Files
 from ._layout import FORMAT_VERSION, Layout, new_execution_id, validate_execution_id
 from ._manifest import BlockInfo, Manifest
@@ -187,13 +187,23 @@ class Store:
             gen, released = latest(self.files.listdir(self.layout.claims_dir(eid)))
             if gen and not released:
                 self._break_or_refuse(eid, gen, force)
-            if self.files.put_new(self.layout.claim(eid, gen + 1), mine.to_json()):
+            hold(mine)  # before the write: from then on this process may hold it
+            try:
+                won = self._take(self.layout.claim(eid, gen + 1), mine)
+            except BaseException:
+                let_go(mine)
+                raise
+            if won:
                 return Claim(eid, gen + 1, mine)
-            theirs = Holder.from_json(self.files.get(self.layout.claim(eid, gen + 1)))
-            if theirs is not None and theirs.token == mine.token:  # our PUT landed, its reply did not
-                return Claim(eid, gen + 1, mine)
+            let_go(mine)
             force = False  # a fresh claim by someone else is never broken by force
         raise ExecutionClaimed(f"execution {eid}: could not take its claim (contended)")
+
+    def _take(self, path: str, mine: Holder) -> bool:
+        if self.files.put_new(path, mine.to_json()):
+            return True
+        theirs = Holder.from_json(self.files.get(path))
+        return theirs is not None and theirs.token == mine.token  # our PUT landed, its reply did not
 
     def _break_or_refuse(self, eid: str, gen: int, force: bool) -> None:
         path = self.layout.claim(eid, gen)
@@ -211,9 +221,16 @@ class Store:
             )
 
     def release(self, claim: Claim) -> None:
-        """Give back a claim taken by ``claim``; idempotent."""
+        """Give back a claim taken by ``claim``; idempotent. Should writing the marker fail, this
+        process already counts the claim as stale, so its next resume takes it over."""
+        let_go(claim.holder)
         body = json.dumps({"format": FORMAT_VERSION, "token": claim.holder.token}).encode()
         self.files.put(self.layout.claim(claim.execution, claim.generation, released=True), body)
+
+    def abandon(self, claim: Claim) -> None:
+        """Stop holding ``claim`` without writing to the store (it is unreachable): this process
+        takes it over as stale; other processes need ``force=True``."""
+        let_go(claim.holder)
 
     def claim_holder(self, eid: str) -> Holder | None:
         """Who holds the claim on ``eid`` now, or ``None``."""

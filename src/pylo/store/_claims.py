@@ -7,7 +7,8 @@
 Every object is created once and never changed or deleted. The live claim is the highest
 generation without a ``.released`` marker. Taking a claim creates generation ``latest + 1``; when
 the latest is still held, that is refused (``ExecutionClaimed``) unless it is *stale* — its holder
-was a process on this host that no longer exists — or the caller forces it (``force=True``, for a
+was a process on this host that no longer exists, or this very process after its run ended
+without releasing it (the store was unreachable then) — or the caller forces it (``force=True``, for a
 holder known to be dead on another host). Two clients breaking the same stale claim race for the
 same new generation, and the create-only write lets exactly one of them win.
 """
@@ -21,7 +22,7 @@ import os
 import socket
 import uuid
 
-__all__ = ["Claim", "Holder", "latest", "new_holder"]
+__all__ = ["Claim", "Holder", "hold", "latest", "let_go", "new_holder"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,8 +47,13 @@ class Holder:
             return None
 
     def is_stale(self) -> bool:
-        """True when the holder was a process on this host that has ended."""
-        return self.host == socket.gethostname() and not _alive(self.pid)
+        """True when the holder was a process on this host that has ended, or is this process
+        but no run of it holds the claim any more."""
+        if self.host != socket.gethostname():
+            return False
+        if self.pid == os.getpid():
+            return self.token not in _LIVE
+        return not _alive(self.pid)
 
     def describe(self) -> str:
         return f"process {self.pid} on {self.host} since {self.since}"
@@ -60,6 +66,18 @@ class Claim:
     execution: str
     generation: int
     holder: Holder
+
+
+# The tokens of the claims that runs of this process hold now: a process-wide fact, like its pid.
+_LIVE: set[str] = set()
+
+
+def hold(holder: Holder) -> None:
+    _LIVE.add(holder.token)
+
+
+def let_go(holder: Holder) -> None:
+    _LIVE.discard(holder.token)
 
 
 def new_holder() -> Holder:
