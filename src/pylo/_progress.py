@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import importlib.util
 import sys
 import threading
 import warnings
@@ -33,6 +34,21 @@ def _in_notebook() -> bool:
     return get is not None and isinstance(get(), shell.ZMQInteractiveShell)
 
 
+def _isatty(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # a closed or unusual stream: no bar
+        return False
+
+
+def dashboard_worth_showing(link: str | None) -> str | None:
+    """The Dask dashboard link, when bokeh is here to serve its pages (without it the link
+    leads to a page that says bokeh is missing)."""
+    if not link or importlib.util.find_spec("bokeh") is None:
+        return None
+    return link
+
+
 def _bar_class() -> Any:
     with warnings.catch_warnings():
         # In Jupyter without ipywidgets, tqdm.auto warns and falls back to the text bar: fine.
@@ -48,13 +64,14 @@ class ProgressBar:
     def __init__(self, run: Run, *, dashboard: str | None = None, file: IO[str] | None = None, force: bool = False) -> None:
         self._lock = threading.Lock()
         self._closed = False
-        show: bool | None = True if force or _in_notebook() else None  # None: only on a terminal
+        stream = file or sys.stderr
+        visible = force or _in_notebook() or _isatty(stream)
+        if visible and dashboard:
+            stream.write(f"pylo {run.id}: Dask dashboard at {dashboard}\n")
         self._bar = _bar_class()(
             total=run.total, desc=f"pylo …{run.id[-8:]}", unit=" inputs", file=file,
-            disable=None if show is None else not show, leave=True, dynamic_ncols=True,
+            disable=not visible, leave=True, dynamic_ncols=True,
         )
-        if dashboard and not self._bar.disable:
-            self._bar.write(f"pylo {run.id}: Dask dashboard at {dashboard}", file=file or sys.stderr)
         self._run = run
         run.add_listener(self.update)
         self.update(run.progress())
@@ -95,7 +112,7 @@ def follow(run: Run, *, enabled: bool = True, dashboard: str | None = None) -> I
     if not enabled:
         yield
         return
-    bar = ProgressBar(run, dashboard=dashboard)
+    bar = ProgressBar(run, dashboard=dashboard_worth_showing(dashboard))
     try:
         yield
     finally:

@@ -1,0 +1,64 @@
+"""The notebooks in ``notebooks/`` are executed, cell by cell, in a real Jupyter kernel, from a
+temporary directory: a notebook that no longer runs fails the suite, and none leaves files in the
+repository."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def _run(name: str, cwd: Path) -> Any:
+    shutil.copy(NOTEBOOKS / name, cwd / name)
+    nb = nbformat.read(cwd / name, as_version=4)
+    client = nbclient.NotebookClient(
+        nb, timeout=90, kernel_name="python3", resources={"metadata": {"path": str(cwd)}},
+    )
+    client.execute()
+    return nb
+
+
+def _outputs(nb: Any, kind: str) -> str:
+    found = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if kind in out.get("data", {}):
+                found.append(out["data"][kind])
+            elif out.get("output_type") == "stream" and kind == out.get("name"):
+                found.append(out["text"])
+    return "\n".join(found)
+
+
+def _repo_files() -> set[Path]:
+    return set(NOTEBOOKS.iterdir())
+
+
+def test_notebook_list() -> None:
+    assert {"quickstart.ipynb", "resume-from-bucket.ipynb"} <= {p.name for p in NOTEBOOKS.glob("*.ipynb")}
+
+
+def test_quickstart(tmp_path: Path) -> None:
+    before = _repo_files()
+    nb = _run("quickstart.ipynb", tmp_path)
+    html = _outputs(nb, "text/html")
+    assert "pylo-summary" in html and "pylo-workers" in html and "pylo-exceptions" in html
+    assert "ZeroDivisionError" in html and "pylo resume quickstart-store" in html
+    assert "Nothing left to do" in html
+    assert (tmp_path / "quickstart-store").is_dir()
+    assert _repo_files() == before
+
+
+def test_resume_from_bucket(tmp_path: Path) -> None:
+    before = _repo_files()
+    nb = _run("resume-from-bucket.ipynb", tmp_path)
+    html = _outputs(nb, "text/html")
+    assert "cancelled" in html and "pylo-resume" in html and "Nothing left to do" in html
+    assert _repo_files() == before
