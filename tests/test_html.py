@@ -6,7 +6,10 @@ from __future__ import annotations
 import html.parser
 import io
 import logging
+import subprocess
+import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -180,3 +183,15 @@ def test_blocking_calls_log_start_and_end_and_print_nothing(
 
 def test_progress_is_a_value() -> None:
     assert Progress(10, 3, 2, 6).pending == 5
+
+
+def test_a_worker_giving_up_prints_nothing_without_logging_configured(tmp_path: Path) -> None:
+    """pylo's warnings go to logging only; a subprocess with no logging setup stays silent."""
+    code = (
+        "from pylo import Pylo\n"
+        f"p = Pylo.local_multithread({str(tmp_path / 'store')!r}, number_of_workers=1, max_worker_failures=0)\n"
+        "p.start_from_scratch([1, 2], lambda x: 1 / 0)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert (result.stdout, result.stderr) == ("", "")

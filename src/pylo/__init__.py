@@ -6,6 +6,8 @@ finished and which failed, and resume from the store, from any process or cluste
     >>> eid = pylo.start_from_scratch(range(100), print)
 """
 
+import logging as _logging
+
 from ._config import Config
 from ._run import Progress, Run
 from ._status import Status
@@ -47,3 +49,7 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+# A library logs, the application decides where it goes: without a handler of its own, Python's
+# last resort would print pylo's warnings (a worker gave up…) to stderr.
+_logging.getLogger("pylo").addHandler(_logging.NullHandler())
