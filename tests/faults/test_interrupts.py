@@ -1,0 +1,82 @@
+"""``KeyboardInterrupt`` and ``SystemExit``, inside a task or in the caller: never swallowed, the
+progress up to that point is flushed, and the execution can be resumed."""
+
+from __future__ import annotations
+
+import functools
+import json
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import fault_tasks
+import tasks
+from _support import Ledger, kill_group, python, reruns, wait_for
+from pylo import Pylo
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("kind", [KeyboardInterrupt, SystemExit])
+def test_an_interrupt_inside_a_task_propagates_after_a_flush(kind: type, tmp_path: Path, ledger: Ledger) -> None:
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    # No flush would happen before the end (1000 attempts, 60 s): only the interrupt flushes.
+    pylo = Pylo.local_multithread(str(tmp_path / "s"), number_of_workers=2, block_size=10,
+                                  task_executions_before_flush=1000, flush_interval=60.0)
+    with pytest.raises(kind):
+        pylo.start_from_scratch(range(60), functools.partial(fault_tasks.interrupts, str(calls), 25, kind.__name__),
+                                progress=False)
+    eid = pylo.executions()[-1]
+    finished, unfinished = pylo.get_state(eid)
+    ran = {int(x) for x in tasks.count_calls(str(calls))}
+    assert set(finished) == ran - {25}  # every attempt that succeeded was flushed
+    assert 25 in unfinished and pylo.get_exceptions(eid) == []  # an interrupt is not a task failure
+    resumed = pylo.start_from_past_execution(eid, functools.partial(tasks.log_call, str(calls)), progress=False)
+    assert pylo.get_state(resumed) == (list(range(60)), [])
+    assert reruns(calls) == {"25": 2}
+    ledger.record(f"{kind.__name__} in a task", lost=0, rerun=1, bound=1)
+
+
+def test_ctrl_c_in_the_caller_cancels_flushes_and_propagates(tmp_path: Path, ledger: Ledger) -> None:
+    calls, gates = tmp_path / "calls", tmp_path / "gates"
+    calls.mkdir(), gates.mkdir()
+    spec = {"store": str(tmp_path / "s"), "calls": str(calls), "gates": str(gates), "gate_at": [5],
+            "n": 100, "id_file": str(tmp_path / "id")}
+    proc = python("_threads_client.py", json.dumps(spec))
+    try:
+        wait_for(lambda: (gates / "gate-5").exists(), "input 5 to reach its gate")
+        eid = (tmp_path / "id").read_text()
+        proc.send_signal(signal.SIGINT)  # Ctrl-C while the caller waits in start_from_scratch
+        wait_for(lambda: (tmp_path / "s" / eid / "cancel.json").exists(), "the cancel request")
+        (gates / "open-5").touch()  # the input in flight may now end; its worker then stops
+        assert proc.wait(60) in (-signal.SIGINT, 130, 1)  # died of the KeyboardInterrupt
+    finally:
+        kill_group(proc)
+    assert (tmp_path / "id.interrupted").exists()
+    pylo = Pylo.local_multithread(spec["store"], number_of_workers=2)
+    finished, unfinished = pylo.get_state(eid)
+    assert set(finished) == {int(x) for x in tasks.count_calls(str(calls))}  # all flushed
+    assert unfinished and pylo.summary(eid).workers[0].ended is not None
+    resumed = pylo.start_from_past_execution(eid, functools.partial(tasks.log_call, str(calls)), progress=False)
+    assert pylo.get_state(resumed) == (list(range(100)), [])
+    assert reruns(calls) == {}
+    ledger.record("Ctrl-C in the caller", lost=0, rerun=0, bound=0)
+
+
+def test_an_interrupt_inside_a_task_on_dask_is_a_worker_death(make_cluster: Any, tmp_path: Path) -> None:
+    # Dask lets KeyboardInterrupt and SystemExit kill the worker process; the block flushed first,
+    # so its rerun skips what finished; past allowed-failures the block is lost and stays pending.
+    client = make_cluster(n_workers=1, **{"distributed.scheduler.allowed-failures": 0})
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    pylo = Pylo.dask(client, str(tmp_path / "s"), number_of_workers=1, block_size=10,
+                     task_executions_before_flush=1000, flush_interval=60.0)
+    eid = pylo.start_from_scratch(range(30), functools.partial(fault_tasks.interrupts, str(calls), 15, "SystemExit"),
+                                  progress=False)
+    assert pylo.get_state(eid) == ([*range(15), *range(20, 30)], list(range(15, 20)))
+    assert pylo.store.read_workers(eid)[0]["lost_blocks"] == [1]
+    resumed = pylo.start_from_past_execution(eid, functools.partial(tasks.log_call, str(calls)), progress=False)
+    assert pylo.get_state(resumed) == (list(range(30)), [])
