@@ -1,0 +1,435 @@
+"""The scheduler inside the engine: every status change of every job, on one event-loop thread.
+
+    submit ──► _accept ──► _consider ──(condition holds)──► ready[kind] ──(slot free)──► _start
+                  ▲            │  └─(waits)─► woken by: a status change of a job it names,
+                  │            │              its one deadline timer, or (opaque only) a poll
+                  │            └─(can never hold / upstream failed)──► cancelled, with the reason
+    report(outcome) ──► _ended ──► done | failed | retry later | cancelled ──► _settle
+                                                                                └─► _notify waiters
+
+Only the loop thread touches this state; other threads hand work over with
+``call_soon_threadsafe``. Nothing here sleeps or polls, except for custom conditions that do not
+declare what they depend on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import dataclasses
+import functools
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from .._status import Status, check_transition
+from ._clock import EngineClock
+from ._deps import Deferred, bind, upstreams
+from ._errors import JobCancelled, JobError
+from ._job import Job, JobFuture
+from ._outcome import Outcome
+from ._records import RecordStore, record_of, spec_of
+from ._slots import Slots
+
+__all__ = ["Scheduler", "Stats"]
+
+log = logging.getLogger("pylo.engine")
+
+
+@dataclasses.dataclass
+class Stats:
+    """Counters that show how the engine woke up: condition evaluations, deadline timers that
+    fired, and polls of opaque conditions."""
+
+    condition_checks: int = 0
+    deadline_wakeups: int = 0
+    poll_wakeups: int = 0
+    retries: int = 0
+
+
+class Scheduler:
+    """The job state machine. ``Engine`` wraps it with the thread, pools and public API."""
+
+    loop: asyncio.AbstractEventLoop
+    clock: EngineClock
+
+    def __init__(self, slots: Slots, records: RecordStore | None) -> None:
+        self.slots = slots
+        self.records = records
+        self.stats = Stats()
+        self.jobs: dict[str, Job] = {}
+        self.statuses: dict[str, Status] = {}
+        self._waiters: dict[str, set[Job]] = collections.defaultdict(set)
+        self._ready: dict[str, collections.deque[Job]] = collections.defaultdict(collections.deque)
+        self._pumping = self._pump_again = False
+        self._stopping = False
+        self._count_lock = threading.Lock()
+        self._unsettled = 0
+        self._idle: list[Any] = []
+        self._writes: Any = None  # a one-thread executor for record writes
+        self._loop_thread = 0
+        self._inbox: collections.deque[tuple[Callable[..., None], tuple[Any, ...]]] = collections.deque()
+        self._inbox_lock = threading.Lock()
+        self._drain_scheduled = False
+
+    # -- the condition context -----------------------------------------------------------------
+
+    def job_status(self, job_id: str) -> Status | None:
+        return self.statuses.get(job_id)
+
+    def time(self) -> float:
+        return self.clock.time()
+
+    # -- counting unsettled jobs (any thread) ---------------------------------------------------
+
+    def _inc(self) -> None:
+        with self._count_lock:
+            self._unsettled += 1
+
+    def _dec(self) -> None:
+        with self._count_lock:
+            self._unsettled -= 1
+            idle, self._idle = (self._idle, []) if self._unsettled == 0 else ([], self._idle)
+        for future in idle:
+            future.set_result(None)
+
+    def _idle_future(self) -> Any:
+        import concurrent.futures
+
+        with self._count_lock:
+            if self._unsettled == 0:
+                return None
+            future: concurrent.futures.Future[None] = concurrent.futures.Future()
+            self._idle.append(future)
+            return future
+
+    # -- hand-over from other threads ------------------------------------------------------------
+
+    def report(self, job: Job, token: int, outcome: Outcome) -> None:
+        """An attempt ended (any thread)."""
+        self._handover(self._ended, job, token, outcome)
+
+    def _handover(self, fn: Callable[..., None], *args: Any) -> None:
+        """Run ``fn(*args)`` on the loop: now if on it, else soon. Calls from other threads are
+        queued in an inbox and drained in batches: one loop wake-up for many job ends."""
+        if threading.get_ident() == self._loop_thread:
+            fn(*args)
+            return
+        self._inbox.append((fn, args))
+        with self._inbox_lock:
+            if self._drain_scheduled:
+                return
+            self._drain_scheduled = True
+        if not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        with self._inbox_lock:
+            self._drain_scheduled = False
+        inbox = self._inbox
+        while inbox:
+            fn, args = inbox.popleft()
+            fn(*args)
+
+    # -- accepting and gating --------------------------------------------------------------------
+
+    def _accept(self, job: Job) -> None:
+        self.jobs[job.id] = job
+        self.statuses[job.id] = Status.PENDING
+        job._ups = upstreams(job)  # type: ignore[attr-defined]
+        job._spec_blob = spec_of(job) if self.records is not None else None  # type: ignore[attr-defined]
+        self._watch(job)
+        self._persist(job)
+        if job.kind == "dask":
+            self._compile(job)
+        self._consider(job)
+
+    def _watch(self, job: Job) -> None:
+        ids = set() if job.condition is None else set(job.condition.job_ids() or ())
+        ids.update(u.id for u in job._ups)  # type: ignore[attr-defined]
+        for job_id in ids:
+            self._waiters[job_id].add(job)
+
+    def _consider(self, job: Job) -> None:
+        """Decide what a pending job does now: start, keep waiting, or be cancelled."""
+        if job._status is not Status.PENDING or job._gated:
+            return
+        self.stats.condition_checks += 1
+        waiting = False
+        for up in job._ups:  # type: ignore[attr-defined]
+            status = self.statuses.get(up.id)
+            if status is Status.FAILED or status is Status.CANCELLED:
+                why = up.cancel_reason if status is Status.CANCELLED else f"{type(up.error).__name__}: {up.error}"
+                self._cancel(job, f"upstream job {up.name!r} ({up.id}) {status.value}: {why}")
+                return
+            waiting = waiting or status is not Status.DONE
+        if not waiting:
+            self._gate(job)
+
+    def _gate(self, job: Job) -> None:
+        cond = job.condition
+        if cond is None or cond.satisfy(self):
+            self._make_ready(job)
+            return
+        watched = cond.job_ids()
+        if watched is None:
+            self._arm(job, self.time() + job.wait_time_delta, poll=True)
+            return
+        deadline = cond.deadline(self)
+        if deadline is not None:
+            self._arm(job, deadline, poll=False)
+        elif all(self.statuses.get(i) in _SETTLED for i in watched):
+            self._cancel(job, f"condition {cond!r} can no longer be satisfied")
+
+    def _arm(self, job: Job, when: float, *, poll: bool) -> None:
+        if job._timer is not None:
+            job._timer.cancel()
+        job._timer = self.clock.call_at(when, functools.partial(self._handover, self._on_timer, job, poll))
+
+    def _on_timer(self, job: Job, poll: bool) -> None:
+        job._timer = None
+        if poll:
+            self.stats.poll_wakeups += 1
+        else:
+            self.stats.deadline_wakeups += 1
+        self._consider(job)
+
+    def _make_ready(self, job: Job) -> None:
+        job._gated = True
+        if job._timer is not None:
+            job._timer.cancel()
+            job._timer = None
+        self._ready[job.kind].append(job)
+        self._pump()
+
+    def _notify(self, job: Job) -> None:
+        waiters = self._waiters.get(job.id)
+        if not waiters:
+            return
+        for waiter in list(waiters):
+            if waiter._status is not Status.PENDING or waiter._gated:
+                waiters.discard(waiter)
+            else:
+                self._consider(waiter)
+
+    # -- running -----------------------------------------------------------------------------------
+
+    def _pump(self) -> None:
+        """Start ready jobs while their kinds (and the total) have free slots."""
+        if self._pumping:
+            self._pump_again = True
+            return
+        self._pumping = True
+        try:
+            self._pump_again = True
+            while self._pump_again:
+                self._pump_again = False
+                for kind in list(self._ready):
+                    queue = self._ready[kind]
+                    while queue and self.slots.free(kind):
+                        job = queue.popleft()
+                        if job._status is Status.PENDING and job._gated:
+                            self._start(job)
+        finally:
+            self._pumping = False
+
+    def _start(self, job: Job) -> None:
+        self.slots.take(job.kind)
+        job._status = check_transition(job._status, Status.RUNNING)
+        self.statuses[job.id] = Status.RUNNING
+        job.started = self.time()
+        job.attempts += 1
+        if not job._compiled:
+            job._token += 1
+            try:
+                job._begin(self, bind(job), job._token)  # type: ignore[arg-type]
+            except Exception as exc:  # noqa: BLE001 - e.g. an unpicklable call: the attempt fails
+                self._ended(job, job._token, Outcome("failed", exc))
+                return
+        self._persist(job)
+        self._notify(job)
+
+    def _ended(self, job: Job, token: int, outcome: Outcome) -> None:
+        if token != job._token:
+            return  # an attempt that was cancelled or superseded
+        if job._compiled and outcome.status == "lost":
+            self._decompile(job)
+            return
+        if job._compiled and job._status is Status.PENDING:
+            self._make_running(job)
+        if job._status is not Status.RUNNING:
+            return
+        self.slots.give(job.kind)
+        job._handle = None
+        if outcome.status == "done":
+            job._result = outcome.value
+            self._settle(job, Status.DONE)
+        elif outcome.status == "skipped":
+            self._settle(job, Status.CANCELLED, reason=f"condition not met on Dask: {outcome.value}")
+        else:
+            error = outcome.value if isinstance(outcome.value, BaseException) else JobError("Lost", str(outcome.value))
+            self._failed(job, error)
+
+    def _make_running(self, job: Job) -> None:
+        job._gated = True
+        self.slots.take(job.kind)
+        job._status = check_transition(job._status, Status.RUNNING)
+        self.statuses[job.id] = Status.RUNNING
+        job.started = self.time()
+        job.attempts += 1
+
+    def _failed(self, job: Job, error: BaseException) -> None:
+        job.error = error
+        if job.attempts > job.retries:
+            self._settle(job, Status.FAILED)
+            return
+        self.stats.retries += 1
+        _back_to_pending(job, Status.FAILED)
+        self.statuses[job.id] = Status.PENDING
+        job._compiled, job._dask_future = False, None
+        log.info("job %s (%s) failed attempt %d: %r; retrying", job.name, job.id, job.attempts, error)
+        self._persist(job)
+        token = job._token
+        job._timer = self.clock.call_at(self.time() + job._retry_wait(), functools.partial(self._handover, self._retry, job, token))
+        self._pump()
+
+    def _retry(self, job: Job, token: int) -> None:
+        job._timer = None
+        if job._token == token and job._status is Status.PENDING and job._gated:
+            self._ready[job.kind].append(job)
+            self._pump()
+
+    # -- ending ------------------------------------------------------------------------------------
+
+    def _cancel(self, job: Job, reason: str) -> bool:
+        if job._status in _SETTLED:
+            return False
+        if job._status is Status.RUNNING:
+            self.slots.give(job.kind)
+            try:
+                job._stop(self)  # type: ignore[arg-type]
+            except Exception:  # noqa: BLE001 - stopping is best effort; the job is cancelled anyway
+                log.exception("job %s: stopping it failed", job.id)
+        elif job._compiled and job._dask_future is not None:
+            job._stop(self)  # type: ignore[arg-type]
+        job._token += 1
+        self._settle(job, Status.CANCELLED, reason=reason)
+        return True
+
+    def _settle(self, job: Job, status: Status, *, reason: str | None = None) -> None:
+        job._status = check_transition(job._status, status)
+        self.statuses[job.id] = status
+        job.stopped = self.time()
+        if job._timer is not None:
+            job._timer.cancel()
+            job._timer = None
+        if status is Status.CANCELLED:
+            job.cancel_reason = reason
+        self._notify(job)
+        self._resolve(job, status)
+        self._persist(job)
+        self._dec()
+        self._pump()
+
+    def _resolve(self, job: Job, status: Status) -> None:
+        future = job._future
+        if future.done():
+            return
+        if status is Status.DONE:
+            future.set_result(job._result)
+            _callback(job, job.callback, job._result)
+        elif status is Status.FAILED:
+            assert job.error is not None
+            future.set_exception(job.error)
+            _callback(job, job.error_callback, job.error)
+        else:
+            future.set_exception(JobCancelled(job.cancel_reason or "cancelled"))
+
+    def _persist(self, job: Job) -> None:
+        if self.records is None or self._stopping:
+            return
+        self._writes.submit(_write, self.records, record_of(job), getattr(job, "_spec_blob", None))
+
+    # -- re-running ------------------------------------------------------------------------------------
+
+    def _rerun(self, job: Job) -> JobFuture:
+        if job._status not in _SETTLED:
+            return job._future
+        job._status = check_transition(job._status, Status.PENDING)
+        self.statuses[job.id] = Status.PENDING
+        job._future = JobFuture(job)
+        job.attempts, job.error, job.cancel_reason, job._result = 0, None, None, None
+        job.started = job.stopped = None
+        job._gated = job._compiled = False
+        job._dask_future = None
+        self._inc()
+        self._watch(job)
+        self._persist(job)
+        self._notify(job)
+        self._consider(job)
+        return job._future
+
+    # -- Dask: gates compiled to dependencies ----------------------------------------------------------
+
+    def _compile(self, job: Job) -> None:
+        if self.slots.total is not None or self.slots.per_kind.get("dask") is not None:
+            return  # the engine must count these jobs itself
+        from ._dask_job import dask_plan
+
+        plan = dask_plan(job, job._ups, self.jobs)  # type: ignore[attr-defined]
+        if not plan:
+            return
+        from . import _dask
+
+        order = [up.id for up, _ in plan]
+        job._token += 1
+        token = job._token
+        job._compiled = True
+        job._dask_future = _dask.submit(
+            self.dask_client(), _dask.settled_after, Deferred.of(job, order), [f for _, f in plan],
+            *[up._dask_future for up, _ in plan],
+            key=f"pylo-job-{job.name}-{job.id}-{token}", on_done=functools.partial(self.report, job, token),
+        )
+        log.debug("job %s handed to Dask after %s", job.id, order)
+
+    def _decompile(self, job: Job) -> None:
+        """A compiled job's Dask future ended without an outcome: decide on the client instead."""
+        job._compiled, job._dask_future = False, None
+        job._token += 1
+        if job._status is Status.RUNNING:
+            self.slots.give(job.kind)
+            _back_to_pending(job, Status.CANCELLED)
+            self.statuses[job.id] = Status.PENDING
+            job.attempts -= 1
+        job._gated = False
+        self._consider(job)
+
+    def dask_client(self) -> Any:  # overridden by Engine
+        raise NotImplementedError
+
+
+_SETTLED = frozenset({Status.DONE, Status.FAILED, Status.CANCELLED})
+
+
+def _back_to_pending(job: Job, via: Status) -> None:
+    """A running job whose attempt ended without settling it (to be retried, or taken back from
+    Dask) goes back to pending the way a re-run does, through ``via``; only the loop thread sees
+    the step in between, and no one is notified of it."""
+    job._status = check_transition(check_transition(job._status, via), Status.PENDING)
+
+
+def _callback(job: Job, callback: Callable[[Any], object] | None, value: Any) -> None:
+    if callback is None:
+        return
+    try:
+        callback(value)
+    except Exception:  # noqa: BLE001 - a callback's failure never changes the job
+        log.exception("callback of job %s (%s) raised; the job keeps its status", job.name, job.id)
+
+
+def _write(records: RecordStore, record: Any, spec: bytes | None) -> None:
+    try:
+        records.write(record, spec)
+    except Exception:  # noqa: BLE001 - a lost record write must not stop the engine
+        log.exception("could not write the record of job %s", record.id)

@@ -1,0 +1,110 @@
+"""Dask jobs on a ``distributed`` cluster: the only engine module that imports ``distributed``.
+
+Every Dask job runs wrapped so that its future *settles*: it returns an ``Outcome`` and never
+raises. A downstream Dask job gated on upstream Dask jobs is submitted at once, with the upstream
+settled futures as arguments:
+
+    upstream:   client.submit(settled_call, call)                    ──► Outcome("done" | "failed")
+    downstream: client.submit(settled_after, call, filters, up_1, …) ──► runs ``call`` if every
+                upstream's status passes its filter, else Outcome("skipped", why)
+
+so the scheduler starts the downstream job as soon as its upstreams end, with no round trip to
+the client, and a failed upstream never fails its dependents by Dask's own rules.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from distributed import Client, Future, LocalCluster
+
+from ..errors import InvalidArgument
+from ._outcome import Outcome, capture, portable_error
+
+__all__ = ["cancel", "check_client", "make_client", "settled_after", "settled_call", "submit"]
+
+log = logging.getLogger(__name__)
+
+# Engine statuses of an upstream outcome, as the status filters name them.
+_STATUS = {"done": "done", "failed": "failed", "skipped": "cancelled"}
+
+
+def check_client(client: Any) -> Client:
+    """A synchronous ``distributed.Client``, or ``InvalidArgument``."""
+    if isinstance(client, str):
+        return Client(client)
+    if not isinstance(client, Client):
+        raise InvalidArgument(f"dask_client must be a distributed.Client or an address, got {client!r}")
+    if client.asynchronous:
+        raise InvalidArgument("the engine needs a synchronous distributed.Client")
+    return client
+
+
+def make_client() -> tuple[Client, list[Any]]:
+    """A client on a small local cluster, and what to close when done."""
+    cluster = LocalCluster(
+        n_workers=min(2, os.cpu_count() or 1), threads_per_worker=1, processes=True, dashboard_address=None
+    )
+    client = Client(cluster)
+    return client, [client, cluster]
+
+
+def settled_call(call: Callable[[], Any]) -> Outcome:
+    """Run ``call`` on a worker; never raise."""
+    outcome = capture(call)
+    return Outcome("failed", portable_error(outcome.value)) if outcome.status == "failed" else outcome
+
+
+def settled_after(call: Callable[..., Any], filters: Sequence[frozenset[str]], *upstreams: Outcome) -> Outcome:
+    """Run ``call(*upstream values)`` if each upstream's status is in its filter, else skip."""
+    for i, (up, wanted) in enumerate(zip(upstreams, filters)):
+        status = _STATUS.get(up.status, "cancelled")
+        if status not in wanted:
+            return Outcome("skipped", f"upstream {i} ended {status}, not {'|'.join(sorted(wanted))}")
+    values = [up.value for up in upstreams]
+    return settled_call(lambda: call(*values))
+
+
+def submit(client: Client, fn: Callable[..., Any], *args: Any, key: str, on_done: Callable[[Outcome], None]) -> Future:
+    """Submit ``fn(*args)`` under ``key``; ``on_done(outcome)`` once its future ends. A future that
+    ends without an outcome (cancelled, lost workers) reports ``Outcome("lost", error)``."""
+    future = client.submit(fn, *args, key=key, pure=False)
+    future.add_done_callback(lambda f: on_done(_outcome(f)))
+    return future
+
+
+def _outcome(future: Future) -> Outcome:
+    if future.status == "finished":
+        try:
+            value = future.result()
+        except Exception as exc:  # noqa: BLE001 - the result could not be fetched
+            return Outcome("lost", exc)
+        if isinstance(value, Outcome):
+            return value
+        return Outcome("lost", RuntimeError(f"unexpected Dask result {value!r}"))
+    if future.status == "cancelled":
+        return Outcome("lost", None)
+    try:
+        error = future.exception()
+    except Exception as exc:  # noqa: BLE001
+        error = exc
+    return Outcome("lost", error)
+
+
+def cancel(future: Future) -> None:
+    """Cancel ``future`` without blocking the caller (the client call runs on its own thread)."""
+    threading.Thread(target=future.cancel, name="pylo-engine-dask-cancel", daemon=True).start()
+
+
+def dependencies(client: Client, key: str) -> list[str]:
+    """The keys the scheduler holds as dependencies of ``key`` (what a test checks)."""
+
+    def deps(dask_scheduler: Any) -> list[str]:
+        task = dask_scheduler.tasks.get(key)
+        return [] if task is None else sorted(str(d.key) for d in task.dependencies)
+
+    return list(client.run_on_scheduler(deps))

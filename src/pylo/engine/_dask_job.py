@@ -1,0 +1,80 @@
+"""``DaskJob``: a job run on a Dask cluster, and the plan that turns its condition into Dask
+dependencies (pure: no ``distributed`` here; ``_dask`` does the submitting)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .._status import Status
+from ..conditions import AfterAnother, AfterOthers, AllSatisfied, Condition
+from ._job import Job, Runtime
+
+__all__ = ["DaskJob", "dask_plan"]
+
+_SETTLED = frozenset({Status.DONE, Status.FAILED, Status.CANCELLED})
+
+
+class DaskJob(Job):
+    """Runs on the engine's Dask client (``Engine(dask_client=…)``, or a local cluster the engine
+    starts and closes). Gated on other Dask jobs by ``AfterAnother``/``AfterOthers``/``&``, or
+    taking their results, it is handed to the scheduler at once with those jobs' futures as
+    dependencies."""
+
+    kind = "dask"
+
+    def _begin(self, rt: Runtime, call: Callable[[], Any], token: int) -> None:
+        from . import _dask
+
+        self._dask_future = _dask.submit(
+            rt.dask_client(), _dask.settled_call, call,
+            key=f"pylo-job-{self.name}-{self.id}-{token}", on_done=lambda o: rt.report(self, token, o),
+        )
+
+    def _stop(self, rt: Runtime) -> None:
+        if self._dask_future is not None:
+            from . import _dask
+
+            _dask.cancel(self._dask_future)
+
+
+def _status_terms(cond: Condition | None) -> list[tuple[str, frozenset[Status]]] | None:
+    """``cond`` as a conjunction of (job id, statuses) terms, or ``None`` if it is not one."""
+    if cond is None:
+        return []
+    if isinstance(cond, AfterAnother):
+        return [(cond.job_id, cond.statuses)]
+    if isinstance(cond, AfterOthers) and (cond.mode == "all" or len(cond.ids) == 1):
+        return [(i, cond.statuses) for i in cond.ids]
+    if type(cond) is AllSatisfied:
+        terms: list[tuple[str, frozenset[Status]]] = []
+        for part in cond.conditions:
+            sub = _status_terms(part)
+            if sub is None:
+                return None
+            terms += sub
+        return terms
+    return None
+
+
+def dask_plan(job: Job, deps: list[Job], jobs: dict[str, Job]) -> list[tuple[Job, frozenset[str]]] | None:
+    """The upstream Dask jobs of ``job`` with the statuses each must end in, when the whole gate
+    can be left to the Dask scheduler; ``None`` when it cannot (then the engine decides)."""
+    terms = _status_terms(job.condition)
+    if terms is None:
+        return None
+    terms += [(d.id, frozenset({Status.DONE})) for d in deps]
+    if not terms:
+        return None
+    merged: dict[str, frozenset[Status]] = {}
+    for job_id, statuses in terms:
+        merged[job_id] = merged.get(job_id, _SETTLED) & statuses
+    plan: list[tuple[Job, frozenset[str]]] = []
+    for job_id, statuses in merged.items():
+        up = jobs.get(job_id)
+        if not isinstance(up, DaskJob) or up._dask_future is None or up.retries or not statuses <= _SETTLED:
+            return None
+        if up.status is not Status.PENDING and up.status is not Status.RUNNING:
+            return None  # already settled: the engine decides at once
+        plan.append((up, frozenset(s.value for s in statuses)))
+    return plan

@@ -1,0 +1,167 @@
+"""The engine's one process pool, shared by every process job, that can kill one running job.
+
+    submit(call) ──► queue ──► driver thread i ──pipe──► worker process i   (spawned lazily, reused)
+                                      ◄── outcome ──┘
+    kill(task)  — SIGKILL the process running ``task``; its driver sees the pipe close and starts
+                  a fresh process for the next job. The other jobs are not disturbed.
+
+Unlike ``concurrent.futures.ProcessPoolExecutor``, one dead worker does not break the pool.
+Processes are started with ``spawn`` (no fork of a threaded process) and are daemons.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import cloudpickle
+
+from . import _procworker
+from ._errors import JobError
+from ._outcome import Outcome
+
+__all__ = ["ProcessPool", "ProcessTask"]
+
+log = logging.getLogger(__name__)
+
+
+class ProcessTask:
+    """One call in the pool; ``kill()`` it through the pool."""
+
+    __slots__ = ("payload", "on_done", "killed", "driver")
+
+    def __init__(self, payload: bytes, on_done: Callable[[Outcome], None]) -> None:
+        self.payload, self.on_done = payload, on_done
+        self.killed = False
+        self.driver: _Driver | None = None
+
+
+class ProcessPool:
+    """At most ``max_workers`` worker processes, each driven by one thread of this process."""
+
+    def __init__(self, max_workers: int, *, start_method: str = "spawn") -> None:
+        self.max_workers = max_workers
+        self._ctx = multiprocessing.get_context(start_method)
+        self._queue: queue.SimpleQueue[ProcessTask | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._drivers: list[_Driver] = []
+        self._idle = 0
+        self._closed = False
+
+    def submit(self, call: Callable[[], Any], on_done: Callable[[Outcome], None]) -> ProcessTask:
+        """Queue ``call`` (cloudpickled now: raises if it cannot be); ``on_done`` runs on a
+        driver thread."""
+        task = ProcessTask(bytes(cloudpickle.dumps(call)), on_done)
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("process pool is closed")
+            if self._idle:
+                self._idle -= 1
+            elif len(self._drivers) < self.max_workers:
+                driver = _Driver(self)
+                self._drivers.append(driver)
+                driver.thread.start()
+        self._queue.put(task)
+        return task
+
+    def kill(self, task: ProcessTask) -> None:
+        """Stop ``task``: a queued one never runs, a running one's process is killed."""
+        with self._lock:
+            task.killed = True
+            if task.driver is not None:
+                task.driver.kill()
+
+    def pids(self) -> list[int]:
+        """The ids of the live worker processes."""
+        with self._lock:
+            return [d.process.pid for d in self._drivers if d.process is not None and d.process.pid is not None]
+
+    def shutdown(self) -> None:
+        """Stop every worker process and driver thread."""
+        with self._lock:
+            self._closed = True
+            drivers = list(self._drivers)
+        for _ in drivers:
+            self._queue.put(None)
+        for driver in drivers:
+            with self._lock:
+                driver.kill()
+            driver.thread.join()
+
+
+class _Driver:
+    """One thread that feeds one worker process, restarting it after it dies."""
+
+    def __init__(self, pool: ProcessPool) -> None:
+        self.pool = pool
+        self.process: Any = None
+        self.conn: Any = None
+        self.task: ProcessTask | None = None
+        self.doomed = False
+        self.thread = threading.Thread(target=self._drive, name="pylo-engine-process-driver", daemon=True)
+
+    def kill(self) -> None:
+        """SIGKILL the process of the running task (call with the pool's lock held)."""
+        if self.process is not None and self.task is not None:
+            self.doomed = True
+            self.process.kill()
+
+    def _drive(self) -> None:
+        pool = self.pool
+        while True:
+            task = pool._queue.get()
+            if task is None:
+                self._stop_process()
+                return
+            with pool._lock:
+                skip = task.killed
+                if not skip:
+                    self.task, task.driver = task, self
+            if not skip:
+                outcome = self._run(task)
+                with pool._lock:
+                    self.task, task.driver = None, None
+                if not task.killed:
+                    task.on_done(outcome)
+            with pool._lock:
+                pool._idle += 1
+
+    def _run(self, task: ProcessTask) -> Outcome:
+        try:
+            if self.doomed:
+                self.doomed = False
+                self._stop_process()
+            if self.process is None or not self.process.is_alive():
+                self._start_process()
+            self.conn.send_bytes(task.payload)
+            return Outcome(*cloudpickle.loads(self.conn.recv_bytes()))
+        except (EOFError, OSError):
+            code = self._stop_process()
+            return Outcome("failed", JobError("WorkerProcessDied", f"the job's process exited with code {code}"))
+
+    def _start_process(self) -> None:
+        parent, child = self.pool._ctx.Pipe()
+        process = self.pool._ctx.Process(target=_procworker.main, args=(child,), daemon=True)
+        process.start()
+        child.close()
+        self.process, self.conn = process, parent
+        log.debug("process worker %s started", process.pid)
+
+    def _stop_process(self) -> int | None:
+        process, conn = self.process, self.conn
+        self.process = self.conn = None
+        self.doomed = False
+        if process is None:
+            return None
+        conn.close()
+        process.join(5)
+        if process.is_alive():
+            process.kill()
+            process.join()
+        code: int | None = process.exitcode
+        process.close()
+        return code
