@@ -195,3 +195,13 @@ def test_a_worker_giving_up_prints_nothing_without_logging_configured(tmp_path: 
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert (result.stdout, result.stderr) == ("", "")
+
+
+@pytest.mark.parametrize(
+    ("task", "shown"),
+    [("etl.movies:download", "etl.movies:download"), ("etl:Job.run", "etl:Job.run"),
+     ("__main__:download", "MODULE:FUNCTION"), ("etl:<lambda>", "MODULE:FUNCTION"),
+     ("etl:make.<locals>.f", "MODULE:FUNCTION")],
+)
+def test_the_resume_line_names_the_task_only_when_the_cli_can_import_it(task: str, shown: str) -> None:
+    assert summary(task=task).resume_line() == f"pylo resume s3://bucket/prefix {EID} --task {shown}"

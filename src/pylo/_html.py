@@ -89,7 +89,10 @@ def _exceptions(kinds: tuple[ExceptionKind, ...]) -> str:
             f'<td style="{_CELL}">{k.attempts:,}</td><td style="{_CELL}">{k.inputs:,}</td>'
             f'<td style="{_CELL};text-align:left;color:#4b5563">{_e(message)}</td></tr>'
         )
-    head = "".join(f'<th style="{_HEAD}">{h}</th>' for h in ("exception", "attempts", "inputs", "first message"))
+    head = "".join(
+        f'<th style="{_HEAD}{align}">{h}</th>'
+        for h, align in (("exception", ";text-align:left"), ("attempts", ""), ("inputs", ""), ("first message", ";text-align:left"))
+    )
     return (
         '<div style="margin-top:6px;font-weight:600">Top exception types</div>'
         f'<table class="pylo-exceptions" style="border-collapse:collapse;margin:4px 0"><tr>{head}</tr>{"".join(rows)}</table>'
@@ -119,7 +122,7 @@ def summary_html(summary: Summary, *, status: str | None = None) -> str:
     meta = f'<div style="color:#6b7280">task <code>{_e(s.task)}</code> · created {_e(s.created)}</div>'
     return (
         f'<div class="pylo-summary" style="{_BOX}">'
-        + _header(s.execution_id, status, s.parent) + meta
+        + _header(s.execution_id, status or ("complete" if s.complete else "running or interrupted"), s.parent) + meta
         + bar(s.finished, s.failed, s.total) + _counts(s.finished, s.failed, s.total, s.inherited)
         + _workers(s.workers) + _exceptions(s.top_exceptions) + _resume(s)
         + "</div>"

@@ -78,7 +78,9 @@ class Summary:
         if not self.unfinished:
             return None
         store = shlex.quote(self.store) if self.store else "STORE"
-        return f"pylo resume {store} {self.execution_id} --task {self.task}"
+        module, _, name = self.task.partition(":")
+        importable = module != "__main__" and all(p.isidentifier() for p in name.split("."))  # no lambda, no local
+        return f"pylo resume {store} {self.execution_id} --task {self.task if importable else 'MODULE:FUNCTION'}"
 
     def _repr_html_(self) -> str:
         from ._html import summary_html
