@@ -1,0 +1,122 @@
+"""Two clients resuming (or running) the same execution at once: the claim object in the store
+lets exactly one of them in and refuses the other with ``ExecutionClaimed``; a claim whose holder
+died is taken over (by itself on the same host, with ``force=True`` from another host)."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import tasks
+from _support import kill_group, python, wait_for
+from pylo import ExecutionClaimed, Pylo
+from pylo.store import Store, new_execution_id
+from pylo.store._claims import new_holder
+
+pytestmark = pytest.mark.slow
+
+CLAIMERS = 4
+
+
+@pytest.fixture(params=["local", "s3"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, dict[str, Any]]:
+    if request.param == "local":
+        return str(tmp_path / "store"), {}
+    server = request.getfixturevalue("moto_server")
+    return f"s3://{server.new_bucket()}/store", server.options()
+
+
+def test_of_clients_racing_for_a_claim_exactly_one_wins(store_url: tuple[str, dict[str, Any]], tmp_path: Path) -> None:
+    url, options = store_url
+    eid = new_execution_id()
+    go, done = tmp_path / "go", tmp_path / "done"
+    results = [tmp_path / f"result-{i}" for i in range(CLAIMERS)]
+    procs = [python("_claimer.py", url, json.dumps(options), eid, str(go), str(r), str(done)) for r in results]
+    try:
+        go.touch()
+        wait_for(lambda: all(r.exists() for r in results), "every claimer to decide")
+        outcomes = sorted(r.read_text() for r in results)
+        assert outcomes == ["refused"] * (CLAIMERS - 1) + ["won"]
+        holder = Store(url, options).claim_holder(eid)
+        assert holder is not None and holder.pid in {p.pid for p in procs}
+    finally:
+        done.touch()
+        for proc in procs:
+            kill_group(proc)
+
+
+def test_resuming_an_execution_another_client_runs_is_refused(tmp_path: Path) -> None:
+    calls, gates = tmp_path / "calls", tmp_path / "gates"
+    calls.mkdir(), gates.mkdir()
+    spec = {"store": str(tmp_path / "s"), "calls": str(calls), "gates": str(gates), "gate_at": [5],
+            "n": 40, "id_file": str(tmp_path / "id")}
+    other = python("_threads_client.py", json.dumps(spec))
+    try:
+        wait_for(lambda: (gates / "gate-5").exists(), "the other client to be running")
+        eid = (tmp_path / "id").read_text()
+        pylo = Pylo.local_multithread(spec["store"], number_of_workers=2)
+        with pytest.raises(ExecutionClaimed, match=f"process {other.pid} on .* force=True"):
+            pylo.resume(eid, tasks.noop)
+        (gates / "open-5").touch()
+        assert other.wait(60) == 0
+    finally:
+        kill_group(other)
+    resumed = pylo.start_from_past_execution(eid, tasks.noop, progress=False)  # released: allowed now
+    assert pylo.get_state(resumed) == (list(range(40)), [])
+
+
+def test_two_resumes_of_one_execution_in_one_process_are_refused_while_it_runs(tmp_path: Path) -> None:
+    import threading
+
+    release = threading.Event()
+    pylo = Pylo.local_multithread(str(tmp_path / "s"), number_of_workers=1)
+    first = pylo.start_from_scratch(range(10), tasks.fail_multiples_of_7, progress=False)
+    run = pylo.resume(first, functools.partial(_wait_then_noop, release))
+    try:
+        with pytest.raises(ExecutionClaimed):
+            pylo.resume(first, tasks.noop)
+    finally:
+        release.set()
+    run.wait(30)
+    assert pylo.get_state(run.id) == (list(range(10)), [])
+
+
+def _wait_then_noop(release: Any, x: int) -> None:
+    release.wait(30)
+
+
+def test_a_claim_of_a_dead_process_on_this_host_is_taken_over(tmp_path: Path) -> None:
+    pylo = Pylo.local_multithread(str(tmp_path / "s"), number_of_workers=1)
+    eid = pylo.start_from_scratch(range(10), tasks.fail_multiples_of_7, progress=False)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # reaped: its pid names no process now
+    _plant_claim(pylo.store, eid, pid=dead.pid)
+    resumed = pylo.start_from_past_execution(eid, tasks.noop, progress=False)
+    assert pylo.get_state(resumed) == (list(range(10)), [])
+
+
+def test_a_claim_from_another_host_needs_force(tmp_path: Path) -> None:
+    pylo = Pylo.local_multithread(str(tmp_path / "s"), number_of_workers=1)
+    eid = pylo.start_from_scratch(range(10), tasks.fail_multiples_of_7, progress=False)
+    _plant_claim(pylo.store, eid, host="another-host")
+    with pytest.raises(ExecutionClaimed, match="on another-host"):
+        pylo.resume(eid, tasks.noop)
+    resumed = pylo.start_from_past_execution(eid, tasks.noop, progress=False, force=True)
+    assert pylo.get_state(resumed) == (list(range(10)), [])
+    assert pylo.store.claim_holder(eid) is None
+
+
+def _plant_claim(store: Store, eid: str, **fields: Any) -> None:
+    """A claim as another client would have left it (its generation after the existing ones)."""
+    from pylo.store._claims import latest
+
+    gen, _ = latest(store.files.listdir(store.layout.claims_dir(eid)))
+    holder = dataclasses.replace(new_holder(), **fields)
+    assert store.files.put_new(store.layout.claim(eid, gen + 1), holder.to_json())
