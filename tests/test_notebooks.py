@@ -42,7 +42,7 @@ def _repo_files() -> set[Path]:
 
 
 def test_notebook_list() -> None:
-    assert {"quickstart.ipynb", "resume-from-bucket.ipynb"} <= {p.name for p in NOTEBOOKS.glob("*.ipynb")}
+    assert {p.name for p in NOTEBOOKS.glob("*.ipynb")} == {"quickstart.ipynb", "resume-from-bucket.ipynb", "conditions.ipynb"}
 
 
 def test_quickstart(tmp_path: Path) -> None:
@@ -61,4 +61,13 @@ def test_resume_from_bucket(tmp_path: Path) -> None:
     nb = _run("resume-from-bucket.ipynb", tmp_path)
     html = _outputs(nb, "text/html")
     assert "cancelled" in html and "pylo-resume" in html and "Nothing left to do" in html
+    assert _repo_files() == before
+
+
+def test_conditions(tmp_path: Path) -> None:
+    before = _repo_files()
+    nb = _run("conditions.ipynb", tmp_path)
+    assert "can no longer be satisfied" in _outputs(nb, "stdout")
+    assert "Nothing left to do" in _outputs(nb, "text/html")
+    assert not (tmp_path / "ready.flag").exists()
     assert _repo_files() == before
