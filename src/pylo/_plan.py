@@ -3,7 +3,8 @@
 The inputs are read once, ``block_size`` at a time, and each block is written as soon as it is
 full, so the client's memory grows with the number of blocks, never with the number of inputs.
 The manifest is written last, once every block is stored: an execution without a manifest does
-not exist.
+not exist, and when planning fails (an input that cannot be serialized, say) the blocks already
+written are removed.
 """
 
 from __future__ import annotations
@@ -40,6 +41,24 @@ def plan_execution(
     except TypeError:
         raise InvalidArgument(f"inputs must be iterable, got {type(inputs).__name__}") from None
     eid = new_execution_id()
+    try:
+        manifest = _write(store, eid, values, task, config, workers, parent, positions)
+    except BaseException:  # an input that cannot be serialized, a damaged parent, Ctrl-C…
+        store.discard(eid)  # no manifest was written: remove the blocks that were
+        raise
+    return manifest
+
+
+def _write(
+    store: Store,
+    eid: str,
+    values: Iterator[Any],
+    task: Callable[[Any], object],
+    config: Config,
+    workers: int,
+    parent: Manifest | None,
+    positions: Iterable[int] | None,
+) -> Manifest:
     blocks: list[BlockInfo] = []
     start = 0
     for index, chunk in enumerate(_chunks(values, config.block_size, workers)):

@@ -23,7 +23,14 @@ from typing import Any
 
 import cloudpickle
 
-from ..errors import CorruptSnapshot, ExecutionClaimed, ExecutionNotFound, InvalidArgument, TaskNotSerializable
+from ..errors import (
+    CorruptSnapshot,
+    ExecutionClaimed,
+    ExecutionNotFound,
+    InvalidArgument,
+    PyloError,
+    TaskNotSerializable,
+)
 from ._claims import Claim, Holder, hold, latest, let_go, new_holder
 from ._fs import Files
 from ._layout import FORMAT_VERSION, Layout, new_execution_id, validate_execution_id
@@ -82,6 +89,16 @@ class Store:
         except FileNotFoundError:
             raise ExecutionNotFound(f"no execution {eid} in store {self.url}") from None
         return Manifest.decode(data, path)
+
+    def discard(self, eid: str) -> None:
+        """Remove what a failed planning of ``eid`` wrote, unless it has a manifest (then it is an
+        execution, and not ours to remove). A store error here is logged: leftovers without a
+        manifest are invisible to every reader."""
+        try:
+            if not self.files.exists(self.layout.manifest(eid)):
+                self.files.rm(self.layout.execution(eid))
+        except PyloError:
+            log.warning("could not remove the partial execution %s from %s", eid, self.url)
 
     def list_executions(self) -> list[str]:
         """Ids of the executions that have a manifest, oldest first."""
