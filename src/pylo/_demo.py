@@ -4,7 +4,6 @@ the final state."""
 
 from __future__ import annotations
 
-import collections
 from collections.abc import Callable
 from typing import Any
 
@@ -29,20 +28,22 @@ def run_demo(store: str, *, echo: Callable[[str], Any] = print, n_inputs: int = 
     """Run, inspect, resume; return the number of inputs left unfinished (0 when all is well)."""
     from distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=n_workers, threads_per_worker=1, dashboard_address=None) as cluster, Client(
+    with LocalCluster(n_workers=n_workers, threads_per_worker=1, dashboard_address="127.0.0.1:0") as cluster, Client(
         cluster
     ) as client, Pylo.dask(client, store) as pylo:
         echo(f"store: {pylo.store.url}   cluster: {n_workers} Dask worker processes")
         echo(f"\n1. run a task over {n_inputs:,} inputs; it fails on some of them")
         eid = pylo.start_from_scratch(range(n_inputs), flaky_square)
-        echo(str(pylo.summary(eid)))
-        kinds = collections.Counter(r.type for r in pylo.get_exceptions(eid))
-        echo("   exceptions: " + ", ".join(f"{n} x {t}" for t, n in kinds.most_common()))
+        echo(str(pylo.summary(eid)))  # its last line counts the exception types
+        first = pylo.get_exceptions(eid)[0]
+        echo(f"   e.g. input {first.input!r}: {first.type}: {first.message}")
         echo(f"\n2. fix the task and resume: only the unfinished inputs run again\n   pylo.start_from_past_execution({eid!r}, fixed_square)")
         new = pylo.start_from_past_execution(eid, fixed_square)
         summary = pylo.summary(new)
         echo(str(summary))
         finished, unfinished = pylo.get_state(new)
         echo(f"\n3. final state: {len(finished):,} finished, {len(unfinished):,} unfinished")
-        echo(f"   inspect it later with: pylo status {pylo.store.url} {new}")
+        echo(f"   inspect them later with: pylo ls {pylo.store.url}")
+        echo(f"                            pylo exceptions {pylo.store.url} {eid}")
+        echo(f"                            pylo status {pylo.store.url} {new}")
         return len(unfinished)
