@@ -285,3 +285,12 @@ def test_status_ls_and_exceptions_never_unpickle(cwd: Path) -> None:
     with pytest.raises(CorruptSnapshot):  # the trap works: reading the inputs does unpickle
         Pylo.local_multithread(store).get_state(eid)
     assert marker.exists()
+
+
+def test_demo_runs_inspects_and_resumes(tmp_path: Path) -> None:
+    """``make demo``, the README's first command, on fewer inputs."""
+    result = pylo(tmp_path, "demo", "--inputs", "500", "--store", "demo-store")
+    assert result.returncode == 0, result.stderr
+    assert "55 failed" not in result.stdout and "14 failed" in result.stdout  # multiples of 37 below 500
+    assert "final state: 500 finished, 0 unfinished" in result.stdout
+    assert pylo(tmp_path, "ls", "demo-store", "--json").returncode == 0
