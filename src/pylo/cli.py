@@ -132,14 +132,17 @@ def _pylo(store: str, opts: dict[str, Any]) -> Iterator[Any]:
 
 @contextlib.contextmanager
 def _local_client(workers: int | None) -> Iterator[Any]:
+    """A local cluster of worker processes for one command (``distributed`` is untyped)."""
     import os
 
-    from distributed import Client, LocalCluster
+    import distributed
 
+    cluster_cls: Any = distributed.LocalCluster
+    client_cls: Any = distributed.Client
     cpus = os.cpu_count() or 1
     n = min(workers or min(4, cpus), cpus)
-    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0") as cluster:
-        with Client(cluster) as client:
+    with cluster_cls(n_workers=n, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0") as cluster:
+        with client_cls(cluster) as client:
             yield client
 
 
