@@ -22,6 +22,7 @@ from ._clock import Clock, SystemClock
 from ._config import Config
 from ._decide import RetryPolicy, WorkerTally, gives_up
 from ._timeout import TimedCalls
+from ._writes import OrderedWrites
 from .errors import PyloError, StoreUnreachable
 from .store import BlockInfo, Manifest, Segment, Store, capture
 from .store._segments import to_ranges
@@ -107,6 +108,7 @@ class _BlockRun:
         self.retried: list[tuple[int, int]] = []
         self.records: list[dict[str, Any]] = []
         self.since = 0
+        self.writes = OrderedWrites()
         # Running totals of this block, folded into the tally at the end.
         self.tally = tally if tally.started else dataclasses.replace(tally, started=_now())
         self.failed_attempts = tally.failed_attempts
@@ -131,7 +133,9 @@ class _BlockRun:
             raise
         else:  # end of block, cancel, give-up
             self.flush()
+            self.writes.wait()
         finally:
+            self.writes.close()
             if self.timed is not None:
                 self.timed.close()
         return dataclasses.replace(
@@ -146,45 +150,51 @@ class _BlockRun:
         so it never replaces that exception (a ``KeyboardInterrupt`` is never swallowed)."""
         try:
             self.flush()
+            self.writes.wait()
         except PyloError:
             log.exception("block %d of %s: flush failed while stopping", self.info.block, self.ctx.execution)
 
     def _loop(self, values: list[Any], skip: set[int]) -> None:
-        task = self.call
+        # The hot path: locals only, one clock read per input, the rest on the slow paths.
+        task, stop, finished = self.call, self.stop, self.finished
         monotonic = self.ctx.clock.monotonic
         flush_every = self.ctx.config.task_executions_before_flush
         interval = self.ctx.config.flush_interval
-        finished = self.finished
         next_flush = monotonic() + interval
         next_event = min(next_flush, monotonic() + STOP_CHECK_INTERVAL)
         pos = self.info.start
-        for value in values:
-            if skip and pos in skip:
+        since = 0  # attempts since the last flush
+        try:
+            for value in values:
+                if skip and pos in skip:
+                    pos += 1
+                    continue
+                try:
+                    task(value)
+                except Exception as exc:  # the task failed: record it, maybe retry, maybe give up
+                    since += self._failed(pos, value, exc)
+                    if self.gave_up:
+                        return
+                else:
+                    finished.append(pos)
+                    since += 1
                 pos += 1
-                continue
-            try:
-                task(value)
-            except Exception as exc:  # the task failed: record it, maybe retry, maybe give up
-                self._failed(pos, value, exc)
-                if self.gave_up:
-                    return
-            else:
-                finished.append(pos)
-                self.since += 1
-            pos += 1
-            if self.since >= flush_every or (now := monotonic()) >= next_event:
-                now = monotonic()
-                if self.since >= flush_every or now >= next_flush:
-                    self.flush()
-                    next_flush = now + interval
-                if self.stop():
-                    return
-                next_event = min(next_flush, now + STOP_CHECK_INTERVAL)
+                if since >= flush_every or monotonic() >= next_event:
+                    now = monotonic()
+                    if since >= flush_every or now >= next_flush:
+                        self.since, since = since, 0
+                        self.flush()
+                        next_flush = now + interval
+                    if stop():
+                        return
+                    next_event = min(next_flush, now + STOP_CHECK_INTERVAL)
+        finally:
+            self.since += since
 
-    def _failed(self, pos: int, value: Any, exc: Exception) -> None:
+    def _failed(self, pos: int, value: Any, exc: Exception) -> int:
+        """Record a failed attempt, retry as the policy says; return the attempts it took."""
         attempt = 1
         while True:
-            self.since += 1
             self.failed_attempts += 1
             if self.keep_records:
                 self.records.append(capture(exc, position=pos, worker=self.tally.worker, attempt=attempt))
@@ -193,11 +203,11 @@ class _BlockRun:
                 self.failed.append((pos, attempt))
                 log.warning("worker %d of %s gave up after %d failed attempts", self.tally.worker,
                             self.ctx.execution, self.failed_attempts)
-                return
+                return attempt
             delay = self.retry.next_delay(attempt, self.rng.random())
             if delay is None:
                 self.failed.append((pos, attempt))
-                return
+                return attempt
             if delay > 0:
                 self.ctx.clock.sleep(delay)
             attempt += 1
@@ -206,40 +216,45 @@ class _BlockRun:
             except Exception as again:  # the retry failed too
                 exc = again
                 continue
-            self.since += 1
             self.finished.append(pos)
             self.retried.append((pos, attempt))
-            return
+            return attempt
 
     def flush(self) -> None:
-        """Write what changed since the last flush: errors first, so a failure always has them."""
-        if not (self.finished or self.failed):
-            if self.records:  # failed attempts whose input is still being retried
-                self._write_records()
+        """Hand what changed since the last flush to the background writer: errors first, so a
+        failure always has its records, then the progress segment."""
+        if not (self.finished or self.failed or self.records):
             return
-        ctx, block = self.ctx, self.info.block
-        self._write_records()
-        seg = Segment(
-            block=block,
-            finished=tuple(to_ranges(self.finished)),
-            failed=tuple(self.failed),
-            retried=tuple(self.retried),
-        )
-        ctx.store.write_segment(ctx.execution, seg, self.seq, self.writer)
-        self.seq += 1
-        delta = Delta(ctx.execution, self.tally.worker, block, len(self.finished), len(self.failed), self.since)
-        self.tally = self.tally.add(finished=delta.finished, failed=delta.failed, attempts=delta.attempts)
-        self.finished.clear()
-        self.failed.clear()
-        self.retried.clear()
-        self.since = 0
-        self.report(delta)
-
-    def _write_records(self) -> None:
+        ctx, block, eid = self.ctx, self.info.block, self.ctx.execution
+        writes = []
         if self.records:
-            self.ctx.store.write_records(self.ctx.execution, self.info.block, self.records, self.seq, self.writer)
+            records, seq = self.records, self.seq
+            writes.append(lambda: ctx.store.write_records(eid, block, records, seq, self.writer))
             self.records = []
             self.seq += 1
+        if self.finished or self.failed:
+            seg = Segment(
+                block=block,
+                finished=tuple(to_ranges(self.finished)),
+                failed=tuple(self.failed),
+                retried=tuple(self.retried),
+            )
+            seq = self.seq
+            writes.append(lambda: ctx.store.write_segment(eid, seg, seq, self.writer))
+            self.seq += 1
+            delta = Delta(eid, self.tally.worker, block, len(self.finished), len(self.failed), self.since)
+            self.tally = self.tally.add(finished=delta.finished, failed=delta.failed, attempts=delta.attempts)
+            self.finished.clear()
+            self.failed.clear()
+            self.retried.clear()
+            self.since = 0
+            self.report(delta)
+
+        def write_all() -> None:
+            for write in writes:
+                write()
+
+        self.writes.submit(write_all)
 
 
 def _now() -> str:

@@ -1,0 +1,98 @@
+"""Shared pieces of the benchmarks: timing, a moto S3 server, a cluster, the table."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+
+def noop(x: Any) -> None:
+    pass
+
+
+def run_batch(xs: list[Any]) -> int:
+    """The hand-batched peer: the task over one block, no bookkeeping at all."""
+    for x in xs:
+        noop(x)
+    return len(xs)
+
+
+def best_of(fn: Callable[[], Any], repeat: int) -> tuple[float, list[float]]:
+    """Median wall time of ``repeat`` runs of ``fn`` (and all of them)."""
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), times
+
+
+@contextlib.contextmanager
+def local_cluster(n_workers: int, threads: int = 1) -> Iterator[Any]:
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=n_workers, threads_per_worker=threads, dashboard_address=None) as cluster:
+        with Client(cluster) as client:
+            yield client
+
+
+@contextlib.contextmanager
+def moto_s3() -> Iterator[tuple[str, dict[str, Any]]]:
+    """A moto S3 server on 127.0.0.1 and a fresh bucket: (bucket URL, storage_options)."""
+    import boto3
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("moto server did not start") from None
+                time.sleep(0.05)
+        bucket = f"bench-{uuid.uuid4().hex[:10]}"
+        boto3.client(
+            "s3", endpoint_url=endpoint, region_name="us-east-1",
+            aws_access_key_id="bench", aws_secret_access_key="bench",
+        ).create_bucket(Bucket=bucket)
+        options = {"key": "bench", "secret": "bench", "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-east-1"}}
+        yield f"s3://{bucket}/store", options
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def machine() -> str:
+    import platform
+
+    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """Rows of {id, what, figure, peer, ratio, target, met} as a Markdown table."""
+    head = "| benchmark | what | figure | peer | ratio | target | met |\n|---|---|---|---|---|---|---|"
+    lines = [head]
+    for r in rows:
+        lines.append(
+            f"| {r['id']} | {r['what']} | {r['figure']} | {r.get('peer', '—')} | {r.get('ratio', '—')} | "
+            f"{r.get('target', '—')} | {r.get('met', '—')} |"
+        )
+    return "\n".join(lines)

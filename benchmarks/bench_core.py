@@ -1,0 +1,242 @@
+"""The core benchmarks (issue 5): each row runs pylo and its peers in the same run, on the same
+cluster and inputs, and returns figures and ratios. ``quick`` shrinks every size."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import functools
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from typing import Any
+
+from _support import best_of, local_cluster, moto_s3, noop, run_batch
+
+from pylo import Pylo
+
+BLOCK = 10_000
+
+
+def _rate(n: int, seconds: float) -> str:
+    return f"{n / seconds:,.0f} inputs/s"
+
+
+def _blocks(n: int) -> list[list[int]]:
+    return [list(range(i, min(n, i + BLOCK))) for i in range(0, n, BLOCK)]
+
+
+def throughput(quick: bool) -> list[dict[str, Any]]:
+    n = 100_000 if quick else 1_000_000
+    repeat = 1 if quick else 3
+    with local_cluster(2) as client, tempfile.TemporaryDirectory() as tmp:
+        pylo = Pylo.dask(client, f"{tmp}/store")
+        t_pylo, _ = best_of(lambda: pylo.start_from_scratch(range(n), noop), repeat)
+        blocks = _blocks(n)
+        t_hand, _ = best_of(lambda: client.gather(client.map(run_batch, blocks, pure=False)), repeat)
+        one = 2_000 if quick else 5_000
+        t_one, _ = best_of(lambda: client.gather(client.map(noop, range(one), pure=False)), 1)
+        import dask.bag as db
+
+        t_bag, _ = best_of(
+            lambda: db.from_sequence(range(n), npartitions=len(blocks)).map(noop).count().compute(), repeat
+        )
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        t_tpe, _ = best_of(lambda: list(pool.map(noop, range(n))), 1)
+    r_pylo = n / t_pylo
+    return [
+        {"id": "throughput", "what": f"Pylo.dask, {n:,} no-op inputs, 2 procs × 1 thread, local store",
+         "figure": _rate(n, t_pylo), "peer": f"hand-batched client.map {_rate(n, t_hand)}",
+         "ratio": f"{t_hand / t_pylo:.2f}×", "target": "≥ 0.8×", "met": t_hand / t_pylo >= 0.8,
+         "value": r_pylo},
+        {"id": "throughput", "what": "vs one future per input", "figure": _rate(n, t_pylo),
+         "peer": f"client.map per input ({one:,}) {_rate(one, t_one)}", "ratio": f"{r_pylo / (one / t_one):.0f}×",
+         "target": "≥ 100×", "met": r_pylo / (one / t_one) >= 100},
+        {"id": "throughput", "what": "vs dask.bag.map", "figure": _rate(n, t_pylo),
+         "peer": f"dask.bag {_rate(n, t_bag)}", "ratio": f"{t_bag / t_pylo:.2f}×"},
+        {"id": "throughput", "what": "vs ThreadPoolExecutor.map (2 threads)", "figure": _rate(n, t_pylo),
+         "peer": f"ThreadPoolExecutor {_rate(n, t_tpe)}", "ratio": f"{t_tpe / t_pylo:.2f}×"},
+    ]
+
+
+def _original_pylo(inputs: list[int], workers: int) -> None:
+    """The original pylo's worker loop: a per-worker list consumed with pop(0)."""
+
+    def work(queue: list[int]) -> None:
+        finished = []
+        while queue:
+            x = queue.pop(0)
+            noop(x)
+            finished.append(x)
+
+    threads = [threading.Thread(target=work, args=(inputs[w::workers],)) for w in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def threads(quick: bool) -> list[dict[str, Any]]:
+    n = 100_000 if quick else 1_000_000
+    repeat = 1 if quick else 3
+    with tempfile.TemporaryDirectory() as tmp:
+        pylo = Pylo.local_multithread(f"{tmp}/store", number_of_workers=2)
+        t_pylo, _ = best_of(lambda: pylo.start_from_scratch(range(n), noop), repeat)
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            t_tpe, _ = best_of(lambda: list(pool.map(noop, range(n))), repeat)
+        m = 50_000 if quick else 200_000
+        t_pylo_m, _ = best_of(lambda: pylo.start_from_scratch(range(m), noop), 1)
+        t_orig, _ = best_of(lambda: _original_pylo(list(range(m)), 2), 1)
+    return [
+        {"id": "threads", "what": f"Pylo.local_multithread, {n:,} no-op inputs, 2 workers", "figure": _rate(n, t_pylo),
+         "peer": f"ThreadPoolExecutor.map {_rate(n, t_tpe)}", "ratio": f"{t_tpe / t_pylo:.2f}×",
+         "target": "≥ 0.5×", "met": t_tpe / t_pylo >= 0.5},
+        {"id": "threads", "what": f"vs the original pylo (pop(0)), {m:,} inputs", "figure": _rate(m, t_pylo_m),
+         "peer": f"original pylo {_rate(m, t_orig)}", "ratio": f"{t_orig / t_pylo_m:.1f}×"},
+    ]
+
+
+def s3(quick: bool) -> list[dict[str, Any]]:
+    n = 100_000 if quick else 1_000_000
+    repeat = 1 if quick else 3
+    with local_cluster(2) as client, tempfile.TemporaryDirectory() as tmp, moto_s3() as (url, options):
+        local = Pylo.dask(client, f"{tmp}/store")
+        remote = Pylo.dask(client, url, storage_options=options)
+        t_local, _ = best_of(lambda: local.start_from_scratch(range(n), noop), repeat)
+        t_s3, _ = best_of(lambda: remote.start_from_scratch(range(n), noop), repeat)
+    return [
+        {"id": "s3", "what": f"Pylo.dask, {n:,} inputs, store on a moto S3 server over HTTP", "figure": _rate(n, t_s3),
+         "peer": f"local store {_rate(n, t_local)}", "ratio": f"{t_local / t_s3:.2f}×", "target": "≥ 0.7×",
+         "met": t_local / t_s3 >= 0.7},
+    ]
+
+
+def flush(quick: bool) -> list[dict[str, Any]]:
+    n = 5_000 if quick else 20_000
+    with local_cluster(2) as client, tempfile.TemporaryDirectory() as tmp:
+        default = Pylo.dask(client, f"{tmp}/a")
+        every = Pylo.dask(client, f"{tmp}/b", task_executions_before_flush=1)
+        t_default, _ = best_of(lambda: default.start_from_scratch(range(n), noop), 1)
+        t_every, _ = best_of(lambda: every.start_from_scratch(range(n), noop), 1)
+    per_flush_us = (t_every - t_default) / n * 1e6
+    return [
+        {"id": "flush", "what": f"task_executions_before_flush=1, {n:,} inputs", "figure": _rate(n, t_every),
+         "peer": f"default (1000) {_rate(n, t_default)}", "ratio": f"{t_default / t_every:.3f}×",
+         "target": "report the cost", "met": f"{per_flush_us:.0f} µs per flush"},
+    ]
+
+
+def first_call(path: str, x: Any) -> None:
+    """Records the wall time of the first call (any process on this machine)."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return
+    os.write(fd, repr(time.time()).encode())
+    os.close(fd)
+
+
+def fail_one_percent(x: int) -> None:
+    if x % 100 == 0:
+        raise ValueError(x)
+
+
+def resume(quick: bool) -> list[dict[str, Any]]:
+    n = 100_000 if quick else 1_000_000
+    with local_cluster(2) as client, tempfile.TemporaryDirectory() as tmp:
+        pylo = Pylo.dask(client, f"{tmp}/store")
+        eid = pylo.start_from_scratch(range(n), fail_one_percent)
+        marker = f"{tmp}/first-call"
+        t0 = time.time()
+        new = pylo.start_from_past_execution(eid, functools.partial(first_call, marker))
+        with open(marker) as fh:
+            to_first = float(fh.read()) - t0
+        t_state, _ = best_of(lambda: pylo.get_state(new), 1)
+    return [
+        {"id": "resume", "what": f"{n:,} inputs, 1 % failed: start_from_past_execution → first task",
+         "figure": f"{to_first:.2f} s", "target": "≤ 2 s", "met": to_first <= 2.0},
+        {"id": "resume", "what": f"get_state of the resumed execution ({n:,} inputs)", "figure": f"{t_state:.2f} s",
+         "target": "≤ 2 s", "met": t_state <= 2.0},
+    ]
+
+
+_MEMORY_SCRIPT = """
+import json, sys, tempfile, threading
+sys.path.insert(0, {here!r})
+import psutil
+from _support import local_cluster, noop
+n = {n}
+mode = {mode!r}
+proc = psutil.Process()
+peak = [0]
+done = threading.Event()
+def sample():   # the peak RSS of this (client) process while the measured call runs
+    while not done.wait(0.002):
+        peak[0] = max(peak[0], proc.memory_info().rss)
+with local_cluster(2) as client, tempfile.TemporaryDirectory() as tmp:
+    from pylo import Pylo
+    pylo = Pylo.dask(client, tmp + "/store")
+    pylo.start_from_scratch(range(1000), noop)   # warm: imports and first allocations done
+    before = proc.memory_info().rss
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    if mode == "pylo":
+        pylo.start_from_scratch((i for i in range(n)), noop)
+    else:
+        data = list(range(n))
+    done.set()
+    sampler.join()
+    peak[0] = max(peak[0], proc.memory_info().rss)
+print(json.dumps({{"growth": peak[0] - before}}))
+"""
+
+
+def _peak_growth(n: int, mode: str) -> int:
+    script = _MEMORY_SCRIPT.format(here=os.path.dirname(os.path.abspath(__file__)), n=n, mode=mode)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    return int(json.loads(out.stdout.strip().splitlines()[-1])["growth"])
+
+
+def memory(quick: bool) -> list[dict[str, Any]]:
+    n = 1_000_000 if quick else 10_000_000
+    pylo_growth = _peak_growth(n, "pylo")
+    list_growth = _peak_growth(n, "list")
+    mb = 1024 * 1024
+    return [
+        {"id": "memory", "what": f"{n:,} inputs from a generator: client peak RSS growth",
+         "figure": f"{pylo_growth / mb:.0f} MB", "peer": f"list(range({n:,})) {list_growth / mb:.0f} MB",
+         "ratio": f"{pylo_growth / max(list_growth, 1):.2f}×", "target": "≤ 150 MB", "met": pylo_growth <= 150 * mb},
+    ]
+
+
+def sleep_5ms(x: Any) -> None:
+    time.sleep(0.005)
+
+
+def io_bound(quick: bool) -> list[dict[str, Any]]:
+    n = 2_000
+    with local_cluster(2, threads=16) as client, tempfile.TemporaryDirectory() as tmp:
+        pylo = Pylo.dask(client, f"{tmp}/store", number_of_workers=32)
+        pylo.start_from_scratch(range(64), sleep_5ms)  # warm the 32 threads
+        t_pylo, _ = best_of(lambda: pylo.start_from_scratch(range(n), sleep_5ms), 1 if quick else 3)
+        blocks = [list(range(w, n, 32)) for w in range(32)]
+        t_hand, _ = best_of(lambda: client.gather(client.map(sleep_batch, blocks, pure=False)), 1 if quick else 3)
+    ideal = n * 0.005 / 32
+    return [
+        {"id": "io-bound", "what": f"{n:,} inputs sleeping 5 ms, 32 workers on 2 procs × 16 threads",
+         "figure": f"{t_pylo:.3f} s", "peer": f"ideal {ideal:.3f} s", "ratio": f"{ideal / t_pylo:.2f}×",
+         "target": "≥ 0.8× ideal", "met": ideal / t_pylo >= 0.8},
+        {"id": "io-bound", "what": "the same, hand-batched client.map over 32 blocks", "figure": f"{t_hand:.3f} s",
+         "peer": f"ideal {ideal:.3f} s", "ratio": f"{ideal / t_hand:.2f}×"},
+    ]
+
+
+def sleep_batch(xs: list[Any]) -> None:
+    for x in xs:
+        sleep_5ms(x)
+
+
+ROWS = [throughput, threads, s3, flush, resume, memory, io_bound]

@@ -1,0 +1,28 @@
+"""The benchmarks run at small sizes in the suite, so they never rot. Nothing here is timed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.mark.timeout(400)
+def test_bench_quick_runs_every_row(tmp_path: Any) -> None:
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "benchmarks", "run.py"), "--quick", "--json", str(out)],
+        capture_output=True, text=True, timeout=380, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = json.loads(out.read_text())["rows"]
+    ids = {r["id"] for r in rows}
+    assert {"throughput", "threads", "s3", "flush", "resume", "memory", "io-bound", "condition"} <= ids
+    assert "| throughput |" in proc.stdout
+    assert os.listdir(tmp_path) == ["bench.json"]  # no store left behind in the working directory
