@@ -22,7 +22,7 @@ from ._clock import Clock, SystemClock
 from ._config import Config
 from ._decide import RetryPolicy, WorkerTally, gives_up
 from ._timeout import TimedCalls
-from ._writes import OrderedWrites
+from ._writes import BackgroundWrites
 from .errors import PyloError, StoreUnreachable
 from .store import BlockInfo, Manifest, Segment, Store, capture
 from .store._segments import to_ranges
@@ -108,7 +108,7 @@ class _BlockRun:
         self.retried: list[tuple[int, int]] = []
         self.records: list[dict[str, Any]] = []
         self.since = 0
-        self.writes = OrderedWrites()
+        self.writes = BackgroundWrites()  # one thread: errors, then segments, in order
         # Running totals of this block, folded into the tally at the end.
         self.tally = tally if tally.started else dataclasses.replace(tally, started=_now())
         self.failed_attempts = tally.failed_attempts

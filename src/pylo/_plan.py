@@ -10,6 +10,7 @@ written are removed.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import itertools
 import math
 from collections.abc import Callable, Iterable, Iterator
@@ -17,9 +18,13 @@ from typing import Any
 
 from ._config import Config
 from .errors import InvalidArgument
-from .store import BlockInfo, Manifest, Store, new_execution_id
+from ._writes import BackgroundWrites
+from .store import BlockInfo, Manifest, Store, dump_inputs, new_execution_id
 
 __all__ = ["plan_execution", "task_name"]
+
+# Input blocks uploaded at once while the next ones are serialized.
+UPLOAD_THREADS = 8
 
 
 def plan_execution(
@@ -61,11 +66,19 @@ def _write(
 ) -> Manifest:
     blocks: list[BlockInfo] = []
     start = 0
-    for index, chunk in enumerate(_chunks(values, config.block_size, workers)):
-        roots = None if positions is None else list(itertools.islice(positions, len(chunk)))
-        store.write_inputs(eid, index, roots, chunk, start)
-        blocks.append(BlockInfo(block=index, start=start, count=len(chunk), worker=index % workers))
-        start += len(chunk)
+    # Blocks are serialized here, in order (an unserializable input is named at once), and
+    # uploaded by helper threads: on an object store the PUT latencies overlap.
+    uploads = BackgroundWrites(threads=UPLOAD_THREADS, depth=2 * UPLOAD_THREADS)
+    try:
+        for index, chunk in enumerate(_chunks(values, config.block_size, workers)):
+            roots = None if positions is None else list(itertools.islice(positions, len(chunk)))
+            data = dump_inputs(roots, chunk, start)
+            uploads.submit(functools.partial(store.write_inputs, eid, index, data))
+            blocks.append(BlockInfo(block=index, start=start, count=len(chunk), worker=index % workers))
+            start += len(chunk)
+        uploads.wait()
+    finally:
+        uploads.close()
     manifest = Manifest(
         id=eid,
         parent=parent.id if parent else None,

@@ -1,12 +1,12 @@
-"""Ordered background writes: a block hands each flush to one helper thread and goes on running
-the task, so a flush costs the task loop almost nothing (the write releases the GIL, and on an
-object store its latency overlaps the work).
+"""Background writes: the caller hands writes to helper threads and goes on, so a write costs it
+almost nothing (a write releases the GIL, and on an object store its latency overlaps the work).
 
-    task loop ── flush k ──► [helper thread: write errors k, write segment k] ── in order ──► store
-              └─ at most ``depth`` flushes in flight; the next submit waits for the oldest.
+    block loop ── flush k ──► [1 helper: errors k, then segment k] ── in order ──► store
+    planner ── block k ──► [8 helpers: input blocks, any order] ──► store, then the manifest
 
-An error of a background write is raised to the block at its next flush or at ``wait()``, so a
-failed write is never forgotten.
+At most ``depth`` writes are in flight; the next submit waits for the oldest. The error of a
+background write is raised at the next submit or at ``wait()``, so a failed write is never
+forgotten. With one thread, writes happen in the order they were submitted.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ import collections
 import concurrent.futures
 from collections.abc import Callable
 
-__all__ = ["OrderedWrites"]
+__all__ = ["BackgroundWrites"]
 
 
-class OrderedWrites:
-    def __init__(self, depth: int = 2) -> None:
-        self.depth = depth
+class BackgroundWrites:
+    def __init__(self, threads: int = 1, depth: int = 2) -> None:
+        self.threads, self.depth = threads, depth
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._pending: collections.deque[concurrent.futures.Future[None]] = collections.deque()
 
@@ -29,7 +29,7 @@ class OrderedWrites:
         while self._pending and (self._pending[0].done() or len(self._pending) >= self.depth):
             self._pending.popleft().result()
         if self._pool is None:
-            self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="pylo-flush")
+            self._pool = concurrent.futures.ThreadPoolExecutor(self.threads, thread_name_prefix="pylo-write")
         self._pending.append(self._pool.submit(write))
 
     def wait(self) -> None:
@@ -41,7 +41,7 @@ class OrderedWrites:
             self._pending.clear()
 
     def close(self) -> None:
-        """Wait for the queued writes without raising, then end the helper thread."""
+        """Wait for the queued writes without raising, then end the helper threads."""
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None

@@ -47,6 +47,7 @@ __all__ = [
     "Segment",
     "Store",
     "capture",
+    "dump_inputs",
     "new_execution_id",
     "to_record",
     "validate_execution_id",
@@ -113,9 +114,9 @@ class Store:
 
     # -- inputs --------------------------------------------------------------------------------
 
-    def write_inputs(self, eid: str, block: int, positions: Sequence[int] | None, values: list[Any], first: int) -> None:
-        """Store one block's inputs; ``first`` is the execution position of ``values[0]``."""
-        self.files.put(self.layout.inputs(eid, block), dump_inputs(positions, values, first))
+    def write_inputs(self, eid: str, block: int, data: bytes) -> None:
+        """Store one block's inputs, serialized by ``dump_inputs``."""
+        self.files.put(self.layout.inputs(eid, block), data)
 
     def read_inputs(self, eid: str, info: BlockInfo) -> tuple[Sequence[int] | None, list[Any]]:
         """(root positions or ``None`` when they equal the execution's, values) of one block."""
