@@ -10,6 +10,7 @@ The decisions (retry or not, give up or not) come from ``_decide``; this module 
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import datetime as _dt
 import logging
@@ -24,7 +25,7 @@ from ._decide import RetryPolicy, WorkerTally, gives_up
 from ._timeout import TimedCalls
 from ._writes import BackgroundWrites
 from .errors import PyloError, StoreUnreachable
-from .store import BlockInfo, Manifest, Segment, Store, capture
+from .store import BlockInfo, BlockState, Manifest, Segment, Store, capture
 from .store._segments import to_ranges
 
 __all__ = ["BlockContext", "Delta", "finish_worker", "run_block"]
@@ -67,10 +68,17 @@ def run_block(
     report: Callable[[Delta], None] = lambda d: None,
 ) -> WorkerTally:
     """Run the task over one block and return the worker's tally after it."""
-    if tally.gave_up or stop():
+    if tally.gave_up:
         return tally
-    runner = _BlockRun(ctx, info, tally, stop, report)
-    return runner.run()
+    # Three independent reads at once: their latencies add up on an object store.
+    with concurrent.futures.ThreadPoolExecutor(3, thread_name_prefix="pylo-read") as pool:
+        stopped = pool.submit(stop)
+        prior = pool.submit(ctx.store.read_block_state, ctx.execution, info)
+        inputs = pool.submit(ctx.store.read_inputs, ctx.execution, info)
+        if stopped.result():
+            return tally
+        state, (_positions, values) = prior.result(), inputs.result()
+    return _BlockRun(ctx, info, tally, stop, report).run(state, values)
 
 
 def finish_worker(ctx: BlockContext, tally: WorkerTally, *, cancelled: bool = False) -> None:
@@ -114,15 +122,14 @@ class _BlockRun:
         self.failed_attempts = tally.failed_attempts
         self.gave_up = False
 
-    def run(self) -> WorkerTally:
+    def run(self, prior: BlockState, values: list[Any]) -> WorkerTally:
+        """Run the block given what earlier attempts of it concluded (``prior``) and its inputs."""
         ctx, info = self.ctx, self.info
-        prior = ctx.store.read_block_state(ctx.execution, info)
         if prior.finished or prior.failed:  # a rerun after a worker died: skip what concluded
             self.failed_attempts += prior.failed_attempts
             self.tally = self.tally.add(finished=len(prior.finished), failed=len(prior.failed))
             log.info("block %d of %s rerun: %d inputs already concluded", info.block, ctx.execution,
                      len(prior.finished) + len(prior.failed))
-        _positions, values = ctx.store.read_inputs(ctx.execution, info)
         skip = prior.finished | prior.failed.keys()
         try:
             self._loop(values, skip)
