@@ -40,6 +40,10 @@ JOBS = textwrap.dedent('''
         if x.get("bad"):
             raise KeyError(x["name"])
 
+    def hang_on_3(x):
+        if x == 3:
+            time.sleep(60)
+
     def need_str(x):
         if not isinstance(x, str):
             raise TypeError(f"{x!r} is not a string")
@@ -294,3 +298,12 @@ def test_demo_runs_inspects_and_resumes(tmp_path: Path) -> None:
     assert "55 failed" not in result.stdout and "14 failed" in result.stdout  # multiples of 37 below 500
     assert "final state: 500 finished, 0 unfinished" in result.stdout
     assert pylo(tmp_path, "ls", "demo-store", "--json").returncode == 0
+
+
+def test_timeout_fails_a_hung_attempt(cwd: Path) -> None:
+    result = pylo(cwd, "run", "jobs:hang_on_3", "--inputs", "in.txt", "--threads", "--timeout", "0.5",
+                  "--store", "store", "--json", timeout=50)
+    assert result.returncode == 1, result.stderr
+    summary = json.loads(result.stdout)
+    assert (summary["finished"], summary["failed"]) == (29, 1)
+    assert "Timeout" in summary["top_exceptions"][0]["type"]

@@ -89,6 +89,7 @@ def _runner_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--threads", is_flag=True, help="Run on threads of this process, without Dask."),
         click.option("--max-worker-failures", type=click.IntRange(min=0), default=1000, show_default=True, help="Failed attempts a worker tolerates before it gives up."),
         click.option("--retries", type=click.IntRange(min=0), default=0, show_default=True, help="Extra attempts per input."),
+        click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds an attempt may take before it counts as failed."),
         click.option("--flush-every", "flush", type=click.IntRange(min=1), default=1000, show_default=True, help="Flush progress every N attempts (and every few seconds)."),
         click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar on stderr (when it is a terminal)."),
         storage_option,
@@ -118,7 +119,7 @@ def _pylo(store: str, opts: dict[str, Any]) -> Iterator[Any]:
 
     config = dict(
         number_of_workers=opts["workers"], max_worker_failures=opts["max_worker_failures"],
-        task_executions_before_flush=opts["flush"], retries=opts["retries"],
+        task_executions_before_flush=opts["flush"], retries=opts["retries"], timeout=opts["timeout"],
     )
     if opts["threads"]:
         if opts["scheduler"]:
@@ -164,7 +165,7 @@ def _execute(pylo: Any, start: Callable[[], Any], opts: dict[str, Any]) -> None:
     raise click.exceptions.Exit(EXIT_OK if summary.unfinished == 0 else EXIT_UNFINISHED)
 
 
-@cli.command()
+@cli.command(short_help="Run a task over the inputs of a file, in a new execution.")
 @click.argument("task", metavar="MODULE:FUNCTION")
 @click.option("--inputs", "inputs_file", type=click.File("r"), required=True, help="File of inputs, one per line; '-' reads stdin.")
 @click.option("--format", "fmt", type=click.Choice(["auto", "json", "lines"]), default="auto", show_default=True,
@@ -182,7 +183,7 @@ def run(task: str, inputs_file: TextIO, fmt: str, store: str, **opts: Any) -> No
         _execute(pylo, lambda: pylo.submit(read_inputs(inputs_file, fmt), fn), opts)
 
 
-@cli.command()
+@cli.command(short_help="Rerun what an execution left unfinished, in a new execution.")
 @click.argument("store")
 @click.argument("execution_id", metavar="ID")
 @click.option("--task", required=True, metavar="MODULE:FUNCTION", help="The task to rerun the unfinished inputs with.")
@@ -200,7 +201,7 @@ def resume(store: str, execution_id: str, task: str, **opts: Any) -> None:
 
 # -- reading (JSON only, never a pickle) -------------------------------------------------------
 
-@cli.command(name="ls")
+@cli.command(name="ls", short_help="List the executions of a store, newest first.")
 @click.argument("store")
 @click.option("--limit", type=click.IntRange(min=1), help="Show the newest N executions only.")
 @storage_option
@@ -213,7 +214,7 @@ def ls(store: str, limit: int | None, storage_options: dict[str, Any], as_json: 
     _emit(rows if as_json else text.ls_table(rows), as_json)
 
 
-@cli.command()
+@cli.command(short_help="Counts of an execution, per worker, with gave-up flags and times.")
 @click.argument("store")
 @click.argument("execution_id", metavar="ID")
 @storage_option
@@ -228,7 +229,7 @@ def status(store: str, execution_id: str, storage_options: dict[str, Any], as_js
     raise click.exceptions.Exit(EXIT_OK if summary.unfinished == 0 else EXIT_UNFINISHED)
 
 
-@cli.command()
+@cli.command(short_help="The failed attempts of an execution, grouped by exception type.")
 @click.argument("store")
 @click.argument("execution_id", metavar="ID")
 @click.option("--traceback", "tracebacks", is_flag=True, help="Show the first traceback of each exception type.")
@@ -250,7 +251,7 @@ def exceptions(store: str, execution_id: str, tracebacks: bool, max_positions: i
         _emit(text.exceptions(execution_id, groups, tracebacks=tracebacks, max_positions=max_positions), False)
 
 
-@cli.command()
+@cli.command(short_help="The main job: 10,000 inputs on a local Dask cluster, some fail, then resume.")
 @click.option("--store", default="pylo-demo-store", show_default=True, help="Store path or fsspec URL.")
 @click.option("--inputs", "n_inputs", default=10_000, show_default=True, help="Number of inputs.")
 @click.option("--workers", default=2, show_default=True, help="Local Dask worker processes.")
