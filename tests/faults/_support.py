@@ -165,3 +165,15 @@ class Ledger:
 
 
 LEDGER = Ledger()
+
+
+def wait_flushed(store: Any, eid: str, x: int, flush: int, block_size: int) -> None:
+    """Wait until the flushes of input ``x``'s block that come before ``x`` are in the store.
+
+    Flushes are written in the background: waiting for them makes the point of a kill exact —
+    what is lost is then the attempts since the last flush, at most one window of ``flush``."""
+    start = x - x % block_size
+    done = set(range(start, start + (x - start) // flush * flush))
+    manifest = store.read_manifest(eid)
+    info = manifest.blocks[x // block_size]
+    wait_for(lambda: done <= store.read_block_state(eid, info).finished, f"the flushes before input {x}")

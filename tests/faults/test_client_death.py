@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import tasks
-from _support import Ledger, kill_group, python, reruns, wait_for
+from _support import Ledger, kill_group, python, reruns, wait_for, wait_flushed
 from pylo import Pylo
 
 pytestmark = pytest.mark.slow
@@ -43,12 +43,14 @@ def test_client_killed_then_resumed_by_another_process_on_another_cluster(
             wait_for(lambda x=x: (gates / f"gate-{x}").exists() or first.poll() is not None, f"gate {x}")
         assert first.poll() is None, "the first client ended before it was killed"
         eid = (tmp_path / "first-id").read_text()
+        reader = Pylo.local_multithread(spec["url"], storage_options=spec["options"])
+        for x in spec["gate_at"]:
+            wait_flushed(reader.store, eid, x, FLUSH, 10)
         os.kill(first.pid, signal.SIGKILL)  # the client: its scheduler and driver die with it
         assert first.wait(30) == -signal.SIGKILL
     finally:
         kill_group(first)  # its LocalCluster's worker processes: gone with their machine
 
-    reader = Pylo.local_multithread(spec["url"], storage_options=spec["options"])
     summary = reader.summary(eid)
     assert 0 < summary.finished < 60 and summary.failed == 0  # killed part way
     assert reader.store.claim_holder(eid) is not None  # the dead client's claim is still there
