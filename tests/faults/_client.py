@@ -33,7 +33,11 @@ def main(mode: str, spec: dict) -> None:
                 task = functools.partial(fault_tasks.gated, spec["calls"], spec["gates"], spec["gate_at"])
                 run = pylo.submit(range(spec["n"]), task)
                 _write(spec["id_file"], run.id)
-                run.wait()
+                try:
+                    run.wait()
+                except KeyboardInterrupt:  # recorded for the test, then let through
+                    _write(spec["id_file"] + ".interrupted", run.status.value)
+                    raise
             else:
                 task = functools.partial(tasks.log_call, spec["calls"])
                 _write(spec["id_file"], pylo.start_from_past_execution(spec["execution"], task, progress=False))

@@ -80,3 +80,29 @@ def test_an_interrupt_inside_a_task_on_dask_is_a_worker_death(make_cluster: Any,
     assert pylo.store.read_workers(eid)[0]["lost_blocks"] == [1]
     resumed = pylo.start_from_past_execution(eid, functools.partial(tasks.log_call, str(calls)), progress=False)
     assert pylo.get_state(resumed) == (list(range(30)), [])
+
+
+def test_ctrl_c_in_the_caller_on_dask_cancels_flushes_and_propagates(tmp_path: Path, ledger: Ledger) -> None:
+    calls, gates = tmp_path / "calls", tmp_path / "gates"
+    calls.mkdir(), gates.mkdir()
+    spec = {"url": str(tmp_path / "s"), "options": {}, "calls": str(calls), "gates": str(gates), "gate_at": [13],
+            "n": 60, "id_file": str(tmp_path / "id"),
+            "pylo": {"number_of_workers": 2, "block_size": 10, "task_executions_before_flush": 1000}}
+    proc = python("_client.py", "start", json.dumps(spec))
+    try:
+        wait_for(lambda: (gates / "gate-13").exists(), "input 13 to reach its gate")
+        eid = (tmp_path / "id").read_text()
+        proc.send_signal(signal.SIGINT)  # Ctrl-C while the caller waits on the run
+        wait_for(lambda: (tmp_path / "s" / eid / "cancel.json").exists(), "the cancel request")
+        (gates / "open-13").touch()
+        assert proc.wait(60) != 0
+    finally:
+        kill_group(proc)
+    assert (tmp_path / "id.interrupted").read_text() == "cancelled"  # the blocks stopped and flushed
+    pylo = Pylo.local_multithread(spec["url"], number_of_workers=2)
+    finished, unfinished = pylo.get_state(eid)
+    assert set(finished) == {int(x) for x in tasks.count_calls(str(calls))} and unfinished
+    resumed = pylo.start_from_past_execution(eid, functools.partial(tasks.log_call, str(calls)), progress=False)
+    assert pylo.get_state(resumed) == (list(range(60)), [])
+    assert reruns(calls) == {}
+    ledger.record("Ctrl-C in the caller on Dask", lost=0, rerun=0, bound=0)
