@@ -8,6 +8,7 @@ their opcodes (``pickletools``), which finds truncation and garbage without exec
 from __future__ import annotations
 
 import dataclasses
+import functools
 import pickletools
 from collections.abc import Callable
 
@@ -94,15 +95,16 @@ class _Checker:
         store, layout = self.store, self.store.layout
         for info in manifest.blocks:
             path = layout.inputs(manifest.id, info.block)
-            self._check(path, lambda p=path: _check_pickle(store, p))
-        for base, decode in (
+            self._check(path, functools.partial(_check_pickle, store, path))
+        decoders: list[tuple[str, Callable[[bytes, str], object]]] = [
             (layout.progress_dir(manifest.id), _segment_check(manifest)),
-            (layout.errors_dir(manifest.id), lambda data, path: decode_records(data, path)),
-        ):
+            (layout.errors_dir(manifest.id), decode_records),
+        ]
+        for base, decode in decoders:
             for path in store.files.find(base):
-                self._check(path, lambda p=path, d=decode, b=base: _check_object(store, manifest, b, p, d))
+                self._check(path, functools.partial(_check_object, store, manifest, base, path, decode))
         for path in store.files.find(layout.workers_dir(manifest.id)):
-            self._check(path, lambda p=path: check_version(_load_json(_read(store, p), p), p))
+            self._check(path, functools.partial(_check_worker, store, path))
 
 
 def _segment_check(manifest: Manifest) -> Callable[[bytes, str], object]:
@@ -123,6 +125,10 @@ def _check_object(
     decode(_read(store, path), path)
 
 
+def _check_worker(store: Store, path: str) -> None:
+    check_version(_load_json(_read(store, path), path), path)
+
+
 def _read(store: Store, path: str) -> bytes:
     try:
         return store.files.get(path)
@@ -140,6 +146,6 @@ def _check_pickle(store: Store, path: str) -> None:
         ops = list(pickletools.genops(data))
     except Exception as exc:  # pickletools raises ValueError and others on malformed streams
         raise CorruptSnapshot(f"corrupt input block {path}: {exc}", path) from exc
-    end = ops[-1][2] + 1 if ops else 0
-    if not ops or ops[-1][0].name != "STOP" or end != len(data):
+    last = ops[-1] if ops else None
+    if last is None or last[0].name != "STOP" or last[2] is None or last[2] + 1 != len(data):
         raise CorruptSnapshot(f"corrupt input block {path}: trailing or missing data", path)

@@ -160,7 +160,7 @@ class Store:
     def read_records(self, manifest: Manifest) -> list[dict[str, Any]]:
         """Every raw exception record of the execution, in no particular order."""
         base = self.layout.errors_dir(manifest.id)
-        known = {b.block: [] for b in manifest.blocks}
+        known: dict[int, list[Any]] = {b.block: [] for b in manifest.blocks}
         records: list[dict[str, Any]] = []
         for path, data in self.files.get_many(self.files.find(base)).items():
             _block_of(path, base, known)
