@@ -120,3 +120,28 @@ def _plant_claim(store: Store, eid: str, **fields: Any) -> None:
     gen, _ = latest(store.files.listdir(store.layout.claims_dir(eid)))
     holder = dataclasses.replace(new_holder(), **fields)
     assert store.files.put_new(store.layout.claim(eid, gen + 1), holder.to_json())
+
+
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        ([], (0, False)),
+        (["000001.json"], (1, False)),
+        (["000001.json", "000001.released"], (1, True)),
+        (["000001.json", "000001.released", "000002.json"], (2, False)),
+        (["000002.json", "000001.json", "000001.released", ".tmp-abc", "junk"], (2, False)),
+        (["000003.released"], (0, False)),  # a release marker without its claim holds nothing
+    ],
+)
+def test_the_live_claim_is_the_highest_generation_not_released(names: list[str], expected: tuple[int, bool]) -> None:
+    from pylo.store._claims import latest
+
+    assert latest(names) == expected
+
+
+def test_an_unreadable_claim_object_holds_nothing() -> None:
+    from pylo.store._claims import Holder
+
+    assert Holder.from_json(b"\x00garbage") is None and Holder.from_json(b'{"format": 1}') is None
+    holder = new_holder()
+    assert Holder.from_json(holder.to_json()) == holder
