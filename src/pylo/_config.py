@@ -23,7 +23,10 @@ class Config:
     ``retries`` — extra attempts per input; the n-th retry waits
     ``min(retry_delay * retry_backoff**(n-1), retry_max_delay)``, scaled by ``1 ± retry_jitter``.
     ``block_size`` — inputs per block, the unit of storage and of Dask tasks.
-    ``timeout`` — seconds one attempt may take before it counts as failed (``None``: no limit).
+    ``timeout`` — seconds one attempt may take before it counts as failed, recorded as a
+    ``TimeoutError`` (``None``: no limit). Attempts then run on a helper thread; a Python thread
+    cannot be killed, so a hung call is abandoned — it runs on in the background until it returns —
+    and the worker goes on with the next attempt (see ``pylo._timeout``).
     """
 
     number_of_workers: int | None = None
