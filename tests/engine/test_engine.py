@@ -11,7 +11,6 @@ import sys
 import threading
 from typing import Any
 
-import psutil
 import pytest
 
 import engine_tasks
@@ -26,18 +25,7 @@ from pylo.engine import (
     ThreadJob,
 )
 
-from conftest import ManualClock
-
-
-def wait_for(predicate: Any, timeout: float = 30.0) -> None:
-    """Wait on a condition that another thread or process makes true (bounded, event-free)."""
-    done = threading.Event()
-    deadline = 0.0
-    while not predicate():
-        deadline += 0.01
-        if deadline > timeout:
-            raise TimeoutError("condition not reached")
-        done.wait(0.01)
+from engine_helpers import ManualClock, gone, wait_for
 
 
 def test_kinds_run_and_return(engine: Engine) -> None:
@@ -184,9 +172,10 @@ def test_cancel_process_job_kills_its_process(tmp_path: Any) -> None:
         job = ProcessJob(engine_tasks.write_pid_and_wait, (str(pid_file), str(release)))
         eng.submit(job)
         wait_for(pid_file.exists, timeout=60)
-        proc = psutil.Process(int(pid_file.read_text()))
+        pid = int(pid_file.read_text())
+        assert not gone(pid)
         assert eng.cancel(job)
-        proc.wait(timeout=30)  # really stopped, by a real signal
+        wait_for(lambda: gone(pid))  # really stopped, by a real signal
         assert job.status is Status.CANCELLED
         assert eng.submit(ProcessJob(engine_tasks.add, (1, 2))).result(60) == 3  # pool still works
 
@@ -197,11 +186,11 @@ def test_pools_are_shared_and_closed_with_the_engine() -> None:
     with eng:
         pids = {eng.submit(ProcessJob(engine_tasks.getpid)).result(60) for _ in range(6)}
         assert len(pids) <= 2
-        workers = [psutil.Process(p) for p in eng.process_pool().pids()]
+        workers = eng.process_pool().pids()
+        assert set(workers) == pids
         threads = {eng.submit(ThreadJob(threading.get_ident)).result(30) for _ in range(20)}
         assert len(threads) <= eng.slots.per_kind["thread"]
-    gone, alive = psutil.wait_procs(workers, timeout=30)
-    assert not alive
+    assert all(gone(pid) for pid in workers)
     assert not [t for t in threading.enumerate() if t.name.startswith("pylo-engine")]
 
 
@@ -227,9 +216,9 @@ def test_cancel_subprocess_stops_the_whole_group(engine: Engine, tmp_path: Any) 
     job = SubprocessJob(f"{sys.executable} -c 'import os,time; open(\"{pid_file}\",\"w\").write(str(os.getpid())); time.sleep(600)'")
     engine.submit(job)
     wait_for(lambda: pid_file.exists() and pid_file.read_text(), timeout=60)
-    child = psutil.Process(int(pid_file.read_text()))
+    child = int(pid_file.read_text())  # the python under the shell: not our child, in its group
     engine.cancel(job)
-    child.wait(timeout=30)
+    wait_for(lambda: gone(child))
     assert job.status is Status.CANCELLED
 
 

@@ -121,8 +121,10 @@ class Scheduler:
             if self._drain_scheduled:
                 return
             self._drain_scheduled = True
-        if not self.loop.is_closed():
+        try:
             self.loop.call_soon_threadsafe(self._drain)
+        except RuntimeError:  # the engine stopped: nobody waits for this any more
+            log.debug("engine stopped; dropped %s", getattr(fn, "__name__", fn))
 
     def _drain(self) -> None:
         with self._inbox_lock:

@@ -123,6 +123,7 @@ class WebappJob(ProcessJob):
         self.ip = ip
         self.port = port or free_port(ip)
         self.target = target
+        self.cwd, self.env, self.capture_output = None, None, False  # what SubprocessJob._begin reads
         if isinstance(target, str):
             self.cmd: str | None = target.format(ip=self.ip, port=self.port)
             options.setdefault("name", (self.cmd.split() or ["webapp"])[0])

@@ -106,9 +106,13 @@ class _Driver:
 
     def kill(self) -> None:
         """SIGKILL the process of the running task (call with the pool's lock held)."""
-        if self.process is not None and self.task is not None:
+        process = self.process
+        if process is not None and self.task is not None:
             self.doomed = True
-            self.process.kill()
+            try:
+                process.kill()
+            except (ValueError, OSError):  # already closed or reaped: nothing left to stop
+                pass
 
     def _drive(self) -> None:
         pool = self.pool
@@ -142,6 +146,8 @@ class _Driver:
         except (EOFError, OSError):
             code = self._stop_process()
             return Outcome("failed", JobError("WorkerProcessDied", f"the job's process exited with code {code}"))
+        except Exception as exc:  # noqa: BLE001 - e.g. a result whose class cannot be imported here
+            return Outcome("failed", exc)
 
     def _start_process(self) -> None:
         parent, child = self.pool._ctx.Pipe()
@@ -160,8 +166,14 @@ class _Driver:
         conn.close()
         process.join(5)
         if process.is_alive():
-            process.kill()
-            process.join()
+            try:
+                process.kill()
+            except OSError:  # reaped by someone else already
+                pass
+            process.join(5)
         code: int | None = process.exitcode
-        process.close()
+        try:
+            process.close()
+        except ValueError:  # its exit was collected elsewhere: nothing to release
+            log.debug("worker process %s could not be closed", process.pid)
         return code

@@ -1,0 +1,97 @@
+"""Dask jobs: conditions between Dask jobs are Dask dependencies, checked at the scheduler."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import pytest
+
+import engine_tasks
+from pylo import Status
+from pylo.conditions import AfterAnother, AfterTimepoint
+from pylo.engine import DaskJob, Engine, ThreadJob
+from pylo.engine import _dask
+
+from engine_helpers import wait_for
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def dask_engine(dask_client: Any) -> Any:
+    with Engine(dask_client=dask_client) as eng:
+        yield eng
+
+
+def test_after_another_is_a_dependency_on_the_settled_future(dask_engine: Engine, dask_client: Any, tmp_path: Any) -> None:
+    release = tmp_path / "release"
+    up = DaskJob(engine_tasks.wait_for_file, (str(release),))
+    down = DaskJob(engine_tasks.add, (1, 2), condition=AfterAnother(up.id, statuses=["done"]))
+    dask_engine.submit(up)
+    dask_engine.submit(down)
+    try:
+        key = _wait_for_future(down).key
+        wait_for(lambda: _dask.dependencies(dask_client, key) != [])  # submitting is asynchronous
+        assert _dask.dependencies(dask_client, key) == [up._dask_future.key]  # the scheduler holds the gate
+        assert down.status is Status.PENDING
+    finally:
+        release.touch()  # never leave a Dask worker blocked for the next test
+    assert down.result(60) == 3 and up.status is Status.DONE
+
+
+def test_status_filter_is_honoured_on_dask(dask_engine: Engine, dask_client: Any) -> None:
+    bad = DaskJob(engine_tasks.boom)
+    on_failure = DaskJob(engine_tasks.add, (2, 2), condition=AfterAnother(bad.id, statuses=["failed"]))
+    on_success = DaskJob(engine_tasks.add, (3, 3), condition=AfterAnother(bad.id, statuses=["done"]))
+    taking_result = DaskJob(engine_tasks.identity, (bad,))
+    for job in (bad, on_failure, on_success, taking_result):
+        dask_engine.submit(job)
+    dask_engine.wait(60)
+    assert bad.status is Status.FAILED and isinstance(bad.error, ValueError)
+    assert on_failure.result() == 4
+    assert on_success.status is Status.CANCELLED and taking_result.status is Status.CANCELLED
+    assert on_failure._compiled and on_success._compiled
+
+
+def test_results_flow_between_dask_jobs(dask_engine: Engine) -> None:
+    first = DaskJob(engine_tasks.add, (1, 2))
+    second = DaskJob(engine_tasks.add, (first, 10))
+    third = DaskJob(engine_tasks.add, (second, first))
+    for job in (first, second, third):
+        dask_engine.submit(job)
+    assert third.result(60) == 16
+    assert second._compiled and third._compiled
+
+
+def test_mixed_conditions_are_decided_by_the_engine(dask_engine: Engine) -> None:
+    up = ThreadJob(engine_tasks.add, (1, 1))
+    down = DaskJob(engine_tasks.add, (up, 1), condition=AfterTimepoint(0.0))
+    dask_engine.submit(up)
+    dask_engine.submit(down)
+    assert down.result(60) == 3 and not down._compiled
+
+
+def test_owned_dask_client_is_closed_with_the_engine() -> None:
+    """Bug 13: the Dask client was never closed."""
+    with Engine() as eng:
+        assert eng.submit(DaskJob(engine_tasks.add, (1, 1))).result(120) == 2
+        client = eng.dask_client()
+        cluster = client.cluster
+    assert client.status == "closed" and cluster.status.name == "closed"
+
+
+def test_distributed_is_imported_only_by_the_dask_module() -> None:
+    import pylo.engine as engine_pkg
+
+    sources = [m for name, m in sys.modules.items() if name.startswith("pylo.engine") and name != "pylo.engine._dask"]
+    for module in sources:
+        text = open(module.__file__).read() if getattr(module, "__file__", None) else ""
+        assert "from distributed" not in text and "import distributed" not in text, module.__name__
+    assert engine_pkg.DaskJob.__module__ == "pylo.engine._dask_job"
+
+
+def _wait_for_future(job: DaskJob) -> Any:
+
+    wait_for(lambda: job._dask_future is not None)
+    return job._dask_future
