@@ -54,9 +54,9 @@ class Scheduler:
     loop: asyncio.AbstractEventLoop
     clock: EngineClock
 
-    def __init__(self, slots: Slots, records: RecordStore | None) -> None:
+    def __init__(self, slots: Slots, record_store: RecordStore | None) -> None:
         self.slots = slots
-        self.records = records
+        self.record_store = record_store
         self.stats = Stats()
         self.jobs: dict[str, Job] = {}
         self.statuses: dict[str, Status] = {}
@@ -140,7 +140,7 @@ class Scheduler:
         self.jobs[job.id] = job
         self.statuses[job.id] = Status.PENDING
         job._ups = upstreams(job)  # type: ignore[attr-defined]
-        job._spec_blob = spec_of(job) if self.records is not None else None  # type: ignore[attr-defined]
+        job._spec_blob = spec_of(job) if self.record_store is not None else None  # type: ignore[attr-defined]
         self._watch(job)
         self._persist(job)
         if job.kind == "dask":
@@ -349,9 +349,9 @@ class Scheduler:
             future.set_exception(JobCancelled(job.cancel_reason or "cancelled"))
 
     def _persist(self, job: Job) -> None:
-        if self.records is None or self._stopping:
+        if self.record_store is None or self._stopping:
             return
-        self._writes.submit(_write, self.records, record_of(job), getattr(job, "_spec_blob", None))
+        self._writes.submit(_write, self.record_store, record_of(job), getattr(job, "_spec_blob", None))
 
     # -- re-running ------------------------------------------------------------------------------------
 

@@ -115,10 +115,10 @@ class Engine(Scheduler):
             self._thread = threading.Thread(target=self._serve, args=(ready,), name="pylo-engine-loop", daemon=True)
             self._thread.start()
             ready.wait()
-            if self.records is not None:
+            if self.record_store is not None:
                 self._writes = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="pylo-engine-records")
             self._state = "running"
-        if self.records is not None:
+        if self.record_store is not None:
             self._on_loop(self._restore)
         return self
 
@@ -312,9 +312,9 @@ class Engine(Scheduler):
     # -- restart -----------------------------------------------------------------------------------------
 
     def _restore(self) -> None:
-        assert self.records is not None
+        assert self.record_store is not None
         unfinished = []
-        for record, spec in self.records.read_all():
+        for record, spec in self.record_store.read_all():
             if record.id in self.statuses:
                 continue
             if record.status.settled:
@@ -337,7 +337,7 @@ class Engine(Scheduler):
             )
             self.statuses[record.id] = Status.FAILED
             self._restored[record.id] = failed
-            self._writes.submit(self.records.write, failed, spec)  # type: ignore[union-attr]
+            self._writes.submit(self.record_store.write, failed, spec)  # type: ignore[union-attr]
             log.warning("job %s (%s) could not be re-submitted: %s", record.name, record.id, exc)
             return
         log.info("job %s (%s) re-submitted from the store", job.name, job.id)

@@ -1,0 +1,43 @@
+"""A pylo execution as a job: run it after another job, resume it after it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import engine_tasks
+from pylo import Pylo, Status
+from pylo.conditions import AfterAnother
+from pylo.engine import Engine, ExecutionJob, ThreadJob
+
+
+def fail_odd(x: int) -> None:
+    if x % 2:
+        raise ValueError(x)
+
+
+def test_execution_after_a_job_then_its_resume(tmp_path: Any) -> None:
+    pylo = Pylo.local_multithread(str(tmp_path / "store"), number_of_workers=2)
+    with Engine() as eng:
+        prepare = ThreadJob(engine_tasks.add, (1, 1))
+        first = ExecutionJob(pylo, range(10), fail_odd, condition=AfterAnother(prepare.id, statuses=["done"]))
+        second = ExecutionJob(pylo, task=engine_tasks.identity, resume=first)  # resumes first's execution
+        for job in (second, first, prepare):
+            eng.submit(job)
+        eng.wait(60)
+        assert first.status is Status.DONE and second.status is Status.DONE
+        assert first.started is not None and prepare.stopped is not None and first.started >= prepare.stopped
+    eid = first.result()
+    finished, unfinished = pylo.get_state(eid)
+    assert finished == [0, 2, 4, 6, 8] and unfinished == [1, 3, 5, 7, 9]
+    assert pylo.get_state(second.result()) == (list(range(10)), [])
+
+
+def test_bad_execution_job_arguments() -> None:
+    from pylo import InvalidArgument
+
+    with pytest.raises(InvalidArgument):
+        ExecutionJob(object(), range(3), None)
+    with pytest.raises(InvalidArgument):
+        ExecutionJob(object(), range(3), print, resume="x")
