@@ -71,9 +71,11 @@ def cwd(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def pylo(cwd: Path, *args: str, stdin: str | None = None, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+def pylo(cwd: Path, *args: str, stdin: str | None = None, timeout: float = 90,
+         env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*_entry_point(), *args], cwd=cwd, input=stdin, capture_output=True, text=True, timeout=timeout,
+        env=None if env is None else {**os.environ, **env},
     )
 
 
@@ -85,14 +87,14 @@ def only_execution(store: Path) -> str:
 # -- help and usage ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("command", [[], ["run"], ["resume"], ["ls"], ["status"], ["exceptions"], ["demo"]])
+@pytest.mark.parametrize("command", [[], ["run"], ["resume"], ["ls"], ["status"], ["exceptions"], ["cancel"], ["demo"]])
 def test_every_subcommand_has_help(tmp_path: Path, command: list[str]) -> None:
     result = pylo(tmp_path, *command, "--help")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("Usage: pylo")
     if not command:
         assert "Exit codes" in result.stdout
-        assert all(name in result.stdout for name in ("run", "resume", "ls", "status", "exceptions", "demo"))
+        assert all(name in result.stdout for name in ("run", "resume", "ls", "status", "exceptions", "cancel", "demo"))
 
 
 @pytest.mark.parametrize(
@@ -155,7 +157,7 @@ def test_run_inspect_resume_on_threads(cwd: Path) -> None:
     assert result.returncode == 1, result.stderr  # some inputs failed
     eid = only_execution(cwd / "store")
     assert "25 finished" in result.stdout and "5 failed" in result.stdout
-    assert f"pylo resume store {eid} --task jobs:fail7" in result.stdout
+    assert f"pylo resume {cwd / 'store'} {eid} --task jobs:fail7" in result.stdout  # absolute: works from anywhere
     assert result.stderr == ""  # not a terminal: no progress bar, and nothing else
 
     status = pylo(cwd, "status", "store", eid)
@@ -209,12 +211,23 @@ def test_input_format_lines_keeps_strings(cwd: Path) -> None:
 def test_run_on_a_dask_scheduler_and_resume_on_a_local_cluster(cwd: Path, dask_client: Any) -> None:
     """``jobs`` is not installed anywhere: the CLI ships it to the Dask workers by value."""
     address = dask_client.scheduler.address
-    result = pylo(cwd, "run", "jobs:fail7", "--inputs", "in.txt", "--scheduler", address, "--store", "store")
+    result = pylo(cwd, "run", "jobs:fail7", "--inputs", "in.txt", "--scheduler", address, "--store", "store",
+                  "--block-size", "10", "--json")
     assert result.returncode == 1, result.stderr
-    eid = only_execution(cwd / "store")
-    resumed = pylo(cwd, "resume", "store", eid, "--task", "jobs:ok", "--workers", "2", "--json")
+    first = json.loads(result.stdout)
+    assert (first["task"], first["finished"], first["failed"], first["pending"]) == ("jobs:fail7", 25, 5, 0)
+    resumed = pylo(cwd, "resume", "store", first["execution_id"], "--task", "jobs:ok", "--workers", "2", "--json")
     assert resumed.returncode == 0, resumed.stderr
-    assert json.loads(resumed.stdout)["finished"] == 30
+    second = json.loads(resumed.stdout)
+    assert (second["finished"], second["inherited"]) == (30, 25)
+
+
+def test_a_run_that_breaks_exits_4(cwd: Path) -> None:
+    """Not the task failing (exit 1) but the run itself: here the scheduler is not there."""
+    result = pylo(cwd, "run", "jobs:ok", "--inputs", "in.txt", "--scheduler", "tcp://127.0.0.1:1", "--store", "store",
+                  env={"DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "1s"})
+    assert result.returncode == 4, (result.stdout, result.stderr)
+    assert "cannot reach the Dask scheduler tcp://127.0.0.1:1" in result.stderr
 
 
 def test_ctrl_c_cancels_flushes_and_exits_130(cwd: Path) -> None:
@@ -307,3 +320,28 @@ def test_timeout_fails_a_hung_attempt(cwd: Path) -> None:
     summary = json.loads(result.stdout)
     assert (summary["finished"], summary["failed"]) == (29, 1)
     assert "Timeout" in summary["top_exceptions"][0]["type"]
+
+
+def test_cancel_from_another_shell_stops_a_running_execution(cwd: Path, dask_client: Any) -> None:
+    """The next block of the worker's chain sees the cancel marker before it starts."""
+    store = cwd / "store"
+    proc = subprocess.Popen(
+        [*_entry_point(), "run", "jobs:gated", "--inputs", "in.txt", "--scheduler", dask_client.scheduler.address,
+         "--workers", "1", "--block-size", "10", "--store", "store", "--flush-every", "1", "--json"],
+        cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        _wait_for(lambda: (cwd / "started").exists(), proc)
+        eid = only_execution(store)
+        cancelled = pylo(cwd, "cancel", "store", eid)
+        assert cancelled.returncode == 0 and "cancel requested" in cancelled.stdout
+        (cwd / "release").touch()
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 1, err  # stopped with inputs left
+    summary = json.loads(out)
+    assert summary["finished"] >= 1 and summary["pending"] >= 20  # blocks 1 and 2 never started
+    assert pylo(cwd, "cancel", "store", EID).returncode == 3  # unknown execution

@@ -106,8 +106,8 @@ def test_run_html_live_then_from_the_store(tmp_path: Any) -> None:
 
     run = pylo.submit(range(20), gated)
     live = Parsed(run._repr_html_())
-    assert "running" in live.all_text and "of 20" in live.all_text
-    assert "pylo-run" in live.classes and "pylo-workers" not in live.classes
+    assert "running" in live.all_text and "0 finished" in live.all_text and "20 pending" in live.all_text
+    assert "pylo-workers" in live.classes and "1,000" in live.all_text  # budget left per worker
     gate.set()
     run.wait()
     settled = Parsed(run._repr_html_())
@@ -120,6 +120,16 @@ def _mixed(x: Any) -> None:
         tasks.fail_flagged(x)
     else:
         tasks.fail_multiples_of_7(x)
+
+
+def test_run_html_without_a_store_shows_live_counts() -> None:
+    run = Run(EID, 10)
+    run.start()
+    run.on_delta(_delta(3, 1))
+    page = Parsed(run._repr_html_())
+    assert "pylo-run" in page.classes and "pylo-workers" not in page.classes
+    assert "running" in page.all_text and "3 finished" in page.all_text and "6 pending" in page.all_text
+    assert page.parts == pytest.approx({"finished": 30.0, "failed": 10.0})
 
 
 def test_summary_from_the_store_counts_exception_types(tmp_path: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import pickle
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any, TextIO
@@ -12,7 +13,7 @@ from typing import Any, TextIO
 import click
 import cloudpickle
 
-__all__ = ["load_task", "read_inputs"]
+__all__ = ["ByValue", "load_task", "read_inputs"]
 
 
 def load_task(spec: str) -> Callable[[Any], object]:
@@ -41,7 +42,34 @@ def load_task(spec: str) -> Callable[[Any], object]:
     path = os.path.abspath(getattr(module, "__file__", None) or "/")
     if path.startswith(cwd + os.sep):
         cloudpickle.register_pickle_by_value(module)
+        return ByValue(obj)
     return obj  # type: ignore[no-any-return]
+
+
+class ByValue:
+    """A task that travels by value. Dask pickles a task graph with plain ``pickle`` first,
+    which would send the function by reference, i.e. as ``module.name``, to a scheduler and
+    workers that do not have the module; this wrapper pickles the function with cloudpickle.
+    It keeps the function's name, so the manifest records ``module:function``."""
+
+    def __init__(self, fn: Callable[[Any], object]) -> None:
+        self.fn = fn
+        self.__module__ = fn.__module__
+        self.__qualname__ = getattr(fn, "__qualname__", type(fn).__qualname__)
+        self.__name__ = getattr(fn, "__name__", self.__qualname__)
+
+    def __call__(self, value: Any) -> object:
+        return self.fn(value)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_by_value, (cloudpickle.dumps(self.fn),))
+
+    def __repr__(self) -> str:
+        return f"<task {self.__module__}:{self.__qualname__} (by value)>"
+
+
+def _by_value(data: bytes) -> ByValue:
+    return ByValue(pickle.loads(data))
 
 
 def read_inputs(stream: TextIO, fmt: str) -> Iterator[Any]:

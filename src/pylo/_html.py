@@ -140,9 +140,10 @@ def progress_html(execution_id: str, status: str, progress: Progress) -> str:
 
 
 def run_html(run: Run) -> str:
-    """A settled run shows its summary from the store; a running one its live counts."""
+    """The run's summary from the store (JSON reads only) with its status; its live counts when
+    it has no store to read or the store cannot be read."""
     status = run.status.value
-    if run.status.settled and run.describe is not None:
+    if run.describe is not None:
         from .errors import PyloError
 
         try:

@@ -3,11 +3,13 @@
     pylo run MODULE:FUNCTION --inputs FILE|-     ─► a new execution ─► summary, exit code
     pylo ls STORE / status STORE ID / exceptions STORE ID   read JSON only: nothing is unpickled
     pylo resume STORE ID --task MODULE:FUNCTION  ─► a new execution of what was unfinished
+    pylo cancel STORE ID                         ─► a cancel marker, seen by its workers anywhere
 
 Exit codes (``EXIT_*``): 0 every input finished (or the read succeeded), 1 inputs remain
 unfinished, 2 a usage error (bad option, bad id, task or inputs that cannot be loaded), 3 the store
 or the execution cannot be read (unknown execution, missing or unreachable store, corrupt
-snapshot), 130 interrupted by Ctrl-C (the run was cancelled and flushed; resume it).
+snapshot), 4 the run itself failed (not the task: e.g. the cluster went away or refused the
+task), 130 interrupted by Ctrl-C (the run was cancelled and flushed; resume it).
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import sys
+import traceback
 from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
@@ -27,9 +31,9 @@ from ._summary import summarize
 from .errors import InvalidArgument, PyloError
 from .store import Store
 
-__all__ = ["EXIT_INTERRUPTED", "EXIT_OK", "EXIT_STORE", "EXIT_UNFINISHED", "EXIT_USAGE", "cli", "main"]
+__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_STORE", "EXIT_UNFINISHED", "EXIT_USAGE", "cli", "main"]
 
-EXIT_OK, EXIT_UNFINISHED, EXIT_USAGE, EXIT_STORE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_UNFINISHED, EXIT_USAGE, EXIT_STORE, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
 
 class _Group(click.Group):
@@ -44,11 +48,17 @@ class _Group(click.Group):
         except (PyloError, OSError) as exc:
             click.echo(f"Error: {exc}", err=True)
             raise click.exceptions.Exit(EXIT_STORE) from exc
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:  # not the task's (those are recorded): the run itself broke
+            click.echo("".join(traceback.format_exception(exc)).rstrip(), err=True)
+            click.echo(f"Error: the run failed: {type(exc).__name__}: {exc}", err=True)
+            raise click.exceptions.Exit(EXIT_FAILED) from exc
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]}, epilog=(
     "Exit codes: 0 all inputs finished, 1 inputs remain unfinished, 2 usage error, "
-    "3 store or execution error, 130 interrupted."))
+    "3 store or execution error, 4 the run itself failed, 130 interrupted."))
 @click.version_option(package_name="pylo-dask")
 @click.option("-v", "--verbose", is_flag=True, help="Log pylo's INFO lines to stderr.")
 def cli(verbose: bool) -> None:
@@ -90,6 +100,7 @@ def _runner_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--max-worker-failures", type=click.IntRange(min=0), default=1000, show_default=True, help="Failed attempts a worker tolerates before it gives up."),
         click.option("--retries", type=click.IntRange(min=0), default=0, show_default=True, help="Extra attempts per input."),
         click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds an attempt may take before it counts as failed."),
+        click.option("--block-size", type=click.IntRange(min=1), default=10_000, show_default=True, help="Inputs per block (the unit of storage and of Dask tasks)."),
         click.option("--flush-every", "flush", type=click.IntRange(min=1), default=1000, show_default=True, help="Flush progress every N attempts (and every few seconds)."),
         click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar on stderr (when it is a terminal)."),
         storage_option,
@@ -103,6 +114,10 @@ class _StoreMissing(click.ClickException):
     exit_code = EXIT_STORE
 
 
+class _RunFailed(click.ClickException):
+    exit_code = EXIT_FAILED
+
+
 def _store(url: str, options: dict[str, Any]) -> Store:
     """The store at ``url``; exit 3 when there is nothing there."""
     store = Store(url, options)
@@ -113,13 +128,21 @@ def _store(url: str, options: dict[str, Any]) -> Store:
 
 # -- running -----------------------------------------------------------------------------------
 
+def _absolute(store: str) -> str:
+    """A local path made absolute: Dask workers may run in another directory."""
+    return store if "://" in store or "::" in store else os.path.abspath(store)
+
+
 @contextlib.contextmanager
 def _pylo(store: str, opts: dict[str, Any]) -> Iterator[Any]:
     from .execution import Pylo
 
+    store = _absolute(store)
+
     config = dict(
         number_of_workers=opts["workers"], max_worker_failures=opts["max_worker_failures"],
         task_executions_before_flush=opts["flush"], retries=opts["retries"], timeout=opts["timeout"],
+        block_size=opts["block_size"],
     )
     if opts["threads"]:
         if opts["scheduler"]:
@@ -128,14 +151,16 @@ def _pylo(store: str, opts: dict[str, Any]) -> Iterator[Any]:
         return
     with contextlib.ExitStack() as stack:
         client = opts["scheduler"] or stack.enter_context(_local_client(opts["workers"]))
-        yield stack.enter_context(Pylo.dask(client, store, storage_options=opts["storage_options"], **config))
+        try:
+            pylo = stack.enter_context(Pylo.dask(client, store, storage_options=opts["storage_options"], **config))
+        except OSError as exc:  # the scheduler cannot be reached
+            raise _RunFailed(f"cannot reach the Dask scheduler {opts['scheduler']}: {exc}") from exc
+        yield pylo
 
 
 @contextlib.contextmanager
 def _local_client(workers: int | None) -> Iterator[Any]:
     """A local cluster of worker processes for one command (``distributed`` is untyped)."""
-    import os
-
     import distributed
 
     cluster_cls: Any = distributed.LocalCluster
@@ -187,16 +212,34 @@ def run(task: str, inputs_file: TextIO, fmt: str, store: str, **opts: Any) -> No
 @click.argument("store")
 @click.argument("execution_id", metavar="ID")
 @click.option("--task", required=True, metavar="MODULE:FUNCTION", help="The task to rerun the unfinished inputs with.")
+@click.option("--force", is_flag=True, help="Take over the claim of a client known to be dead.")
 @_runner_options
-def resume(store: str, execution_id: str, task: str, **opts: Any) -> None:
+def resume(store: str, execution_id: str, task: str, force: bool, **opts: Any) -> None:
     """Rerun the failed and pending inputs of execution ID in a new execution.
 
-    Exits 0 when every input is now finished, 1 when some remain unfinished.
+    Exits 0 when every input is now finished, 1 when some remain unfinished, 3 when another
+    client is running or resuming ID (``--force`` when that client is known to be dead).
     """
     fn = load_task(task)
     _store(store, opts["storage_options"]).read_manifest(execution_id)  # unknown id: exit 3 before a cluster starts
     with _pylo(store, opts) as pylo:
-        _execute(pylo, lambda: pylo.resume(execution_id, fn), opts)
+        _execute(pylo, lambda: pylo.resume(execution_id, fn, force=force), opts)
+
+
+@cli.command(short_help="Ask a running execution to stop, wherever it runs.")
+@click.argument("store")
+@click.argument("execution_id", metavar="ID")
+@storage_option
+def cancel(store: str, execution_id: str, storage_options: dict[str, Any]) -> None:
+    """Ask every worker of execution ID, on any Dask cluster, to stop between inputs.
+
+    The workers flush what they did and keep their state; resume it later. Returns at once.
+    (An execution on threads watches its own process only: stop it there, e.g. with Ctrl-C.)
+    """
+    s = _store(store, storage_options)
+    s.read_manifest(execution_id)
+    s.request_cancel(execution_id)
+    click.echo(f"cancel requested for {execution_id}; its workers stop between inputs")
 
 
 # -- reading (JSON only, never a pickle) -------------------------------------------------------
