@@ -143,5 +143,5 @@ if __name__ == "__main__":
     figures = main(ns.quick)
     print(_table(figures))
     if ns.json:
-        with open(ns.json, "w") as fh:
-            json.dump(figures, fh, indent=2)
+        with open(ns.json, "w") as fh:  # NaN (not installed) is written as null: plain JSON
+            json.dump({k: (None if v != v else v) for k, v in figures.items()}, fh, indent=2)

@@ -77,7 +77,7 @@ def _flatten(kind: type[_Combination], parts: Iterable[Condition]) -> tuple[Cond
     for part in parts:
         if not isinstance(part, Condition):
             raise InvalidArgument(f"cannot combine a condition with {part!r}")
-        out.extend(part.conditions if type(part) is kind else (part,))  # type: ignore[attr-defined]
+        out.extend(part.conditions if isinstance(part, kind) and type(part) is kind else (part,))
     return tuple(out)
 
 
@@ -228,7 +228,7 @@ def _parse_clock(clock: str | dt.time) -> dt.time:
         parts = [int(p) for p in str(clock).split(":")]
         if len(parts) not in (2, 3):
             raise ValueError
-        return dt.time(*parts)
+        return dt.time(parts[0], parts[1], parts[2] if len(parts) == 3 else 0)
     except ValueError:
         raise InvalidArgument(f"clock must be 'HH:MM' or 'HH:MM:SS', got {clock!r}") from None
 

@@ -69,7 +69,7 @@ def settled_after(call: Callable[..., Any], filters: Sequence[frozenset[str]], *
     return settled_call(lambda: call(*values))
 
 
-def submit(client: Client, fn: Callable[..., Any], *args: Any, key: str, on_done: Callable[[Outcome], None]) -> Future:
+def submit(client: Client, fn: Callable[..., Any], *args: Any, key: str, on_done: Callable[[Outcome], None]) -> Future[Any]:
     """Submit ``fn(*args)`` under ``key``; ``on_done(outcome)`` once its future ends. A future that
     ends without an outcome (cancelled, lost workers) reports ``Outcome("lost", error)``."""
     future = client.submit(fn, *args, key=key, pure=False)
@@ -77,7 +77,7 @@ def submit(client: Client, fn: Callable[..., Any], *args: Any, key: str, on_done
     return future
 
 
-def _outcome(future: Future) -> Outcome:
+def _outcome(future: Future[Any]) -> Outcome:
     if future.status == "finished":
         try:
             value = future.result()
@@ -95,7 +95,7 @@ def _outcome(future: Future) -> Outcome:
     return Outcome("lost", error)
 
 
-def cancel(future: Future) -> None:
+def cancel(future: Future[Any]) -> None:
     """Cancel ``future`` without blocking the caller (the client call runs on its own thread)."""
     threading.Thread(target=future.cancel, name="pylo-engine-dask-cancel", daemon=True).start()
 

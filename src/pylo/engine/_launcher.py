@@ -53,7 +53,7 @@ class Launcher:
         """A job for ``func(*args, **kwargs)``, not submitted."""
         attrs = {"name": self.name, **self.job_attrs}
         if self.job_type == "webapp":
-            return WebappJob(self.func, *args, **kwargs, **attrs)
+            return WebappJob(self.func, *args, **{**kwargs, **attrs})
         return JOB_TYPES[self.job_type](self.func, args, kwargs, **attrs)
 
     def submit(self, *args: Any, **kwargs: Any) -> Any:
@@ -92,7 +92,7 @@ def launcher(
     job_type: str = "process", name: str | None = None, job_attrs: dict[str, Any] | None = None,
 ) -> Any:
     """``@launcher`` or ``@launcher(job_type=…, engine=…)``: see ``Launcher``."""
-    options = {"engine": engine, "async_mode": async_mode, "job_type": job_type, "name": name, "job_attrs": job_attrs}
-    if func is None:
-        return lambda f: Launcher(f, **options)
-    return Launcher(func, **options)
+    def make(f: Callable[..., Any]) -> Launcher:
+        return Launcher(f, engine=engine, async_mode=async_mode, job_type=job_type, name=name, job_attrs=job_attrs)
+
+    return make if func is None else make(func)

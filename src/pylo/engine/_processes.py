@@ -45,7 +45,7 @@ class ProcessPool:
 
     def __init__(self, max_workers: int, *, start_method: str = "spawn") -> None:
         self.max_workers = max_workers
-        self._ctx = multiprocessing.get_context(start_method)
+        self._ctx: Any = multiprocessing.get_context(start_method)
         self._queue: queue.SimpleQueue[ProcessTask | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._drivers: list[_Driver] = []
