@@ -113,3 +113,30 @@ def test_a_long_outage_fails_clearly_and_a_resume_finishes(moto_server: Any, s3_
     bound = CHAINS * FLUSH * (WRITES_IN_FLIGHT + 1)
     assert len(twice) <= bound and all(n == 2 for n in twice.values()), twice
     ledger.record("store unreachable past the retries", lost=40 - len(finished), rerun=len(twice), bound=bound)
+
+
+def test_a_long_outage_on_dask_fails_clearly_and_a_resume_finishes(
+    moto_server: Any, s3_proxy: TcpProxy, dask_client: Any, tmp_path: Path, ledger: Ledger
+) -> None:
+    # The Dask workers write the segments: a block whose flush cannot reach the store fails with
+    # StoreUnreachable, which reaches the client; the driver's cancel marker cannot be written
+    # either, and that second failure is logged without hiding the first.
+    _, url, options = _pylo(moto_server, s3_proxy)
+    pylo = Pylo.dask(dask_client, url, storage_options=options, number_of_workers=CHAINS, block_size=10,
+                     task_executions_before_flush=FLUSH, flush_interval=60.0)
+    run, calls, gates = _start(pylo, tmp_path)
+    flushed, _ = pylo.get_state(run.id)
+    s3_proxy.stop()
+    _open_gates(gates)
+    with pytest.raises(StoreUnreachable, match="store 's3://"):
+        run.wait(timeout=90)
+    s3_proxy.start()
+    finished, unfinished = pylo.get_state(run.id)
+    assert set(flushed) <= set(finished) and unfinished
+    resumed = pylo.start_from_past_execution(run.id, functools.partial(tasks.log_call, str(calls)), progress=False)
+    finished, unfinished = pylo.get_state(resumed)
+    assert (finished, unfinished) == (list(range(40)), [])
+    twice = reruns(calls)
+    bound = CHAINS * FLUSH * (WRITES_IN_FLIGHT + 1)
+    assert len(twice) <= bound, twice
+    ledger.record("store unreachable past the retries, on Dask", lost=40 - len(finished), rerun=len(twice), bound=bound)
