@@ -108,6 +108,7 @@ def test_run_html_live_then_from_the_store(tmp_path: Any) -> None:
     live = Parsed(run._repr_html_())
     assert "running" in live.all_text and "0 finished" in live.all_text and "20 pending" in live.all_text
     assert "pylo-workers" in live.classes and "1,000" in live.all_text  # budget left per worker
+    assert "pylo-resume" not in live.classes and f"pylo status {tmp_path / 'store'} {run.id}" in live.all_text
     gate.set()
     run.wait()
     settled = Parsed(run._repr_html_())

@@ -7,6 +7,7 @@ front ends drop ``<style>`` blocks and scripts). Every string from the store is 
 from __future__ import annotations
 
 import html
+import shlex
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -99,7 +100,13 @@ def _exceptions(kinds: tuple[ExceptionKind, ...]) -> str:
     )
 
 
-def _resume(summary: Summary) -> str:
+def _resume(summary: Summary, status: str | None) -> str:
+    if status in ("pending", "running"):
+        store = shlex.quote(summary.store) if summary.store else "STORE"
+        return (
+            '<div class="pylo-running" style="margin-top:6px;color:#6b7280">still running — follow it from a shell '
+            f"with <code>{_e(f'pylo status {store} {summary.execution_id}')}</code></div>"
+        )
     line = summary.resume_line()
     if line is None:
         return f'<div style="color:{GREEN};margin-top:6px">Nothing left to do: every input finished.</div>'
@@ -124,7 +131,7 @@ def summary_html(summary: Summary, *, status: str | None = None) -> str:
         f'<div class="pylo-summary" style="{_BOX}">'
         + _header(s.execution_id, status or ("complete" if s.complete else "running or interrupted"), s.parent) + meta
         + bar(s.finished, s.failed, s.total) + _counts(s.finished, s.failed, s.total, s.inherited)
-        + _workers(s.workers) + _exceptions(s.top_exceptions) + _resume(s)
+        + _workers(s.workers) + _exceptions(s.top_exceptions) + _resume(s, status)
         + "</div>"
     )
 
