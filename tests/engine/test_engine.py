@@ -348,3 +348,54 @@ def test_launcher(engine: Engine) -> None:
         return await add.to_async()(4, 5)  # type: ignore[no-any-return]
 
     assert asyncio.run(run_async()) == 9
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(lambda tmp: ThreadJob(engine_tasks.boom), id="failed"),
+        pytest.param(lambda tmp: ThreadJob(engine_tasks.boom, retries=1), id="failed-after-retry"),
+        pytest.param(lambda tmp: ProcessJob(engine_tasks.identity, (threading.Lock(),)), id="unpicklable-call"),
+        pytest.param(lambda tmp: LocalJob(engine_tasks.add, (1, 1)), id="done"),
+    ],
+)
+def test_every_exit_path_gives_the_slot_back(make: Any, tmp_path: Any) -> None:
+    with Engine(max_jobs=1) as eng:
+        job = make(tmp_path)
+        eng.submit(job)
+        eng.wait_job(job, 60)
+        assert eng.slots.running_total == 0
+        assert eng.submit(ThreadJob(engine_tasks.add, (1, 2))).result(30) == 3
+
+
+def test_unpicklable_process_call_fails_clearly(engine: Engine) -> None:
+    job = ProcessJob(engine_tasks.identity, (threading.Lock(),))
+    engine.submit(job)
+    assert engine.wait_job(job, 30) is Status.FAILED
+    assert "lock" in str(job.error).lower()
+
+
+def test_cancel_pending_and_unknown(engine: Engine, tmp_path: Any) -> None:
+    from pylo.engine import JobNotFound
+
+    gate = ThreadJob(engine_tasks.wait_for_file, (str(tmp_path / "go"),))
+    waiting = ThreadJob(engine_tasks.add, (1, 1), condition=AfterAnother(gate.id))
+    engine.submit(gate)
+    engine.submit(waiting)
+    assert engine.cancel(waiting.id) is True and engine.cancel(waiting) is False
+    with pytest.raises(JobCancelled, match="cancelled by user"):
+        waiting.result()
+    with pytest.raises(JobNotFound):
+        engine.cancel("no-such-job")
+    (tmp_path / "go").touch()
+    assert gate.result(30) == str(tmp_path / "go")
+    assert waiting.status is Status.CANCELLED  # its gate opened after it was cancelled: it stays so
+
+
+def test_submitting_twice_is_refused(engine: Engine) -> None:
+    from pylo import InvalidArgument
+
+    job = ThreadJob(engine_tasks.add, (1, 1))
+    engine.submit(job).result(30)
+    with pytest.raises(InvalidArgument, match="rerun"):
+        engine.submit(job)

@@ -220,15 +220,14 @@ class Engine(Scheduler):
     def cancel(self, job: Job | str, reason: str = "cancelled by user") -> bool:
         """Cancel a pending or running job; a running process or subprocess is stopped, a running
         thread is left to end on its own while its slot is freed. False if it already ended."""
-        return bool(self._on_loop(self._cancel, self._job(job), reason))
+        return bool(self._on_loop(lambda: self._cancel(self._job(job), reason)))
 
     def cancel_all(self) -> None:
         self._on_loop(lambda: [self._cancel(j, "cancelled by user") for j in list(self.jobs.values())])
 
     def rerun(self, job: Job | str) -> JobFuture:
         """Run a job that ended (done, failed or cancelled) again; returns its new future."""
-        found = self._job(job)
-        return self._on_loop(self._rerun, found)  # type: ignore[no-any-return]
+        return self._on_loop(lambda: self._rerun(self._job(job)))  # type: ignore[no-any-return]
 
     def _job(self, job: Job | str) -> Job:
         if isinstance(job, Job):
@@ -254,7 +253,7 @@ class Engine(Scheduler):
             except BaseException as exc:  # noqa: BLE001 - handed back to the caller
                 future.set_exception(exc)
 
-        self.loop.call_soon_threadsafe(call)
+        self._handover(call)  # through the inbox: after every hand-over made before it
         return future.result()
 
     # -- waiting ---------------------------------------------------------------------------------------
@@ -296,7 +295,8 @@ class Engine(Scheduler):
         return list(self.jobs)
 
     def get_job(self, job_id: str) -> Job:
-        return self._job(job_id)
+        """The job with that id; ``JobNotFound`` if none was submitted here."""
+        return self._on_loop(self._job, job_id) if self._state == "running" else self._job(job_id)  # type: ignore[no-any-return]
 
     def records(self) -> list[JobRecord]:
         """What this engine knows: its jobs, and the records found in its store at start."""
