@@ -216,3 +216,15 @@ def test_progress_is_reported_while_running(tmp_path: Any) -> None:
     run.add_listener(lambda p: updates.append(p.finished))
     run.wait()
     assert run.progress().finished == 200
+
+
+def test_a_relative_store_path_means_the_same_place_everywhere(tmp_path: Any, monkeypatch: Any) -> None:
+    import pickle
+
+    from pylo.store import Store
+
+    monkeypatch.chdir(tmp_path)
+    store = Store("relative/store")
+    assert store.url == str(tmp_path / "relative" / "store")
+    monkeypatch.chdir("/")  # a Dask worker elsewhere unpickles it
+    assert pickle.loads(pickle.dumps(store)).url == str(tmp_path / "relative" / "store")

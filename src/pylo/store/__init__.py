@@ -291,4 +291,7 @@ def _as_url(url: Any) -> str:
         url = os.fspath(url)
     if not isinstance(url, str) or not url:
         raise InvalidArgument(f"store must be a path or an fsspec URL, got {url!r}")
+    if "://" not in url and "::" not in url:
+        # A plain path, made absolute here: Dask workers resolve it against their own cwd.
+        url = os.path.abspath(os.path.expanduser(url))
     return url
