@@ -29,7 +29,7 @@ test: $(VENV)/.stamp-test
 	$(BIN)/python -m pytest
 
 faults: $(VENV)/.stamp-test
-	$(BIN)/python -m pytest tests/faults -p no:randomly
+	$(BIN)/python -m pytest tests/faults tests/test_bad_input.py
 
 bench: $(VENV)/.stamp-bench
 	$(BIN)/python benchmarks/run.py

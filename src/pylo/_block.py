@@ -116,7 +116,7 @@ class _BlockRun:
         self.retried: list[tuple[int, int]] = []
         self.records: list[dict[str, Any]] = []
         self.since = 0
-        self.writes = BackgroundWrites()  # one thread: errors, then segments, in order
+        self.writes = BackgroundWrites(threads=1, depth=1)  # in order; one flush in flight
         # Running totals of this block, folded into the tally at the end.
         self.tally = tally if tally.started else dataclasses.replace(tally, started=_now())
         self.failed_attempts = tally.failed_attempts
