@@ -399,3 +399,14 @@ def test_submitting_twice_is_refused(engine: Engine) -> None:
     engine.submit(job).result(30)
     with pytest.raises(InvalidArgument, match="rerun"):
         engine.submit(job)
+
+
+def test_cancelling_the_future_cancels_the_job(engine: Engine, tmp_path: Any) -> None:
+    job = ThreadJob(engine_tasks.wait_for_file, (str(tmp_path / "never"),))
+    future = engine.submit(job)
+    wait_for(lambda: job.status is Status.RUNNING)
+    assert future.cancel() is True
+    assert job.status is Status.CANCELLED and job.cancel_reason == "cancelled through its future"
+    assert future.cancel() is False  # it has ended
+    engine.wait(10)
+    (tmp_path / "never").touch()

@@ -101,6 +101,10 @@ class Engine(Scheduler):
     def __repr__(self) -> str:
         return f"<Engine {self._state}: {len(self.jobs)} jobs>"
 
+    @property
+    def running(self) -> bool:
+        return self._state == "running"
+
     # -- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> Engine:
@@ -241,7 +245,7 @@ class Engine(Scheduler):
 
     def _on_loop(self, fn: Any, *args: Any) -> Any:
         """Run ``fn(*args)`` on the loop thread and return its result (blocking the caller)."""
-        if self._state != "running" and self._thread is None:
+        if self._state != "running" or self.loop.is_closed():
             raise RuntimeError("the engine is not running")
         if threading.get_ident() == self._loop_thread:
             return fn(*args)

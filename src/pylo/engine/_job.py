@@ -35,6 +35,13 @@ class JobFuture(concurrent.futures.Future):  # type: ignore[type-arg]
         super().__init__()
         self.job = job
 
+    def cancel(self) -> bool:
+        """Cancel the job itself (through its engine); False once it has ended."""
+        engine = self.job._engine
+        if self.done() or engine is None or not engine.running:
+            return super().cancel()
+        return bool(engine.cancel(self.job, "cancelled through its future"))
+
 
 class Runtime(Protocol):
     """What the engine lends a job kind to run an attempt."""
