@@ -265,16 +265,22 @@ class Engine(Scheduler):
     def wait(self, timeout: float | None = None) -> None:
         """Block until every submitted job has ended (retries included). ``TimeoutError`` after
         ``timeout`` seconds."""
+        self._not_on_loop("wait")
         future = self._idle_future()
         if future is not None:
             future.result(timeout)
 
     def wait_job(self, job: Job, timeout: float | None = None) -> Status:
         """Block until ``job`` has ended for good (across its retries); return its status."""
+        self._not_on_loop("wait_job")
         done, _ = concurrent.futures.wait([job.future], timeout)
         if not done:
             raise TimeoutError(f"job {job.id} still {job.status.value} after {timeout}s")
         return job.status
+
+    def _not_on_loop(self, what: str) -> None:
+        if threading.get_ident() == self._loop_thread:
+            raise RuntimeError(f"engine.{what}() inside a LocalJob or a callback would wait forever")
 
     async def join(self, jobs: Iterable[Job] | None = None, timeout: float | None = None) -> None:
         """Await the end of ``jobs`` (default: every job), from any event loop."""

@@ -66,7 +66,8 @@ class Job:
     - ``retries``, ``retry_delay``, ``retry_backoff``, ``retry_max_delay`` — the n-th retry of a
       failed attempt waits ``min(retry_delay * retry_backoff**(n-1), retry_max_delay)`` seconds;
     - ``callback(result)`` / ``error_callback(exception)`` — called once the job is done / failed
-      for good; whatever they raise is logged and changes nothing;
+      for good, on the engine's loop thread (keep them short; they may submit jobs, not wait);
+      whatever they raise is logged and changes nothing;
     - ``wait_time_delta`` — how often a custom condition that declares nothing is re-checked.
 
     Raises ``InvalidArgument`` for a bad option.
