@@ -410,3 +410,14 @@ def test_cancelling_the_future_cancels_the_job(engine: Engine, tmp_path: Any) ->
     assert future.cancel() is False  # it has ended
     engine.wait(10)
     (tmp_path / "never").touch()
+
+
+def test_a_raising_condition_fails_its_job_only(engine: Engine) -> None:
+    class Broken(Condition):
+        def satisfy(self, engine: Any) -> bool:
+            raise KeyError("no such thing")
+
+    job = ThreadJob(engine_tasks.add, (1, 1), condition=Broken())
+    engine.submit(job)
+    assert engine.wait_job(job, 30) is Status.FAILED and isinstance(job.error, KeyError)
+    assert engine.submit(ThreadJob(engine_tasks.add, (1, 2))).result(30) == 3

@@ -132,7 +132,10 @@ class Scheduler:
         inbox = self._inbox
         while inbox:
             fn, args = inbox.popleft()
-            fn(*args)
+            try:
+                fn(*args)
+            except Exception:  # noqa: BLE001 - one broken hand-over must not strand the others
+                log.exception("engine: %s failed", getattr(fn, "__name__", fn))
 
     # -- accepting and gating --------------------------------------------------------------------
 
@@ -171,7 +174,13 @@ class Scheduler:
 
     def _gate(self, job: Job) -> None:
         cond = job.condition
-        if cond is None or cond.satisfy(self):
+        try:
+            holds = cond is None or bool(cond.satisfy(self))
+        except Exception as exc:  # noqa: BLE001 - a custom condition's bug fails its job, not the engine
+            job.error = exc
+            self._settle(job, Status.FAILED)
+            return
+        if holds:
             self._make_ready(job)
             return
         watched = cond.job_ids()
