@@ -10,8 +10,9 @@ import asyncio
 import concurrent.futures
 import functools
 import inspect
+import os
+import random
 import time
-import uuid
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -25,6 +26,17 @@ if TYPE_CHECKING:
     from ._threads import ThreadPool
 
 __all__ = ["Job", "JobFuture", "LocalJob", "ProcessJob", "Runtime", "ThreadJob"]
+
+
+# Job ids: 128 random bits from a generator of our own (``uuid4`` costs a system call per job;
+# the ``random`` module's global state may be seeded by users), reseeded in forked children.
+_ids = random.Random()
+os.register_at_fork(after_in_child=_ids.seed)
+
+
+def new_job_id() -> str:
+    """32 hex digits, unique with overwhelming probability."""
+    return f"{_ids.getrandbits(128):032x}"
 
 
 class JobFuture(concurrent.futures.Future):  # type: ignore[type-arg]
@@ -105,7 +117,7 @@ class Job:
         self.name = name or callable_name(func)
         self.condition = condition
         self.wait_time_delta = wait_time_delta
-        self.id = uuid.uuid4().hex
+        self.id = new_job_id()
         self.created = time.time()
         self.submitted: float | None = None
         self.started: float | None = None
