@@ -41,3 +41,26 @@ def test_bad_execution_job_arguments() -> None:
         ExecutionJob(object(), range(3), None)
     with pytest.raises(InvalidArgument):
         ExecutionJob(object(), range(3), print, resume="x")
+
+
+def wait_then_pass(release: str, x: int) -> None:
+    engine_tasks.wait_for_file(release)
+
+
+def test_cancelling_an_execution_job_cancels_its_run(tmp_path: Any) -> None:
+    import functools
+
+    from engine_helpers import wait_for
+
+    release = str(tmp_path / "release")
+    pylo = Pylo.local_multithread(str(tmp_path / "store"), number_of_workers=1, block_size=10)
+    with Engine() as eng:
+        job = ExecutionJob(pylo, range(100), functools.partial(wait_then_pass, release))
+        eng.submit(job)
+        wait_for(lambda: job.run is not None)
+        assert eng.cancel(job) and job.status is Status.CANCELLED
+        open(release, "w").close()
+        eid = job.run.wait(60)
+    assert job.run.status is Status.CANCELLED
+    finished, unfinished = pylo.get_state(eid)
+    assert len(finished) < 100 and len(finished) + len(unfinished) == 100

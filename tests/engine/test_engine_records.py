@@ -51,6 +51,18 @@ def test_records_are_written_as_json(tmp_path: Any) -> None:
     assert sorted(os.listdir(store)) == ["jobs"]
 
 
+def test_records_in_an_fsspec_store() -> None:
+    import uuid
+
+    url = f"memory://pylo-engine-{uuid.uuid4().hex}"
+    with Engine(store=url) as eng:
+        job = ThreadJob(engine_tasks.add, (2, 3))
+        eng.submit(job).result(30)
+    with Engine(store=url) as again:
+        (record,) = again.records()
+        assert (record.id, record.status, record.func) == (job.id, Status.DONE, "engine_tasks:add")
+
+
 def test_restart_lists_history_and_resubmits_unfinished(tmp_path: Any) -> None:
     """Bug 12: jobs persisted as pending or running were reloaded but never rescheduled, and
     wait() then hung."""
