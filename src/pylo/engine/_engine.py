@@ -28,7 +28,7 @@ from typing import Any
 from .._status import Status
 from ..errors import InvalidArgument
 from ._clock import EngineClock, LoopClock
-from ._core import Scheduler, Stats
+from ._core import Scheduler
 from ._errors import JobNotFound
 from ._job import Job, JobFuture
 from ._processes import ProcessPool
@@ -314,10 +314,6 @@ class Engine(Scheduler):
             return [record_of(j) for j in self.jobs.values()]
         found = self._on_loop(lambda: [*self._restored.values(), *(record_of(j) for j in self.jobs.values())])
         return sorted(found, key=lambda r: r.created)
-
-    @property
-    def engine_stats(self) -> Stats:
-        return self.stats
 
     # -- restart -----------------------------------------------------------------------------------------
 
