@@ -128,7 +128,7 @@ class _Driver:
         self.current: dict[int, list[Future]] = {}  # worker -> futures of its live generation
         self.start_of: dict[int, tuple[int, WorkerTally]] = {}  # worker -> (first index, tally)
         self.generation = dict.fromkeys(self.chains, 0)
-        self.pending = as_completed()
+        self.pending = as_completed(loop=client.loop)  # not the default client's loop
 
     def start(self) -> None:
         self.run.start()
