@@ -261,7 +261,8 @@ class Store:
 def dump_inputs(positions: Sequence[int] | None, values: list[Any], first: int) -> bytes:
     """Serialize a block; on failure, name the position of the input that cannot be pickled."""
     try:
-        return cloudpickle.dumps((positions, values), protocol=pickle.HIGHEST_PROTOCOL)
+        data: bytes = cloudpickle.dumps((positions, values), protocol=pickle.HIGHEST_PROTOCOL)
+        return data
     except Exception as exc:  # find the culprit, then report it by position
         for i, value in enumerate(values):
             try:
@@ -284,7 +285,7 @@ def _block_of(path: str, base: str, known: dict[int, Any]) -> int:
     return block
 
 
-def _as_url(url: Any) -> str:
+def _as_url(url: object) -> str:
     import os
 
     if isinstance(url, os.PathLike):

@@ -183,7 +183,7 @@ class Files:
         out = self.retrying("read objects", lambda: self.fs.cat(paths, on_error="return"))
         result: dict[str, bytes] = {}
         for path in paths:
-            value = out.get(path) if isinstance(out, dict) else out
+            value: Any = out.get(path) if isinstance(out, dict) else out
             if isinstance(value, FileNotFoundError):
                 continue  # deleted between listing and reading (compaction): skip it
             if isinstance(value, BaseException):
