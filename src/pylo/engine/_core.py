@@ -142,8 +142,8 @@ class Scheduler:
     def _accept(self, job: Job) -> None:
         self.jobs[job.id] = job
         self.statuses[job.id] = Status.PENDING
-        job._ups = upstreams(job)  # type: ignore[attr-defined]
-        job._spec_blob = spec_of(job) if self.record_store is not None else None  # type: ignore[attr-defined]
+        job._ups = upstreams(job)
+        job._spec_blob = spec_of(job) if self.record_store is not None else None
         self._watch(job)
         self._persist(job)
         if job.kind == "dask":
@@ -152,7 +152,7 @@ class Scheduler:
 
     def _watch(self, job: Job) -> None:
         ids = set() if job.condition is None else set(job.condition.job_ids() or ())
-        ids.update(u.id for u in job._ups)  # type: ignore[attr-defined]
+        ids.update(u.id for u in job._ups)
         for job_id in ids:
             self._waiters[job_id].add(job)
 
@@ -162,7 +162,7 @@ class Scheduler:
             return
         self.stats.condition_checks += 1
         waiting = False
-        for up in job._ups:  # type: ignore[attr-defined]
+        for up in job._ups:
             status = self.statuses.get(up.id)
             if status is Status.FAILED or status is Status.CANCELLED:
                 why = up.cancel_reason if status is Status.CANCELLED else f"{type(up.error).__name__}: {up.error}"
@@ -183,6 +183,7 @@ class Scheduler:
         if holds:
             self._make_ready(job)
             return
+        assert cond is not None  # only a condition can fail to hold
         watched = cond.job_ids()
         if watched is None:
             self._arm(job, self.time() + job.wait_time_delta, poll=True)
@@ -388,7 +389,7 @@ class Scheduler:
             return  # the engine must count these jobs itself
         from ._dask_job import dask_plan
 
-        plan = dask_plan(job, job._ups, self.jobs)  # type: ignore[attr-defined]
+        plan = dask_plan(job, job._ups, self.jobs)
         if not plan:
             return
         from . import _dask

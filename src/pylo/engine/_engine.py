@@ -22,8 +22,8 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
 
 from .._status import Status
 from ..errors import InvalidArgument
@@ -39,6 +39,7 @@ from ._threads import ThreadPool
 __all__ = ["Engine", "EngineConfig"]
 
 log = logging.getLogger("pylo.engine")
+T = TypeVar("T")
 
 
 def _default_limits() -> dict[str, int | None]:
@@ -231,7 +232,7 @@ class Engine(Scheduler):
 
     def rerun(self, job: Job | str) -> JobFuture:
         """Run a job that ended (done, failed or cancelled) again; returns its new future."""
-        return self._on_loop(lambda: self._rerun(self._job(job)))  # type: ignore[no-any-return]
+        return self._on_loop(lambda: self._rerun(self._job(job)))
 
     def _job(self, job: Job | str) -> Job:
         if isinstance(job, Job):
@@ -243,13 +244,13 @@ class Engine(Scheduler):
         except KeyError:
             raise JobNotFound(f"no job {job!r} in this engine") from None
 
-    def _on_loop(self, fn: Any, *args: Any) -> Any:
+    def _on_loop(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(*args)`` on the loop thread and return its result (blocking the caller)."""
         if self._state != "running" or self.loop.is_closed():
             raise RuntimeError("the engine is not running")
         if threading.get_ident() == self._loop_thread:
             return fn(*args)
-        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
 
         def call() -> None:
             try:
@@ -306,7 +307,7 @@ class Engine(Scheduler):
 
     def get_job(self, job_id: str) -> Job:
         """The job with that id; ``JobNotFound`` if none was submitted here."""
-        return self._on_loop(self._job, job_id) if self._state == "running" else self._job(job_id)  # type: ignore[no-any-return]
+        return self._on_loop(self._job, job_id) if self._state == "running" else self._job(job_id)
 
     def records(self) -> list[JobRecord]:
         """What this engine knows: its jobs, and the records found in its store at start."""

@@ -86,6 +86,9 @@ class Job:
     """
 
     kind: ClassVar[str] = "job"
+    # set by the engine when the job is submitted: its upstream jobs, its serialized spec
+    _ups: list[Job]
+    _spec_blob: bytes | None
 
     def __init__(
         self,
