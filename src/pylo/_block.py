@@ -233,7 +233,7 @@ class _BlockRun:
         if not (self.finished or self.failed or self.records):
             return
         ctx, block, eid = self.ctx, self.info.block, self.ctx.execution
-        writes = []
+        writes: list[Callable[[], None]] = []
         if self.records:
             records, seq = self.records, self.seq
             writes.append(lambda: ctx.store.write_records(eid, block, records, seq, self.writer))

@@ -18,7 +18,7 @@ import logging
 import os
 import threading
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import cloudpickle
 from distributed import Client, Future, LocalCluster, as_completed, get_worker
@@ -30,6 +30,9 @@ from .._run import Run
 from . import OnEnd
 from ..errors import InvalidArgument, PyloError, TaskNotSerializable
 from ..store import BlockInfo, Manifest, Store
+
+if TYPE_CHECKING:
+    from dask.typing import Key
 
 __all__ = ["DaskBackend", "block_key"]
 
@@ -80,7 +83,8 @@ class DaskBackend:
             return None
 
     def default_workers(self) -> int:
-        return max(1, sum(self.client.nthreads().values()))
+        threads: dict[str, int] = self.client.nthreads()
+        return max(1, sum(threads.values()))
 
     def check(self, store: Store, task: Callable[[Any], object]) -> None:
         try:
@@ -124,8 +128,8 @@ class _Driver:
         self.on_end = on_end
         self.chains = worker_blocks(manifest)
         self.topic = _topic(manifest.id)
-        self.futures: dict[str, tuple[int, int]] = {}  # key -> (worker, generation)
-        self.current: dict[int, list[Future]] = {}  # worker -> futures of its live generation
+        self.futures: dict[Key, tuple[int, int]] = {}  # key -> (worker, generation)
+        self.current: dict[int, list[Future[Any]]] = {}  # worker -> futures of its live generation
         self.start_of: dict[int, tuple[int, WorkerTally]] = {}  # worker -> (first index, tally)
         self.generation = dict.fromkeys(self.chains, 0)
         self.pending = as_completed(loop=client.loop)  # not the default client's loop
@@ -143,7 +147,7 @@ class _Driver:
     def _submit(self, w: int, first: int, tally: WorkerTally) -> None:
         blocks, gen = self.chains[w], self.generation[w]
         self.start_of[w] = (first, tally)
-        futures: list[Future] = []
+        futures: list[Future[Any]] = []
         prev: Any = tally
         for idx in range(first, len(blocks)):
             info = blocks[idx]
