@@ -31,6 +31,9 @@ test: $(VENV)/.stamp-test
 faults: $(VENV)/.stamp-test
 	$(BIN)/python -m pytest tests/faults tests/test_bad_input.py
 
+lint: $(VENV)/.stamp-test
+	$(BIN)/python -m mypy src/pylo
+
 bench: $(VENV)/.stamp-bench
 	$(BIN)/python benchmarks/run.py
 
