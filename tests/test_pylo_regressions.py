@@ -228,3 +228,26 @@ def test_a_relative_store_path_means_the_same_place_everywhere(tmp_path: Any, mo
     assert store.url == str(tmp_path / "relative" / "store")
     monkeypatch.chdir("/")  # a Dask worker elsewhere unpickles it
     assert pickle.loads(pickle.dumps(store)).url == str(tmp_path / "relative" / "store")
+
+
+def test_bug9_ctrl_c_while_the_run_is_being_launched_stops_it(tmp_path: Any) -> None:
+    pylo = Pylo.local_multithread(str(tmp_path / "s"), number_of_workers=2, task_executions_before_flush=1)
+    runs: list[Any] = []
+    started = threading.Event()
+
+    def task(x: int) -> None:
+        started.set()
+        if x >= 3:  # hold the workers until the cancel arrives, so it lands mid-run
+            assert runs[0]._cancel_requested.wait(30)
+
+    def start() -> Any:
+        runs.append(pylo.submit(range(1000), task))
+        assert started.wait(30)
+        raise KeyboardInterrupt  # lands after the launch, before the caller reaches wait()
+
+    with pytest.raises(KeyboardInterrupt):
+        pylo._blocking(start, progress=False)
+    assert runs[0].status is Status.CANCELLED and not _pylo_threads()
+    summary = pylo.summary(runs[0].id)
+    assert summary.pending > 0 and summary.finished + summary.failed + summary.pending == 1000
+    assert pylo.get_state(pylo.start_from_past_execution(runs[0].id, tasks.noop, progress=False))[1] == []

@@ -92,12 +92,17 @@ class Run:
         except concurrent.futures.TimeoutError:
             raise TimeoutError(f"execution {self.id} still running after {timeout}s") from None
         except KeyboardInterrupt:
-            self.cancel()
-            try:
-                self._future.exception()  # the workers flush, then stop
-            except BaseException:  # noqa: S110 - a second Ctrl-C: stop waiting
-                pass
+            self.stop()
             raise
+
+    def stop(self) -> None:
+        """Cancel the run and block until its workers have flushed and stopped; raises nothing
+        of the run's own (a second Ctrl-C stops the waiting)."""
+        self.cancel()
+        try:
+            self._future.exception()
+        except KeyboardInterrupt:
+            pass
 
     def __await__(self) -> Generator[Any, None, str]:
         return asyncio.wrap_future(self._future).__await__()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import collections
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypedDict
 
@@ -52,6 +53,7 @@ class Pylo:
         self.backend = backend
         self.config = config
         self._clock = clock or SystemClock()
+        self._local = threading.local()  # the run this thread launched last (see _blocking)
 
     # -- construction --------------------------------------------------------------------------
 
@@ -162,14 +164,14 @@ class Pylo:
         """Run ``task`` over ``inputs`` until every worker is done or gave up; return the id.
 
         ``progress``: a progress bar (a widget in Jupyter, text on a terminal's stderr)."""
-        return self._wait(self.submit(inputs, task), progress)
+        return self._blocking(lambda: self.submit(inputs, task), progress)
 
     def start_from_past_execution(
         self, execution_id: str, task: Callable[[Any], object], *, progress: bool = True, force: bool = False
     ) -> str:
         """Rerun what ``execution_id`` left unfinished, in a new execution; return its id.
         ``force``: see ``resume``."""
-        return self._wait(self.resume(execution_id, task, force=force), progress)
+        return self._blocking(lambda: self.resume(execution_id, task, force=force), progress)
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -211,6 +213,7 @@ class Pylo:
         ctx = BlockContext(self.store, manifest.id, task, self.config, self._clock)
         run = Run(manifest.id, manifest.n_inputs, on_cancel=lambda: self._cancel(manifest.id))
         run.describe = lambda: self.summary(manifest.id)
+        self._local.launched = run
         self.backend.launch(ctx, manifest, run, lambda error: self._release(claims, error))
         return run
 
@@ -220,6 +223,18 @@ class Pylo:
                 self.store.abandon(claim)
             else:
                 self.store.release(claim)
+
+    def _blocking(self, start: Callable[[], Run], progress: bool) -> str:
+        """Start a run and wait for it. A Ctrl-C that lands before the wait (while the run is
+        being launched) stops the run too: the workers flush, then the interrupt propagates."""
+        self._local.launched = None
+        try:
+            return self._wait(start(), progress)
+        except KeyboardInterrupt:
+            run: Run | None = self._local.launched
+            if run is not None:
+                run.stop()
+            raise
 
     def _wait(self, run: Run, progress: bool) -> str:
         with follow(run, enabled=progress, dashboard=getattr(self.backend, "dashboard_link", None)):

@@ -68,9 +68,22 @@ class ThreadBackend:
         if not chains:
             _end(run, on_end, None)
             return
-        for w, blocks in chains.items():
-            name = f"pylo-{manifest.id}-worker-{w}"
-            threading.Thread(target=worker, args=(w, blocks), name=name, daemon=True).start()
+        threads = [
+            threading.Thread(target=worker, args=(w, blocks), name=f"pylo-{manifest.id}-worker-{w}", daemon=True)
+            for w, blocks in chains.items()
+        ]
+        try:
+            for thread in threads:
+                thread.start()
+        finally:  # a Ctrl-C while starting them: the started ones stop, the run still settles
+            unstarted = sum(1 for t in threads if t.ident is None)
+            if unstarted:
+                abort.set()
+                with lock:
+                    remaining[0] -= unstarted
+                    last = remaining[0] == 0
+                if last:
+                    _end(run, on_end, None)
 
 
 def _end(run: Run, on_end: OnEnd, error: BaseException | None) -> None:
