@@ -42,7 +42,7 @@ class SubprocessJob(Job):
     ) -> None:
         if not isinstance(cmd, str) and not (isinstance(cmd, Sequence) and cmd and all(isinstance(c, str) for c in cmd)):
             raise InvalidArgument(f"cmd must be a string or a list of strings, got {cmd!r}")
-        self.cmd = cmd if isinstance(cmd, str) else list(cmd)
+        self.cmd: str | list[str] = cmd if isinstance(cmd, str) else list(cmd)
         self.cwd, self.env, self.capture_output = cwd, env, capture_output
         options.setdefault("name", (cmd.split() or ["subprocess"])[0] if isinstance(cmd, str) else cmd[0])
         super().__init__(functools.partial(_run_command, self.cmd, cwd, env, capture_output), **options)
@@ -94,14 +94,14 @@ def _run_command(cmd: str | list[str], cwd: Any, env: dict[str, str] | None, cap
     return outcome.value
 
 
-def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+def _signal_group(proc: subprocess.Popen[Any], sig: int) -> None:
     try:
         os.killpg(proc.pid, sig)
     except (ProcessLookupError, PermissionError):
         pass
 
 
-def _kill_if_alive(proc: subprocess.Popen[bytes]) -> None:
+def _kill_if_alive(proc: subprocess.Popen[Any]) -> None:
     if proc.poll() is None:
         _signal_group(proc, signal.SIGKILL)
 

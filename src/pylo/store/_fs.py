@@ -78,7 +78,7 @@ class Files:
 
     @property
     def protocol(self) -> str:
-        proto = self.fs.protocol
+        proto: str | tuple[str, ...] = self.fs.protocol
         return proto if isinstance(proto, str) else proto[0]
 
     # -- retries -------------------------------------------------------------------------------

@@ -134,7 +134,7 @@ def check_version(obj: dict[str, Any], path: str) -> None:
         raise CorruptSnapshot(f"corrupt object {path}: no valid format version", path)
 
 
-def _int(value: Any) -> int:
+def _int(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"expected an int, got {value!r}")
     return value
