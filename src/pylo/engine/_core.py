@@ -21,7 +21,7 @@ import functools
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._status import Status, check_transition
 from ._clock import EngineClock
@@ -31,6 +31,10 @@ from ._job import Job, JobFuture
 from ._outcome import Outcome
 from ._records import RecordStore, record_of, spec_of
 from ._slots import Slots
+
+if TYPE_CHECKING:
+    from ._processes import ProcessPool
+    from ._threads import ThreadPool
 
 __all__ = ["Scheduler", "Stats"]
 
@@ -53,6 +57,12 @@ class Scheduler:
 
     loop: asyncio.AbstractEventLoop
     clock: EngineClock
+
+    if TYPE_CHECKING:  # Engine provides these; with them the scheduler is the jobs' Runtime
+
+        def thread_pool(self) -> ThreadPool: ...
+
+        def process_pool(self) -> ProcessPool: ...
 
     def __init__(self, slots: Slots, record_store: RecordStore | None) -> None:
         self.slots = slots
@@ -255,7 +265,7 @@ class Scheduler:
         if not job._compiled:
             job._token += 1
             try:
-                job._begin(self, bind(job), job._token)  # type: ignore[arg-type]
+                job._begin(self, bind(job), job._token)
             except Exception as exc:  # noqa: BLE001 - e.g. an unpicklable call: the attempt fails
                 self._ended(job, job._token, Outcome("failed", exc))
                 return
@@ -320,11 +330,11 @@ class Scheduler:
         if job._status is Status.RUNNING:
             self.slots.give(job.kind)
             try:
-                job._stop(self)  # type: ignore[arg-type]
+                job._stop(self)
             except Exception:  # noqa: BLE001 - stopping is best effort; the job is cancelled anyway
                 log.exception("job %s: stopping it failed", job.id)
         elif job._compiled and job._dask_future is not None:
-            job._stop(self)  # type: ignore[arg-type]
+            job._stop(self)
         job._token += 1
         self._settle(job, Status.CANCELLED, reason=reason)
         return True

@@ -39,7 +39,7 @@ def new_job_id() -> str:
     return f"{_ids.getrandbits(128):032x}"
 
 
-class JobFuture(concurrent.futures.Future):  # type: ignore[type-arg]
+class JobFuture(concurrent.futures.Future[Any]):
     """The future of one run of a job; ``job`` is the job. Pass it as another job's argument to
     make that job run with this one's result."""
 
