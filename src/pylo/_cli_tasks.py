@@ -39,11 +39,12 @@ def load_task(spec: str) -> Callable[[Any], object]:
             raise click.BadParameter(f"{module_name!r} has no {qualname!r}", param_hint="task")
     if not callable(obj):
         raise click.BadParameter(f"{spec} is not callable", param_hint="task")
+    task: Callable[[Any], object] = obj
     path = os.path.abspath(getattr(module, "__file__", None) or "/")
     if path.startswith(cwd + os.sep):
         cloudpickle.register_pickle_by_value(module)
-        return ByValue(obj)
-    return obj  # type: ignore[no-any-return]
+        return ByValue(task)
+    return task
 
 
 class ByValue:

@@ -344,7 +344,8 @@ class Engine(Scheduler):
             )
             self.statuses[record.id] = Status.FAILED
             self._restored[record.id] = failed
-            self._writes.submit(self.record_store.write, failed, spec)  # type: ignore[union-attr]
+            assert self.record_store is not None  # restoring means reading one
+            self._writes.submit(self.record_store.write, failed, spec)
             log.warning("job %s (%s) could not be re-submitted: %s", record.name, record.id, exc)
             return
         log.info("job %s (%s) re-submitted from the store", job.name, job.id)
