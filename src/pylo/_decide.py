@@ -9,7 +9,7 @@ import dataclasses
 
 from ._config import Config
 
-__all__ = ["RetryPolicy", "WorkerTally", "gives_up"]
+__all__ = ["CLOCK_READ_INTERVAL", "RetryPolicy", "WorkerTally", "gives_up", "next_stride"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +47,20 @@ class RetryPolicy:
 def gives_up(failed_attempts: int, max_worker_failures: int) -> bool:
     """A worker tolerates ``max_worker_failures`` failed attempts and gives up on the next one."""
     return failed_attempts > max_worker_failures
+
+
+# A block reads the clock (for flushes and cancel checks) about this often, in seconds.
+CLOCK_READ_INTERVAL = 0.001
+MAX_STRIDE = 256
+
+
+def next_stride(stride: int, elapsed: float) -> int:
+    """Inputs to run before the next clock read, given that the last ``stride`` inputs took
+    ``elapsed`` seconds: double while reads come much faster than CLOCK_READ_INTERVAL, fall back
+    to every input as soon as they do not (a slow task is never run blind)."""
+    if elapsed < CLOCK_READ_INTERVAL / 2:
+        return min(stride * 2, MAX_STRIDE)
+    return 1 if elapsed >= CLOCK_READ_INTERVAL else stride
 
 
 @dataclasses.dataclass(frozen=True)

@@ -68,7 +68,8 @@ def _write(
     start = 0
     # Blocks are serialized here, in order (an unserializable input is named at once), and
     # uploaded by helper threads: on an object store the PUT latencies overlap.
-    uploads = BackgroundWrites(threads=UPLOAD_THREADS, depth=2 * UPLOAD_THREADS)
+    threads = 0 if store.files.local else UPLOAD_THREADS
+    uploads = BackgroundWrites(threads=threads, depth=2 * UPLOAD_THREADS)
     try:
         for index, chunk in enumerate(_chunks(values, config.block_size, workers)):
             roots = None if positions is None else list(itertools.islice(positions, len(chunk)))

@@ -6,7 +6,8 @@ almost nothing (a write releases the GIL, and on an object store its latency ove
 
 At most ``depth`` writes are in flight; the next submit waits for the oldest. The error of a
 background write is raised at the next submit or at ``wait()``, so a failed write is never
-forgotten. With one thread, writes happen in the order they were submitted.
+forgotten. With one thread, writes happen in the order they were submitted; with none, they
+happen at once in the caller (a local disk: a handoff would cost more than the write).
 """
 
 from __future__ import annotations
@@ -25,7 +26,11 @@ class BackgroundWrites:
         self._pending: collections.deque[concurrent.futures.Future[None]] = collections.deque()
 
     def submit(self, write: Callable[[], None]) -> None:
-        """Queue ``write`` after the ones already queued; raise the error of a finished one."""
+        """Queue ``write`` after the ones already queued; raise the error of a finished one.
+        With no threads, ``write`` runs at once, here."""
+        if self.threads == 0:
+            write()
+            return
         while self._pending and (self._pending[0].done() or len(self._pending) >= self.depth):
             self._pending.popleft().result()
         if self._pool is None:

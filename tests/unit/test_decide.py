@@ -43,3 +43,20 @@ def test_tally_add_is_a_new_value() -> None:
     tally = WorkerTally(worker=3)
     after = tally.add(finished=5, failed=1)
     assert (tally.finished, after.finished, after.failed, after.worker) == (0, 5, 1, 3)
+
+
+@pytest.mark.parametrize(
+    ("stride", "elapsed", "expected"),
+    [
+        (1, 0.00001, 2),  # no-op inputs: read the clock less and less often
+        (128, 0.0001, 256),
+        (256, 0.0001, 256),  # capped
+        (64, 0.0007, 64),  # about right: keep
+        (64, 0.002, 1),  # slower inputs: read the clock after every one again
+        (1, 5.0, 1),
+    ],
+)
+def test_next_stride(stride: int, elapsed: float, expected: int) -> None:
+    from pylo._decide import next_stride
+
+    assert next_stride(stride, elapsed) == expected

@@ -48,6 +48,8 @@ def to_ranges(positions: Sequence[int]) -> list[tuple[int, int]]:
     ranges: list[tuple[int, int]] = []
     if not positions:
         return ranges
+    if positions[-1] - positions[0] == len(positions) - 1:  # the usual case: no gap at all
+        return [(positions[0], positions[-1] + 1)]
     start = prev = positions[0]
     for p in positions[1:]:
         if p != prev + 1:
