@@ -256,3 +256,23 @@ def test_status_and_verify_never_unpickle(pylo: Pylo, monkeypatch: pytest.Monkey
     assert pylo.verify(eid).ok
     assert pylo.executions() == [eid]
 
+
+
+def _refuse_to_load() -> None:
+    raise RuntimeError("this input cannot be loaded back")
+
+
+class PicklesButDoesNotLoad:
+    """Pickles fine; loading it runs a function that raises."""
+
+    def __reduce__(self) -> Any:
+        return (_refuse_to_load, ())
+
+
+def test_an_input_that_pickles_but_does_not_load_back_is_refused_before_any_work(pylo: Pylo, tmp_path: Path) -> None:
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    inputs = [0, 1, 2, PicklesButDoesNotLoad(), 4, 5]
+    with pytest.raises(TaskNotSerializable, match="input at position 3 cannot be serialized and loaded back"):
+        pylo.start_from_scratch(inputs, functools.partial(tasks.log_call, str(calls)), progress=False)
+    _nothing_ran(pylo, calls)  # otherwise the execution could never be read or resumed

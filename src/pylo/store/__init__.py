@@ -259,19 +259,22 @@ class Store:
 
 
 def dump_inputs(positions: Sequence[int] | None, values: list[Any], first: int) -> bytes:
-    """Serialize a block; on failure, name the position of the input that cannot be pickled."""
+    """Serialize a block and check that it loads back: an input that pickles but cannot be
+    unpickled would otherwise make the whole execution unreadable. On failure, name the position
+    of the input at fault (``TaskNotSerializable``)."""
     try:
         data: bytes = cloudpickle.dumps((positions, values), protocol=pickle.HIGHEST_PROTOCOL)
-        return data
-    except Exception as exc:  # find the culprit, then report it by position
+        pickle.loads(data)
+    except Exception as exc:  # the user's objects failed: find the culprit, report its position
         for i, value in enumerate(values):
             try:
-                cloudpickle.dumps(value)
+                pickle.loads(cloudpickle.dumps(value))
             except Exception as inner:
                 raise TaskNotSerializable(
-                    f"input at position {first + i} cannot be serialized: {inner!r}"
+                    f"input at position {first + i} cannot be serialized and loaded back: {inner!r}"
                 ) from inner
         raise TaskNotSerializable(f"inputs cannot be serialized: {exc!r}") from exc
+    return data
 
 
 def _block_of(path: str, base: str, known: dict[int, Any]) -> int:
