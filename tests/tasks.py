@@ -85,3 +85,14 @@ def raise_unloadable(x: int) -> None:
 
 def raise_unpicklable(x: int) -> None:
     raise UnpicklableError(f"unpicklable {x}")
+
+
+def wait_for_file(gate_dir: str, x: Any) -> None:
+    """``"until:NAME"`` waits (at most 60 s) for the file ``gate_dir/NAME``; other inputs pass."""
+    if isinstance(x, str) and x.startswith("until:"):
+        import time
+
+        path = os.path.join(gate_dir, x.split(":", 1)[1])
+        deadline = time.monotonic() + 60
+        while not os.path.exists(path) and time.monotonic() < deadline:
+            time.sleep(0.005)

@@ -162,6 +162,8 @@ class _Driver:
         self.current[w] = futures
 
     def _drive(self) -> None:
+        """Follow every block future to its end. After a block fails the others are asked to stop,
+        and the run settles (its claims released) only once none of its blocks runs any more."""
         error: BaseException | None = None
         try:
             for fut in self.pending:
@@ -169,12 +171,13 @@ class _Driver:
                 if gen != self.generation[w] or fut.status == "finished":
                     continue
                 exc = fut.exception()
+                if error is not None:
+                    continue  # the run failed already: let the other blocks stop and end
                 if isinstance(exc, KilledWorker):
                     self._lost(w)
                 else:
                     error = exc if exc is not None else RuntimeError(f"block future {fut.key} was {fut.status}")
                     self._stop_others()
-                    break
         except BaseException as exc:  # the client itself failed: hand it to whoever waits
             error = exc
         finally:
