@@ -23,6 +23,7 @@ import cloudpickle
 from . import _procworker
 from ._errors import JobError
 from ._outcome import Outcome
+from ._workers import WorkerCount
 
 __all__ = ["ProcessPool", "ProcessTask"]
 
@@ -49,7 +50,7 @@ class ProcessPool:
         self._queue: queue.SimpleQueue[ProcessTask | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._drivers: list[_Driver] = []
-        self._idle = 0
+        self._count = WorkerCount(max_workers)
         self._closed = False
 
     def submit(self, call: Callable[[], Any], on_done: Callable[[Outcome], None]) -> ProcessTask:
@@ -59,9 +60,7 @@ class ProcessPool:
         with self._lock:
             if self._closed:
                 raise RuntimeError("process pool is closed")
-            if self._idle:
-                self._idle -= 1
-            elif len(self._drivers) < self.max_workers:
+            if self._count.task_queued():
                 driver = _Driver(self)
                 self._drivers.append(driver)
                 driver.thread.start()
@@ -122,6 +121,7 @@ class _Driver:
                 self._stop_process()
                 return
             with pool._lock:
+                pool._count.task_taken()
                 skip = task.killed
                 if not skip:
                     self.task, task.driver = task, self
@@ -132,7 +132,7 @@ class _Driver:
                 if not task.killed:
                     task.on_done(outcome)
             with pool._lock:
-                pool._idle += 1
+                pool._count.task_ended()
 
     def _run(self, task: ProcessTask) -> Outcome:
         try:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ._outcome import Outcome, capture
+from ._workers import WorkerCount
 
 __all__ = ["ThreadPool", "ThreadTask"]
 
@@ -45,8 +46,7 @@ class ThreadPool:
         self._name = name
         self._queue: queue.SimpleQueue[ThreadTask | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._idle = 0
-        self._live = 0
+        self._count = WorkerCount(max_workers)
         self._closed = False
         self._threads: list[threading.Thread] = []
 
@@ -56,9 +56,7 @@ class ThreadPool:
         with self._lock:
             if self._closed:
                 raise RuntimeError("thread pool is closed")
-            if self._idle:
-                self._idle -= 1
-            elif self._live < self.max_workers:
+            if self._count.task_queued():
                 self._spawn()
         self._queue.put(task)
         return task
@@ -69,8 +67,7 @@ class ThreadPool:
             task.detached = True
             if task.state == _RUNNING and task.thread is not None:
                 self._threads.remove(task.thread)
-                self._live -= 1
-                if self._live < self.max_workers and not self._queue.empty() and not self._idle:
+                if self._count.worker_left():
                     self._spawn()
 
     def shutdown(self) -> None:
@@ -84,7 +81,7 @@ class ThreadPool:
             thread.join()
 
     def _spawn(self) -> None:
-        self._live += 1
+        """Start a thread the count has just added (call with the lock held)."""
         thread = threading.Thread(target=self._work, name=f"{self._name}-{len(self._threads)}", daemon=True)
         self._threads.append(thread)
         thread.start()
@@ -96,6 +93,7 @@ class ThreadPool:
             if task is None:
                 return
             with self._lock:
+                self._count.task_taken()
                 skip = task.detached
                 task.state = _ENDED if skip else _RUNNING
                 task.thread = me
@@ -111,7 +109,7 @@ class ThreadPool:
                     log.debug("detached thread %s ended", me.name)
                     return
             with self._lock:
-                self._idle += 1
+                self._count.task_ended()
 
 
 def _done() -> None:
