@@ -222,6 +222,31 @@ def test_cancel_subprocess_stops_the_whole_group(engine: Engine, tmp_path: Any) 
     assert job.status is Status.CANCELLED
 
 
+def test_stop_kills_a_subprocess_deaf_to_sigterm(tmp_path: Any) -> None:
+    """Review B4: the SIGKILL after the grace period was a timer on the loop that stop() ends, so
+    a command ignoring SIGTERM outlived the engine."""
+    from pylo.engine._extend import KILL_GRACE
+
+    pid_file = tmp_path / "pid"
+    code = (
+        "import os, signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        f"open({str(pid_file)!r} + '.tmp', 'w').write(str(os.getpid())); "
+        f"os.replace({str(pid_file)!r} + '.tmp', {str(pid_file)!r}); time.sleep(600)"
+    )
+    eng = Engine().start()
+    job = SubprocessJob([sys.executable, "-c", code])
+    eng.submit(job)
+    wait_for(pid_file.exists, timeout=60)
+    pid = int(pid_file.read_text())
+    try:
+        eng.stop()
+        assert job.status is Status.CANCELLED
+        wait_for(lambda: gone(pid), timeout=KILL_GRACE + 5)
+    finally:
+        if not gone(pid):
+            os.kill(pid, 9)
+
+
 def test_result_dependencies(engine: Engine) -> None:
     first = ThreadJob(engine_tasks.add, (1, 2))
     second = ProcessJob(engine_tasks.add, (first, 10))

@@ -30,6 +30,7 @@ from ..errors import InvalidArgument
 from ._clock import EngineClock, LoopClock
 from ._core import Scheduler
 from ._errors import JobNotFound
+from ._extend import finish_off
 from ._job import Job, JobFuture
 from ._processes import ProcessPool
 from ._records import JobRecord, RecordStore, rebuild, record_of
@@ -143,7 +144,8 @@ class Engine(Scheduler):
                 return
             if threading.get_ident() == self._loop_thread:
                 raise RuntimeError("Engine.stop() cannot be called from the engine's own loop")
-            self._on_loop(self._cancel_all, "engine stopped")
+            handles = self._on_loop(self._cancel_all, "engine stopped")
+            finish_off(handles)  # a command deaf to SIGTERM is killed here, not by a loop timer
             self.loop.call_soon_threadsafe(self.loop.stop)
             assert self._thread is not None
             self._thread.join()
@@ -151,10 +153,14 @@ class Engine(Scheduler):
             self._state = "stopped"
         self._close_resources()
 
-    def _cancel_all(self, reason: str) -> None:
+    def _cancel_all(self, reason: str) -> list[Any]:
+        """Cancel every job; return the handles of every job's latest attempt (a command
+        cancelled just before may still be in its grace period, too)."""
         self._stopping = True
+        handles = [job._handle for job in self.jobs.values() if job._handle is not None]
         for job in list(self.jobs.values()):
             self._cancel(job, reason)
+        return handles
 
     def _close_resources(self) -> None:
         for pool in (self._threads, self._processes, self._writes):

@@ -9,14 +9,15 @@ import signal
 import socket
 import subprocess
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ..errors import InvalidArgument
 from ._job import Job, ProcessJob, Runtime
 from ._outcome import Outcome
 
-__all__ = ["SubprocessJob", "WebAppJob", "WebappJob"]
+__all__ = ["SubprocessJob", "WebAppJob", "WebappJob", "finish_off"]
 
 # Seconds a cancelled command has between SIGTERM and SIGKILL.
 KILL_GRACE = 3.0
@@ -104,6 +105,21 @@ def _signal_group(proc: subprocess.Popen[Any], sig: int) -> None:
 def _kill_if_alive(proc: subprocess.Popen[Any]) -> None:
     if proc.poll() is None:
         _signal_group(proc, signal.SIGKILL)
+
+
+def finish_off(handles: Iterable[object], grace: float = KILL_GRACE) -> None:
+    """Give the commands among ``handles`` (job handles; those that are not ``Popen`` are
+    skipped), already sent SIGTERM, ``grace`` seconds in all to exit, then SIGKILL the groups of
+    those still running. Blocks the caller: for ``Engine.stop()``, whose loop, and with it the
+    SIGKILL timer of ``_stop``, is about to end."""
+    deadline = time.monotonic() + grace
+    for proc in handles:
+        if not isinstance(proc, subprocess.Popen):
+            continue
+        try:
+            proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            _signal_group(proc, signal.SIGKILL)
 
 
 def free_port(ip: str = "127.0.0.1") -> int:
