@@ -173,3 +173,12 @@ def test_the_store_holds_only_json_and_input_blocks(make_pylo: Any) -> None:
 
         assert json.loads(files.get(path))["format"] == 1, rel
     assert os.path.basename(pylo.store.layout.manifest(eid)) == "execution.json"
+
+
+def test_fewer_inputs_than_workers_still_completes(make_pylo: Any) -> None:
+    pylo = make_pylo(number_of_workers=4)
+    for inputs in ([1, 2, 3], []):
+        eid = pylo.start_from_scratch(inputs, tasks.noop)
+        summary = pylo.summary(eid)
+        assert summary.complete and summary.finished == len(inputs)
+        assert len(summary.workers) == len(inputs)

@@ -251,3 +251,21 @@ def test_bug9_ctrl_c_while_the_run_is_being_launched_stops_it(tmp_path: Any) -> 
     summary = pylo.summary(runs[0].id)
     assert summary.pending > 0 and summary.finished + summary.failed + summary.pending == 1000
     assert pylo.get_state(pylo.start_from_past_execution(runs[0].id, tasks.noop, progress=False))[1] == []
+
+
+def test_cancel_does_not_wait_out_a_retry_delay(tmp_path: Any) -> None:
+    clock = TickingClock()
+    pylo = Pylo.local_multithread(str(tmp_path / "s"), number_of_workers=1, clock=clock, retries=3, retry_delay=600.0)
+    runs: list[Any] = []
+
+    def task(x: int) -> None:
+        if x == 2:
+            runs[0].cancel()  # stands for a cancel from the caller during the retry wait
+            raise ValueError("retry me in ten minutes")
+
+    runs.append(pylo.submit(range(10), task))
+    runs[0].wait(30)
+    assert runs[0].status is Status.CANCELLED
+    assert clock.now < 600.0  # the delay was cut short, not slept
+    summary = pylo.summary(runs[0].id)
+    assert (summary.finished, summary.failed, summary.pending) == (2, 1, 7)

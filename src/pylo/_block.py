@@ -129,6 +129,7 @@ class _BlockRun:
         self.tally = tally if tally.started else dataclasses.replace(tally, started=_now())
         self.failed_attempts = tally.failed_attempts
         self.gave_up = False
+        self.stopped = False  # cancelled while waiting to retry
 
     def run(self, prior: BlockState, values: list[Any]) -> WorkerTally:
         """Run the block given what earlier attempts of it concluded (``prior``) and its inputs."""
@@ -190,7 +191,7 @@ class _BlockRun:
                     task(value)
                 except Exception as exc:  # the task failed: record it, maybe retry, maybe give up
                     since += self._failed(pos, value, exc)
-                    if self.gave_up:
+                    if self.gave_up or self.stopped:
                         return
                 else:
                     finished.append(pos)
@@ -229,8 +230,10 @@ class _BlockRun:
             if delay is None:
                 self.failed.append((pos, attempt))
                 return attempt
-            if delay > 0:
-                self.ctx.clock.sleep(delay)
+            if delay > 0 and not self._pause(delay):  # cancelled while waiting to retry
+                self.failed.append((pos, attempt))
+                self.stopped = True
+                return attempt
             attempt += 1
             try:
                 self.call(value)
@@ -241,9 +244,19 @@ class _BlockRun:
             self.retried.append((pos, attempt))
             return attempt
 
+    def _pause(self, seconds: float) -> bool:
+        """Wait before a retry, asking ``stop()`` between short slices; ``False`` if stopped."""
+        clock = self.ctx.clock
+        end = clock.monotonic() + seconds
+        while (left := end - clock.monotonic()) > 0:
+            if self.stop():
+                return False
+            clock.sleep(min(left, STOP_CHECK_INTERVAL))
+        return True
+
     def flush(self) -> None:
-        """Hand what changed since the last flush to the background writer: errors first, so a
-        failure always has its records, then the progress segment."""
+        """Hand what changed since the last flush to the writer: errors first, so a failure always
+        has its records, then the progress segment, then the progress report."""
         if not (self.finished or self.failed or self.records):
             return
         ctx, block, eid = self.ctx, self.info.block, self.ctx.execution
@@ -261,15 +274,15 @@ class _BlockRun:
                 retried=tuple(self.retried),
             )
             seq = self.seq
-            writes.append(lambda: ctx.store.write_segment(eid, seg, seq, self.writer))
-            self.seq += 1
             delta = Delta(eid, self.tally.worker, block, len(self.finished), len(self.failed), self.since)
+            writes.append(lambda: ctx.store.write_segment(eid, seg, seq, self.writer))
+            writes.append(lambda: self.report(delta))  # progress counts only what is stored
+            self.seq += 1
             self.tally = self.tally.add(finished=delta.finished, failed=delta.failed, attempts=delta.attempts)
             self.finished.clear()
             self.failed.clear()
             self.retried.clear()
             self.since = 0
-            self.report(delta)
 
         def write_all() -> None:
             for write in writes:

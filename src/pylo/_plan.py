@@ -87,7 +87,7 @@ def _write(
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds"),
         task=task_name(task),
         n_inputs=start,
-        workers=workers,
+        workers=min(workers, len(blocks)),  # a worker without blocks would never report an end
         blocks=tuple(blocks),
         config=config,
     )

@@ -8,17 +8,21 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+import logging
 import threading
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 from ._block import Delta
 from ._status import Status, check_transition
+from .errors import PyloError
 
 if TYPE_CHECKING:
     from ._summary import Summary
 
 __all__ = ["Progress", "Run"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,7 +102,10 @@ class Run:
     def stop(self) -> None:
         """Cancel the run and block until its workers have flushed and stopped; raises nothing
         of the run's own (a second Ctrl-C stops the waiting)."""
-        self.cancel()
+        try:
+            self.cancel()
+        except PyloError:  # the cancel marker could not be written (store down): stop anyway
+            log.exception("execution %s: could not record the cancel request", self.id)
         try:
             self._future.exception()
         except KeyboardInterrupt:

@@ -16,6 +16,7 @@ from ._config import Config
 from ._plan import plan_execution
 from ._progress import follow
 from ._run import Run
+from ._status import Status
 from ._state import read_exceptions, read_state, unfinished
 from ._summary import Summary, summarize
 from ._verify import VerifyReport, verify_execution
@@ -209,12 +210,21 @@ class Pylo:
     def _launch(self, manifest: Manifest, task: Callable[[Any], object], held: tuple[Claim, ...] = ()) -> Run:
         """Claim the new execution (with ``held``, the claims taken to plan it), then start it;
         the backend releases the claims when the run ends, before anyone waiting wakes up."""
-        claims = (*held, self.store.claim(manifest.id))
+        try:
+            claims = (*held, self.store.claim(manifest.id))
+        except BaseException:
+            self._release(held, None)
+            raise
         ctx = BlockContext(self.store, manifest.id, task, self.config, self._clock)
         run = Run(manifest.id, manifest.n_inputs, on_cancel=lambda: self._cancel(manifest.id))
         run.describe = lambda: self.summary(manifest.id)
         self._local.launched = run
-        self.backend.launch(ctx, manifest, run, lambda error: self._release(claims, error))
+        try:
+            self.backend.launch(ctx, manifest, run, lambda error: self._release(claims, error))
+        except BaseException:
+            if run.status is Status.PENDING:  # the backend never took the run over: nobody else will
+                self._release(claims, None)
+            raise
         return run
 
     def _release(self, claims: tuple[Claim, ...], error: BaseException | None) -> None:

@@ -139,10 +139,16 @@ class _Driver:
         if not self.manifest.blocks:
             self._settle(None)
             return
-        self.client.subscribe_topic(self.topic, self._on_event)
-        for w in self.chains:
-            self._submit(w, 0, WorkerTally(worker=w))
-        threading.Thread(target=self._drive, name=f"pylo-{self.manifest.id}-driver", daemon=True).start()
+        try:
+            self.client.subscribe_topic(self.topic, self._on_event)
+            for w in self.chains:
+                self._submit(w, 0, WorkerTally(worker=w))
+            threading.Thread(target=self._drive, name=f"pylo-{self.manifest.id}-driver", daemon=True).start()
+        except BaseException as exc:  # the client failed us: drop the futures, end the run
+            self.pending.clear()
+            self.current.clear()
+            self._settle(exc)
+            raise
 
     def _submit(self, w: int, first: int, tally: WorkerTally) -> None:
         blocks, gen = self.chains[w], self.generation[w]

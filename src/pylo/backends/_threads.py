@@ -78,6 +78,7 @@ class ThreadBackend:
         finally:  # a Ctrl-C while starting them: the started ones stop, the run still settles
             unstarted = sum(1 for t in threads if t.ident is None)
             if unstarted:
+                run.cancel()  # the run ends cancelled, not done, with inputs left pending
                 abort.set()
                 with lock:
                     remaining[0] -= unstarted
