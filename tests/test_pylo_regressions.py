@@ -210,11 +210,19 @@ def test_bug9_ctrl_c_cancels_flushes_and_ends_the_worker_threads(tmp_path: Any) 
 
 
 def test_progress_is_reported_while_running(tmp_path: Any) -> None:
-    pylo = Pylo.local_multithread(str(tmp_path / "s"), number_of_workers=2, task_executions_before_flush=10)
+    pylo = Pylo.local_multithread(str(tmp_path / "s"), number_of_workers=1, task_executions_before_flush=10)
     updates: list[int] = []
-    run = pylo.submit(range(200), functools.partial(tasks.noop))
+    listening = threading.Event()
+
+    def task(x: int) -> None:
+        if x == 0:
+            assert listening.wait(30)  # nothing flushes before the listener is attached
+
+    run = pylo.submit(range(200), task)
     run.add_listener(lambda p: updates.append(p.finished))
+    listening.set()
     run.wait()
+    assert updates == list(range(10, 201, 10))  # one report per flush, in order, none lost
     assert run.progress().finished == 200
 
 
