@@ -64,3 +64,36 @@ def test_cancelling_an_execution_job_cancels_its_run(tmp_path: Any) -> None:
     assert job.run.status is Status.CANCELLED
     finished, unfinished = pylo.get_state(eid)
     assert len(finished) < 100 and len(finished) + len(unfinished) == 100
+
+
+def test_a_retry_resumes_the_failed_attempt_instead_of_rereading_its_generator(tmp_path: Any) -> None:
+    """Review B8: a retry called ``pylo.submit`` again on the generator the first attempt had
+    consumed: an empty execution, and the job ended done."""
+    import functools
+
+    from engine_helpers import wait_for
+
+    release = str(tmp_path / "release")
+    pylo = Pylo.local_multithread(str(tmp_path / "store"), number_of_workers=1, block_size=10)
+    with Engine() as eng:
+        job = ExecutionJob(pylo, (x for x in range(20)), functools.partial(wait_then_pass, release), retries=1)
+        eng.submit(job)
+        wait_for(lambda: job.run is not None)
+        first = job.run
+        first.cancel()  # not through the engine: the attempt fails (ExecutionInterrupted)
+        open(release, "w").close()
+        eid = job.result(60)
+    assert job.attempts == 2 and first.status is Status.CANCELLED
+    assert pylo.summary(eid).parent == first.id
+    assert pylo.get_state(eid) == (list(range(20)), [])
+
+
+def test_a_rerun_resumes_the_last_execution(tmp_path: Any) -> None:
+    """Review B8: a re-run of a job over a generator ran an empty execution."""
+    pylo = Pylo.local_multithread(str(tmp_path / "store"), number_of_workers=2)
+    with Engine() as eng:
+        job = ExecutionJob(pylo, (x for x in range(10)), engine_tasks.identity)
+        first = eng.submit(job).result(60)
+        second = eng.rerun(job).result(60)
+    assert second != first and pylo.summary(second).parent == first
+    assert pylo.get_state(second) == (list(range(10)), [])

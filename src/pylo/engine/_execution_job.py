@@ -19,7 +19,9 @@ class ExecutionJob(Job):
     """Runs ``task`` over ``inputs`` with ``pylo`` (a ``pylo.Pylo``), or, with ``resume=``, reruns
     what an execution left unfinished — ``resume`` is an execution id, or another
     ``ExecutionJob`` (or its future) whose execution this one resumes once it is done.
-    Cancelling the job cancels the run (cooperatively: its workers flush and stop)."""
+    A retry or a re-run resumes the execution of the attempt before it (its inputs, a generator
+    included, are read only once; what it finished is not redone). Cancelling the job cancels
+    the run (cooperatively: its workers flush and stop)."""
 
     kind = "execution"
 
@@ -39,11 +41,23 @@ class ExecutionJob(Job):
         self._run: Any = None
         self._lock = threading.Lock()
         self._cancelled = False
+        self._attempt = threading.Lock()  # held by the attempt running, so the next one follows it
+        self._last: str | None = None  # the execution id of the latest attempt
         options.setdefault("name", f"execution:{getattr(task, '__name__', 'task')}")
         super().__init__(self._execute, (pylo, inputs, task, resume), **options)
 
     def _execute(self, pylo: Any, inputs: Any, task: Callable[[Any], object], resume: str | None) -> str:
-        run = pylo.submit(inputs, task) if resume is None else pylo.resume(resume, task)
+        with self._attempt:  # a cancelled attempt's run may still be flushing: wait for its end
+            return self._attempt_once(pylo, inputs, task, resume)
+
+    def _attempt_once(self, pylo: Any, inputs: Any, task: Callable[[Any], object], resume: str | None) -> str:
+        if self._last is not None:
+            run = pylo.resume(self._last, task)
+        elif resume is None:
+            run = pylo.submit(inputs, task)
+        else:
+            run = pylo.resume(resume, task)
+        self._last = run.id
         with self._lock:
             self._run = run
             cancelled = self._cancelled
