@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["Status", "check_transition"]
+__all__ = ["SETTLED", "Status", "check_transition"]
 
 
 class Status(str, enum.Enum):
@@ -18,13 +18,14 @@ class Status(str, enum.Enum):
 
     @property
     def settled(self) -> bool:
-        return self in _SETTLED
+        return self in SETTLED
 
     def __str__(self) -> str:
         return self.value
 
 
-_SETTLED = frozenset({Status.DONE, Status.FAILED, Status.CANCELLED})
+#: The final statuses (the one definition; ``Status.settled`` tests one).
+SETTLED: frozenset[Status] = frozenset({Status.DONE, Status.FAILED, Status.CANCELLED})
 
 _ALLOWED: dict[Status, frozenset[Status]] = {
     Status.PENDING: frozenset({Status.RUNNING, Status.CANCELLED, Status.FAILED}),

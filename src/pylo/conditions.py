@@ -24,7 +24,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from ._status import Status
+from ._status import SETTLED, Status
 from .errors import InvalidArgument
 
 __all__ = [
@@ -37,8 +37,6 @@ __all__ = [
     "Condition",
     "ConditionContext",
 ]
-
-_SETTLED = frozenset({Status.DONE, Status.FAILED, Status.CANCELLED})
 
 
 class ConditionContext(Protocol):
@@ -112,7 +110,7 @@ class AfterAnother(Condition):
     job_id: str
     statuses: frozenset[Status]
 
-    def __init__(self, job_id: Any, statuses: Iterable[Status | str] = _SETTLED) -> None:
+    def __init__(self, job_id: Any, statuses: Iterable[Status | str] = SETTLED) -> None:
         object.__setattr__(self, "job_id", _job_id(job_id))
         object.__setattr__(self, "statuses", _statuses(statuses))
 
@@ -136,7 +134,7 @@ class AfterOthers(Condition):
     mode: str
 
     def __init__(
-        self, job_ids: Iterable[Any], statuses: Iterable[Status | str] = _SETTLED, mode: str = "all"
+        self, job_ids: Iterable[Any], statuses: Iterable[Status | str] = SETTLED, mode: str = "all"
     ) -> None:
         if mode not in ("all", "any"):
             raise InvalidArgument(f"mode must be 'all' or 'any', got {mode!r}")

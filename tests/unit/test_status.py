@@ -36,3 +36,11 @@ def test_illegal(old: Status, new: Status) -> None:
 
 def test_settled() -> None:
     assert {s for s in Status if s.settled} == {Status.DONE, Status.FAILED, Status.CANCELLED}
+
+
+def test_settled_is_what_only_a_rerun_leaves() -> None:
+    """``SETTLED`` (the one set the engine and conditions use) agrees with the transition table."""
+    from pylo._status import _ALLOWED, SETTLED
+
+    assert SETTLED == {s for s in Status if s.settled}
+    assert SETTLED == {s for s, after in _ALLOWED.items() if after == {Status.PENDING}}

@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .._status import Status, check_transition
+from .._status import SETTLED, Status, check_transition
 from ._clock import EngineClock
 from ._deps import Deferred, bind, upstreams
 from ._errors import JobCancelled, JobError
@@ -201,7 +201,7 @@ class Scheduler:
         deadline = cond.deadline(self)
         if deadline is not None:
             self._arm(job, deadline, poll=False)
-        elif all(self.statuses.get(i) in _SETTLED for i in watched):
+        elif all(self.statuses.get(i) in SETTLED for i in watched):
             self._cancel(job, f"condition {cond!r} can no longer be satisfied")
 
     def _arm(self, job: Job, when: float, *, poll: bool) -> None:
@@ -325,7 +325,7 @@ class Scheduler:
     # -- ending ------------------------------------------------------------------------------------
 
     def _cancel(self, job: Job, reason: str) -> bool:
-        if job._status in _SETTLED:
+        if job._status.settled:
             return False
         if job._status is Status.RUNNING:
             self.slots.give(job.kind)
@@ -376,7 +376,7 @@ class Scheduler:
     # -- re-running ------------------------------------------------------------------------------------
 
     def _rerun(self, job: Job) -> JobFuture:
-        if job._status not in _SETTLED:
+        if not job._status.settled:
             return job._future
         job._status = check_transition(job._status, Status.PENDING)
         self.statuses[job.id] = Status.PENDING
@@ -430,8 +430,6 @@ class Scheduler:
     def dask_client(self) -> Any:  # overridden by Engine
         raise NotImplementedError
 
-
-_SETTLED = frozenset({Status.DONE, Status.FAILED, Status.CANCELLED})
 
 
 def _back_to_pending(job: Job, via: Status) -> None:

@@ -6,13 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .._status import Status
+from .._status import SETTLED, Status
 from ..conditions import AfterAnother, AfterOthers, AllSatisfied, Condition
 from ._job import Job, Runtime
 
 __all__ = ["DaskJob", "dask_plan"]
-
-_SETTLED = frozenset({Status.DONE, Status.FAILED, Status.CANCELLED})
 
 
 class DaskJob(Job):
@@ -68,11 +66,11 @@ def dask_plan(job: Job, deps: list[Job], jobs: dict[str, Job]) -> list[tuple[Job
         return None
     merged: dict[str, frozenset[Status]] = {}
     for job_id, statuses in terms:
-        merged[job_id] = merged.get(job_id, _SETTLED) & statuses
+        merged[job_id] = merged.get(job_id, SETTLED) & statuses
     plan: list[tuple[Job, frozenset[str]]] = []
     for job_id, statuses in merged.items():
         up = jobs.get(job_id)
-        if not isinstance(up, DaskJob) or up._dask_future is None or up.retries or not statuses <= _SETTLED:
+        if not isinstance(up, DaskJob) or up._dask_future is None or up.retries or not statuses <= SETTLED:
             return None
         if up.status is not Status.PENDING and up.status is not Status.RUNNING:
             return None  # already settled: the engine decides at once
