@@ -128,16 +128,9 @@ def _store(url: str, options: dict[str, Any]) -> Store:
 
 # -- running -----------------------------------------------------------------------------------
 
-def _absolute(store: str) -> str:
-    """A local path made absolute: Dask workers may run in another directory."""
-    return store if "://" in store or "::" in store else os.path.abspath(store)
-
-
 @contextlib.contextmanager
 def _pylo(store: str, opts: dict[str, Any]) -> Iterator[Any]:
     from .execution import Pylo
-
-    store = _absolute(store)
 
     config = dict(
         number_of_workers=opts["workers"], max_worker_failures=opts["max_worker_failures"],

@@ -72,13 +72,7 @@ class Pylo:
         **options: Unpack[Options],
     ) -> Pylo:
         """Workers are threads of this process; the store is any path or fsspec URL."""
-        config = Config(
-            number_of_workers=number_of_workers,
-            max_worker_failures=max_worker_failures,
-            task_executions_before_flush=task_executions_before_flush,
-            store_exceptions=store_exceptions,
-            **_checked(options),
-        )
+        config = _config(number_of_workers, max_worker_failures, task_executions_before_flush, store_exceptions, options)
         return cls(Store(local_store_dir, storage_options), ThreadBackend(), config, clock=clock)
 
     @classmethod
@@ -102,13 +96,7 @@ class Pylo:
         """
         from .backends._dask import DaskBackend
 
-        config = Config(
-            number_of_workers=number_of_workers,
-            max_worker_failures=max_worker_failures,
-            task_executions_before_flush=task_executions_before_flush,
-            store_exceptions=store_exceptions,
-            **_checked(options),
-        )
+        config = _config(number_of_workers, max_worker_failures, task_executions_before_flush, store_exceptions, options)
         store = Store(store_url, storage_options)
         return cls(store, DaskBackend(client), config)
 
@@ -278,6 +266,23 @@ class _Positions:
         if not self._queue:
             raise StopIteration
         return self._queue.popleft()
+
+
+def _config(
+    number_of_workers: int | None,
+    max_worker_failures: int,
+    task_executions_before_flush: int,
+    store_exceptions: bool,
+    options: dict[str, Any] | Options,
+) -> Config:
+    """The Config of both constructors: the seed's four values plus the keyword-only options."""
+    return Config(
+        number_of_workers=number_of_workers,
+        max_worker_failures=max_worker_failures,
+        task_executions_before_flush=task_executions_before_flush,
+        store_exceptions=store_exceptions,
+        **_checked(options),
+    )
 
 
 def _checked(options: dict[str, Any] | Options) -> dict[str, Any]:

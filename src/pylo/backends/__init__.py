@@ -4,13 +4,16 @@ chain of a manifest without blocking, feeds ``run.on_delta`` with each flush and
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Callable, Protocol
 
 from .._block import BlockContext
 from .._run import Run
 from ..store import Manifest, Store
 
-__all__ = ["Backend", "OnEnd"]
+__all__ = ["Backend", "OnEnd", "end_run"]
+
+log = logging.getLogger(__name__)
 
 # Called once when a run ends, with its error (or None), before the run settles.
 OnEnd = Callable[[BaseException | None], None]
@@ -28,3 +31,12 @@ class Backend(Protocol):
         """Start every chain without blocking; call ``on_end(error)`` and then ``run.settle(error)`` once."""
 
     def close(self) -> None: ...
+
+
+def end_run(run: Run, on_end: OnEnd, error: BaseException | None) -> None:
+    """Release what the run held (its claims), then settle it: waiters wake up after the release."""
+    try:
+        on_end(error)
+    except Exception:  # a claim left behind is reported, never a reason to lose the run's outcome
+        log.exception("execution %s: releasing its claims failed", run.id)
+    run.settle(error)

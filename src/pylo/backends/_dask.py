@@ -27,7 +27,7 @@ from distributed.scheduler import KilledWorker
 from .._block import BlockContext, Delta, finish_worker, run_block, worker_blocks
 from .._decide import WorkerTally
 from .._run import Run
-from . import OnEnd
+from . import OnEnd, end_run
 from ..errors import InvalidArgument, PyloError, TaskNotSerializable
 from ..store import BlockInfo, Manifest, Store
 
@@ -201,12 +201,7 @@ class _Driver:
             log.exception("execution %s: could not ask the other blocks to stop", self.manifest.id)
 
     def _settle(self, error: BaseException | None) -> None:
-        """Release the run's claims, then settle it: whoever waits wakes up after the release."""
-        try:
-            self.on_end(error)
-        except Exception:  # a claim left behind is reported, never a reason to lose the outcome
-            log.exception("execution %s: releasing its claims failed", self.manifest.id)
-        self.run.settle(error)
+        end_run(self.run, self.on_end, error)
 
     def _lost(self, w: int) -> None:
         """The first errored block of chain ``w`` killed its workers: its inputs stay pending;

@@ -17,7 +17,7 @@ from typing import Any, Callable
 from .._block import BlockContext, finish_worker, run_block, worker_blocks
 from .._decide import WorkerTally
 from .._run import Run
-from . import OnEnd
+from . import OnEnd, end_run
 from ..errors import PyloError, StoreUnreachable
 from ..store import BlockInfo, Manifest, Store
 
@@ -62,11 +62,11 @@ class ThreadBackend:
                     remaining[0] -= 1
                     last = remaining[0] == 0
                 if last:
-                    _end(run, on_end, errors[0] if errors else None)
+                    end_run(run, on_end, errors[0] if errors else None)
 
         run.start()
         if not chains:
-            _end(run, on_end, None)
+            end_run(run, on_end, None)
             return
         threads = [
             threading.Thread(target=worker, args=(w, blocks), name=f"pylo-{manifest.id}-worker-{w}", daemon=True)
@@ -84,16 +84,7 @@ class ThreadBackend:
                     remaining[0] -= unstarted
                     last = remaining[0] == 0
                 if last:
-                    _end(run, on_end, None)
-
-
-def _end(run: Run, on_end: OnEnd, error: BaseException | None) -> None:
-    """Release what the run held (its claims), then settle it: waiters wake up after the release."""
-    try:
-        on_end(error)
-    except Exception:  # a claim left behind is reported, never a reason to lose the run's outcome
-        log.exception("execution %s: releasing its claims failed", run.id)
-    run.settle(error)
+                    end_run(run, on_end, None)
 
 
 def _run_chain(ctx: BlockContext, w: int, blocks: list[BlockInfo], run: Run, abort: threading.Event) -> None:
