@@ -222,25 +222,66 @@ def test_cancel_subprocess_stops_the_whole_group(engine: Engine, tmp_path: Any) 
     assert job.status is Status.CANCELLED
 
 
-def test_stop_kills_a_subprocess_deaf_to_sigterm(tmp_path: Any) -> None:
-    """Review B4: the SIGKILL after the grace period was a timer on the loop that stop() ends, so
-    a command ignoring SIGTERM outlived the engine."""
-    from pylo.engine._extend import KILL_GRACE
-
-    pid_file = tmp_path / "pid"
+def _deaf_to_sigterm(pid_file: Any, shell: bool) -> str | list[str]:
+    """A command whose python ignores SIGTERM, writes its pid to ``pid_file`` and sleeps; with
+    ``shell``, a string run by ``/bin/sh``, which dies of the SIGTERM and leaves it running."""
     code = (
         "import os, signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
         f"open({str(pid_file)!r} + '.tmp', 'w').write(str(os.getpid())); "
         f"os.replace({str(pid_file)!r} + '.tmp', {str(pid_file)!r}); time.sleep(600)"
     )
+    return f"{sys.executable} -c \"{code}\"; true" if shell else [sys.executable, "-c", code]
+
+
+@pytest.mark.parametrize("shell", [False, True], ids=["argv", "shell"])
+def test_stop_kills_a_subprocess_deaf_to_sigterm(tmp_path: Any, shell: bool) -> None:
+    """Review B4: the SIGKILL after the grace period was a timer on the loop that stop() ends, so
+    a command ignoring SIGTERM outlived the engine."""
+    from pylo.engine._extend import KILL_GRACE
+
+    pid_file = tmp_path / "pid"
     eng = Engine().start()
-    job = SubprocessJob([sys.executable, "-c", code])
+    job = SubprocessJob(_deaf_to_sigterm(pid_file, shell))
     eng.submit(job)
     wait_for(pid_file.exists, timeout=60)
     pid = int(pid_file.read_text())
     try:
         eng.stop()
         assert job.status is Status.CANCELLED
+        wait_for(lambda: gone(pid), timeout=KILL_GRACE + 5)
+    finally:
+        if not gone(pid):
+            os.kill(pid, 9)
+
+
+def test_stop_waits_for_a_command_only_until_it_exits(tmp_path: Any) -> None:
+    """A command that obeys SIGTERM ends stop() at once, not after the grace period."""
+    import time
+
+    from pylo.engine._extend import KILL_GRACE
+
+    eng = Engine().start()
+    job = SubprocessJob(["sleep", "600"])
+    eng.submit(job)
+    wait_for(lambda: job.status is Status.RUNNING)
+    started = time.monotonic()
+    eng.stop()
+    assert time.monotonic() - started < KILL_GRACE
+    assert job.status is Status.CANCELLED
+
+
+def test_cancel_kills_the_group_after_its_leader_died_of_sigterm(engine: Engine, tmp_path: Any) -> None:
+    """The SIGKILL after the grace period went to the group only while the shell leading it was
+    alive: a program under the shell that ignores SIGTERM kept running."""
+    from pylo.engine._extend import KILL_GRACE
+
+    pid_file = tmp_path / "pid"
+    job = SubprocessJob(_deaf_to_sigterm(pid_file, shell=True))
+    engine.submit(job)
+    wait_for(pid_file.exists, timeout=60)
+    pid = int(pid_file.read_text())
+    try:
+        assert engine.cancel(job)
         wait_for(lambda: gone(pid), timeout=KILL_GRACE + 5)
     finally:
         if not gone(pid):

@@ -64,7 +64,9 @@ class SubprocessJob(Job):
         proc = self._handle
         if isinstance(proc, subprocess.Popen) and proc.poll() is None:
             _signal_group(proc, signal.SIGTERM)
-            rt.loop.call_later(KILL_GRACE, _kill_if_alive, proc)
+            # the whole group, even once its leader is gone: a shell dies of the SIGTERM while
+            # the program it started may ignore it
+            rt.loop.call_later(KILL_GRACE, _signal_group, proc, signal.SIGKILL)
 
 
 def _popen(cmd: str | list[str], cwd: Any, env: dict[str, str] | None, capture: bool) -> subprocess.Popen[bytes]:
@@ -102,24 +104,30 @@ def _signal_group(proc: subprocess.Popen[Any], sig: int) -> None:
         pass
 
 
-def _kill_if_alive(proc: subprocess.Popen[Any]) -> None:
-    if proc.poll() is None:
-        _signal_group(proc, signal.SIGKILL)
+def _group_alive(proc: subprocess.Popen[Any]) -> bool:
+    """Whether ``proc``'s process group still has a member (the shell leading it may be gone
+    while the program it started runs on)."""
+    try:
+        os.killpg(proc.pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
 
 
 def finish_off(handles: Iterable[object], grace: float = KILL_GRACE) -> None:
     """Give the commands among ``handles`` (job handles; those that are not ``Popen`` are
-    skipped), already sent SIGTERM, ``grace`` seconds in all to exit, then SIGKILL the groups of
-    those still running. Blocks the caller: for ``Engine.stop()``, whose loop, and with it the
-    SIGKILL timer of ``_stop``, is about to end."""
+    skipped), already sent SIGTERM, ``grace`` seconds in all to exit, then SIGKILL the groups
+    still running. Blocks the caller: for ``Engine.stop()``, whose loop, and with it the SIGKILL
+    timer of ``_stop``, is about to end. The members of a group are not our children, so their
+    end is polled (every 20 ms, within the grace period); one that exited but is not reaped yet
+    still counts, so orphans that init reaps slowly make this wait longer, never past ``grace``."""
     deadline = time.monotonic() + grace
-    for proc in handles:
-        if not isinstance(proc, subprocess.Popen):
-            continue
-        try:
-            proc.wait(max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            _signal_group(proc, signal.SIGKILL)
+    procs = [h for h in handles if isinstance(h, subprocess.Popen)]
+    pause = threading.Event()
+    while (procs := [p for p in procs if _group_alive(p)]) and time.monotonic() < deadline:
+        pause.wait(0.02)
+    for proc in procs:
+        _signal_group(proc, signal.SIGKILL)
 
 
 def free_port(ip: str = "127.0.0.1") -> int:
