@@ -97,3 +97,26 @@ def test_a_rerun_resumes_the_last_execution(tmp_path: Any) -> None:
         second = eng.rerun(job).result(60)
     assert second != first and pylo.summary(second).parent == first
     assert pylo.get_state(second) == (list(range(10)), [])
+
+
+def test_a_rerun_right_after_a_cancel_waits_for_the_cancelled_run(tmp_path: Any) -> None:
+    """The re-run resumes the cancelled attempt's execution, which its run holds until its
+    workers have flushed: the new attempt starts after that instead of failing on the claim."""
+    import functools
+
+    from engine_helpers import wait_for
+
+    release = str(tmp_path / "release")
+    pylo = Pylo.local_multithread(str(tmp_path / "store"), number_of_workers=1, block_size=10)
+    with Engine() as eng:
+        job = ExecutionJob(pylo, (x for x in range(20)), functools.partial(wait_then_pass, release))
+        eng.submit(job)
+        wait_for(lambda: job.run is not None)
+        first = job.run
+        assert eng.cancel(job)
+        again = eng.rerun(job)
+        assert not first.done()  # still flushing: it waits for the release
+        open(release, "w").close()
+        eid = again.result(60)
+    assert first.status is Status.CANCELLED and pylo.summary(eid).parent == first.id
+    assert pylo.get_state(eid) == (list(range(20)), [])
