@@ -26,11 +26,9 @@ def fixed_square(x: int) -> None:
 
 def run_demo(store: str, *, echo: Callable[[str], Any] = print, n_inputs: int = N_INPUTS, n_workers: int = 2) -> int:
     """Run, inspect, resume; return the number of inputs left unfinished (0 when all is well)."""
-    from distributed import Client, LocalCluster
+    from .backends._dask import local_client
 
-    with LocalCluster(n_workers=n_workers, threads_per_worker=1, dashboard_address="127.0.0.1:0") as cluster, Client(
-        cluster
-    ) as client, Pylo.dask(client, store) as pylo:
+    with local_client(n_workers) as client, Pylo.dask(client, store) as pylo:
         echo(f"store: {pylo.store.url}   cluster: {n_workers} Dask worker processes")
         echo(f"\n1. run a task over {n_inputs:,} inputs; it fails on some of them")
         eid = pylo.start_from_scratch(range(n_inputs), flaky_square)

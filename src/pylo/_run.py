@@ -139,11 +139,6 @@ class Run:
         for listener in self._listeners:
             listener(progress)
 
-    def set_counts(self, finished: int, failed: int) -> None:
-        """Correct the live counts from the store (after a resumed block was read back)."""
-        with self._lock:
-            self._finished, self._failed = finished, failed
-
     def settle(self, error: BaseException | None = None) -> None:
         """End the run: done, cancelled (when asked to) or failed with ``error``."""
         if error is None:

@@ -153,16 +153,12 @@ def _pylo(store: str, opts: dict[str, Any]) -> Iterator[Any]:
 
 @contextlib.contextmanager
 def _local_client(workers: int | None) -> Iterator[Any]:
-    """A local cluster of worker processes for one command (``distributed`` is untyped)."""
-    import distributed
+    """A local cluster of worker processes for one command, at most one per CPU."""
+    from .backends._dask import local_client
 
-    cluster_cls: Any = distributed.LocalCluster
-    client_cls: Any = distributed.Client
     cpus = os.cpu_count() or 1
-    n = min(workers or min(4, cpus), cpus)
-    with cluster_cls(n_workers=n, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0") as cluster:
-        with client_cls(cluster) as client:
-            yield client
+    with local_client(min(workers or min(4, cpus), cpus)) as client:
+        yield client
 
 
 def _execute(pylo: Any, start: Callable[[], Any], opts: dict[str, Any]) -> None:

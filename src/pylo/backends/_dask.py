@@ -13,11 +13,13 @@ running blocks between inputs and by every block before it starts.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Callable
 
 import cloudpickle
@@ -34,7 +36,7 @@ from ..store import BlockInfo, Manifest, Store
 if TYPE_CHECKING:
     from dask.typing import Key
 
-__all__ = ["DaskBackend", "block_key"]
+__all__ = ["DaskBackend", "block_key", "local_client", "new_local_cluster"]
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +60,7 @@ class DaskBackend:
     def __init__(self, client: Client | str | None = None, *, n_workers: int | None = None) -> None:
         self._owned: list[Any] = []
         if client is None:
-            cluster = LocalCluster(
-                n_workers=n_workers or min(4, os.cpu_count() or 1),
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=_dashboard_address(),
-            )
+            cluster = new_local_cluster(n_workers)
             client = Client(cluster)
             self._owned = [client, cluster]
         elif isinstance(client, str):
@@ -108,6 +105,23 @@ class DaskBackend:
         for owned in self._owned:
             owned.close()
         self._owned = []
+
+
+def new_local_cluster(n_workers: int | None = None) -> LocalCluster:
+    """A LocalCluster of worker processes, one thread each (``min(4, CPUs)`` by default)."""
+    return LocalCluster(
+        n_workers=n_workers or min(4, os.cpu_count() or 1),
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=_dashboard_address(),
+    )
+
+
+@contextlib.contextmanager
+def local_client(n_workers: int | None = None) -> Iterator[Client]:
+    """A client on a new local cluster, both closed on exit (the CLI's and the demo's default)."""
+    with new_local_cluster(n_workers) as cluster, Client(cluster) as client:
+        yield client
 
 
 def _dashboard_address() -> str | None:
