@@ -265,13 +265,16 @@ def test_cancel_does_not_wait_out_a_retry_delay(tmp_path: Any) -> None:
     clock = TickingClock()
     pylo = Pylo.local_multithread(str(tmp_path / "s"), number_of_workers=1, clock=clock, retries=3, retry_delay=600.0)
     runs: list[Any] = []
+    registered = threading.Event()
 
     def task(x: int) -> None:
         if x == 2:
+            assert registered.wait(30)
             runs[0].cancel()  # stands for a cancel from the caller during the retry wait
             raise ValueError("retry me in ten minutes")
 
     runs.append(pylo.submit(range(10), task))
+    registered.set()
     runs[0].wait(30)
     assert runs[0].status is Status.CANCELLED
     assert clock.now < 600.0  # the delay was cut short, not slept

@@ -70,21 +70,27 @@ def run_block(
     """Run the task over one block and return the worker's tally after it."""
     if tally.gave_up:
         return tally
-    if ctx.store.files.local:
+    start = _read_block(ctx, info, stop)
+    if start is None:  # cancelled before it began
+        return tally
+    return _BlockRun(ctx, info, tally, stop, report).run(*start)
+
+
+def _read_block(ctx: BlockContext, info: BlockInfo, stop: Callable[[], bool]) -> tuple[BlockState, list[Any]] | None:
+    """What earlier attempts of the block concluded and its inputs, or ``None`` when stopped.
+    On an object store the three reads go at once: their latencies would add up."""
+    store, eid = ctx.store, ctx.execution
+    if store.files.local:
         if stop():
-            return tally
-        state = ctx.store.read_block_state(ctx.execution, info)
-        _positions, values = ctx.store.read_inputs(ctx.execution, info)
-        return _BlockRun(ctx, info, tally, stop, report).run(state, values)
-    # Three independent reads at once: their latencies add up on an object store.
+            return None
+        return store.read_block_state(eid, info), store.read_inputs(eid, info)[1]
     with concurrent.futures.ThreadPoolExecutor(3, thread_name_prefix="pylo-read") as pool:
         stopped = pool.submit(stop)
-        prior = pool.submit(ctx.store.read_block_state, ctx.execution, info)
-        inputs = pool.submit(ctx.store.read_inputs, ctx.execution, info)
+        prior = pool.submit(store.read_block_state, eid, info)
+        inputs = pool.submit(store.read_inputs, eid, info)
         if stopped.result():
-            return tally
-        state, (_positions, values) = prior.result(), inputs.result()
-    return _BlockRun(ctx, info, tally, stop, report).run(state, values)
+            return None
+        return prior.result(), inputs.result()[1]
 
 
 def finish_worker(ctx: BlockContext, tally: WorkerTally, *, cancelled: bool = False) -> None:

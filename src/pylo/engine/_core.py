@@ -153,7 +153,8 @@ class Scheduler:
         self.jobs[job.id] = job
         self.statuses[job.id] = Status.PENDING
         job._ups = upstreams(job)
-        job._spec_blob = spec_of(job) if self.record_store is not None else None
+        if getattr(job, "_spec_blob", None) is None and self.record_store is not None:
+            job._spec_blob = spec_of(job)
         self._watch(job)
         self._persist(job)
         if job.kind == "dask":

@@ -33,7 +33,7 @@ from ._errors import JobNotFound
 from ._extend import finish_off
 from ._job import Job, JobFuture
 from ._processes import ProcessPool
-from ._records import JobRecord, RecordStore, rebuild, record_of
+from ._records import JobRecord, RecordStore, rebuild, record_of, spec_of
 from ._slots import Slots
 from ._threads import ThreadPool
 
@@ -220,6 +220,9 @@ class Engine(Scheduler):
             self.dask_client()  # a local cluster is started here, not on the loop thread
         job._engine = self
         job.submitted = time.time()
+        if self.record_store is not None:  # recorded before submit returns: a crash cannot lose it
+            job._spec_blob = spec_of(job)
+            self.record_store.write(record_of(job), job._spec_blob)
         self._inc()
         self._handover(self._accept, job)
         return job.future
