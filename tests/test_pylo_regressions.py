@@ -241,15 +241,16 @@ def test_a_relative_store_path_means_the_same_place_everywhere(tmp_path: Any, mo
 def test_bug9_ctrl_c_while_the_run_is_being_launched_stops_it(tmp_path: Any) -> None:
     pylo = Pylo.local_multithread(str(tmp_path / "s"), number_of_workers=2, task_executions_before_flush=1)
     runs: list[Any] = []
-    started = threading.Event()
+    started, registered = threading.Event(), threading.Event()
 
     def task(x: int) -> None:
         started.set()
         if x >= 3:  # hold the workers until the cancel arrives, so it lands mid-run
-            assert runs[0]._cancel_requested.wait(30)
+            assert registered.wait(30) and runs[0]._cancel_requested.wait(30)
 
     def start() -> Any:
         runs.append(pylo.submit(range(1000), task))
+        registered.set()
         assert started.wait(30)
         raise KeyboardInterrupt  # lands after the launch, before the caller reaches wait()
 
