@@ -36,6 +36,13 @@ def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 60.0, pol
         time.sleep(poll)
 
 
+
+def read_when_written(path: Path, timeout: float = 60.0) -> str:
+    """The text of ``path`` once a client process has written it (it writes, then renames)."""
+    wait_for(path.exists, f"{path.name} to be written", timeout=timeout)
+    return path.read_text()
+
+
 def read_pid(path: Path) -> int:
     return int(path.read_text().strip())
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import tasks
-from _support import kill_group, python, wait_for
+from _support import kill_group, python, read_when_written, wait_for
 from pylo import ExecutionClaimed, Pylo
 from pylo.store import Store, new_execution_id
 from pylo.store._claims import new_holder
@@ -60,7 +60,7 @@ def test_resuming_an_execution_another_client_runs_is_refused(tmp_path: Path) ->
     other = python("_threads_client.py", json.dumps(spec))
     try:
         wait_for(lambda: (gates / "gate-5").exists(), "the other client to be running")
-        eid = (tmp_path / "id").read_text()
+        eid = read_when_written(tmp_path / "id")
         pylo = Pylo.local_multithread(spec["store"], number_of_workers=2)
         with pytest.raises(ExecutionClaimed, match=f"process {other.pid} on .* force=True"):
             pylo.resume(eid, tasks.noop)

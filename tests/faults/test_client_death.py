@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import tasks
-from _support import Ledger, kill_group, python, reruns, wait_for, wait_flushed
+from _support import Ledger, kill_group, python, read_when_written, reruns, wait_for, wait_flushed
 from pylo import Pylo
 
 pytestmark = pytest.mark.slow
@@ -42,7 +42,7 @@ def test_client_killed_then_resumed_by_another_process_on_another_cluster(
         for x in spec["gate_at"]:
             wait_for(lambda x=x: (gates / f"gate-{x}").exists() or first.poll() is not None, f"gate {x}")
         assert first.poll() is None, "the first client ended before it was killed"
-        eid = (tmp_path / "first-id").read_text()
+        eid = read_when_written(tmp_path / "first-id")
         reader = Pylo.local_multithread(spec["url"], storage_options=spec["options"])
         for x in spec["gate_at"]:
             wait_flushed(reader.store, eid, x, FLUSH, 10)

@@ -13,7 +13,7 @@ import pytest
 
 import fault_tasks
 import tasks
-from _support import Ledger, kill_group, python, reruns, wait_for
+from _support import Ledger, kill_group, python, read_when_written, reruns, wait_for
 from pylo import Pylo
 
 pytestmark = pytest.mark.slow
@@ -48,7 +48,7 @@ def test_ctrl_c_in_the_caller_cancels_flushes_and_propagates(tmp_path: Path, led
     proc = python("_threads_client.py", json.dumps(spec))
     try:
         wait_for(lambda: (gates / "gate-5").exists(), "input 5 to reach its gate")
-        eid = (tmp_path / "id").read_text()
+        eid = read_when_written(tmp_path / "id")
         proc.send_signal(signal.SIGINT)  # Ctrl-C while the caller waits in start_from_scratch
         wait_for(lambda: (tmp_path / "s" / eid / "cancel.json").exists(), "the cancel request")
         (gates / "open-5").touch()  # the input in flight may now end; its worker then stops
@@ -91,7 +91,7 @@ def test_ctrl_c_in_the_caller_on_dask_cancels_flushes_and_propagates(tmp_path: P
     proc = python("_client.py", "start", json.dumps(spec))
     try:
         wait_for(lambda: (gates / "gate-13").exists(), "input 13 to reach its gate")
-        eid = (tmp_path / "id").read_text()
+        eid = read_when_written(tmp_path / "id")
         proc.send_signal(signal.SIGINT)  # Ctrl-C while the caller waits on the run
         wait_for(lambda: (tmp_path / "s" / eid / "cancel.json").exists(), "the cancel request")
         (gates / "open-13").touch()
