@@ -4,6 +4,7 @@ and a ledger of what the faults cost (read by the session summary in conftest.py
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import selectors
 import signal
@@ -62,6 +63,40 @@ def python(script: str, *args: str, **popen: Any) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, str(TESTS / "faults" / script), *args], env=env, start_new_session=True, **popen
     )
+
+
+@dataclasses.dataclass
+class GatedClient:
+    """A pylo client on threads in its own process, held at its gate (see _threads_client.py)."""
+
+    proc: subprocess.Popen[bytes]
+    store: str
+    calls: Path
+    gates: Path
+    eid: str
+
+    def open_gate(self) -> None:
+        (self.gates / f"open-{GATE}").touch()
+
+
+GATE = 5  # the input a gated client holds
+
+
+def start_gated_client(tmp_path: Path, n: int) -> GatedClient:
+    """Start ``_threads_client.py`` over ``range(n)``; return once input GATE waits at its gate
+    and the client has written its execution id."""
+    calls, gates = tmp_path / "calls", tmp_path / "gates"
+    calls.mkdir(), gates.mkdir()
+    spec = {"store": str(tmp_path / "s"), "calls": str(calls), "gates": str(gates), "gate_at": [GATE],
+            "n": n, "id_file": str(tmp_path / "id")}
+    proc = python("_threads_client.py", json.dumps(spec))
+    try:
+        wait_for(lambda: (gates / f"gate-{GATE}").exists(), f"input {GATE} to reach its gate")
+        eid = read_when_written(tmp_path / "id")
+    except BaseException:
+        kill_group(proc)
+        raise
+    return GatedClient(proc, spec["store"], calls, gates, eid)
 
 
 def reruns(log_dir: Path) -> dict[str, int]:

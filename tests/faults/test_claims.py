@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import tasks
-from _support import kill_group, python, read_when_written, wait_for
+from _support import kill_group, python, start_gated_client, wait_for
 from pylo import ExecutionClaimed, Pylo
 from pylo.store import Store, new_execution_id
 from pylo.store._claims import new_holder
@@ -53,21 +53,16 @@ def test_of_clients_racing_for_a_claim_exactly_one_wins(store_url: tuple[str, di
 
 
 def test_resuming_an_execution_another_client_runs_is_refused(tmp_path: Path) -> None:
-    calls, gates = tmp_path / "calls", tmp_path / "gates"
-    calls.mkdir(), gates.mkdir()
-    spec = {"store": str(tmp_path / "s"), "calls": str(calls), "gates": str(gates), "gate_at": [5],
-            "n": 40, "id_file": str(tmp_path / "id")}
-    other = python("_threads_client.py", json.dumps(spec))
+    other = start_gated_client(tmp_path, 40)
+    eid = other.eid
     try:
-        wait_for(lambda: (gates / "gate-5").exists(), "the other client to be running")
-        eid = read_when_written(tmp_path / "id")
-        pylo = Pylo.local_multithread(spec["store"], number_of_workers=2)
-        with pytest.raises(ExecutionClaimed, match=f"process {other.pid} on .* force=True"):
+        pylo = Pylo.local_multithread(other.store, number_of_workers=2)
+        with pytest.raises(ExecutionClaimed, match=f"process {other.proc.pid} on .* force=True"):
             pylo.resume(eid, tasks.noop)
-        (gates / "open-5").touch()
-        assert other.wait(60) == 0
+        other.open_gate()
+        assert other.proc.wait(60) == 0
     finally:
-        kill_group(other)
+        kill_group(other.proc)
     resumed = pylo.start_from_past_execution(eid, tasks.noop, progress=False)  # released: allowed now
     assert pylo.get_state(resumed) == (list(range(40)), [])
 

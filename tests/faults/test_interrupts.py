@@ -13,7 +13,7 @@ import pytest
 
 import fault_tasks
 import tasks
-from _support import Ledger, kill_group, python, read_when_written, reruns, wait_for
+from _support import Ledger, kill_group, python, read_when_written, reruns, start_gated_client, wait_for
 from pylo import Pylo
 
 pytestmark = pytest.mark.slow
@@ -41,22 +41,17 @@ def test_an_interrupt_inside_a_task_propagates_after_a_flush(kind: type, tmp_pat
 
 
 def test_ctrl_c_in_the_caller_cancels_flushes_and_propagates(tmp_path: Path, ledger: Ledger) -> None:
-    calls, gates = tmp_path / "calls", tmp_path / "gates"
-    calls.mkdir(), gates.mkdir()
-    spec = {"store": str(tmp_path / "s"), "calls": str(calls), "gates": str(gates), "gate_at": [5],
-            "n": 100, "id_file": str(tmp_path / "id")}
-    proc = python("_threads_client.py", json.dumps(spec))
+    client = start_gated_client(tmp_path, 100)
+    eid, calls, proc = client.eid, client.calls, client.proc
     try:
-        wait_for(lambda: (gates / "gate-5").exists(), "input 5 to reach its gate")
-        eid = read_when_written(tmp_path / "id")
         proc.send_signal(signal.SIGINT)  # Ctrl-C while the caller waits in start_from_scratch
         wait_for(lambda: (tmp_path / "s" / eid / "cancel.json").exists(), "the cancel request")
-        (gates / "open-5").touch()  # the input in flight may now end; its worker then stops
+        client.open_gate()  # the input in flight may now end; its worker then stops
         assert proc.wait(60) in (-signal.SIGINT, 130, 1)  # died of the KeyboardInterrupt
     finally:
         kill_group(proc)
     assert (tmp_path / "id.interrupted").exists()
-    pylo = Pylo.local_multithread(spec["store"], number_of_workers=2)
+    pylo = Pylo.local_multithread(client.store, number_of_workers=2)
     finished, unfinished = pylo.get_state(eid)
     assert set(finished) == {int(x) for x in tasks.count_calls(str(calls))}  # all flushed
     assert unfinished and pylo.summary(eid).workers[0].ended is not None
