@@ -3,7 +3,10 @@
     PyloError
     ├── InvalidArgument (ValueError)          a bad argument or config value, raised before any work
     │   └── TaskNotSerializable (TypeError)   the task or an input cannot be pickled for the backend
+    │       └── ResultNotSerializable         a return value cannot be kept (fails its attempt)
     ├── ExecutionNotFound (LookupError)       no execution with that id in the store
+    ├── ResultsNotKept (LookupError)          results asked of an execution run without store_results
+    ├── InputsFailed                          the inputs could not be computed (a bag's partition raised)
     ├── SnapshotError                         the store holds something pylo cannot trust
     │   ├── CorruptSnapshot (ValueError)      an object is truncated, garbage or missing
     │   └── IncompatibleSnapshot              an object written by an unknown format version
@@ -22,8 +25,11 @@ __all__ = [
     "ExecutionInterrupted",
     "ExecutionNotFound",
     "IncompatibleSnapshot",
+    "InputsFailed",
     "InvalidArgument",
     "PyloError",
+    "ResultNotSerializable",
+    "ResultsNotKept",
     "SnapshotError",
     "StoreUnreachable",
     "TaskNotSerializable",
@@ -42,8 +48,22 @@ class TaskNotSerializable(InvalidArgument, TypeError):
     """The task or an input cannot be serialized for the store or the backend."""
 
 
+class ResultNotSerializable(TaskNotSerializable):
+    """A task's return value cannot be serialized and loaded back, so it cannot be kept
+    (``store_results=True``); recorded as the failure of that attempt."""
+
+
 class ExecutionNotFound(PyloError, LookupError):
     """No execution with that id exists in the store."""
+
+
+class ResultsNotKept(PyloError, LookupError):
+    """Results were asked of an execution (or a parent in its chain) run without ``store_results``."""
+
+
+class InputsFailed(PyloError):
+    """The inputs could not be computed (a partition of a ``dask.bag.Bag`` raised); no execution
+    was created. The original error is the ``__cause__``."""
 
 
 class SnapshotError(PyloError):

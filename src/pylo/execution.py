@@ -3,11 +3,14 @@ chains to a backend; everything it reads back comes from the store."""
 
 from __future__ import annotations
 
+import asyncio
 import collections
+import functools
+import itertools
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from ._core.block import BlockContext
@@ -17,10 +20,15 @@ from ._core.plan import plan_execution
 from ._ui.progress import follow
 from ._core.run import Run
 from ._core.status import Status
-from ._core.state import read_exceptions, read_state, unfinished
+from ._core.frame import records_frame
+from ._core.plan import Held
+from ._core.rerun import Only, matcher
+from ._core.results import read_results
+from ._core.state import read_exceptions, read_state, split_unfinished, unfinished
 from ._core.summary import Summary, summarize
 from ._core.verify import VerifyReport, verify_execution
 from .backends import Backend
+from .backends._bags import is_bag, plan_bag, results_bag
 from .backends._threads import ThreadBackend
 from .errors import InvalidArgument, StoreUnreachable
 from .store import Claim, ExceptionRecord, Manifest, Store
@@ -44,6 +52,7 @@ class Options(TypedDict, total=False):
     flush_interval: float
     block_size: int
     timeout: float | None
+    store_results: bool
 
 
 class Pylo:
@@ -118,30 +127,58 @@ class Pylo:
     def submit(self, inputs: Iterable[Any], task: Callable[[Any], object]) -> Run:
         """Start a new execution of ``task`` over ``inputs`` and return its handle at once.
 
-        ``inputs`` may be any iterable, a generator included; it is streamed into the store.
-        Raises ``InvalidArgument`` (bad task or inputs) and ``TaskNotSerializable`` before any work.
+        ``inputs`` may be any iterable, a generator included; it is streamed into the store. A
+        ``dask.bag.Bag`` is written by the Dask workers that compute its partitions (one block per
+        partition; on threads, partitions are computed here one at a time).
+        Raises ``InvalidArgument`` (bad task or inputs), ``TaskNotSerializable`` and
+        ``InputsFailed`` (a bag partition raised) before any work.
         """
         self._check_task(task)
-        manifest = plan_execution(self.store, inputs, task, self.config, self._workers())
+        if is_bag(inputs):
+            client = getattr(self.backend, "client", None)
+            manifest = plan_bag(self.store, inputs, task, self.config, self._workers(), client)
+        else:
+            manifest = plan_execution(self.store, inputs, task, self.config, self._workers())
         log.info("execution %s started: %d inputs, %d workers", manifest.id, manifest.n_inputs, manifest.workers)
         return self._launch(manifest, task)
 
-    def resume(self, execution_id: str, task: Callable[[Any], object], *, force: bool = False) -> Run:
+    def resume(
+        self,
+        execution_id: str,
+        task: Callable[[Any], object],
+        *,
+        force: bool = False,
+        only: Only | None = None,
+        pending: bool = True,
+    ) -> Run:
         """Start a new execution that reruns the failed and pending inputs of ``execution_id``
         (following its chain of parents) and return its handle at once.
+
+        ``only``: rerun only the failures it names: an exception type, a type name, a tuple of
+        them (matched on the recorded type and its bases, by name), or a predicate on the
+        ``ExceptionRecord`` of the input's last failure. ``pending``: whether inputs never
+        attempted rerun too. The inputs left out stay unfinished in the new execution, with
+        their last failure among its exceptions, so a later resume still finds them.
 
         Raises ``ExecutionClaimed`` while another client runs or resumes ``execution_id``;
         ``force=True`` takes over a claim whose client is known to be dead (a dead process on
         this host is detected by itself)."""
         self._check_task(task)
+        select = matcher(only)
+        if not isinstance(pending, bool):
+            raise InvalidArgument(f"pending must be a bool, got {pending!r}")
         parent = self.store.read_manifest(execution_id)
         claim = self.store.claim(parent.id, force=force)
         try:
-            items = unfinished(self.store, parent)
+            held: Iterable[Held] = ()
+            if select is None and pending:
+                items: Iterable[tuple[int, Any]] = unfinished(self.store, parent)
+            else:
+                items, held = split_unfinished(self.store, parent, select, pending)
             positions = _Positions()
             manifest = plan_execution(
                 self.store, positions.strip(items), task, self.config, self._workers(),
-                parent=parent, positions=positions,
+                parent=parent, positions=positions, held=held,
             )
         except BaseException:
             self.store.release(claim)
@@ -156,11 +193,20 @@ class Pylo:
         return self._blocking(lambda: self.submit(inputs, task), progress)
 
     def start_from_past_execution(
-        self, execution_id: str, task: Callable[[Any], object], *, progress: bool = True, force: bool = False
+        self,
+        execution_id: str,
+        task: Callable[[Any], object],
+        *,
+        progress: bool = True,
+        force: bool = False,
+        only: Only | None = None,
+        pending: bool = True,
     ) -> str:
         """Rerun what ``execution_id`` left unfinished, in a new execution; return its id.
-        ``force``: see ``resume``."""
-        return self._blocking(lambda: self.resume(execution_id, task, force=force), progress)
+        ``force``, ``only``, ``pending``: see ``resume``."""
+        return self._blocking(
+            lambda: self.resume(execution_id, task, force=force, only=only, pending=pending), progress
+        )
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -168,9 +214,28 @@ class Pylo:
         """``(finished, unfinished)`` inputs, in input order; finished includes inherited ones."""
         return read_state(self.store, execution_id)
 
-    def get_exceptions(self, execution_id: str) -> list[ExceptionRecord]:
-        """Every failed attempt of this execution (not its parents'), in input order."""
-        return read_exceptions(self.store, execution_id)
+    def get_exceptions(self, execution_id: str, only: Only | None = None) -> list[ExceptionRecord]:
+        """Every failed attempt of this execution (not its parents'), in input order; ``only``
+        keeps those of one exception type (or name, tuple, predicate: see ``resume``)."""
+        return read_exceptions(self.store, execution_id, matcher(only))
+
+    def exceptions_frame(self, execution_id: str, only: Only | None = None) -> Any:
+        """The failed attempts as a ``pandas.DataFrame``, one row per attempt: position, input
+        (its repr), worker, attempt, type, message, time, first and last traceback line.
+        Needs pandas (``pip install 'pylo-dask[pandas]'``); raises ``ImportError`` without it."""
+        return records_frame(self.get_exceptions(execution_id, only))
+
+    def get_results(self, execution_id: str) -> Iterator[tuple[Any, Any]]:
+        """``(input, result)`` of every finished input (inherited ones included), in input order,
+        streamed one block at a time. Raises ``ResultsNotKept`` when the execution (or a parent
+        that finished inputs) ran without ``store_results=True``. Unpickles the results: the
+        store must be trusted."""
+        return read_results(self.store, execution_id)
+
+    def results_bag(self, execution_id: str) -> Any:
+        """The pairs of ``get_results`` as a ``dask.bag.Bag`` whose partitions are read where
+        they are computed (one per stored block; execution by execution along the chain)."""
+        return results_bag(self.store, execution_id)
 
     def summary(self, execution_id: str) -> Summary:
         """Counts overall and per worker, read without unpickling anything."""
@@ -184,6 +249,64 @@ class Pylo:
     def executions(self) -> list[str]:
         """The ids of the executions in the store, oldest first."""
         return self.store.list_executions()
+
+    # -- awaitable twins -----------------------------------------------------------------------
+    # Each runs its blocking twin on a helper thread, so store I/O never blocks the event loop;
+    # off its loop's thread an asynchronous distributed.Client answers synchronously.
+
+    async def submit_async(self, inputs: Iterable[Any], task: Callable[[Any], object]) -> Run:
+        """``submit`` off the event loop; ``await`` the returned run for its id."""
+        return await asyncio.to_thread(self.submit, inputs, task)
+
+    async def resume_async(self, execution_id: str, task: Callable[[Any], object], **kwargs: Any) -> Run:
+        """``resume`` off the event loop (same keywords)."""
+        return await asyncio.to_thread(functools.partial(self.resume, execution_id, task, **kwargs))
+
+    async def start_from_scratch_async(
+        self, inputs: Iterable[Any], task: Callable[[Any], object], *, progress: bool = True
+    ) -> str:
+        """``start_from_scratch`` without blocking the event loop."""
+        return await self._wait_async(await self.submit_async(inputs, task), progress)
+
+    async def start_from_past_execution_async(
+        self, execution_id: str, task: Callable[[Any], object], *, progress: bool = True, **kwargs: Any
+    ) -> str:
+        """``start_from_past_execution`` without blocking the event loop (same keywords)."""
+        return await self._wait_async(await self.resume_async(execution_id, task, **kwargs), progress)
+
+    async def get_state_async(self, execution_id: str) -> tuple[list[Any], list[Any]]:
+        return await asyncio.to_thread(self.get_state, execution_id)
+
+    async def get_exceptions_async(self, execution_id: str, only: Only | None = None) -> list[ExceptionRecord]:
+        return await asyncio.to_thread(self.get_exceptions, execution_id, only)
+
+    async def exceptions_frame_async(self, execution_id: str, only: Only | None = None) -> Any:
+        return await asyncio.to_thread(self.exceptions_frame, execution_id, only)
+
+    async def summary_async(self, execution_id: str) -> Summary:
+        return await asyncio.to_thread(self.summary, execution_id)
+
+    async def verify_async(self, execution_id: str) -> VerifyReport:
+        return await asyncio.to_thread(self.verify, execution_id)
+
+    async def get_results_async(self, execution_id: str, *, batch: int = 1000) -> AsyncIterator[tuple[Any, Any]]:
+        """``get_results`` as an async iterator: ``batch`` pairs are read per trip to a helper thread."""
+        pairs = await asyncio.to_thread(self.get_results, execution_id)
+        while chunk := await asyncio.to_thread(lambda: list(itertools.islice(pairs, batch))):
+            for pair in chunk:
+                yield pair
+
+    async def _wait_async(self, run: Run, progress: bool) -> str:
+        with follow(run, enabled=progress, dashboard=getattr(self.backend, "dashboard_link", None)):
+            try:
+                eid = await run
+            except asyncio.CancelledError:  # the awaiting task was cancelled: so is the run
+                run.cancel()
+                raise
+        p = run.progress()
+        log.info("execution %s %s: %d finished, %d failed, %d pending of %d",
+                 eid, run.status.value, p.finished, p.failed, p.pending, p.total)
+        return eid
 
     # -- helpers -------------------------------------------------------------------------------
 

@@ -3,7 +3,8 @@
     inputs/{block} ──► skip what earlier segments concluded ──► task(input) per position
                                                    │ every N attempts / T seconds / block end /
                                                    ▼ give-up / cancel / KeyboardInterrupt
-                            errors/{block}/{seq}-{writer}, then progress/{block}/{seq}-{writer}
+                            errors/{block}/{seq}-{writer}, [results/{block}/{seq}-{writer},]
+                            then progress/{block}/{seq}-{writer}
 
 The decisions (retry or not, give up or not) come from ``_decide``; this module carries them out.
 """
@@ -26,6 +27,7 @@ from .timeout import TimedCalls
 from .background_writes import BackgroundWrites
 from ..errors import PyloError, StoreUnreachable
 from ..store import BlockInfo, BlockState, Manifest, Segment, Store, record_failure
+from ..store._results import keeping_results
 from ..store._segments import to_ranges
 
 __all__ = ["BlockContext", "Delta", "finish_worker", "run_block"]
@@ -117,6 +119,11 @@ class _BlockRun:
         # With a timeout, attempts run on a helper thread that a hung call can be abandoned on.
         self.timed = None if cfg.timeout is None else TimedCalls(ctx.task, cfg.timeout)
         self.call: Callable[[Any], object] = self.timed or ctx.task
+        # With store_results, each successful attempt pickles its value (a value that cannot be
+        # kept fails the attempt); the pickles line up with ``self.finished``.
+        self.results: list[bytes] = []
+        if cfg.store_results:
+            self.call = keeping_results(self.call, self.results)
         self.max_failures = cfg.max_worker_failures
         self.keep_records = cfg.store_exceptions
         self.writer = uuid.uuid4().hex[:12]
@@ -281,6 +288,10 @@ class _BlockRun:
             )
             seq = self.seq
             delta = Delta(eid, self.tally.worker, block, len(self.finished), len(self.failed), self.since)
+            if self.results:  # before the segment: a finished input always has its result
+                kept, blobs = list(self.finished), self.results[:]
+                writes.append(lambda: ctx.store.write_results(eid, block, kept, blobs, seq, self.writer))
+                self.results.clear()
             writes.append(lambda: ctx.store.write_segment(eid, seg, seq, self.writer))
             writes.append(lambda: self.report(delta))  # progress counts only what is stored
             self.seq += 1
@@ -302,8 +313,9 @@ def _now() -> str:
 
 
 def worker_blocks(manifest: Manifest) -> dict[int, list[BlockInfo]]:
-    """Each worker's blocks, in order: the chain it runs."""
+    """Each worker's blocks, in order: the chain it runs (held blocks are nobody's)."""
     chains: dict[int, list[BlockInfo]] = {w: [] for w in range(manifest.workers)}
     for info in manifest.blocks:
-        chains[info.worker].append(info)
+        if not info.held:
+            chains[info.worker].append(info)
     return chains

@@ -23,6 +23,8 @@ class Config:
     ``retries`` — extra attempts per input; the n-th retry waits
     ``min(retry_delay * retry_backoff**(n-1), retry_max_delay)``, scaled by ``1 ± retry_jitter``.
     ``block_size`` — inputs per block, the unit of storage and of Dask tasks.
+    ``store_results`` — keep each finished input's return value in the store, written with the
+    progress of the same flush; a value that cannot be serialized fails its attempt.
     ``timeout`` — seconds one attempt may take before it counts as failed, recorded as a
     ``TimeoutError`` (``None``: no limit). Attempts then run on a helper thread; a Python thread
     cannot be killed, so a hung call is abandoned — it runs on in the background until it returns —
@@ -41,6 +43,7 @@ class Config:
     flush_interval: float = 5.0
     block_size: int = 10_000
     timeout: float | None = None
+    store_results: bool = False
 
     def __post_init__(self) -> None:
         if self.number_of_workers is not None:
@@ -51,6 +54,8 @@ class Config:
         _check_int("block_size", self.block_size, minimum=1)
         if not isinstance(self.store_exceptions, bool):
             raise InvalidArgument(f"store_exceptions must be a bool, got {self.store_exceptions!r}")
+        if not isinstance(self.store_results, bool):
+            raise InvalidArgument(f"store_results must be a bool, got {self.store_results!r}")
         _check_float("retry_delay", self.retry_delay, minimum=0.0)
         _check_float("retry_backoff", self.retry_backoff, minimum=1.0)
         _check_float("retry_max_delay", self.retry_max_delay, minimum=0.0)

@@ -20,6 +20,13 @@ from .config import Config
 from ..errors import InvalidArgument
 from .background_writes import BackgroundWrites
 from ..store import BlockInfo, Manifest, Store, dump_inputs, new_execution_id
+from ..store._manifest import HELD
+
+#: (root position, input, last raw exception record or None) of an input a resume left out.
+Held = tuple[int, Any, "dict[str, Any] | None"]
+
+#: The writer id of the records a held block carries over (no worker writes to a held block).
+HELD_WRITER = "000000000000"
 
 __all__ = ["plan_execution", "task_name"]
 
@@ -36,10 +43,13 @@ def plan_execution(
     *,
     parent: Manifest | None = None,
     positions: Iterable[int] | None = None,
+    held: Iterable[Held] = (),
 ) -> Manifest:
     """Store ``inputs`` as the blocks of a new execution and return its manifest.
 
-    ``positions`` (for a resume) gives each input's position in the root execution.
+    ``positions`` (for a resume) gives each input's position in the root execution. ``held`` (a
+    resume with ``only=``): the inputs left out, stored in held blocks after the others, each with
+    its last raw exception record (or ``None``), which the new execution keeps as its own.
     """
     try:
         values = iter(inputs)
@@ -47,7 +57,7 @@ def plan_execution(
         raise InvalidArgument(f"inputs must be iterable, got {type(inputs).__name__}") from None
     eid = new_execution_id()
     try:
-        manifest = _write(store, eid, values, task, config, workers, parent, positions)
+        manifest = _write(store, eid, values, task, config, workers, parent, positions, held)
     except BaseException:  # an input that cannot be serialized, a damaged parent, Ctrl-C…
         store.discard(eid)  # no manifest was written: remove the blocks that were
         raise
@@ -63,6 +73,7 @@ def _write(
     workers: int,
     parent: Manifest | None,
     positions: Iterable[int] | None,
+    held: Iterable[Held] = (),
 ) -> Manifest:
     blocks: list[BlockInfo] = []
     start = 0
@@ -77,6 +88,10 @@ def _write(
             uploads.submit(functools.partial(store.write_inputs, eid, index, data))
             blocks.append(BlockInfo(block=index, start=start, count=len(chunk), worker=index % workers))
             start += len(chunk)
+        running = len(blocks)
+        for chunk in _batches(iter(held), config.block_size):
+            blocks.append(_write_held(store, eid, chunk, len(blocks), start, uploads, parent))
+            start += len(chunk)
         uploads.wait()
     finally:
         uploads.close()
@@ -87,12 +102,34 @@ def _write(
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds"),
         task=task_name(task),
         n_inputs=start,
-        workers=min(workers, len(blocks)),  # a worker without blocks would never report an end
+        workers=min(workers, running),  # a worker without blocks would never report an end
         blocks=tuple(blocks),
         config=config,
     )
     store.write_manifest(manifest)
     return manifest
+
+
+def _write_held(
+    store: Store, eid: str, chunk: list[Held], index: int, start: int, uploads: BackgroundWrites,
+    parent: Manifest | None,
+) -> BlockInfo:
+    """One held block: its inputs, and the last failure of each as this execution's record."""
+    roots = [root for root, _, _ in chunk]
+    data = dump_inputs(roots, [value for _, value, _ in chunk], start)
+    uploads.submit(functools.partial(store.write_inputs, eid, index, data))
+    carried = [
+        {**rec, "pos": start + i, "carried_from": parent.id if parent else None}
+        for i, (_, _, rec) in enumerate(chunk) if rec is not None
+    ]
+    if carried:
+        uploads.submit(functools.partial(store.write_records, eid, index, carried, 0, HELD_WRITER))
+    return BlockInfo(block=index, start=start, count=len(chunk), worker=HELD)
+
+
+def _batches(values: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    while chunk := list(itertools.islice(values, size)):
+        yield chunk
 
 
 def _chunks(values: Iterator[Any], block_size: int, workers: int) -> Iterator[list[Any]]:
@@ -117,3 +154,28 @@ def task_name(task: Callable[..., object]) -> str:
     module = getattr(inner, "__module__", None) or type(inner).__module__
     qualname = getattr(inner, "__qualname__", None) or type(inner).__qualname__
     return f"{module}:{qualname}"
+
+
+def write_manifest_of(
+    store: Store, eid: str, counts: list[int], task: Callable[[Any], object], config: Config, workers: int
+) -> Manifest:
+    """Write the manifest of a new execution whose input blocks, of ``counts`` inputs each, were
+    stored by someone else (the Dask workers that computed a bag's partitions): block ``i`` is
+    run by worker ``i % workers``."""
+    blocks, start = [], 0
+    for index, count in enumerate(counts):
+        blocks.append(BlockInfo(block=index, start=start, count=count, worker=index % workers))
+        start += count
+    manifest = Manifest(
+        id=eid,
+        parent=None,
+        root=eid,
+        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds"),
+        task=task_name(task),
+        n_inputs=start,
+        workers=min(workers, len(blocks)),
+        blocks=tuple(blocks),
+        config=config,
+    )
+    store.write_manifest(manifest)
+    return manifest

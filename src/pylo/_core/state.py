@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import bisect
 import heapq
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from operator import itemgetter
 from typing import Any
 
+from .plan import Held
+from .rerun import Selector, last_failures, reruns
 from ..store import BlockInfo, BlockState, ExceptionRecord, Manifest, Store, to_record
 
-__all__ = ["chain", "read_exceptions", "read_state", "unfinished"]
+__all__ = ["chain", "read_exceptions", "read_state", "split_unfinished", "unfinished", "unfinished_entries"]
 
 
 def chain(store: Store, eid: str) -> list[Manifest]:
@@ -48,21 +50,56 @@ def _finished_items(store: Store, manifest: Manifest, states: dict[int, BlockSta
                 yield roots[i], values[i]
 
 
-def _unfinished_items(store: Store, manifest: Manifest, states: dict[int, BlockState]) -> Iterator[tuple[int, Any]]:
-    for info in manifest.blocks:
+def _unfinished_items(
+    store: Store, manifest: Manifest, states: dict[int, BlockState], blocks: Iterable[BlockInfo]
+) -> Iterator[tuple[int, int, Any, bool]]:
+    for info in blocks:
         state = states[info.block]
         if len(state.finished) == info.count:
             continue  # nothing to read: every input of the block finished
         roots, values = _block_items(store, manifest, info)
         for i, pos in enumerate(info.positions):
             if pos not in state.finished:
-                yield roots[i], values[i]
+                yield pos, roots[i], values[i], pos in state.failed
 
 
 def unfinished(store: Store, manifest: Manifest) -> Iterator[tuple[int, Any]]:
     """(root position, input) of every failed or pending input of ``manifest``, in order; lazily,
-    one block in memory at a time."""
-    return _unfinished_items(store, manifest, store.read_states(manifest))
+    one block in memory at a time (two with held blocks, which come after the run ones)."""
+    return ((root, value) for _, root, value, _ in unfinished_entries(store, manifest))
+
+
+def unfinished_entries(store: Store, manifest: Manifest) -> Iterator[tuple[int, int, Any, bool]]:
+    """(position, root position, input, attempted) of every unfinished input of ``manifest``, in
+    root order; ``attempted``: it failed here (the others are pending)."""
+    states = store.read_states(manifest)
+    held = [b for b in manifest.blocks if b.held]
+    if not held:
+        return _unfinished_items(store, manifest, states, manifest.blocks)
+    run = [b for b in manifest.blocks if not b.held]
+    return heapq.merge(
+        _unfinished_items(store, manifest, states, run),
+        _unfinished_items(store, manifest, states, held),
+        key=itemgetter(1),
+    )
+
+
+def split_unfinished(
+    store: Store, manifest: Manifest, select: Selector | None, pending: bool
+) -> tuple[Iterator[tuple[int, Any]], Iterator[Held]]:
+    """The unfinished inputs of ``manifest`` that a resume reruns, as (root, input), and those
+    it leaves out, as (root, input, last raw record); two lazy passes over the inputs."""
+    last = last_failures(store.read_records(manifest))
+
+    def decide() -> Iterator[tuple[bool, int, Any, dict[str, Any] | None]]:
+        for pos, root, value, attempted in unfinished_entries(store, manifest):
+            raw = last.get(pos)
+            record = None if raw is None else to_record(raw, value=value, position=root)
+            yield reruns(record, attempted, select, pending), root, value, raw
+
+    rerun = ((root, value) for chosen, root, value, _ in decide() if chosen)
+    held = ((root, value, raw) for chosen, root, value, raw in decide() if not chosen)
+    return rerun, held
 
 
 def read_state(store: Store, eid: str) -> tuple[list[Any], list[Any]]:
@@ -76,8 +113,9 @@ def read_state(store: Store, eid: str) -> tuple[list[Any], list[Any]]:
     return finished, todo
 
 
-def read_exceptions(store: Store, eid: str) -> list[ExceptionRecord]:
-    """The exception records of ``eid`` (not of its parents), by input position then attempt."""
+def read_exceptions(store: Store, eid: str, select: Selector | None = None) -> list[ExceptionRecord]:
+    """The exception records of ``eid`` (not of its parents), by input position then attempt;
+    with ``select``, only those it accepts."""
     manifest = store.read_manifest(eid)
     raw = store.read_records(manifest)
     if not raw:
@@ -94,6 +132,8 @@ def read_exceptions(store: Store, eid: str) -> list[ExceptionRecord]:
         for rec in recs:
             i = rec["pos"] - info.start
             if 0 <= i < info.count:
-                records.append(to_record(rec, value=values[i], position=roots[i]))
+                record = to_record(rec, value=values[i], position=roots[i])
+                if select is None or select(record):
+                    records.append(record)
     records.sort(key=lambda r: (r.position, r.attempt))
     return records

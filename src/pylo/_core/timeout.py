@@ -26,11 +26,12 @@ class AttemptTimeout(TimeoutError):
 class _Outcome:
     """The result of one attempt, handed from the helper thread to the caller."""
 
-    __slots__ = ("done", "error")
+    __slots__ = ("done", "error", "value")
 
     def __init__(self) -> None:
         self.done = threading.Event()
         self.error: BaseException | None = None
+        self.value: object = None
 
 
 class _Helper:
@@ -46,7 +47,7 @@ class _Helper:
         while (item := self.inbox.get()) is not None:
             value, outcome = item
             try:
-                self.task(value)
+                outcome.value = self.task(value)
             except BaseException as exc:  # handed to the caller, which re-raises it there
                 outcome.error = exc
             outcome.done.set()
@@ -68,7 +69,7 @@ class TimedCalls:
         self._helper: _Helper | None = None
         self.abandoned = 0
 
-    def __call__(self, value: Any) -> None:
+    def __call__(self, value: Any) -> object:
         helper = self._helper or _Helper(self.task)
         self._helper = helper
         outcome = _Outcome()
@@ -81,6 +82,7 @@ class TimedCalls:
         if outcome.error is not None:
             error, outcome.error = outcome.error, None
             raise error
+        return outcome.value
 
     def close(self) -> None:
         """Stop the helper thread (an abandoned one stops when its hung call returns)."""

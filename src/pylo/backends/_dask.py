@@ -68,9 +68,16 @@ class DaskBackend:
             self._owned = [client]
         elif not isinstance(client, Client):
             raise InvalidArgument(f"client must be a distributed.Client, an address or None, got {client!r}")
-        if client.asynchronous:
-            raise InvalidArgument("an asynchronous Client is not supported yet; pass a synchronous one")
         self.client = client
+
+    def _sync_here(self) -> None:
+        """An asynchronous client answers with coroutines on its event loop's thread: blocking
+        calls are made off the loop (the ``*_async`` methods run them on a helper thread)."""
+        if self.client.asynchronous:
+            raise InvalidArgument(
+                "this Client is asynchronous and this is its event loop: use the awaitable methods "
+                "(await pylo.submit_async(...), await pylo.get_state_async(...), ...)"
+            )
 
     @property
     def dashboard_link(self) -> str | None:
@@ -80,10 +87,12 @@ class DaskBackend:
             return None
 
     def default_workers(self) -> int:
+        self._sync_here()
         threads: dict[str, int] = self.client.nthreads()
         return max(1, sum(threads.values()))
 
     def check(self, store: Store, task: Callable[[Any], object]) -> None:
+        self._sync_here()
         try:
             cloudpickle.dumps(task)
         except Exception as exc:  # anything pickling raises means Dask cannot ship the task

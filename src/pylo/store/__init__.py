@@ -6,6 +6,7 @@ Layout (DESIGN §5; every object written once, never modified)::
     {root}/{execution}/inputs/{block}               (root positions | None, inputs) — cloudpickle
     {root}/{execution}/progress/{block}/{seq}-{w}   progress segment (JSON)
     {root}/{execution}/errors/{block}/{seq}-{w}     exception records (JSON, pickles base64)
+    {root}/{execution}/results/{block}/{seq}-{w}    return values (store_results): JSON header, pickles
     {root}/{execution}/workers/{worker}.json        a worker's final outcome (JSON)
     {root}/{execution}/cancel.json                  present once a cancel was requested
 
@@ -36,6 +37,7 @@ from ._fs import Files
 from ._layout import FORMAT_VERSION, Layout, new_execution_id, validate_execution_id
 from ._manifest import BlockInfo, Manifest
 from ._exception_records import ExceptionRecord, record_failure, decode_records, encode_records, to_record
+from ._results import decode_results, encode_results
 from ._segments import BlockState, Segment, _load_json, check_version, decode_segment, encode_segment, merge
 
 __all__ = [
@@ -142,6 +144,22 @@ class Store:
     def write_records(self, eid: str, block: int, records: list[dict[str, Any]], seq: int, writer: str) -> None:
         name = self.layout.segment_name(seq, writer)
         self.files.put(f"{self.layout.errors_dir(eid, block)}/{name}", encode_records(records))
+
+    def write_results(self, eid: str, block: int, positions: list[int], blobs: list[bytes], seq: int, writer: str) -> None:
+        """The results of the inputs one flush finished, named like its progress segment."""
+        name = self.layout.segment_name(seq, writer)
+        self.files.put(f"{self.layout.results_dir(eid, block)}/{name}", encode_results(positions, blobs))
+
+    def read_results(self, eid: str, info: BlockInfo) -> dict[int, bytes]:
+        """Position -> pickled result, the union of the block's results objects."""
+        paths = self.files.find(self.layout.results_dir(eid, info.block))
+        out: dict[int, bytes] = {}
+        for path, data in self.files.get_many(paths).items():
+            for pos, blob in decode_results(data, path).items():
+                if pos not in info.positions:
+                    raise CorruptSnapshot(f"corrupt results object {path}: position {pos} out of block range", path)
+                out.setdefault(pos, blob)  # a rerun block may have kept a value twice: either will do
+        return out
 
     def read_block_state(self, eid: str, info: BlockInfo) -> BlockState:
         prefix = self.layout.progress_dir(eid, info.block)

@@ -18,7 +18,7 @@ from ..errors import CorruptSnapshot
 from ._layout import FORMAT_VERSION
 from ._segments import _load_json, check_version
 
-__all__ = ["ExceptionRecord", "record_failure", "decode_records", "encode_records"]
+__all__ = ["ExceptionRecord", "decode_records", "encode_records", "record_failure", "type_name"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,6 +34,9 @@ class ExceptionRecord:
     traceback: str
     time: str
     exception: BaseException | None = dataclasses.field(default=None, repr=False, compare=False)
+    #: The names of the exception's classes, its own first (``type``), then its bases in method
+    #: resolution order: what ``only=`` matches on, since the object itself may not load.
+    mro: tuple[str, ...] = dataclasses.field(default=(), repr=False)
 
     def __str__(self) -> str:
         return self.message
@@ -43,17 +46,22 @@ def record_failure(exc: BaseException, *, position: int, worker: int, attempt: i
     """A JSON-ready record of ``exc``; the user's exception may misbehave in any way, so every
     step that runs its code is guarded and falls back to text."""
     cls = type(exc)
-    name = cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
     return {
         "pos": position,
         "worker": worker,
         "attempt": attempt,
-        "type": name,
+        "type": type_name(cls),
+        "mro": [type_name(c) for c in cls.__mro__[:-1]],  # without ``object``
         "message": _safe(lambda: str(exc), f"<unprintable {cls.__qualname__}>"),
         "traceback": _safe(lambda: "".join(traceback.format_exception(exc)), ""),
         "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds"),
         "pickle": _pickled(exc),
     }
+
+
+def type_name(cls: type) -> str:
+    """How a class is named in a record: ``ValueError`` for builtins, ``module.Qualname`` else."""
+    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
 
 
 def _pickled(exc: BaseException) -> str | None:
@@ -97,7 +105,15 @@ def to_record(raw: dict[str, Any], *, value: Any, position: int) -> ExceptionRec
         traceback=str(raw.get("traceback", "")),
         time=str(raw.get("time", "")),
         exception=_unpickled(raw.get("pickle")),
+        mro=_names(raw.get("mro"), str(raw.get("type", ""))),
     )
+
+
+def _names(mro: Any, own: str) -> tuple[str, ...]:
+    """The recorded class names; a record written before they were kept has its own type only."""
+    if isinstance(mro, list) and mro and all(isinstance(n, str) for n in mro):
+        return tuple(mro)
+    return (own,) if own else ()
 
 
 def _unpickled(data: Any) -> BaseException | None:

@@ -67,6 +67,10 @@ class Layout:
         base = f"{self.execution(eid)}/errors"
         return base if block is None else f"{base}/{block:06d}"
 
+    def results_dir(self, eid: str, block: int | None = None) -> str:
+        base = f"{self.execution(eid)}/results"
+        return base if block is None else f"{base}/{block:06d}"
+
     def segment_name(self, seq: int, writer: str) -> str:
         if not _WRITER.match(writer):
             raise InvalidArgument(f"bad writer id {writer!r}")

@@ -11,17 +11,28 @@ from ..errors import CorruptSnapshot
 from ._layout import FORMAT_VERSION, validate_execution_id
 from ._segments import _load_json, check_version
 
-__all__ = ["BlockInfo", "Manifest"]
+__all__ = ["HELD", "BlockInfo", "Manifest"]
+
+#: The worker of a block that no worker runs.
+HELD = -1
 
 
 @dataclasses.dataclass(frozen=True)
 class BlockInfo:
-    """Block ``block`` holds the execution's positions ``start … start+count-1``; ``worker`` runs it."""
+    """Block ``block`` holds the execution's positions ``start … start+count-1``; ``worker`` runs it.
+
+    A *held* block (``worker`` is ``HELD``, -1) is run by no worker: it keeps the inputs a resume
+    with ``only=`` left out, so they stay unfinished in the new execution and a later resume finds
+    them."""
 
     block: int
     start: int
     count: int
     worker: int
+
+    @property
+    def held(self) -> bool:
+        return self.worker == HELD
 
     @property
     def positions(self) -> range:

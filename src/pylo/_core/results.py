@@ -1,0 +1,80 @@
+"""The kept results of an execution, read back: ``(input, result)`` of every finished input, in
+the root's input order, inherited ones included, each root position once.
+
+Each execution of the chain is read one block at a time and the streams are merged by root
+position, so memory holds one block per execution of the chain, never the whole result set.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator
+from operator import itemgetter
+from typing import Any
+
+from ..errors import CorruptSnapshot, ResultsNotKept
+from ..store import BlockInfo, Manifest, Store
+from ..store._results import load_result
+from .state import chain
+
+__all__ = ["block_results", "check_kept", "read_results"]
+
+
+def check_kept(store: Store, manifests: list[Manifest]) -> None:
+    """Raise ``ResultsNotKept`` unless every execution of the chain that finished inputs kept
+    their results."""
+    for manifest in manifests:
+        if manifest.config.store_results:
+            continue
+        if any(state.finished for state in store.read_states(manifest).values()):
+            raise ResultsNotKept(
+                f"execution {manifest.id} ran without store_results=True: the results of its finished "
+                "inputs were not kept. Run with store_results=True to keep them."
+            )
+
+
+def read_results(store: Store, eid: str) -> Iterator[tuple[Any, Any]]:
+    """``(input, result)`` pairs of every finished input of ``eid``'s chain, in input order.
+
+    The check (``ResultsNotKept``, ``ExecutionNotFound``) happens at once; the pairs stream."""
+    manifests = chain(store, eid)
+    check_kept(store, manifests)
+    return _merged(store, manifests)
+
+
+def _merged(store: Store, manifests: list[Manifest]) -> Iterator[tuple[Any, Any]]:
+    streams = [_execution_results(store, m) for m in manifests]
+    last = -1
+    for root, value, blob in heapq.merge(*streams, key=itemgetter(0)):
+        if root == last:
+            continue  # finished twice along the chain: counted once
+        last = root
+        yield value, load_result(blob, root)
+
+
+def _execution_results(store: Store, manifest: Manifest) -> Iterator[tuple[int, Any, bytes]]:
+    if not manifest.config.store_results:
+        return  # check_kept made sure it finished nothing
+    states = store.read_states(manifest)
+    for info in manifest.blocks:
+        finished = states[info.block].finished
+        if finished:
+            yield from block_results(store, manifest, info, finished)
+
+
+def block_results(
+    store: Store, manifest: Manifest, info: BlockInfo, finished: set[int]
+) -> Iterator[tuple[int, Any, bytes]]:
+    """(root position, input, pickled result) of the finished inputs of one block, in order.
+    A finished input without a result is a damaged store (``CorruptSnapshot``)."""
+    positions, values = store.read_inputs(manifest.id, info)
+    kept = store.read_results(manifest.id, info)
+    roots = info.positions if positions is None else positions
+    for i, pos in enumerate(info.positions):
+        if pos not in finished:
+            continue
+        blob = kept.get(pos)
+        if blob is None:
+            path = store.layout.results_dir(manifest.id, info.block)
+            raise CorruptSnapshot(f"position {pos} of {manifest.id} finished but has no result under {path}", path)
+        yield roots[i], values[i], blob

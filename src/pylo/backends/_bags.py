@@ -1,0 +1,127 @@
+"""Dask bags in and out: a bag as the inputs of an execution, and its kept results as a bag.
+
+    bag ─ partition i ─► computed on a Dask worker ─► inputs/{i} written there ─► its count
+                                                                    │ (the only thing the client sees)
+    client ◄── counts ──────────────────────────────────────────────┘ ─► execution.json
+
+Partition ``i`` becomes block ``i``, so the execution's input order is the bag's. Nothing of the
+bag crosses the client. A partition that fails to compute fails the whole planning: no manifest is
+written, so no execution exists, and the blocks already written are removed.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from .._core.config import Config
+from .._core.plan import write_manifest_of
+from .._core.results import block_results, check_kept
+from .._core.state import chain
+from ..errors import InputsFailed, TaskNotSerializable
+from ..store import BlockInfo, Manifest, Store, dump_inputs, new_execution_id
+from ..store._results import load_result
+
+__all__ = ["is_bag", "plan_bag", "results_bag"]
+
+log = logging.getLogger(__name__)
+
+
+def is_bag(inputs: object) -> bool:
+    """Whether ``inputs`` is a ``dask.bag.Bag`` (without importing dask.bag when nobody did)."""
+    bag_module = sys.modules.get("dask.bag")
+    return bag_module is not None and isinstance(inputs, bag_module.Bag)
+
+
+def plan_bag(
+    store: Store, bag: Any, task: Callable[[Any], object], config: Config, workers: int, client: Any | None
+) -> Manifest:
+    """Write ``bag`` as the input blocks of a new execution, one block per partition, and return
+    its manifest. With a ``client`` each partition is computed and written by a Dask worker;
+    without one (threads) partitions are computed here, one at a time. Raises ``InputsFailed``
+    when a partition raises and ``TaskNotSerializable`` for an element that cannot be stored."""
+    eid = new_execution_id()
+    parts = bag.to_delayed()
+    try:
+        counts = _on_cluster(client, store, eid, parts) if client is not None else _here(store, eid, parts)
+        return write_manifest_of(store, eid, counts, task, config, workers)
+    except BaseException:
+        store.discard(eid)
+        raise
+
+
+def _write_partition(values: Any, store: Store, eid: str, index: int) -> int:
+    """Store one computed partition as block ``index``; return its count. Runs where the
+    partition was computed."""
+    values = list(values)
+    try:
+        data = dump_inputs(None, values, 0)
+    except TaskNotSerializable as exc:
+        raise TaskNotSerializable(f"partition {index} of the bag: {exc} (counted within the partition)") from exc
+    store.write_inputs(eid, index, data)
+    return len(values)
+
+
+def _on_cluster(client: Any, store: Store, eid: str, parts: list[Any]) -> list[int]:
+    from dask.delayed import delayed
+    from distributed import as_completed
+
+    writes = [delayed(_write_partition, pure=False)(part, store, eid, i) for i, part in enumerate(parts)]
+    futures = client.compute(writes)
+    index = {f.key: i for i, f in enumerate(futures)}
+    counts: list[int] = [0] * len(futures)
+    try:
+        for future in as_completed(futures):
+            exc = future.exception()
+            if exc is not None:
+                _fail(index[future.key], exc)
+            counts[index[future.key]] = int(future.result())
+    finally:
+        client.cancel(futures)  # after a failure: the partitions not computed yet never start
+    return counts
+
+
+def _here(store: Store, eid: str, parts: list[Any]) -> list[int]:
+    counts = []
+    for i, part in enumerate(parts):
+        try:
+            values = part.compute()
+        except Exception as exc:  # the user's partition raised
+            _fail(i, exc)
+        counts.append(_write_partition(values, store, eid, i))
+    return counts
+
+
+def _fail(index: int, exc: BaseException) -> None:
+    if isinstance(exc, TaskNotSerializable):
+        raise exc
+    raise InputsFailed(
+        f"partition {index} of the bag failed to compute: {type(exc).__name__}: {exc}; no execution was created"
+    ) from exc
+
+
+def results_bag(store: Store, eid: str) -> Any:
+    """The kept ``(input, result)`` pairs of ``eid``'s chain as a ``dask.bag.Bag``, one partition
+    per stored block that finished inputs, read where the partition is computed. Partitions come
+    execution by execution along the chain (the root's first), each in input order."""
+    import dask.bag as db
+    from dask.delayed import delayed
+
+    manifests = chain(store, eid)
+    check_kept(store, manifests)
+    parts = []
+    for manifest in manifests:
+        states = store.read_states(manifest)
+        for info in manifest.blocks:
+            if states[info.block].finished:
+                parts.append(delayed(_read_partition, pure=True)(store, manifest, info))
+    if not parts:
+        return db.from_sequence([], npartitions=1)
+    return db.from_delayed(parts)
+
+
+def _read_partition(store: Store, manifest: Manifest, info: BlockInfo) -> list[tuple[Any, Any]]:
+    finished = store.read_block_state(manifest.id, info).finished
+    return [(value, load_result(blob, root)) for root, value, blob in block_results(store, manifest, info, finished)]
