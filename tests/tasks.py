@@ -96,3 +96,42 @@ def wait_for_file(gate_dir: str, x: Any) -> None:
         deadline = time.monotonic() + 60
         while not os.path.exists(path) and time.monotonic() < deadline:
             time.sleep(0.005)
+
+
+# -- results and reruns of some failures ------------------------------------------------------
+
+
+class AppError(Exception):
+    pass
+
+
+class RetryableAppError(AppError):
+    pass
+
+
+def ten_times_failing_7(x: int) -> int:
+    if x % 7 == 0:
+        raise ValueError(f"bad input {x}")
+    return 10 * x
+
+
+def lock_on_3(x: int) -> Any:
+    """Returns a value that cannot be pickled for input 3."""
+    import threading
+
+    return threading.Lock() if x == 3 else {"x": x}
+
+
+def fail_kinds(x: int) -> str:
+    """Different failures by input: what ``only=`` picks from."""
+    if x % 15 == 0:
+        raise RetryableAppError(f"retryable {x}")
+    if x % 5 == 0:
+        raise TimeoutError(f"slow {x}")
+    if x % 3 == 0:
+        raise ValueError(f"bad {x}")
+    return f"ok {x}"
+
+
+def ok_string(x: int) -> str:
+    return f"fixed {x}"

@@ -4,6 +4,7 @@
     pylo ls STORE / status STORE ID / exceptions STORE ID   read JSON only: nothing is unpickled
     pylo resume STORE ID --task MODULE:FUNCTION  ─► a new execution of what was unfinished
     pylo cancel STORE ID                         ─► a cancel marker, seen by its workers anywhere
+    pylo results STORE ID [--input]              ─► kept results as JSON lines (unpickles: trusted stores)
 
 Exit codes (``EXIT_*``): 0 every input finished (or the read succeeded), 1 inputs remain
 unfinished, 2 a usage error (bad option, bad id, task or inputs that cannot be loaded), 3 the store
@@ -135,7 +136,7 @@ def _pylo(store: str, opts: dict[str, Any]) -> Iterator[Any]:
     config = dict(
         number_of_workers=opts["workers"], max_worker_failures=opts["max_worker_failures"],
         task_executions_before_flush=opts["flush"], retries=opts["retries"], timeout=opts["timeout"],
-        block_size=opts["block_size"],
+        block_size=opts["block_size"], store_results=opts.get("store_results", False),
     )
     if opts["threads"]:
         if opts["scheduler"]:
@@ -179,12 +180,17 @@ def _execute(pylo: Any, start: Callable[[], Any], opts: dict[str, Any]) -> None:
     raise click.exceptions.Exit(EXIT_OK if summary.unfinished == 0 else EXIT_UNFINISHED)
 
 
+store_results_flag = click.option(
+    "--store-results", is_flag=True, help="Keep each finished input's return value (read them with `pylo results`).")
+
+
 @cli.command(short_help="Run a task over the inputs of a file, in a new execution.")
 @click.argument("task", metavar="MODULE:FUNCTION")
 @click.option("--inputs", "inputs_file", type=click.File("r"), required=True, help="File of inputs, one per line; '-' reads stdin.")
 @click.option("--format", "fmt", type=click.Choice(["auto", "json", "lines"]), default="auto", show_default=True,
               help="json: every line is a JSON value; lines: every line is a string; auto: JSON when it parses.")
 @click.option("--store", default="pylo-store", show_default=True, help="Store path or fsspec URL.")
+@store_results_flag
 @_runner_options
 def run(task: str, inputs_file: TextIO, fmt: str, store: str, **opts: Any) -> None:
     """Run MODULE:FUNCTION over the inputs of a file, in a new execution.
@@ -202,8 +208,15 @@ def run(task: str, inputs_file: TextIO, fmt: str, store: str, **opts: Any) -> No
 @click.argument("execution_id", metavar="ID")
 @click.option("--task", required=True, metavar="MODULE:FUNCTION", help="The task to rerun the unfinished inputs with.")
 @click.option("--force", is_flag=True, help="Take over the claim of a client known to be dead.")
+@click.option("--only", "only", multiple=True, metavar="TYPE",
+              help="Rerun only the failures of this exception type (or a subclass), repeatable: "
+              "TimeoutError, mymodule.MyError. The others stay unfinished.")
+@click.option("--pending/--no-pending", "pending", default=True, show_default=True,
+              help="Rerun the inputs never attempted too.")
+@store_results_flag
 @_runner_options
-def resume(store: str, execution_id: str, task: str, force: bool, **opts: Any) -> None:
+def resume(store: str, execution_id: str, task: str, force: bool, only: tuple[str, ...], pending: bool,
+           **opts: Any) -> None:
     """Rerun the failed and pending inputs of execution ID in a new execution.
 
     Exits 0 when every input is now finished, 1 when some remain unfinished, 3 when another
@@ -212,7 +225,7 @@ def resume(store: str, execution_id: str, task: str, force: bool, **opts: Any) -
     fn = load_task(task)
     _store(store, opts["storage_options"]).read_manifest(execution_id)  # unknown id: exit 3 before a cluster starts
     with _pylo(store, opts) as pylo:
-        _execute(pylo, lambda: pylo.resume(execution_id, fn, force=force), opts)
+        _execute(pylo, lambda: pylo.resume(execution_id, fn, force=force, only=only or None, pending=pending), opts)
 
 
 @cli.command(short_help="Ask a running execution to stop, wherever it runs.")
@@ -281,6 +294,38 @@ def exceptions(store: str, execution_id: str, tracebacks: bool, max_positions: i
         _emit({"execution_id": execution_id, "groups": [g.to_json(tracebacks) for g in groups]}, True)
     else:
         _emit(text.exceptions(execution_id, groups, tracebacks=tracebacks, max_positions=max_positions), False)
+
+
+# -- results (these are pickles: the store must be trusted) ----------------------------------
+
+@cli.command(short_help="The kept results of an execution, as JSON lines.")
+@click.argument("store")
+@click.argument("execution_id", metavar="ID")
+@click.option("--input", "with_input", is_flag=True, help="Include each input next to its result.")
+@storage_option
+def results(store: str, execution_id: str, with_input: bool, storage_options: dict[str, Any]) -> None:
+    """The results of execution ID (run with --store-results), one JSON line per finished input
+    in input order, inherited ones included: {"result": ...}, with --input {"input": ..., "result": ...}.
+
+    Results are unpickled: read only stores you trust. Exits 2 at the first value that is not
+    JSON (read those with Pylo.get_results), 3 when the results were not kept.
+    """
+    from .._core.results import read_results
+
+    for n, (value, result) in enumerate(read_results(_store(store, storage_options), execution_id)):
+        row = {"input": value, "result": result} if with_input else {"result": result}
+        try:
+            line = json.dumps(row, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise _NotJson(
+                f"result {n} (input {value!r:.80}) is not JSON-able ({exc}); read it in Python with "
+                f"Pylo.get_results({execution_id!r})"
+            ) from exc
+        click.echo(line)
+
+
+class _NotJson(click.ClickException):
+    exit_code = EXIT_USAGE
 
 
 @cli.command(short_help="The main job: 10,000 inputs on a local Dask cluster, some fail, then resume.")
