@@ -135,3 +135,53 @@ def fail_kinds(x: int) -> str:
 
 def ok_string(x: int) -> str:
     return f"fixed {x}"
+
+
+# -- bags built on the workers -------------------------------------------------------------------
+
+
+class ClientSide(Exception):
+    pass
+
+
+def _rebuild_guarded(value: Any, client_pid: int) -> Any:
+    if os.getpid() == client_pid:
+        raise ClientSide(f"input {value!r} was unpickled in the client process")
+    return Guarded(value, client_pid)
+
+
+class Guarded:
+    """An input that refuses to be unpickled in the client's process: proves it never got there."""
+
+    def __init__(self, value: Any, client_pid: int) -> None:
+        self.value, self.client_pid = value, client_pid
+
+    def __reduce__(self) -> Any:
+        return (_rebuild_guarded, (self.value, self.client_pid))
+
+
+def guarded_partition(client_pid: int, numbers: Any) -> list[Guarded]:
+    return [Guarded(x, client_pid) for x in numbers]
+
+
+def double_guarded(g: Guarded) -> int:
+    if g.value % 7 == 0:
+        raise ValueError(f"bad input {g.value}")
+    return 2 * g.value
+
+
+def partition_of_strings(numbers: Any) -> list[str]:
+    return [f"s{x:05d}" for x in numbers]
+
+
+def raise_in_partition_with(bad: int, numbers: Any) -> list[int]:
+    numbers = list(numbers)
+    if bad in numbers:
+        raise RuntimeError(f"partition with {bad} cannot be computed")
+    return numbers
+
+
+def fail_s7(s: str) -> str:
+    if int(s[1:]) % 7 == 0:
+        raise ValueError(f"bad input {s}")
+    return s.upper()
