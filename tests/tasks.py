@@ -185,3 +185,9 @@ def fail_s7(s: str) -> str:
     if int(s[1:]) % 7 == 0:
         raise ValueError(f"bad input {s}")
     return s.upper()
+
+
+def ten_times_failing_1000(x: int) -> int:
+    if x % 1000 == 0:
+        raise ValueError(f"bad input {x}")
+    return 10 * x
