@@ -191,3 +191,15 @@ def ten_times_failing_1000(x: int) -> int:
     if x % 1000 == 0:
         raise ValueError(f"bad input {x}")
     return 10 * x
+
+
+def block_results_dir_then_double(store: str, x: int) -> int:
+    """On input 0, puts a file where the execution's results directory goes, so the first flush
+    cannot write its results object (a real filesystem error, not a mock)."""
+    if x == 0:
+        import glob
+
+        (manifest,) = glob.glob(os.path.join(store, "*", "execution.json"))
+        with open(os.path.join(os.path.dirname(manifest), "results"), "w") as fh:
+            fh.write("in the way")
+    return 2 * x
