@@ -42,7 +42,8 @@ def _repo_files() -> set[Path]:
 
 
 def test_notebook_list() -> None:
-    assert {p.name for p in NOTEBOOKS.glob("*.ipynb")} == {"quickstart.ipynb", "resume-from-bucket.ipynb", "conditions.ipynb"}
+    assert {p.name for p in NOTEBOOKS.glob("*.ipynb")} == {"quickstart.ipynb", "resume-from-bucket.ipynb", "conditions.ipynb",
+                                                           "dask-collections.ipynb"}
 
 
 def test_quickstart(tmp_path: Path) -> None:
@@ -71,4 +72,14 @@ def test_conditions(tmp_path: Path) -> None:
     assert "can no longer be satisfied" in _outputs(nb, "stdout")
     assert "Nothing left to do" in _outputs(nb, "text/html")
     assert not (tmp_path / "ready.flag").exists()
+    assert _repo_files() == before
+
+
+def test_dask_collections(tmp_path: Path) -> None:
+    before = _repo_files()
+    nb = _run("dask-collections.ipynb", tmp_path)
+    out = _outputs(nb, "stdout")
+    assert "TimeoutError" in out and "left out, still unfinished: ['ValueError']" in out
+    assert "words counted:" in out and "Nothing left to do" in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dask-collections.ipynb"]  # the store was temporary
     assert _repo_files() == before
