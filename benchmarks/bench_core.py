@@ -212,6 +212,67 @@ def memory(quick: bool) -> list[dict[str, Any]]:
     ]
 
 
+_BAG_SCRIPT = """
+import json, sys, tempfile, threading
+sys.path.insert(0, {here!r})
+import psutil
+import dask.bag as db
+from _support import local_cluster, noop
+n, mode = {n}, {mode!r}
+def strings(numbers):   # built on the workers: 200-byte strings
+    return ["%0200d" % i for i in numbers]
+proc = psutil.Process()
+peak = [0]
+done = threading.Event()
+def sample():
+    while not done.wait(0.002):
+        peak[0] = max(peak[0], proc.memory_info().rss)
+with local_cluster(2) as client, tempfile.TemporaryDirectory() as tmp:
+    from pylo import Pylo
+    pylo = Pylo.dask(client, tmp + "/store")
+    pylo.start_from_scratch(db.from_sequence(range(1000), npartitions=2).map_partitions(strings), noop)  # warm
+    before = proc.memory_info().rss
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    bag = db.from_sequence(range(n), npartitions=max(1, n // 10_000)).map_partitions(strings)
+    if mode == "bag":
+        pylo.start_from_scratch(bag, noop, progress=False)
+    elif mode == "generator":
+        pylo.start_from_scratch(("%0200d" % i for i in range(n)), noop, progress=False)
+    else:  # what a bag costs when it is pulled through the client
+        pylo.start_from_scratch(bag.compute(), noop, progress=False)
+    done.set()
+    sampler.join()
+    peak[0] = max(peak[0], proc.memory_info().rss)
+print(json.dumps({{"growth": peak[0] - before}}))
+"""
+
+
+def _bag_growth(n: int, mode: str) -> tuple[int, float]:
+    script = _BAG_SCRIPT.format(here=os.path.dirname(os.path.abspath(__file__)), n=n, mode=mode)
+    t0 = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    return int(json.loads(out.stdout.strip().splitlines()[-1])["growth"]), time.perf_counter() - t0
+
+
+def bag(quick: bool) -> list[dict[str, Any]]:
+    """A dask bag of 200-byte strings as inputs: the client's peak RSS growth, against a generator
+    of the same inputs and against pulling the bag through the client (bag.compute())."""
+    n = 100_000 if quick else 1_000_000
+    mb = 1024 * 1024
+    bag_growth, t_bag = _bag_growth(n, "bag")
+    gen_growth, t_gen = _bag_growth(n, "generator")
+    pulled, t_pulled = _bag_growth(n, "pulled")
+    return [
+        {"id": "bag", "what": f"dask.bag of {n:,} × 200 B strings as inputs: client peak RSS growth",
+         "figure": f"{bag_growth / mb:.0f} MB", "peer": f"generator {gen_growth / mb:.0f} MB",
+         "ratio": f"{bag_growth / max(gen_growth, 1):.2f}×", "target": "≤ 100 MB", "met": bag_growth <= 100 * mb},
+        {"id": "bag", "what": "vs the bag pulled through the client (bag.compute())",
+         "figure": f"{bag_growth / mb:.0f} MB, {t_bag:.0f} s", "peer": f"{pulled / mb:.0f} MB, {t_pulled:.0f} s",
+         "ratio": f"{pulled / max(bag_growth, 1):.1f}× less memory"},
+    ]
+
+
 def sleep_5ms(x: Any) -> None:
     time.sleep(0.005)
 
@@ -239,4 +300,4 @@ def sleep_batch(xs: list[Any]) -> None:
         sleep_5ms(x)
 
 
-ROWS = [throughput, threads, s3, flush, resume, memory, io_bound]
+ROWS = [throughput, threads, s3, flush, resume, memory, bag, io_bound]
