@@ -91,3 +91,33 @@ def test_awaitable_twins_on_threads(tmp_path: Path) -> None:
     assert frame["position"].tolist() == [5, 10, 20, 25]
     assert unfinished == [0, 3, 6, 9, 12, 15, 18, 21, 24, 27] and ok
     assert [x for x, _ in results] == finished and results[3] == (5, "fixed 5") and results[2] == (4, "ok 4")
+
+
+def test_cancelling_the_awaiting_task_cancels_the_run(tmp_path: Path) -> None:
+    import threading
+
+    started, gate = threading.Event(), threading.Event()
+
+    def gated(x: int) -> None:  # each input takes 10 ms once released: the cancel lands long before the end
+        started.set()
+        gate.wait(30)
+        time.sleep(0.01)
+
+    async def main() -> Pylo:
+        pylo = Pylo.local_multithread(tmp_path / "store", number_of_workers=1)
+        waiting = asyncio.ensure_future(pylo.start_from_scratch_async(range(100), gated, progress=False))
+        assert await asyncio.to_thread(started.wait, 30)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        gate.set()
+        return pylo
+
+    pylo = asyncio.run(main())
+    (eid,) = pylo.executions()
+    assert pylo.store.cancel_requested(eid)
+    deadline = time.monotonic() + 30
+    while not (summary := pylo.summary(eid)).complete:  # the worker stops between inputs, flushes, ends
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert summary.finished >= 1 and summary.pending > 0

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import tasks
-from pylo import ResultNotSerializable, ResultsNotKept
+from pylo import CorruptSnapshot, ResultNotSerializable, ResultsNotKept
 
 
 def test_results_in_input_order_across_a_resume_chain(make_pylo: Any) -> None:
@@ -50,3 +50,16 @@ def test_a_chain_whose_root_kept_nothing_is_refused_too(make_pylo: Any) -> None:
     child = keeping.start_from_past_execution(eid, tasks.ok_string, progress=False)
     with pytest.raises(ResultsNotKept, match=eid):
         keeping.get_results(child)
+
+
+def test_verify_checks_results_objects_without_unpickling(make_pylo: Any) -> None:
+    pylo = make_pylo(store_results=True)
+    eid = pylo.start_from_scratch(range(20), tasks.ten_times_failing_7, progress=False)
+    assert pylo.verify(eid).ok
+    files = pylo.store.files
+    path = files.find(pylo.store.layout.results_dir(eid))[0]
+    files.put(path, files.get(path)[:-3])  # truncated
+    report = pylo.verify(eid)
+    assert [p.path for p in report.problems] == [path] and "sizes do not add up" in report.problems[0].message
+    with pytest.raises(CorruptSnapshot):
+        list(pylo.get_results(eid))

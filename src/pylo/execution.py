@@ -256,11 +256,11 @@ class Pylo:
 
     async def submit_async(self, inputs: Iterable[Any], task: Callable[[Any], object]) -> Run:
         """``submit`` off the event loop; ``await`` the returned run for its id."""
-        return await asyncio.to_thread(self.submit, inputs, task)
+        return await _launch_async(functools.partial(self.submit, inputs, task))
 
     async def resume_async(self, execution_id: str, task: Callable[[Any], object], **kwargs: Any) -> Run:
         """``resume`` off the event loop (same keywords)."""
-        return await asyncio.to_thread(functools.partial(self.resume, execution_id, task, **kwargs))
+        return await _launch_async(functools.partial(self.resume, execution_id, task, **kwargs))
 
     async def start_from_scratch_async(
         self, inputs: Iterable[Any], task: Callable[[Any], object], *, progress: bool = True
@@ -368,6 +368,22 @@ class Pylo:
     def _cancel(self, execution_id: str) -> None:
         log.info("execution %s: cancel requested", execution_id)
         self.store.request_cancel(execution_id)
+
+
+async def _launch_async(start: Callable[[], Run]) -> Run:
+    """Run ``start`` on a helper thread. Cancelled while it works, the launch goes on there (a
+    thread cannot be interrupted), and the run it starts is cancelled as soon as it exists."""
+    launch = asyncio.ensure_future(asyncio.to_thread(start))
+    try:
+        return await asyncio.shield(launch)
+    except asyncio.CancelledError:
+        launch.add_done_callback(_cancel_launched)
+        raise
+
+
+def _cancel_launched(launch: asyncio.Future[Run]) -> None:
+    if not launch.cancelled() and launch.exception() is None:
+        launch.result().cancel()
 
 
 class _Positions:

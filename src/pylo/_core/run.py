@@ -112,7 +112,9 @@ class Run:
             pass
 
     def __await__(self) -> Generator[Any, None, str]:
-        return asyncio.wrap_future(self._future).__await__()
+        # Shielded: cancelling the awaiting task must not cancel the run's own future (the
+        # backend settles it later); whoever awaits decides whether to cancel the run.
+        return asyncio.shield(asyncio.wrap_future(self._future)).__await__()
 
     def cancel(self) -> None:
         """Ask the workers to stop between inputs; they flush and keep their state."""

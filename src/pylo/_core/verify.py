@@ -15,6 +15,7 @@ from collections.abc import Callable
 from ..errors import CorruptSnapshot, ExecutionNotFound, SnapshotError
 from ..store import Manifest, Store
 from ..store._exception_records import decode_records
+from ..store._results import decode_results
 from ..store._segments import _load_json, check_version, decode_segment
 
 __all__ = ["Problem", "VerifyReport", "verify_execution"]
@@ -99,6 +100,7 @@ class _Checker:
         decoders: list[tuple[str, Callable[[bytes, str], object]]] = [
             (layout.progress_dir(manifest.id), _segment_check(manifest)),
             (layout.errors_dir(manifest.id), decode_records),
+            (layout.results_dir(manifest.id), decode_results),  # the container only: no pickle runs
         ]
         for base, decode in decoders:
             for path in store.files.find(base):
