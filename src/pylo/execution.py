@@ -170,15 +170,15 @@ class Pylo:
         parent = self.store.read_manifest(execution_id)
         claim = self.store.claim(parent.id, force=force)
         try:
-            held: Iterable[Held] = ()
+            left_out: Iterable[Held] = ()
             if select is None and pending:
                 items: Iterable[tuple[int, Any]] = unfinished(self.store, parent)
             else:
-                items, held = split_unfinished(self.store, parent, select, pending)
+                items, left_out = split_unfinished(self.store, parent, select, pending)
             positions = _Positions()
             manifest = plan_execution(
                 self.store, positions.strip(items), task, self.config, self._workers(),
-                parent=parent, positions=positions, held=held,
+                parent=parent, positions=positions, held=left_out,
             )
         except BaseException:
             self.store.release(claim)
