@@ -50,7 +50,7 @@ def test_no_element_crosses_the_client(dask_client: Any, tmp_path: Path) -> None
     eid = pylo.start_from_scratch(bag, tasks.double_guarded, progress=False)
     summary = pylo.summary(eid)
     assert (summary.total, summary.finished, summary.failed) == (30, 25, 5)
-    doubled = pylo.results_bag(eid).map(lambda pair: pair[1]).compute()
+    doubled = pylo.results_bag(eid).map(lambda pair: pair[1]).compute(scheduler=dask_client)
     assert doubled == [2 * x for x in range(30) if x % 7]
     with pytest.raises(CorruptSnapshot, match="unpickled in the client process"):  # the guard works here
         pylo.get_state(eid)
@@ -72,7 +72,7 @@ def test_results_bag_partitions_follow_the_stored_blocks(dask_client: Any, tmp_p
     again = pylo.start_from_past_execution(eid, tasks.ok_string, progress=False)
     bag = pylo.results_bag(again)
     assert bag.npartitions == 4 + 2  # the root's four blocks, then the rerun's two (one per worker)
-    assert sorted(bag.compute()) == sorted(pylo.get_results(again))
+    assert sorted(bag.compute(scheduler=dask_client)) == sorted(pylo.get_results(again))
 
 
 def test_bag_inputs_on_threads(tmp_path: Path) -> None:
