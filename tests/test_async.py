@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import dask.bag as db
 import pytest
 
 import tasks
@@ -58,6 +59,9 @@ async def _async_cluster_run(store: Path) -> tuple[Ticker, dict[str, Any]]:
             seen["results"] = [pair async for pair in pylo.get_results_async(eid)]
             again = await pylo.start_from_past_execution_async(eid, tasks.ok_string, progress=False)
             seen["again"] = await pylo.summary_async(again)
+            bag = db.range(30, npartitions=3).map_partitions(tasks.partition_of_strings)
+            from_bag = await pylo.start_from_scratch_async(bag, tasks.fail_s7, progress=False)
+            seen["bag"] = await client.compute(await pylo.results_bag_async(from_bag))
             ticker.stop()
             await ticking
     return ticker, seen
@@ -74,6 +78,7 @@ def test_an_asynchronous_client_runs_and_never_blocks_the_loop(tmp_path: Path) -
     assert seen["results"][:3] == [(1, 10), (2, 20), (3, 30)] and len(seen["results"]) == len(finished)
     assert all(result == 10 * x for x, result in seen["results"])
     assert seen["again"].unfinished == 0
+    assert seen["bag"] == [(f"s{x:05d}", f"S{x:05d}") for x in range(30) if x % 7]
     assert ticker.ticks > 50
     assert ticker.worst < 0.5, f"the event loop was blocked for {ticker.worst:.2f}s"
 

@@ -289,6 +289,10 @@ class Pylo:
     async def verify_async(self, execution_id: str) -> VerifyReport:
         return await asyncio.to_thread(self.verify, execution_id)
 
+    async def results_bag_async(self, execution_id: str) -> Any:
+        """``results_bag``, its store reads (manifests, states) off the event loop."""
+        return await asyncio.to_thread(self.results_bag, execution_id)
+
     async def get_results_async(self, execution_id: str, *, batch: int = 1000) -> AsyncIterator[tuple[Any, Any]]:
         """``get_results`` as an async iterator: ``batch`` pairs are read per trip to a helper thread."""
         pairs = await asyncio.to_thread(self.get_results, execution_id)
