@@ -1,6 +1,7 @@
 """Backends run the worker chains of an execution. The contract is narrow: ``launch`` starts every
 chain of a manifest without blocking, feeds ``run.on_delta`` with each flush and calls
-``run.settle`` once at the end. ``distributed`` is imported by ``_dask`` only."""
+``run.settle`` once at the end. ``distributed`` is imported in this package only (``_dask``, and
+``_bags`` for bags in and out)."""
 
 from __future__ import annotations
 
