@@ -203,3 +203,9 @@ def block_results_dir_then_double(store: str, x: int) -> int:
         with open(os.path.join(os.path.dirname(manifest), "results"), "w") as fh:
             fh.write("in the way")
     return 2 * x
+
+
+def locks_in_partition_with(bad: int, numbers: Any) -> list[Any]:
+    import threading
+
+    return [threading.Lock() if x == bad else x for x in numbers]

@@ -17,7 +17,7 @@ import dask.bag as db
 import pytest
 
 import tasks
-from pylo import CorruptSnapshot, InputsFailed, Pylo
+from pylo import CorruptSnapshot, InputsFailed, Pylo, TaskNotSerializable
 
 pytestmark = pytest.mark.slow
 
@@ -124,3 +124,11 @@ def test_bag_on_scheduler_and_worker_processes(dask_processes: str, tmp_path: Pa
             pairs = list(pylo.get_results(again))
     assert [s for s, _ in pairs] == [f"s{x:05d}" for x in range(30)]
     assert pairs[7] == ("s00007", "fixed s00007") and pairs[8] == ("s00008", "S00008")
+
+
+def test_a_bag_element_that_cannot_be_stored_is_named(dask_client: Any, tmp_path: Path) -> None:
+    bag = db.from_sequence(range(20), npartitions=2).map_partitions(functools.partial(tasks.locks_in_partition_with, 13))
+    pylo = Pylo.dask(dask_client, tmp_path / "store")
+    with pytest.raises(TaskNotSerializable, match="partition 1 of the bag: input at position 3 cannot be serialized"):
+        pylo.submit(bag, tasks.noop)
+    assert pylo.executions() == []
