@@ -132,3 +132,12 @@ def test_a_bag_element_that_cannot_be_stored_is_named(dask_client: Any, tmp_path
     with pytest.raises(TaskNotSerializable, match="partition 1 of the bag: input at position 3 cannot be serialized"):
         pylo.submit(bag, tasks.noop)
     assert pylo.executions() == []
+
+
+def test_bag_inputs_and_results_bag_on_s3(dask_client: Any, moto_server: Any) -> None:
+    url = f"s3://{moto_server.new_bucket()}/store"
+    pylo = Pylo.dask(dask_client, url, storage_options=moto_server.options(), store_results=True)
+    eid = pylo.start_from_scratch(strings_bag(30, 3), tasks.fail_s7, progress=False)
+    assert pylo.summary(eid).failed == 5
+    pairs = pylo.results_bag(eid).compute(scheduler=dask_client)
+    assert pairs == [(f"s{x:05d}", f"S{x:05d}") for x in range(30) if x % 7]
