@@ -30,6 +30,7 @@ def test_only_a_type_reruns_those_failures_and_keeps_the_others(make_pylo: Any) 
         (x, "tasks.RetryableAppError" if x in RETRYABLE else "ValueError") for x in sorted(RETRYABLE + VALUES)
     ]
     assert pylo.summary(rerun).unfinished == len(RETRYABLE + VALUES)
+    assert pylo.verify(rerun).ok  # held blocks and their carried records are sound objects
     # Nothing vanished: resuming the new execution reruns what was left out.
     last = pylo.start_from_past_execution(rerun, tasks.ok_string, progress=False)
     assert pylo.get_state(last) == (list(range(N)), [])
