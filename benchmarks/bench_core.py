@@ -99,6 +99,28 @@ def threads(quick: bool) -> list[dict[str, Any]]:
     ]
 
 
+def identity(x: Any) -> Any:
+    return x
+
+
+def results(quick: bool) -> list[dict[str, Any]]:
+    """What keeping return values costs (a pickle and its check per value), and reading them back."""
+    n = 100_000 if quick else 1_000_000
+    repeat = 1 if quick else 3
+    with tempfile.TemporaryDirectory() as tmp:
+        plain = Pylo.local_multithread(f"{tmp}/plain", number_of_workers=2)
+        keeping = Pylo.local_multithread(f"{tmp}/kept", number_of_workers=2, store_results=True)
+        t_plain, _ = best_of(lambda: plain.start_from_scratch(range(n), identity, progress=False), repeat)
+        t_kept, _ = best_of(lambda: keeping.start_from_scratch(range(n), identity, progress=False), repeat)
+        eid = keeping.executions()[-1]
+        t_read, _ = best_of(lambda: sum(1 for _ in keeping.get_results(eid)), 1)
+    return [
+        {"id": "results", "what": f"store_results=True, {n:,} inputs returning an int, threads", "figure": _rate(n, t_kept),
+         "peer": f"without results {_rate(n, t_plain)}", "ratio": f"{t_plain / t_kept:.2f}×"},
+        {"id": "results", "what": f"get_results of those {n:,}", "figure": _rate(n, t_read)},
+    ]
+
+
 def s3(quick: bool) -> list[dict[str, Any]]:
     n = 100_000 if quick else 1_000_000
     repeat = 1 if quick else 3
@@ -300,4 +322,4 @@ def sleep_batch(xs: list[Any]) -> None:
         sleep_5ms(x)
 
 
-ROWS = [throughput, threads, s3, flush, resume, memory, bag, io_bound]
+ROWS = [throughput, threads, results, s3, flush, resume, memory, bag, io_bound]

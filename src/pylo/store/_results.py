@@ -24,9 +24,15 @@ from ._segments import check_version
 __all__ = ["decode_results", "dump_result", "encode_results", "keeping_results", "load_result"]
 
 
+# Values of these exact types always pickle and load back: no check needed (the common case).
+_PLAIN = frozenset({int, float, str, bytes, bool, type(None)})
+
+
 def dump_result(value: object, given: object) -> bytes:
     """The pickle of one return value, checked to load back. Raises ``ResultNotSerializable``
     naming the input ``given`` whose result it is."""
+    if type(value) in _PLAIN:
+        return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     try:
         try:
             data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
