@@ -95,7 +95,7 @@ BAD_CONFIG = [
     ("max_worker_failures", -1), ("retries", -1), ("task_executions_before_flush", 0),
     ("task_executions_before_flush", -5), ("flush_interval", -1.0), ("flush_interval", 0),
     ("flush_interval", float("nan")), ("retry_delay", -0.1), ("retry_max_delay", -1), ("retry_backoff", 0.5),
-    ("retry_jitter", 1.5), ("block_size", 0), ("timeout", 0), ("timeout", -3), ("store_exceptions", "yes"),
+    ("retry_jitter", 1.5), ("block_size", 0), ("timeout", 0), ("timeout", -3), ("store_exceptions", "yes"), ("store_results", 1),
 ]
 
 
@@ -276,3 +276,25 @@ def test_an_input_that_pickles_but_does_not_load_back_is_refused_before_any_work
     with pytest.raises(TaskNotSerializable, match="input at position 3 cannot be serialized and loaded back"):
         pylo.start_from_scratch(inputs, functools.partial(tasks.log_call, str(calls)), progress=False)
     _nothing_ran(pylo, calls)  # otherwise the execution could never be read or resumed
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"only": ()}, "only=()"), ({"only": 42}, "only must be"), ({"only": (ValueError, 3)}, "only= expects"),
+    ({"only": [ValueError]}, "only must be"), ({"pending": "no"}, "pending must be a bool"),
+])
+def test_a_bad_rerun_selection_is_refused_before_any_work(pylo: Pylo, kwargs: dict[str, Any], message: str) -> None:
+    eid = pylo.start_from_scratch(range(9), tasks.fail_multiples_of_7, progress=False)
+    with pytest.raises(InvalidArgument, match=message):
+        pylo.start_from_past_execution(eid, tasks.noop, progress=False, **kwargs)
+    assert pylo.executions() == [eid]
+    with pytest.raises(InvalidArgument, match="only"):
+        pylo.get_exceptions(eid, only=42)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("reader", ["get_results", "results_bag", "exceptions_frame"])
+def test_results_readers_refuse_unknown_and_malformed_ids(pylo: Pylo, reader: str) -> None:
+    with pytest.raises(ExecutionNotFound, match=MISSING):
+        getattr(pylo, reader)(MISSING)
+    with pytest.raises(InvalidArgument, match="not a pylo execution id"):
+        getattr(pylo, reader)("../x")
+    _nothing_ran(pylo)
