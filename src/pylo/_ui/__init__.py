@@ -1,0 +1,1 @@
+"""What users see: the command line, progress bars, HTML views and the web view."""
