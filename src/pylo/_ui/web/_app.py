@@ -73,8 +73,9 @@ def _templates() -> jinja2.Environment:
     return env
 
 
-def _when(value: str | None) -> str:
-    """An ISO time as ``2026-12-01 19:07:32 UTC``; other text unchanged."""
+def _when(value: str | None, utc: bool = True) -> str:
+    """An ISO time as ``2026-12-01 19:07:32 UTC`` (without `` UTC`` when the column says it);
+    other text unchanged."""
     if not value:
         return "–"
     try:
@@ -83,7 +84,7 @@ def _when(value: str | None) -> str:
         return value
     if t.tzinfo is not None:
         t = t.astimezone(_dt.timezone.utc)
-    return t.strftime("%Y-%m-%d %H:%M:%S") + (" UTC" if t.tzinfo is not None else "")
+    return t.strftime("%Y-%m-%d %H:%M:%S") + (" UTC" if utc and t.tzinfo is not None else "")
 
 
 def _bar(row: dict[str, Any]) -> dict[str, float]:

@@ -234,11 +234,12 @@ def copy_lines(detail: dict[str, Any], groups: list[dict[str, Any]]) -> dict[str
     if module == "__main__" or not all(p.isidentifier() for p in name.split(".")):
         task = "MODULE:FUNCTION"  # a lambda or a local function: the user names an importable one
     lines: dict[str, Any] = {"status": f"pylo status {store} {eid}"}
-    if detail.get("unfinished"):
+    running = detail.get("status") == ViewStatus.RUNNING.value
+    if detail.get("unfinished") and not running:  # a resume of a running execution is refused
         lines["resume"] = f"pylo resume {store} {eid} --task {task}"
     from ...execution import Pylo
 
-    if detail.get("status") == ViewStatus.RUNNING.value and hasattr(Pylo, "attach"):
+    if running and hasattr(Pylo, "attach"):
         lines["attach"] = f"run = Pylo.dask('SCHEDULER_ADDRESS', {detail['store']!r}).attach({eid!r})"
     if "only" in inspect.signature(Pylo.start_from_past_execution).parameters:
         lines["only"] = {
