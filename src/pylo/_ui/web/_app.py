@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import jinja2
+import markupsafe
 import tornado.web
 
 from ...errors import ExecutionNotFound, InvalidArgument
@@ -69,6 +70,7 @@ def _templates() -> jinja2.Environment:
     )
     env.filters["n"] = lambda v: "–" if v is None else f"{v:,}"
     env.filters["when"] = _when
+    env.filters["breakable"] = _breakable
     env.globals["bar"] = _bar
     return env
 
@@ -85,6 +87,12 @@ def _when(value: str | None, utc: bool = True) -> str:
     if t.tzinfo is not None:
         t = t.astimezone(_dt.timezone.utc)
     return t.strftime("%Y-%m-%d %H:%M:%S") + (" UTC" if utc and t.tzinfo is not None else "")
+
+
+def _breakable(name: str) -> markupsafe.Markup:
+    """``module.sub:function`` with line-break opportunities after ``:`` and ``.``, escaped."""
+    escaped = str(markupsafe.escape(name))
+    return markupsafe.Markup(escaped.replace(":", ":<wbr>").replace(".", ".<wbr>"))
 
 
 def _bar(row: dict[str, Any]) -> dict[str, float]:
