@@ -90,9 +90,9 @@ def _when(value: str | None, utc: bool = True) -> str:
 
 
 def _breakable(name: str) -> markupsafe.Markup:
-    """``module.sub:function`` with line-break opportunities after ``:`` and ``.``, escaped."""
+    """``module.sub:function`` with line-break opportunities after ``:``, ``.`` and ``_``, escaped."""
     escaped = str(markupsafe.escape(name))
-    return markupsafe.Markup(escaped.replace(":", ":<wbr>").replace(".", ".<wbr>"))
+    return markupsafe.Markup(escaped.replace(":", ":<wbr>").replace(".", ".<wbr>").replace("_", "_<wbr>"))
 
 
 def _bar(row: dict[str, Any]) -> dict[str, float]:
