@@ -24,7 +24,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from ._status import SETTLED, Status
+from ._core.status import SETTLED, Status
 from .errors import InvalidArgument
 
 __all__ = [

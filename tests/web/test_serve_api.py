@@ -12,7 +12,7 @@ import pytest
 
 import tasks
 from pylo import Pylo
-from pylo._summary import summarize
+from pylo._core.summary import summarize
 from pylo.store import Store
 
 COUNTS = ("total", "finished", "failed", "pending", "inherited")

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from pylo._summary import Summary, WorkerSummary
+from pylo._core.summary import Summary, WorkerSummary
 from pylo._ui.web._read import ViewStatus, copy_lines, derive_status, newest_first
 
 

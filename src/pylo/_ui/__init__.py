@@ -1,1 +1,1 @@
-"""What users see: the command line, progress bars, HTML views and the web view."""
+"""What a person sees: the ``pylo`` command line, the progress bar, HTML views, the demo, the web view."""

@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .._status import SETTLED, Status, check_transition
+from .._core.status import SETTLED, Status, check_transition
 from ._clock import EngineClock
 from ._deps import Deferred, bind, upstreams
 from ._errors import JobCancelled, JobError

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
-from .._status import Status
+from .._core.status import Status
 from ..errors import InvalidArgument
 from ._clock import EngineClock, LoopClock
 from ._core import Scheduler

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .._status import Status
+from .._core.status import Status
 from ..errors import ExecutionInterrupted, InvalidArgument
 from ._job import Job, Runtime
 from ._outcome import capture

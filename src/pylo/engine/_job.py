@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from .._status import Status
+from .._core.status import Status
 from ..conditions import Condition
 from ..errors import InvalidArgument
 from ._outcome import Outcome, capture

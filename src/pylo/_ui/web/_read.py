@@ -19,9 +19,9 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
-from ... import _cli_text
-from ..._state import chain
-from ..._summary import Summary, summarize
+from .. import cli_text
+from ..._core.state import chain
+from ..._core.summary import Summary, summarize
 from ...errors import ExecutionNotFound, InvalidArgument, PyloError
 from ...store import validate_execution_id
 from ._limits import ViewStore
@@ -209,7 +209,7 @@ def exception_groups(store: ViewStore, eid: str) -> list[dict[str, Any]]:
     each with its first message and traceback (by position). Text fields only."""
     records = store.read_records(store.read_manifest(eid))
     out = []
-    for group in _cli_text.exception_groups(records):
+    for group in cli_text.exception_groups(records):
         item = group.to_json(tracebacks=True)
         item["type"] = _text(item["type"])
         item["message"] = _text(item["message"])

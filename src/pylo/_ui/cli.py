@@ -26,11 +26,11 @@ from typing import Any, TextIO
 
 import click
 
-from . import _cli_text as text
-from ._cli_tasks import load_task, read_inputs
-from ._summary import summarize
-from .errors import InvalidArgument, PyloError
-from .store import Store
+from . import cli_text as text
+from .cli_tasks import load_task, read_inputs
+from .._core.summary import summarize
+from ..errors import InvalidArgument, PyloError
+from ..store import Store
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_STORE", "EXIT_UNFINISHED", "EXIT_USAGE", "cli", "main"]
 
@@ -131,7 +131,7 @@ def _store(url: str, options: dict[str, Any]) -> Store:
 
 @contextlib.contextmanager
 def _pylo(store: str, opts: dict[str, Any]) -> Iterator[Any]:
-    from .execution import Pylo
+    from ..execution import Pylo
 
     config = dict(
         number_of_workers=opts["workers"], max_worker_failures=opts["max_worker_failures"],
@@ -155,7 +155,7 @@ def _pylo(store: str, opts: dict[str, Any]) -> Iterator[Any]:
 @contextlib.contextmanager
 def _local_client(workers: int | None) -> Iterator[Any]:
     """A local cluster of worker processes for one command, at most one per CPU."""
-    from .backends._dask import local_client
+    from ..backends._dask import local_client
 
     cpus = os.cpu_count() or 1
     with local_client(min(workers or min(4, cpus), cpus)) as client:
@@ -298,7 +298,7 @@ def serve(store: str, port: int, host: str, refresh: float, storage_options: dic
     grouped by type, engine jobs; the same data as JSON under /api/. Reads JSON objects only,
     never a pickle. Stop it with Ctrl-C.
     """
-    from ._ui.web import is_loopback, web_server
+    from .web import is_loopback, web_server
 
     _store(store, storage_options)
     try:
@@ -323,7 +323,7 @@ def serve(store: str, port: int, host: str, refresh: float, storage_options: dic
 @click.option("--workers", default=2, show_default=True, help="Local Dask worker processes.")
 def demo(store: str, n_inputs: int, workers: int) -> None:
     """Run the main job: a flaky task over 10,000 inputs on a local Dask cluster, then resume it."""
-    from ._demo import run_demo
+    from .demo import run_demo
 
     left = run_demo(store, echo=click.echo, n_inputs=n_inputs, n_workers=workers)
     sys.exit(0 if left == 0 else 1)
