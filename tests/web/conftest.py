@@ -22,7 +22,7 @@ class Served:
         self.url = server.url
 
     def get(self, path: str) -> tuple[int, bytes, dict[str, str]]:
-        conn = http.client.HTTPConnection("127.0.0.1", int(self.url.rsplit(":", 1)[1]), timeout=30)
+        conn = http.client.HTTPConnection("127.0.0.1", int(self.url.rsplit(":", 1)[1]), timeout=120)
         try:
             conn.request("GET", path)
             reply = conn.getresponse()

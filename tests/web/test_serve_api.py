@@ -235,3 +235,21 @@ def test_jobs_page_and_api(tmp_path: Any, serve: Any) -> None:
     assert "not JSON" in jobs["f" * 32]["damaged"]
     status, page, _ = view.get("/jobs")
     assert status == 200 and b"booming" in page and b"status-damaged" in page
+
+
+@pytest.mark.slow
+def test_an_unreachable_store_is_a_503_not_damaged_rows(moto_server: Any, serve: Any) -> None:
+    url = f"s3://{moto_server.new_bucket()}/store"
+    options = moto_server.options()
+    eid = Pylo.local_multithread(url, number_of_workers=1, storage_options=options).start_from_scratch(
+        range(3), tasks.noop, progress=False)
+    view = serve(url, options)
+    assert view.json(f"/api/executions/{eid}")["status"] == "finished"
+    moto_server.stop()
+    try:
+        for path in (f"/api/executions/{eid}", "/"):
+            status, body, _ = view.get(path)
+            assert status == 503, (path, status, body[:300])
+            assert b"the store cannot be reached" in body
+    finally:
+        moto_server.start()

@@ -19,8 +19,10 @@ import asyncio
 import concurrent.futures
 import dataclasses
 import datetime as _dt
+import importlib.metadata
 import importlib.resources
 import json
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -28,14 +30,17 @@ import jinja2
 import markupsafe
 import tornado.web
 
-from ...errors import ExecutionNotFound, InvalidArgument
+from ...errors import ExecutionNotFound, InvalidArgument, StoreUnreachable
 from ...store import validate_execution_id
 from . import _read
 from ._limits import ViewStore
 
-__all__ = ["View", "make_app"]
+__all__ = ["View", "make_app", "routes"]
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+_STATIC = importlib.resources.files("pylo._ui.web") / "static"
+_VERSION = importlib.metadata.version("pylo-dask")
 
 # Scripts, styles and images from this server only: no CDN (the machine may be offline), and
 # nothing a store's text could inject runs (every value is escaped by Jinja2 as well).
@@ -55,6 +60,7 @@ class View:
     exposed: bool = False
     address: str = ""
     limit: int = 500
+    root: str = "/"  # where the pages are mounted: "/" alone, "/pylo/" on a Dask dashboard
     pool: concurrent.futures.ThreadPoolExecutor = dataclasses.field(
         default_factory=lambda: concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="pylo-web")
     )
@@ -119,8 +125,12 @@ class _Handler(tornado.web.RequestHandler):
         self.set_header("Cache-Control", "no-store")
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run a blocking store read on the view's pool."""
-        return await asyncio.get_running_loop().run_in_executor(self.view.pool, fn, *args)
+        """Run a blocking store read on the view's pool; an unreachable store is a 503."""
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.view.pool, fn, *args)
+        except StoreUnreachable as exc:
+            log.warning("web view: %s", exc)
+            raise tornado.web.HTTPError(503, reason="the store cannot be reached; try again later") from None
 
     def execution_id(self, raw: str) -> str:
         """The id of the URL, or 400: only the store's strict id pattern ever reaches a path."""
@@ -131,10 +141,13 @@ class _Handler(tornado.web.RequestHandler):
 
     def render_page(self, name: str, **context: Any) -> None:
         page = self.env.get_template(name).render(
-            view=self.view, static_url=self.static_url, store_url=self.view.store.url, **context
+            view=self.view, static_url=self.asset_url, store_url=self.view.store.url, **context
         )
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.finish(page)
+
+    def asset_url(self, name: str) -> str:
+        return f"{self.view.root}static/{name}?v={_VERSION}"
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         reason = self._reason
@@ -243,26 +256,28 @@ class ApiNotFound(_Api):
         raise tornado.web.HTTPError(404, reason="no such endpoint")
 
 
+def routes(view: View) -> list[tuple[str, type[tornado.web.RequestHandler], dict[str, Any]]]:
+    """The view's routes under ``view.root``, for an application of its own or a Dask dashboard."""
+    args: dict[str, Any] = {"view": view, "env": _templates()}
+    ident, root = r"([^/]+)", view.root
+    return [
+        (rf"{root}", ExecutionsPage, args),
+        (rf"{root}executions/{ident}", ExecutionPage, args),
+        (rf"{root}jobs", JobsPage, args),
+        (rf"{root}api/executions", ExecutionsApi, args),
+        (rf"{root}api/executions/{ident}", ExecutionApi, args),
+        (rf"{root}api/executions/{ident}/exceptions", ExceptionsApi, args),
+        (rf"{root}api/jobs", JobsApi, args),
+        (rf"{root}api/.*", ApiNotFound, args),
+        (rf"{root}static/(.*)", tornado.web.StaticFileHandler, {"path": str(_STATIC)}),
+    ]
+
+
 def make_app(view: View) -> tornado.web.Application:
     """The tornado application of ``view`` (not yet listening)."""
-    env = _templates()
-    args = {"view": view, "env": env}
-    ident = r"([^/]+)"
-    static = importlib.resources.files("pylo._ui.web") / "static"
     return tornado.web.Application(
-        [
-            (r"/", ExecutionsPage, args),
-            (rf"/executions/{ident}", ExecutionPage, args),
-            (r"/jobs", JobsPage, args),
-            (r"/api/executions", ExecutionsApi, args),
-            (rf"/api/executions/{ident}", ExecutionApi, args),
-            (rf"/api/executions/{ident}/exceptions", ExceptionsApi, args),
-            (r"/api/jobs", JobsApi, args),
-            (r"/api/.*", ApiNotFound, args),
-        ],
-        static_path=str(static),
+        routes(view),
         default_handler_class=NotFound,
-        default_handler_args=args,
-        xsrf_cookies=False,  # nothing to post: every route is GET
+        default_handler_args={"view": view, "env": _templates()},
         compress_response=True,
     )

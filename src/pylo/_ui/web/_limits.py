@@ -31,7 +31,9 @@ class BoundedFiles(Files):
     """``Files`` that refuses objects that are not regular files or exceed ``max_bytes``."""
 
     def __init__(self, url: str, storage_options: dict[str, Any] | None, *, max_bytes: int) -> None:
-        super().__init__(url, storage_options)
+        # Two attempts, not six: a page that waits a minute through an outage helps nobody; the
+        # reader reloads, a live page polls again.
+        super().__init__(url, storage_options, attempts=2)
         self.max_bytes = max_bytes
         self._listed = threading.local()
 

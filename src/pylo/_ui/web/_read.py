@@ -22,7 +22,7 @@ from typing import Any
 from .. import cli_text
 from ..._core.state import chain
 from ..._core.summary import Summary, summarize
-from ...errors import ExecutionNotFound, InvalidArgument, PyloError
+from ...errors import ExecutionNotFound, InvalidArgument, PyloError, StoreUnreachable
 from ...store import validate_execution_id
 from ._limits import ViewStore
 
@@ -141,6 +141,8 @@ def read_catalog(store: ViewStore) -> Catalog:
             parents[name] = store.read_manifest(name).parent
         except ExecutionNotFound:
             continue  # a planning that failed before its manifest: invisible to every reader
+        except StoreUnreachable:
+            raise  # the whole store is away: not a damaged execution
         except DAMAGE as exc:
             damaged[name] = damage_reason(exc)
             parents[name] = None
@@ -158,6 +160,8 @@ def execution_rows(store: ViewStore, limit: int | None = None) -> list[dict[str,
             continue
         try:
             row.update(_counts(store, eid)[0])
+        except StoreUnreachable:
+            raise
         except DAMAGE as exc:
             row["damaged"] = damage_reason(exc)
         rows.append(row)
@@ -265,6 +269,8 @@ def job_rows(store: ViewStore) -> list[dict[str, Any]]:
         path = f"{prefix}/{name}"
         try:
             record, _spec = JobRecord.from_json(store.files.get(path), path)
+        except StoreUnreachable:
+            raise
         except DAMAGE as exc:
             rows.append({"id": stem, "damaged": damage_reason(exc), "created": None})
             continue

@@ -63,8 +63,9 @@ function startLive(section) {
     try {
       const reply = await fetch(url, { headers: { Accept: "application/json" }, cache: "no-store" });
       d = await reply.json();
+      if (!reply.ok) throw new Error(`HTTP ${reply.status}: ${d.error || reply.statusText}`);
     } catch (err) {
-      note.textContent = `Live: updates every ${every} s; the last update failed (${err}), retrying.`;
+      note.textContent = `Live: updates every ${every} s; the last update failed (${err.message || err}), retrying.`;
       setTimeout(tick, every * 1000);
       return;
     }
