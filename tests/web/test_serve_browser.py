@@ -177,3 +177,25 @@ def test_the_pages_work_without_javascript(tmp_path: Path, serve: Any, browser: 
         assert "reload to update" in page.content()
     finally:
         context.close()
+
+
+def test_jobs_page(tmp_path: Path, serve: Any, page: Page) -> None:
+    from pylo.conditions import AfterAnother
+    from pylo.engine import Engine, ThreadJob
+
+    store = tmp_path / "store"
+    with Engine(store=store) as engine:
+        first = ThreadJob(tasks.noop, (1,), name="download")
+        second = ThreadJob(tasks.always_fail, ("x",), name="transform", condition=AfterAnother(first.id))
+        for job in (first, second):
+            engine.submit(job)
+        engine.wait()
+    view = serve(store)
+    page.goto(view.url + "/jobs")
+    assert page.locator("table.jobs tbody tr").count() == 2
+    assert page.locator("table.jobs .status-failed").count() == 1
+    shoot(page, tmp_path, "jobs-1280")
+    assert fits(page)
+    page.set_viewport_size(NARROW)
+    shoot(page, tmp_path, "jobs-420")
+    assert fits(page)
