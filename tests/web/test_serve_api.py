@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 from typing import Any
 
 import pytest
@@ -66,12 +67,13 @@ def _bad_json_nested(depth: int) -> bytes:
 
 def test_a_damaged_store_shows_damaged_rows_and_the_rest(tmp_path: Any, serve: Any) -> None:
     """Garbage, an object over the size limit, JSON nested too deeply to parse, a FIFO (reading
-    it would block forever) and a symlink out of the store: each execution holding one is a
+    it would block forever), a symlink out of the store and a folder linked to the root of the
+    disk: each execution holding one is a
     damaged row naming the object; the intact execution is shown in full; the server lives on."""
     url = str(tmp_path / "store")
     pylo = Pylo.local_multithread(url, number_of_workers=1)
-    eids = [pylo.start_from_scratch(range(10), tasks.fail_multiples_of_7, progress=False) for _ in range(6)]
-    good, garbage, huge, nested, fifo, link = eids
+    eids = [pylo.start_from_scratch(range(10), tasks.fail_multiples_of_7, progress=False) for _ in range(7)]
+    good, garbage, huge, nested, fifo, link, folder_link = eids
     root = tmp_path / "store"
     (root / garbage / "execution.json").write_bytes(b'{"format": 1, "id": ')
     segments = root / huge / "progress" / "000000"
@@ -79,6 +81,8 @@ def test_a_damaged_store_shows_damaged_rows_and_the_rest(tmp_path: Any, serve: A
     (root / nested / "progress" / "000000" / "000099-aaaaaaaaaaaa").write_bytes(_bad_json_nested(8_000))
     os.mkfifo(root / fifo / "workers" / "0001.json")
     (root / link / "progress" / "000000" / "000099-aaaaaaaaaaaa").symlink_to("/etc/hostname")
+    shutil.rmtree(root / folder_link / "progress")
+    (root / folder_link / "progress").symlink_to("/")  # listing it would walk the whole disk
 
     view = serve(url, max_bytes=20_000)
     rows = {r["id"]: r for r in view.json("/api/executions")["executions"]}
@@ -90,11 +94,12 @@ def test_a_damaged_store_shows_damaged_rows_and_the_rest(tmp_path: Any, serve: A
     assert "nested too deeply" in rows[nested]["damaged"]
     assert "not a regular file" in rows[fifo]["damaged"] and "0001.json" in rows[fifo]["damaged"]
     assert "not a regular file" in rows[link]["damaged"]
+    assert "a symlink, not a folder" in rows[folder_link]["damaged"]
 
     status, page, _ = view.get("/")
     assert status == 200
-    assert page.count(b"status-damaged") == 5 and good.encode() in page
-    for eid in (garbage, huge, nested, fifo, link):
+    assert page.count(b"status-damaged") == 6 and good.encode() in page
+    for eid in (garbage, huge, nested, fifo, link, folder_link):
         assert "damaged" in view.json(f"/api/executions/{eid}")
         status, page, _ = view.get(f"/executions/{eid}")
         assert status == 200 and b"cannot be read" in page

@@ -11,6 +11,7 @@ request per object on an object store.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterable
 from typing import Any
@@ -53,7 +54,20 @@ class BoundedFiles(Files):
         info: dict[str, Any] = self.retrying(f"stat {path}", lambda: self.fs.info(path))
         return info
 
+    def _refuse_links(self, prefix: str) -> None:
+        """Locally, a folder of the store that is a symlink (``progress -> /``) would make a
+        listing walk whatever it points at: refused. (The store's own root may be a link.)"""
+        if not self.local or not prefix.startswith(self.root + "/"):
+            return
+        path = self.root
+        for part in prefix[len(self.root) + 1 :].split("/"):
+            path = f"{path}/{part}"
+            if os.path.islink(path):
+                raise CorruptSnapshot(f"unexpected object {path}: a symlink, not a folder of the store", path)
+
     def find(self, prefix: str) -> list[str]:
+        self._refuse_links(prefix)
+
         def op() -> dict[str, dict[str, Any]]:
             self.fs.invalidate_cache(prefix)
             try:
@@ -65,6 +79,10 @@ class BoundedFiles(Files):
         infos = self.retrying(f"list {prefix}", op)
         self._listed.infos = infos
         return sorted(infos)
+
+    def listdir(self, prefix: str) -> list[str]:
+        self._refuse_links(prefix)
+        return super().listdir(prefix)
 
     def get(self, path: str) -> bytes:
         self._check(path, self._info(path))
