@@ -277,3 +277,22 @@ def test_a_damaged_s3_store_shows_damaged_rows_and_the_rest(moto_server: Any, se
     assert rows[good]["finished"] == 5 and rows[good]["status"] == "finished"
     assert "not valid JSON" in rows["20200101T000000000000Z-0000dead"]["damaged"]
     assert "over the web view's limit" in rows[oversized]["damaged"]
+
+
+def test_the_filter_keeps_rows_with_every_word(tmp_path: Any, serve: Any) -> None:
+    url = str(tmp_path / "store")
+    pylo = Pylo.local_multithread(url, number_of_workers=1)
+    failing = pylo.start_from_scratch([1, 7], tasks.fail_multiples_of_7, progress=False)
+    fine = pylo.start_from_scratch([1], tasks.noop, progress=False)
+    view = serve(url)
+
+    def ids(query: str) -> list[str]:
+        return [r["id"] for r in view.json(f"/api/executions?q={query}")["executions"]]
+
+    assert ids("") == [fine, failing]
+    assert ids("noop") == [fine]
+    assert ids("FAILED_INPUTS+multiples") == [failing]
+    assert ids("noop+multiples") == []
+    assert ids(failing[-8:]) == [failing]
+    status, page, _ = view.get("/?q=noop")
+    assert status == 200 and fine.encode() in page and failing.encode() not in page
