@@ -296,3 +296,22 @@ def test_the_filter_keeps_rows_with_every_word(tmp_path: Any, serve: Any) -> Non
     assert ids(failing[-8:]) == [failing]
     status, page, _ = view.get("/?q=noop")
     assert status == 200 and fine.encode() in page and failing.encode() not in page
+
+
+@pytest.mark.parametrize("link, shown", [
+    ("http://scheduler:8787/status", True),
+    ("javascript:alert(1)", False),
+    ('http://x/"><script>', False),
+    (["not", "a", "string"], False),
+])
+def test_a_dashboard_link_recorded_in_the_manifest(tmp_path: Any, serve: Any, link: Any, shown: bool) -> None:
+    """Manifests do not record the dashboard yet; when a writer adds a ``dashboard`` field the
+    page links to it, but only to an http(s) address."""
+    url = str(tmp_path / "store")
+    eid = Pylo.local_multithread(url, number_of_workers=1).start_from_scratch([1], tasks.noop, progress=False)
+    path = tmp_path / "store" / eid / "execution.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "dashboard": link}))
+    view = serve(url)
+    assert view.json(f"/api/executions/{eid}")["dashboard"] == (link if shown else None)
+    page = view.get(f"/executions/{eid}")[1].decode()
+    assert ("Dask dashboard" in page) is shown
