@@ -30,10 +30,10 @@ function setStatus(el, status) {
 
 function applyCounts(section, d) {
   for (const key of ["finished", "failed", "pending", "total", "inherited"]) {
-    const el = section.querySelector(`dd[data-field="${key}"]`);
+    const el = section.querySelector(`[data-field="${key}"]`);
     if (el) el.textContent = fmt(d[key]);
   }
-  const ended = section.querySelector('dd[data-field="ended"]');
+  const ended = section.querySelector('[data-field="ended"]');
   if (ended) ended.textContent = when(d.ended);
   setBar(section.querySelector('svg[data-field="bar"]'), d);
   setStatus(section.querySelector('[data-field="status"]'), d.status);
@@ -86,6 +86,29 @@ function startLive(section) {
   setTimeout(tick, every * 1000);
 }
 
+// The executions list: rows of running executions follow their counts until they stop.
+function startLiveRows(table) {
+  const rows = Array.from(table.querySelectorAll("tr[data-live-url]"));
+  const note = document.querySelector("[data-rows-note]");
+  if (!rows.length || !note) return;
+  const every = Math.max(0.1, parseFloat(table.dataset.refresh) || 2);
+  note.textContent = `Rows of running executions update every ${every} s.`;
+  note.hidden = false;
+  const follow = async (row) => {
+    try {
+      const reply = await fetch(row.dataset.liveUrl, { headers: { Accept: "application/json" }, cache: "no-store" });
+      const d = await reply.json();
+      if (!reply.ok || d.damaged) throw new Error(d.error || d.damaged || reply.statusText);
+      applyCounts(row, d);
+      if (d.status !== "running") return;  // settled: this row is final
+    } catch (err) {
+      note.textContent = `Rows of running executions update every ${every} s; the last update failed (${err.message || err}), retrying.`;
+    }
+    setTimeout(() => follow(row), every * 1000);
+  };
+  for (const row of rows) setTimeout(() => follow(row), every * 1000);
+}
+
 function startFilter(form) {
   const input = form.querySelector("input[type=search]"), shown = form.querySelector("[data-shown]");
   const rows = Array.from(document.querySelectorAll("table.executions tbody tr"));
@@ -119,5 +142,6 @@ function startCopy(button) {
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("section.live[data-live-url]").forEach(startLive);
   document.querySelectorAll("form.filter").forEach(startFilter);
+  document.querySelectorAll("table.executions[data-refresh]").forEach(startLiveRows);
   document.querySelectorAll("button.copy[data-copy]").forEach(startCopy);
 });
