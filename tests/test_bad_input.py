@@ -107,8 +107,46 @@ def test_an_invalid_config_value_is_refused_naming_it(store: Path, name: str, va
 
 
 def test_an_unknown_option_is_refused(store: Path) -> None:
-    with pytest.raises(InvalidArgument, match="unknown option.*retires"):
+    with pytest.raises(InvalidArgument, match="unknown option.*retires") as info:
         Pylo.local_multithread(str(store), retires=3)  # type: ignore[call-arg]
+    known = str(info.value).split("known: ", 1)[1]
+    for name in ("number_of_workers", "max_worker_failures", "task_executions_before_flush",
+                 "store_exceptions", "storage_options", "retries", "timeout", "block_size"):
+        assert name in known
+
+
+@pytest.mark.parametrize(("inputs", "hint"), [
+    ("abc", r"pass \['abc'\]"),
+    (b"abc", r"pass \[b'abc'\]"),
+    (bytearray(b"ab"), "bytearray"),
+    ({"a": 1, "b": 2}, r"list\(d.items\(\)\)"),
+])
+def test_a_string_or_a_mapping_as_inputs_is_refused(pylo: Pylo, tmp_path: Path, inputs: Any, hint: str) -> None:
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    with pytest.raises(InvalidArgument, match=hint):
+        pylo.submit(inputs, functools.partial(tasks.log_call, str(calls)))
+    _nothing_ran(pylo, calls)
+
+
+def _two_required(a: int, b: int) -> None:
+    pass
+
+
+def _keyword_only(*, x: int) -> None:
+    pass
+
+
+@pytest.mark.parametrize("task", [_two_required, _keyword_only, lambda: None])
+def test_a_task_that_cannot_take_one_input_is_refused_before_the_run(pylo: Pylo, task: Any) -> None:
+    with pytest.raises(InvalidArgument, match="cannot be called with one input"):
+        pylo.start_from_scratch(range(3), task, progress=False)
+    _nothing_ran(pylo)
+
+
+@pytest.mark.parametrize("task", [functools.partial(_two_required, 1), print, lambda x, y=2: None, tasks.noop])
+def test_tasks_that_take_one_input_pass_the_check(pylo: Pylo, task: Any) -> None:
+    pylo.start_from_scratch([1], task, progress=False)
 
 
 def test_invalid_config_on_dask_too(dask_client: Any, store: Path) -> None:
@@ -130,6 +168,36 @@ def test_a_store_path_that_is_a_file(tmp_path: Path) -> None:
     with pytest.raises(InvalidArgument, match="is a file"):
         Pylo.local_multithread(str(path))
     assert path.read_text() == "not a directory"
+
+
+@pytest.mark.parametrize("url", ["s3:/bucket/prefix", "s3:bucket", "memory:/x", "gcs//bucket", "file:/tmp/x"])
+def test_a_mistyped_url_is_refused_not_made_a_local_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InvalidArgument, match="mistyped URL"):
+        Pylo.local_multithread(url)
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_local_folder_with_a_colon_is_still_a_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    pylo = Pylo.local_multithread("./s3:/x", number_of_workers=1)
+    pylo.start_from_scratch([1], tasks.noop, progress=False)
+    assert (tmp_path / "s3:" / "x").is_dir()
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ("anon=true", "storage_options must be a dict"),
+    (5, "storage_options must be a dict"),
+    (["anon"], "storage_options must be a dict"),
+    ({"client_kwargs": 5}, "client_kwargs must be a dict"),
+    ({"config_kwargs": "x"}, "config_kwargs must be a dict"),
+    ({1: 2}, "keys must be strings"),
+])
+def test_storage_options_of_the_wrong_type(tmp_path: Path, options: Any, message: str) -> None:
+    with pytest.raises(InvalidArgument, match=message):
+        Pylo.local_multithread(str(tmp_path / "s"), storage_options=options)
+    with pytest.raises(InvalidArgument, match=message):
+        Pylo.local_multithread("s3://bucket/prefix", storage_options=options)
 
 
 @pytest.mark.parametrize("store", [None, "", 42])

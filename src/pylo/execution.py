@@ -4,6 +4,8 @@ chains to a backend; everything it reads back comes from the store."""
 from __future__ import annotations
 
 import collections
+import collections.abc
+import inspect
 import logging
 import os
 import threading
@@ -122,6 +124,7 @@ class Pylo:
         Raises ``InvalidArgument`` (bad task or inputs) and ``TaskNotSerializable`` before any work.
         """
         self._check_task(task)
+        _check_inputs(inputs)
         manifest = plan_execution(self.store, inputs, task, self.config, self._workers())
         log.info("execution %s started: %d inputs, %d workers", manifest.id, manifest.n_inputs, manifest.workers)
         return self._launch(manifest, task)
@@ -193,6 +196,7 @@ class Pylo:
     def _check_task(self, task: Callable[[Any], object]) -> None:
         if not callable(task):
             raise InvalidArgument(f"task must be callable, got {type(task).__name__}")
+        _check_one_argument(task)
         self.backend.check(self.store, task)
 
     def _launch(self, manifest: Manifest, task: Callable[[Any], object], held: tuple[Claim, ...] = ()) -> Run:
@@ -285,8 +289,45 @@ def _config(
     )
 
 
+#: The constructors' named keyword arguments, listed with ``Options`` when a name is unknown.
+_NAMED = ("number_of_workers", "max_worker_failures", "task_executions_before_flush", "store_exceptions",
+          "storage_options")
+
+
 def _checked(options: dict[str, Any] | Options) -> dict[str, Any]:
     unknown = set(options) - set(Options.__annotations__)
     if unknown:
-        raise InvalidArgument(f"unknown option(s) {sorted(unknown)}; known: {sorted(Options.__annotations__)}")
+        known = sorted({*Options.__annotations__, *_NAMED})
+        raise InvalidArgument(f"unknown option(s) {sorted(unknown)}; known: {', '.join(known)}")
     return dict(options)
+
+
+def _check_inputs(inputs: object) -> None:
+    """A string or bytes would run the task once per character, a mapping once per key: both
+    are almost always a mistake, so both are refused with what to write instead."""
+    if isinstance(inputs, (str, bytes, bytearray)):
+        raise InvalidArgument(
+            f"inputs must be an iterable of inputs, got a {type(inputs).__name__} (which would run the "
+            f"task once per character); to run it on one string, pass [{inputs[:20]!r}]"
+        )
+    if isinstance(inputs, collections.abc.Mapping):
+        raise InvalidArgument(
+            "inputs must be an iterable of inputs, got a mapping: pass list(d) for its keys, "
+            "list(d.values()) or list(d.items()) for (key, value) pairs"
+        )
+
+
+def _check_one_argument(task: Callable[..., object]) -> None:
+    """The task is called with one input: refuse one that cannot take exactly one argument."""
+    try:
+        signature = inspect.signature(task)
+    except (TypeError, ValueError):  # a builtin or a C callable without a signature: try it at run time
+        return
+    try:
+        signature.bind(None)
+    except TypeError as exc:
+        name = getattr(task, "__qualname__", type(task).__qualname__)
+        raise InvalidArgument(
+            f"task {name}{signature} cannot be called with one input ({exc}); bind the other "
+            "arguments first, e.g. with functools.partial"
+        ) from None

@@ -27,6 +27,7 @@ import click
 
 from . import cli_text as text
 from .cli_tasks import load_task, read_inputs
+from .._core.config import Config
 from .._core.summary import summarize
 from ..errors import InvalidArgument, PyloError
 from ..store import Store
@@ -137,6 +138,7 @@ def _pylo(store: str, opts: dict[str, Any]) -> Iterator[Any]:
         task_executions_before_flush=opts["flush"], retries=opts["retries"], timeout=opts["timeout"],
         block_size=opts["block_size"],
     )
+    Config(**config)  # a bad value (--timeout inf) is a usage error before any cluster starts
     if opts["threads"]:
         if opts["scheduler"]:
             raise click.UsageError("--threads and --scheduler exclude each other")

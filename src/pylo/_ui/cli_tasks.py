@@ -58,6 +58,7 @@ class ByValue:
         self.__module__ = fn.__module__
         self.__qualname__ = getattr(fn, "__qualname__", type(fn).__qualname__)
         self.__name__ = getattr(fn, "__name__", self.__qualname__)
+        self.__wrapped__ = fn  # inspect.signature reads the function's own parameters
 
     def __call__(self, value: Any) -> object:
         return self.fn(value)

@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import pickle
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import cloudpickle
+import fsspec
 
 from ..errors import (
     CorruptSnapshot,
@@ -61,7 +64,7 @@ class Store:
 
     def __init__(self, url: Any, storage_options: dict[str, Any] | None = None) -> None:
         url = _as_url(url)
-        self.files = Files(url, storage_options)
+        self.files = Files(url, _checked_options(storage_options))
         self.layout = Layout(self.files.root)
         if self.files.isfile(self.files.root):
             raise InvalidArgument(f"store {url!r} is a file, not a directory")
@@ -289,13 +292,44 @@ def _block_of(path: str, base: str, known: dict[int, Any]) -> int:
 
 
 def _as_url(url: object) -> str:
-    import os
-
     if isinstance(url, os.PathLike):
         url = os.fspath(url)
     if not isinstance(url, str) or not url:
         raise InvalidArgument(f"store must be a path or an fsspec URL, got {url!r}")
     if "://" not in url and "::" not in url:
+        _refuse_mistyped_url(url)
         # A plain path, made absolute here: Dask workers resolve it against their own cwd.
         url = os.path.abspath(os.path.expanduser(url))
     return url
+
+
+_SCHEME = re.compile(r"\A([A-Za-z][A-Za-z0-9+.-]+)(:/*|//)")
+
+
+def _refuse_mistyped_url(path: str) -> None:
+    """``s3:/bucket`` or ``s3//bucket`` would silently become a local folder named ``s3:``."""
+    match = _SCHEME.match(path)
+    if match and match.group(1).lower() in fsspec.available_protocols():
+        scheme = match.group(1)
+        raise InvalidArgument(
+            f"store {path!r} looks like a mistyped URL; did you mean {scheme}://{path[match.end():]}? "
+            f"(a local folder with that name: pass ./{path})"
+        )
+
+
+def _checked_options(options: object) -> dict[str, Any]:
+    """``storage_options`` must be a dict of keyword arguments for fsspec, and its ``*_kwargs``
+    entries (``client_kwargs``, ``config_kwargs``…) dicts too: fsspec would fail later, deep
+    inside the first request, with a bare ``TypeError``."""
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping):
+        raise InvalidArgument(
+            f"storage_options must be a dict of fsspec options, got {type(options).__name__} {options!r}"
+        )
+    for key, value in options.items():
+        if not isinstance(key, str):
+            raise InvalidArgument(f"storage_options keys must be strings, got {key!r}")
+        if key.endswith("_kwargs") and not isinstance(value, Mapping):
+            raise InvalidArgument(f"storage option {key} must be a dict, got {type(value).__name__} {value!r}")
+    return dict(options)
