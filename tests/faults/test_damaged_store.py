@@ -5,6 +5,8 @@ object in a ``CorruptSnapshot`` / ``IncompatibleSnapshot``; none makes an input 
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,8 @@ from typing import Any
 import pytest
 
 import tasks
+from pylo._ui.cli_text import ls_row
+from pylo.store._layout import MAX_JSON_BYTES
 from pylo import CorruptSnapshot, ExecutionNotFound, IncompatibleSnapshot, InvalidArgument, Pylo, SnapshotError
 
 
@@ -51,7 +55,49 @@ def _finish_everything(path: Path) -> None:
     path.write_text(json.dumps(obj))
 
 
+def _deeply_nested(path: Path) -> None:
+    path.write_bytes(b"[" * 200_000)  # json.loads would die of RecursionError
+
+
+def _fifo(path: Path) -> None:
+    """A named pipe: opening it for reading blocks until a writer comes, i.e. forever."""
+    path.unlink()
+    os.mkfifo(path)
+
+
+def _link_to_a_directory(path: Path) -> None:
+    elsewhere = Path(tempfile.mkdtemp(dir=path.parents[4]))  # beside the store
+    (elsewhere / "000000-0123456789ab").write_text("{}")
+    path.unlink()
+    path.symlink_to(elsewhere, target_is_directory=True)
+
+
+def _a_billion_workers(path: Path) -> None:
+    obj = json.loads(path.read_bytes())
+    obj["workers"] = 1_000_000_000  # a summary would loop over every one of them
+    path.write_text(json.dumps(obj))
+
+
+def _overlapping_blocks(path: Path) -> None:
+    obj = json.loads(path.read_bytes())
+    obj["blocks"][1][0] -= 1  # the sizes still add up, the positions do not
+    obj["blocks"][0][1] += 1
+    path.write_text(json.dumps(obj))
+
+
 DAMAGE: list[tuple[str, str, Callable[[Path], None], type]] = [
+    ("deeply nested manifest", "execution.json", _deeply_nested, CorruptSnapshot),
+    ("a manifest with a billion workers", "execution.json", _a_billion_workers, CorruptSnapshot),
+    ("a manifest whose blocks overlap", "execution.json", _overlapping_blocks, CorruptSnapshot),
+    ("deeply nested segment", "progress", _deeply_nested, CorruptSnapshot),
+    ("a FIFO at a segment path", "progress", _fifo, CorruptSnapshot),
+    ("a link to a directory at a segment path", "progress", _link_to_a_directory, CorruptSnapshot),
+    ("a FIFO at an input block", "inputs", _fifo, CorruptSnapshot),
+    ("a link to a directory at an input block", "inputs", _link_to_a_directory, CorruptSnapshot),
+    ("a FIFO at exception records", "errors", _fifo, CorruptSnapshot),
+    ("deeply nested exception records", "errors", _deeply_nested, CorruptSnapshot),
+    ("a FIFO at a worker outcome", "workers", _fifo, CorruptSnapshot),
+    ("deeply nested worker outcome", "workers", _deeply_nested, CorruptSnapshot),
     ("truncated manifest", "execution.json", _truncate, CorruptSnapshot),
     ("manifest of an unknown version", "execution.json", _future_version, IncompatibleSnapshot),
     ("garbage segment", "progress", _garbage, CorruptSnapshot),
@@ -70,6 +116,7 @@ READS = {
     "progress": ("state", "resume", "summary"),
     "inputs": ("state", "resume"),
     "errors": ("exceptions",),
+    "workers": ("summary",),
 }
 
 
@@ -92,8 +139,47 @@ def test_damage_is_named_and_never_finishes_an_input(
     report = pylo.verify(eid)
     assert not report.ok and [p.path for p in report.problems] == [str(path)]
     assert report.problems[0].error == error.__name__
-    if kind != "errors":
+    if kind not in ("errors", "workers"):
         assert pylo.executions() == [eid]  # a refused resume left no execution behind
+    row = ls_row(pylo.store, eid)  # `pylo ls` shows it as a damaged row and goes on
+    if "summary" in READS[kind]:
+        assert row["status"] == "damaged" and str(path) in row["error"]
+
+
+def test_an_object_too_large_for_its_kind_is_refused_unread(pylo: Pylo, eid: str) -> None:
+    segment = _one(pylo, eid, "progress")
+    with open(segment, "r+b") as fh:
+        fh.truncate(MAX_JSON_BYTES + 1)  # sparse: reading it would allocate 64 MB
+    with pytest.raises(CorruptSnapshot, match="larger than the") as info:
+        pylo.summary(eid)
+    assert info.value.path == str(segment)
+    assert [p.path for p in pylo.verify(eid).problems] == [str(segment)]
+
+
+def test_a_tiny_store_claiming_ten_billion_inputs_is_refused_before_allocating(tmp_path: Path) -> None:
+    """A 400-byte manifest and a segment that say 10^10 inputs finished: merging them would
+    build a set of 10^10 positions (MemoryError); the manifest is refused first."""
+    pylo = Pylo.local_multithread(str(tmp_path / "s"), number_of_workers=1)
+    eid = pylo.start_from_scratch([1], tasks.noop, progress=False)
+    manifest = Path(pylo.store.layout.manifest(eid))
+    obj = json.loads(manifest.read_bytes())
+    obj.update(n_inputs=10**10, blocks=[[0, 10**10, 0]])
+    manifest.write_text(json.dumps(obj))
+    segment = _one(pylo, eid, "progress")
+    seg = json.loads(segment.read_bytes())
+    seg["finished"] = [[0, 10**10]]
+    segment.write_text(json.dumps(seg))
+    for read in (pylo.summary, pylo.get_state, pylo.verify):
+        try:
+            result = read(eid)
+        except CorruptSnapshot as exc:
+            assert exc.path == str(manifest) and "block 0" in str(exc)
+        else:
+            assert not result.ok and result.problems[0].path == str(manifest)  # verify reports it
+    obj["config"]["block_size"] = 10**10  # a block size no pylo writes is refused too
+    manifest.write_text(json.dumps(obj))
+    with pytest.raises(CorruptSnapshot, match="block_size"):
+        pylo.summary(eid)
 
 
 def test_verify_reports_every_damaged_object_at_once(pylo: Pylo, eid: str) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from ..errors import CorruptSnapshot, ExecutionNotFound, SnapshotError
 from ..store import Manifest, Store
 from ..store._exception_records import decode_records
+from ..store._layout import MAX_JSON_BYTES, MAX_RECORDS_BYTES, MAX_SMALL_BYTES
 from ..store._segments import _load_json, check_version, decode_segment
 
 __all__ = ["Problem", "VerifyReport", "verify_execution"]
@@ -96,13 +97,13 @@ class _Checker:
         for info in manifest.blocks:
             path = layout.inputs(manifest.id, info.block)
             self._check(path, functools.partial(_check_pickle, store, path))
-        decoders: list[tuple[str, Callable[[bytes, str], object]]] = [
-            (layout.progress_dir(manifest.id), _segment_check(manifest)),
-            (layout.errors_dir(manifest.id), decode_records),
+        decoders: list[tuple[str, Callable[[bytes, str], object], int]] = [
+            (layout.progress_dir(manifest.id), _segment_check(manifest), MAX_JSON_BYTES),
+            (layout.errors_dir(manifest.id), decode_records, MAX_RECORDS_BYTES),
         ]
-        for base, decode in decoders:
+        for base, decode, limit in decoders:
             for path in store.files.find(base):
-                self._check(path, functools.partial(_check_object, store, manifest, base, path, decode))
+                self._check(path, functools.partial(_check_object, store, manifest, base, path, decode, limit))
         for path in store.files.find(layout.workers_dir(manifest.id)):
             self._check(path, functools.partial(_check_worker, store, path))
 
@@ -116,22 +117,22 @@ def _segment_check(manifest: Manifest) -> Callable[[bytes, str], object]:
 
 
 def _check_object(
-    store: Store, manifest: Manifest, base: str, path: str, decode: Callable[[bytes, str], object]
+    store: Store, manifest: Manifest, base: str, path: str, decode: Callable[[bytes, str], object], limit: int
 ) -> None:
     """Decode ``{base}/{block}/{name}``; an object outside a known block is damage too."""
     rest = path[len(base) + 1 :].split("/")
     if len(rest) != 2 or not rest[0].isdigit() or int(rest[0]) >= len(manifest.blocks):
         raise CorruptSnapshot(f"unexpected object {path}: no such block", path)
-    decode(_read(store, path), path)
+    decode(_read(store, path, limit), path)
 
 
 def _check_worker(store: Store, path: str) -> None:
-    check_version(_load_json(_read(store, path), path), path)
+    check_version(_load_json(_read(store, path, MAX_SMALL_BYTES), path), path)
 
 
-def _read(store: Store, path: str) -> bytes:
+def _read(store: Store, path: str, limit: int) -> bytes:
     try:
-        return store.files.get(path)
+        return store.files.get(path, limit)
     except FileNotFoundError:
         raise CorruptSnapshot(f"missing object {path}", path) from None
 

@@ -41,7 +41,7 @@ def ls_row(store: Store, eid: str) -> dict[str, Any]:
     try:
         s = summarize(store, eid, top=0)
     except PyloError as exc:
-        return {"id": eid, "error": str(exc)}
+        return {"id": eid, "status": "damaged", "error": str(exc)}
     return {
         "id": s.execution_id, "created": s.created, "parent": s.parent, "task": s.task,
         "total": s.total, "finished": s.finished, "failed": s.failed, "pending": s.pending,
@@ -56,7 +56,7 @@ def ls_table(rows: Sequence[dict[str, Any]]) -> str:
     body = [[r.get(c, "") if "error" not in r or c == "id" else "" for c in cols] for r in rows]
     for row, r in zip(body, rows):
         if "error" in r:
-            row[-1] = f"unreadable: {r['error']}"
+            row[-1] = f"damaged: {r['error']}"
         row[cols.index("parent")] = row[cols.index("parent")] or "-"
     return _table(cols, body)
 

@@ -36,7 +36,15 @@ from ..errors import (
 )
 from ._claims import Claim, Holder, hold, latest, let_go, new_holder
 from ._fs import Files
-from ._layout import FORMAT_VERSION, Layout, new_execution_id, validate_execution_id
+from ._layout import (
+    FORMAT_VERSION,
+    MAX_JSON_BYTES,
+    MAX_RECORDS_BYTES,
+    MAX_SMALL_BYTES,
+    Layout,
+    new_execution_id,
+    validate_execution_id,
+)
 from ._manifest import BlockInfo, Manifest
 from ._exception_records import ExceptionRecord, record_failure, decode_records, encode_records, to_record
 from ._segments import BlockState, Segment, _load_json, check_version, decode_segment, encode_segment, merge
@@ -89,7 +97,7 @@ class Store:
     def read_manifest(self, eid: str) -> Manifest:
         path = self.layout.manifest(eid)
         try:
-            data = self.files.get(path)
+            data = self.files.get(path, MAX_JSON_BYTES)
         except FileNotFoundError:
             raise ExecutionNotFound(f"no execution {eid} in store {self.url}") from None
         return Manifest.decode(data, path)
@@ -149,13 +157,16 @@ class Store:
     def read_block_state(self, eid: str, info: BlockInfo) -> BlockState:
         prefix = self.layout.progress_dir(eid, info.block)
         paths = self.files.find(prefix)
-        return merge(decode_segment(d, p, info.positions) for p, d in self.files.get_many(paths).items())
+        segments = self.files.get_many(paths, MAX_JSON_BYTES)
+        return merge(decode_segment(d, p, info.positions) for p, d in segments.items())
 
     def read_states(self, manifest: Manifest) -> dict[int, BlockState]:
         """The merged state of every block, from one listing and one batched read."""
         paths = self.files.find(self.layout.progress_dir(manifest.id))
         by_block: dict[int, list[Segment]] = {b.block: [] for b in manifest.blocks}
-        for path, data in self.files.get_many(paths).items():
+        for path in paths:  # names first: an unexpected object is refused before anything is read
+            _block_of(path, self.layout.progress_dir(manifest.id), by_block)
+        for path, data in self.files.get_many(paths, MAX_JSON_BYTES).items():
             block = _block_of(path, self.layout.progress_dir(manifest.id), by_block)
             by_block[block].append(decode_segment(data, path, manifest.blocks[block].positions))
         return {b: merge(segs) for b, segs in by_block.items()}
@@ -165,8 +176,10 @@ class Store:
         base = self.layout.errors_dir(manifest.id)
         known: dict[int, list[Any]] = {b.block: [] for b in manifest.blocks}
         records: list[dict[str, Any]] = []
-        for path, data in self.files.get_many(self.files.find(base)).items():
+        paths = self.files.find(base)
+        for path in paths:
             _block_of(path, base, known)
+        for path, data in self.files.get_many(paths, MAX_RECORDS_BYTES).items():
             records.extend(decode_records(data, path))
         return records
 
@@ -179,7 +192,7 @@ class Store:
     def read_workers(self, eid: str) -> dict[int, dict[str, Any]]:
         out: dict[int, dict[str, Any]] = {}
         paths = self.files.find(self.layout.workers_dir(eid))
-        for path, data in self.files.get_many(paths).items():
+        for path, data in self.files.get_many(paths, MAX_SMALL_BYTES).items():
             obj = _load_json(data, path)
             check_version(obj, path)
             try:

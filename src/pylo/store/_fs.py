@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -17,7 +18,7 @@ from typing import Any, TypeVar
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from ..errors import InvalidArgument, StoreUnreachable
+from ..errors import CorruptSnapshot, InvalidArgument, StoreUnreachable
 
 __all__ = ["Files"]
 
@@ -169,17 +170,30 @@ class Files:
 
     # -- reads ---------------------------------------------------------------------------------
 
-    def get(self, path: str) -> bytes:
+    def get(self, path: str, limit: int | None = None) -> bytes:
+        """The bytes of one object. A damaged or hostile store cannot make this hang or read
+        without bound: locally only a regular file is opened (a FIFO or a directory there is a
+        ``CorruptSnapshot``), and an object larger than ``limit`` bytes is refused unread."""
+        if self.local:
+            return self.retrying(f"read {path}", lambda: _read_local(path, limit))
+        if limit is not None:
+            size = self.retrying(f"stat {path}", lambda: self.fs.info(path).get("size"))
+            _check_size(path, size, limit)
         data = self.retrying(f"read {path}", lambda: self.fs.cat_file(path))
-        return bytes(data)
+        return _check_size(path, bytes(data), limit)
 
-    def get_many(self, paths: Iterable[str]) -> dict[str, bytes]:
-        """Read many objects at once (concurrently on object stores)."""
+    def get_many(self, paths: Iterable[str], limit: int | None = None) -> dict[str, bytes]:
+        """Read many objects at once (concurrently on object stores), each at most ``limit``
+        bytes (see ``get``)."""
         paths = list(paths)
         if not paths:
             return {}
         if self.local:
-            return {p: self.get(p) for p in paths}
+            return {p: self.get(p, limit) for p in paths}
+        if limit is not None:
+            sizes = self.retrying("stat objects", lambda: self._sizes(paths))
+            for path in paths:
+                _check_size(path, sizes.get(path), limit)
         out = self.retrying("read objects", lambda: self.fs.cat(paths, on_error="return"))
         result: dict[str, bytes] = {}
         for path in paths:
@@ -188,8 +202,20 @@ class Files:
                 continue  # deleted between listing and reading: skip it
             if isinstance(value, BaseException):
                 raise StoreUnreachable(f"store {self.url!r}: read {path} failed: {value}") from value
-            result[path] = bytes(value)
+            result[path] = _check_size(path, bytes(value), limit)
         return result
+
+    def _sizes(self, paths: list[str]) -> dict[str, int | None]:
+        """Sizes from the listings of the objects' directories (one request per directory)."""
+        sizes: dict[str, int | None] = {}
+        for directory in sorted({p.rsplit("/", 1)[0] for p in paths}):
+            try:
+                entries = self.fs.ls(directory, detail=True)
+            except FileNotFoundError:
+                continue
+            for entry in entries:
+                sizes[str(entry["name"]).rstrip("/")] = entry.get("size")
+        return sizes
 
     def exists(self, path: str) -> bool:
         return bool(self.retrying(f"stat {path}", lambda: self.fs.exists(path)))
@@ -201,11 +227,14 @@ class Files:
         """Every object under ``prefix``, sorted; empty when there is none."""
 
         def op() -> list[str]:
-            self.fs.invalidate_cache(prefix)
-            try:
-                found = self.fs.find(prefix)
-            except FileNotFoundError:
-                return []
+            if self.local:
+                found = _find_local(prefix)
+            else:
+                self.fs.invalidate_cache(prefix)
+                try:
+                    found = self.fs.find(prefix)
+                except FileNotFoundError:
+                    return []
             return sorted(p for p in found if "/.tmp-" not in p)
 
         return self.retrying(f"list {prefix}", op)
@@ -226,6 +255,58 @@ class Files:
 
 def _files(url: str, options: dict[str, Any], attempts: int, backoff: float) -> Files:
     return Files(url, options, attempts=attempts, backoff=backoff)
+
+
+def _find_local(prefix: str) -> list[str]:
+    """Every entry under ``prefix`` that is not a directory of its own: files, FIFOs, sockets,
+    and symlinks (to directories too, which are listed, never followed: a link to a parent
+    would otherwise loop). Readers then refuse whatever is not a regular file."""
+
+    def fail(exc: OSError) -> None:
+        raise exc
+
+    found: list[str] = []
+    try:
+        for directory, dirs, files in os.walk(prefix, onerror=fail):
+            found += [f"{directory}/{name}" for name in files]
+            found += [f"{directory}/{name}" for name in dirs if os.path.islink(f"{directory}/{name}")]
+    except FileNotFoundError:
+        return []
+    except NotADirectoryError:
+        return [prefix]
+    return found
+
+
+def _read_local(path: str, limit: int | None) -> bytes:
+    """Read a regular file of at most ``limit`` bytes. The type is checked before opening (a
+    FIFO would block the open) and again on the open descriptor, in case the path changed."""
+    info = os.stat(path)
+    _check_regular(path, info.st_mode)
+    _check_size(path, info.st_size, limit)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        _check_regular(path, os.fstat(fd).st_mode)
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            data = fh.read() if limit is None else fh.read(limit + 1)
+    finally:
+        os.close(fd)
+    return _check_size(path, data, limit)
+
+
+def _check_regular(path: str, mode: int) -> None:
+    if not stat.S_ISREG(mode):
+        raise CorruptSnapshot(f"unexpected object {path}: not a regular file", path)
+
+
+def _check_size(path: str, data: Any, limit: int | None) -> Any:
+    """``data`` (bytes, or a size) unchanged when within ``limit``, else ``CorruptSnapshot``."""
+    size = len(data) if isinstance(data, (bytes, bytearray)) else data
+    if limit is not None and isinstance(size, int) and size > limit:
+        raise CorruptSnapshot(
+            f"corrupt object {path}: {'more than ' if size == limit + 1 else ''}{size:,} bytes, "
+            f"larger than the {limit:,} a pylo object of its kind can be", path
+        )
+    return data
 
 
 def _unlink_quietly(path: str) -> None:

@@ -8,9 +8,18 @@ import secrets
 
 from ..errors import InvalidArgument
 
-__all__ = ["FORMAT_VERSION", "Layout", "new_execution_id", "validate_execution_id"]
+__all__ = ["FORMAT_VERSION", "Layout", "MAX_JSON_BYTES", "MAX_RECORDS_BYTES", "MAX_SMALL_BYTES",
+           "new_execution_id", "validate_execution_id"]
 
 FORMAT_VERSION = 1
+
+# The largest JSON object of each kind a reader accepts, checked before reading: a damaged or
+# hostile store must not make ``pylo status`` exhaust memory. Far above what pylo writes: a
+# manifest of 10^9 inputs in blocks of 10,000 is ~2 MB, a segment of a 10^6-input block whose
+# inputs alternate finished/failed ~20 MB, an exception record at most ~130 KB once capped.
+MAX_JSON_BYTES = 64 * 2**20  # manifests, progress segments
+MAX_RECORDS_BYTES = 256 * 2**20  # one flush of exception records
+MAX_SMALL_BYTES = 2**20  # worker outcomes, claims, cancel markers
 
 # 20261125T162126123456Z-1a2b3c4d: UTC creation time to the microsecond, then 32 random bits.
 _ID = re.compile(r"\A\d{8}T\d{12}Z-[0-9a-f]{8}\Z")
