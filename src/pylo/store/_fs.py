@@ -179,8 +179,9 @@ class Files:
         if limit is not None:
             size = self.retrying(f"stat {path}", lambda: self.fs.info(path).get("size"))
             _check_size(path, size, limit)
-        data = self.retrying(f"read {path}", lambda: self.fs.cat_file(path))
-        return _check_size(path, bytes(data), limit)
+        data = bytes(self.retrying(f"read {path}", lambda: self.fs.cat_file(path)))
+        _check_size(path, len(data), limit)
+        return data
 
     def get_many(self, paths: Iterable[str], limit: int | None = None) -> dict[str, bytes]:
         """Read many objects at once (concurrently on object stores), each at most ``limit``
@@ -202,7 +203,8 @@ class Files:
                 continue  # deleted between listing and reading: skip it
             if isinstance(value, BaseException):
                 raise StoreUnreachable(f"store {self.url!r}: read {path} failed: {value}") from value
-            result[path] = _check_size(path, bytes(value), limit)
+            _check_size(path, len(value), limit)
+            result[path] = bytes(value)
         return result
 
     def _sizes(self, paths: list[str]) -> dict[str, int | None]:
@@ -290,7 +292,8 @@ def _read_local(path: str, limit: int | None) -> bytes:
             data = fh.read() if limit is None else fh.read(limit + 1)
     finally:
         os.close(fd)
-    return _check_size(path, data, limit)
+    _check_size(path, len(data), limit)
+    return data
 
 
 def _check_regular(path: str, mode: int) -> None:
@@ -298,15 +301,13 @@ def _check_regular(path: str, mode: int) -> None:
         raise CorruptSnapshot(f"unexpected object {path}: not a regular file", path)
 
 
-def _check_size(path: str, data: Any, limit: int | None) -> Any:
-    """``data`` (bytes, or a size) unchanged when within ``limit``, else ``CorruptSnapshot``."""
-    size = len(data) if isinstance(data, (bytes, bytearray)) else data
+def _check_size(path: str, size: object, limit: int | None) -> None:
+    """``CorruptSnapshot`` when an object of ``size`` bytes (``None``: unknown) exceeds ``limit``."""
     if limit is not None and isinstance(size, int) and size > limit:
         raise CorruptSnapshot(
             f"corrupt object {path}: {'more than ' if size == limit + 1 else ''}{size:,} bytes, "
             f"larger than the {limit:,} a pylo object of its kind can be", path
         )
-    return data
 
 
 def _unlink_quietly(path: str) -> None:
