@@ -112,7 +112,8 @@ def test_run_html_live_then_from_the_store(tmp_path: Any) -> None:
     gate.set()
     run.wait()
     settled = Parsed(run._repr_html_())
-    assert "done" in settled.all_text and "17 finished" in settled.all_text and "3 failed" in settled.all_text
+    assert "failed inputs" in settled.all_text and "17 finished" in settled.all_text and "3 failed" in settled.all_text
+    assert settled.all_text.startswith(f"pylo execution {run.id} failed inputs")  # the badge, not "done"
     assert {"pylo-summary", "pylo-workers", "pylo-exceptions", "pylo-resume"} <= set(settled.classes)
 
 
@@ -196,8 +197,9 @@ def test_progress_is_a_value() -> None:
     assert Progress(10, 3, 2, 6).pending == 5
 
 
-def test_a_worker_giving_up_prints_nothing_without_logging_configured(tmp_path: Path) -> None:
-    """pylo's warnings go to logging only; a subprocess with no logging setup stays silent."""
+def test_a_worker_giving_up_is_one_warning_line_without_logging_configured(tmp_path: Path) -> None:
+    """Nothing configured (a notebook, a script): the user still sees that a worker gave up, in
+    one line on stderr, and nothing else (the INFO lines stay silent)."""
     code = (
         "from pylo import Pylo\n"
         f"p = Pylo.local_multithread({str(tmp_path / 'store')!r}, number_of_workers=1, max_worker_failures=0)\n"
@@ -205,7 +207,21 @@ def test_a_worker_giving_up_prints_nothing_without_logging_configured(tmp_path: 
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert (result.stdout, result.stderr) == ("", "")
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert "worker 0" in line and "gave up" in line
+
+
+def test_a_worker_giving_up_on_dask_is_told_in_the_client(
+    tmp_path: Path, dask_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    pylo = Pylo.dask(dask_client, tmp_path / "store", number_of_workers=2, max_worker_failures=0)
+    with caplog.at_level(logging.WARNING, logger="pylo"):
+        eid = pylo.start_from_scratch(range(4), tasks.fail_multiples_of_7, progress=False)
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "gave up" in r.getMessage()]
+    assert len(warnings) == 1 and "worker 0" in warnings[0].getMessage(), [r.getMessage() for r in warnings]
+    assert eid in warnings[0].getMessage()
+    assert pylo.summary(eid).status.value == "gave up"
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,6 @@ finished and which failed, and resume from the store, from any process or cluste
     >>> eid = pylo.start_from_scratch(range(100), print)
 """
 
-import logging as _logging
-
 from ._core.config import Config
 from ._core.run import Progress, Run
 from ._core.status import Status
@@ -55,6 +53,7 @@ for _cls in (Config, ExceptionRecord, Progress, Run, Status, Summary, WorkerSumm
     _cls.__module__ = __name__
 del _cls
 
-# A library logs, the application decides where it goes: without a handler of its own, Python's
-# last resort would print pylo's warnings (a worker gave up…) to stderr.
-_logging.getLogger("pylo").addHandler(_logging.NullHandler())
+# No NullHandler on the "pylo" logger, on purpose: while the application configures no logging,
+# Python's last resort prints pylo's WARNINGs (a worker gave up, the store is being retried) to
+# stderr, which a notebook shows under the cell; INFO and below stay silent. An application that
+# configures logging decides where they go.

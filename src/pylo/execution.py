@@ -24,7 +24,7 @@ from ._core.summary import Summary, summarize
 from ._core.verify import VerifyReport, verify_execution
 from .backends import Backend
 from .backends._threads import ThreadBackend
-from .errors import InvalidArgument, StoreUnreachable
+from .errors import InvalidArgument, PyloError, StoreUnreachable
 from .store import Claim, ExceptionRecord, Manifest, Store
 
 if TYPE_CHECKING:
@@ -244,7 +244,24 @@ class Pylo:
         p = run.progress()
         log.info("execution %s %s: %d finished, %d failed, %d pending of %d",
                  eid, run.status.value, p.finished, p.failed, p.pending, p.total)
+        if not isinstance(self.backend, ThreadBackend):  # threads logged it here already, as it happened
+            self._warn_gave_up(eid)
         return eid
+
+    def _warn_gave_up(self, eid: str) -> None:
+        """One WARNING line for workers that gave up on another machine: their own log lines
+        stay in the Dask workers' logs, which a notebook does not show."""
+        try:
+            outcomes = self.store.read_workers(eid)
+        except PyloError:  # the run ended; the summary will say what the store holds
+            return
+        gave_up = sorted(w for w, outcome in outcomes.items() if outcome.get("gave_up") is True)
+        if gave_up:
+            log.warning(
+                "execution %s: worker%s %s gave up after max_worker_failures=%d failed attempts; "
+                "their inputs are left pending: resume the execution to run them",
+                eid, "s" if len(gave_up) > 1 else "", ", ".join(map(str, gave_up)), self.config.max_worker_failures,
+            )
 
     def _cancel(self, execution_id: str) -> None:
         log.info("execution %s: cancel requested", execution_id)
