@@ -344,3 +344,22 @@ def test_an_input_that_pickles_but_does_not_load_back_is_refused_before_any_work
     with pytest.raises(TaskNotSerializable, match="input at position 3 cannot be serialized and loaded back"):
         pylo.start_from_scratch(inputs, functools.partial(tasks.log_call, str(calls)), progress=False)
     _nothing_ran(pylo, calls)  # otherwise the execution could never be read or resumed
+
+
+# -- shortened ids -------------------------------------------------------------------------------
+
+
+def test_an_id_may_be_shortened_to_a_unique_prefix_or_its_random_part(pylo: Pylo) -> None:
+    first = pylo.start_from_scratch(range(7), tasks.fail_multiples_of_7, progress=False)
+    second = pylo.start_from_scratch(range(3), tasks.noop, progress=False)
+    common = next(i for i in range(len(first)) if first[i] != second[i])
+    for short in (first[: common + 1], first[-8:], first):
+        assert pylo.summary(short).execution_id == first
+        assert pylo.get_state(short) == pylo.get_state(first)
+        assert len(pylo.get_exceptions(short)) == 1 and pylo.verify(short).ok
+    resumed = pylo.start_from_past_execution(first[-8:], tasks.noop, progress=False)
+    assert pylo.summary(resumed).parent == first
+    with pytest.raises(InvalidArgument, match="names 3 executions.*give more of the id"):
+        pylo.summary(first[:4])
+    with pytest.raises(ExecutionNotFound, match="no execution 1999"):
+        pylo.summary("1999")

@@ -189,9 +189,10 @@ def test_run_inspect_resume_on_threads(cwd: Path) -> None:
 
     listing = pylo(cwd, "ls", "store")
     lines = listing.stdout.splitlines()
-    assert lines[0].split()[:2] == ["id", "created"]
+    assert lines[0].split()[:3] == ["id", "status", "created"]
     assert lines[1].startswith(new["execution_id"]) and eid in lines[1]  # newest first, with its parent
-    assert lines[2].startswith(eid)
+    assert lines[1].split()[1] == "finished"
+    assert lines[2].startswith(eid) and lines[2].split()[1:3] == ["failed", "inputs"]
 
 
 def test_run_reads_json_lines_from_stdin(cwd: Path) -> None:
@@ -280,6 +281,27 @@ class _Trap:
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (os.mkdir, (self.path,))
+
+
+def test_ids_may_be_shortened_and_a_claimed_resume_names_the_flag(cwd: Path) -> None:
+    import threading
+
+    store = cwd / "store"
+    gate = threading.Event()
+    running = Pylo.local_multithread(store, number_of_workers=1).submit(range(3), lambda x: gate.wait(60))
+    try:
+        status = pylo(cwd, "status", "store", running.id[-8:], "--json")
+        assert json.loads(status.stdout)["execution_id"] == running.id, status.stderr
+        assert json.loads(pylo(cwd, "status", "store", running.id[:22], "--json").stdout)["status"] == "running"
+        claimed = pylo(cwd, "resume", "store", running.id[-8:], "--task", "jobs:ok", "--threads")
+        assert claimed.returncode == 3, claimed.stderr
+        assert "--force" in claimed.stderr and "force=True" not in claimed.stderr
+    finally:
+        gate.set()
+        running.wait()
+    assert pylo(cwd, "cancel", "store", running.id[:20]).returncode == 0
+    errors = pylo(cwd, "exceptions", "store", running.id[-8:])
+    assert errors.returncode == 0 and running.id in errors.stdout
 
 
 def test_status_ls_and_exceptions_never_unpickle(cwd: Path) -> None:

@@ -164,6 +164,17 @@ def test_progress_bar_follows_the_flushes_of_a_run() -> None:
     assert "finished=8" in last and "failed=2" in last and "inputs/s" in last
 
 
+def test_progress_bar_counts_are_written_out_in_full() -> None:
+    run = Run(EID, 50_000)
+    out = io.StringIO()
+    bar = ProgressBar(run, file=out, force=True)
+    run.start()
+    run.on_delta(_delta(20_000, 100_00))
+    bar.close()
+    last = out.getvalue().rstrip().split("\r")[-1]
+    assert "finished=20000" in last and "failed=10000" in last, last
+
+
 def test_progress_bar_is_hidden_when_stderr_is_not_a_terminal() -> None:
     out = io.StringIO()  # not a tty
     bar = ProgressBar(Run(EID, 10), file=out, dashboard="http://dash")

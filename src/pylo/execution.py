@@ -137,7 +137,7 @@ class Pylo:
         ``force=True`` takes over a claim whose client is known to be dead (a dead process on
         this host is detected by itself)."""
         self._check_task(task)
-        parent = self.store.read_manifest(execution_id)
+        parent = self.store.read_manifest(self.store.resolve(execution_id))
         claim = self.store.claim(parent.id, force=force)
         try:
             items = unfinished(self.store, parent)
@@ -166,23 +166,25 @@ class Pylo:
         return self._blocking(lambda: self.resume(execution_id, task, force=force), progress)
 
     # -- reading -------------------------------------------------------------------------------
+    # Every ``execution_id`` may be shortened to a unique prefix, or to the 8 characters that end
+    # it (see ``Store.resolve``).
 
     def get_state(self, execution_id: str) -> tuple[list[Any], list[Any]]:
         """``(finished, unfinished)`` inputs, in input order; finished includes inherited ones."""
-        return read_state(self.store, execution_id)
+        return read_state(self.store, self.store.resolve(execution_id))
 
     def get_exceptions(self, execution_id: str) -> list[ExceptionRecord]:
         """Every failed attempt of this execution (not its parents'), in input order."""
-        return read_exceptions(self.store, execution_id)
+        return read_exceptions(self.store, self.store.resolve(execution_id))
 
     def summary(self, execution_id: str) -> Summary:
         """Counts overall and per worker, read without unpickling anything."""
-        return summarize(self.store, execution_id)
+        return summarize(self.store, self.store.resolve(execution_id))
 
     def verify(self, execution_id: str) -> VerifyReport:
         """Check every object of ``execution_id`` and its parents, without stopping at the first
         problem and without running any pickle: ``report.ok``, ``report.problems``."""
-        return verify_execution(self.store, execution_id)
+        return verify_execution(self.store, self.store.resolve(execution_id))
 
     def executions(self) -> list[str]:
         """The ids of the executions in the store, oldest first."""

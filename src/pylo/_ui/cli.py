@@ -29,7 +29,7 @@ from . import cli_text as text
 from .cli_tasks import load_task, read_inputs
 from .._core.config import Config
 from .._core.summary import summarize
-from ..errors import InvalidArgument, PyloError
+from ..errors import ExecutionClaimed, InvalidArgument, PyloError
 from ..store import Store
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_STORE", "EXIT_UNFINISHED", "EXIT_USAGE", "cli", "main"]
@@ -212,9 +212,18 @@ def resume(store: str, execution_id: str, task: str, force: bool, **opts: Any) -
     client is running or resuming ID (``--force`` when that client is known to be dead).
     """
     fn = load_task(task)
-    _store(store, opts["storage_options"]).read_manifest(execution_id)  # unknown id: exit 3 before a cluster starts
+    s = _store(store, opts["storage_options"])
+    execution_id = s.resolve(execution_id)
+    s.read_manifest(execution_id)  # unknown id: exit 3 before a cluster starts
     with _pylo(store, opts) as pylo:
-        _execute(pylo, lambda: pylo.resume(execution_id, fn, force=force), opts)
+        _execute(pylo, lambda: _resume(pylo, execution_id, fn, force), opts)
+
+
+def _resume(pylo: Any, execution_id: str, fn: Callable[[Any], object], force: bool) -> Any:
+    try:
+        return pylo.resume(execution_id, fn, force=force)
+    except ExecutionClaimed as exc:  # the library's advice names its argument; here it is a flag
+        raise ExecutionClaimed(str(exc).replace("force=True", "--force")) from None
 
 
 @cli.command(short_help="Ask a running execution to stop, wherever it runs.")
@@ -228,6 +237,7 @@ def cancel(store: str, execution_id: str, storage_options: dict[str, Any]) -> No
     (An execution on threads watches its own process only: stop it there, e.g. with Ctrl-C.)
     """
     s = _store(store, storage_options)
+    execution_id = s.resolve(execution_id)
     s.read_manifest(execution_id)
     s.request_cancel(execution_id)
     click.echo(f"cancel requested for {execution_id}; its workers stop between inputs")
@@ -258,7 +268,8 @@ def status(store: str, execution_id: str, storage_options: dict[str, Any], as_js
 
     Exits 0 when every input finished, 1 when some remain unfinished (or it still runs).
     """
-    summary = summarize(_store(store, storage_options), execution_id)
+    s = _store(store, storage_options)
+    summary = summarize(s, s.resolve(execution_id))
     _emit(summary.to_json() if as_json else text.summary(summary, workers=True), as_json)
     raise click.exceptions.Exit(EXIT_OK if summary.unfinished == 0 else EXIT_UNFINISHED)
 
@@ -278,6 +289,7 @@ def exceptions(store: str, execution_id: str, tracebacks: bool, max_positions: i
     Inputs are shown by their position in the execution; nothing is unpickled.
     """
     s = _store(store, storage_options)
+    execution_id = s.resolve(execution_id)
     groups = text.exception_groups(s.read_records(s.read_manifest(execution_id)))
     if as_json:
         _emit({"execution_id": execution_id, "groups": [g.to_json(tracebacks) for g in groups]}, True)

@@ -89,7 +89,8 @@ class ProgressBar:
 
     def _move(self, progress: Progress) -> None:
         concluded = progress.finished + progress.failed
-        counts = collections.OrderedDict(finished=progress.finished, failed=progress.failed)
+        # Strings: tqdm would shorten numbers (20000 shows as "2e+4").
+        counts = collections.OrderedDict(finished=str(progress.finished), failed=str(progress.failed))
         self._bar.set_postfix(counts, refresh=False)
         if concluded > self._bar.n:
             self._bar.update(concluded - self._bar.n)

@@ -42,6 +42,7 @@ from ._layout import (
     MAX_RECORDS_BYTES,
     MAX_SMALL_BYTES,
     Layout,
+    id_matcher,
     new_execution_id,
     validate_execution_id,
 )
@@ -122,6 +123,25 @@ class Store:
                 continue
             ids.append(name)
         return [i for i in ids if self.files.exists(self.layout.manifest(i))]
+
+    def resolve(self, ref: str) -> str:
+        """The id that ``ref`` names: an id, a unique prefix of one (as git takes a commit's),
+        or the 8 characters that end one (what the progress bar shows). Raises
+        ``ExecutionNotFound`` when none matches, ``InvalidArgument`` when several do or when
+        ``ref`` cannot be part of an id."""
+        how = id_matcher(ref)
+        if how is None:
+            return ref
+        if how == "random":
+            matches = [i for i in self.list_executions() if i.endswith("-" + ref) or i.startswith(ref)]
+        else:
+            matches = [i for i in self.list_executions() if i.startswith(ref)]
+        if not matches:
+            raise ExecutionNotFound(f"no execution {ref}… in store {self.url}")
+        if len(matches) > 1:
+            shown = ", ".join(matches[:5]) + (", …" if len(matches) > 5 else "")
+            raise InvalidArgument(f"{ref!r} names {len(matches)} executions ({shown}): give more of the id")
+        return matches[0]
 
     # -- inputs --------------------------------------------------------------------------------
 

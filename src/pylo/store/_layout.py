@@ -9,7 +9,7 @@ import secrets
 from ..errors import InvalidArgument
 
 __all__ = ["FORMAT_VERSION", "Layout", "MAX_JSON_BYTES", "MAX_RECORDS_BYTES", "MAX_SMALL_BYTES",
-           "new_execution_id", "validate_execution_id"]
+           "id_matcher", "new_execution_id", "validate_execution_id"]
 
 FORMAT_VERSION = 1
 
@@ -42,6 +42,25 @@ def validate_execution_id(execution_id: object) -> str:
             f"not a pylo execution id: {execution_id!r} (expected e.g. 20261125T162126123456Z-1a2b3c4d)"
         )
     return execution_id
+
+
+# What each character of an id may be, to tell a prefix of one from anything else.
+_ID_CHARS = ["0123456789"] * 8 + ["T"] + ["0123456789"] * 12 + ["Z", "-"] + ["0123456789abcdef"] * 8
+_RANDOM_PART = re.compile(r"\A[0-9a-f]{8}\Z")
+
+
+def id_matcher(ref: object) -> str | None:
+    """``None`` when ``ref`` is a whole id; else the test a listed id must pass to be the one
+    ``ref`` names (``"prefix"`` or ``"random"``). Raises ``InvalidArgument`` for anything that is
+    neither a prefix of an id nor the 8-character random part that ends one."""
+    if isinstance(ref, str) and _ID.match(ref):
+        return None
+    if isinstance(ref, str) and _RANDOM_PART.match(ref):
+        return "random"
+    if isinstance(ref, str) and 0 < len(ref) < len(_ID_CHARS) and all(c in _ID_CHARS[i] for i, c in enumerate(ref)):
+        return "prefix"
+    validate_execution_id(ref)  # raises, with the usual message
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 class Layout:
