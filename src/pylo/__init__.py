@@ -9,7 +9,8 @@ finished and which failed, and resume from the store, from any process or cluste
 from ._core.config import Config
 from ._core.run import Progress, Run
 from ._core.status import Status
-from ._core.summary import Summary, WorkerSummary
+from ._core.summary import ExceptionKind, ExecutionStatus, Summary, WorkerSummary
+from ._core.verify import Problem, VerifyReport
 from .errors import (
     CorruptSnapshot,
     ExecutionClaimed,
@@ -28,12 +29,15 @@ from .store import ExceptionRecord
 __all__ = [
     "Config",
     "CorruptSnapshot",
+    "ExceptionKind",
     "ExceptionRecord",
     "ExecutionClaimed",
     "ExecutionInterrupted",
     "ExecutionNotFound",
+    "ExecutionStatus",
     "IncompatibleSnapshot",
     "InvalidArgument",
+    "Problem",
     "Progress",
     "Pylo",
     "PyloError",
@@ -43,13 +47,15 @@ __all__ = [
     "StoreUnreachable",
     "Summary",
     "TaskNotSerializable",
+    "VerifyReport",
     "WorkerSummary",
 ]
 
 __version__ = "0.1.0"
 
 # Tracebacks, reprs and pickles name the public path (``pylo.Run``), never the private module.
-for _cls in (Config, ExceptionRecord, Progress, Run, Status, Summary, WorkerSummary):
+for _cls in (Config, ExceptionKind, ExceptionRecord, ExecutionStatus, Problem, Progress, Run, Status, Summary,
+             VerifyReport, WorkerSummary):
     _cls.__module__ = __name__
 del _cls
 
