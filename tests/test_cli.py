@@ -283,6 +283,26 @@ class _Trap:
         return (os.mkdir, (self.path,))
 
 
+def test_ls_puts_a_resume_above_its_parent_whatever_the_clocks(cwd: Path) -> None:
+    import datetime as dt
+
+    from pylo._core import plan
+    from pylo.store import new_execution_id
+
+    api = Pylo.local_multithread(cwd / "store", number_of_workers=1)
+    ahead = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)
+    real = plan.new_execution_id
+    plan.new_execution_id = lambda: new_execution_id(ahead)  # type: ignore[assignment]
+    try:
+        parent = api.start_from_scratch(range(7), lambda x: 1 / (x % 7), progress=False)
+    finally:
+        plan.new_execution_id = real
+    child = api.start_from_past_execution(parent, lambda x: None, progress=False)
+    rows = json.loads(pylo(cwd, "ls", "store", "--json").stdout)
+    assert [r["id"] for r in rows] == [child, parent]
+    assert [r["id"] for r in json.loads(pylo(cwd, "ls", "store", "--json", "--limit", "1").stdout)] == [child]
+
+
 def test_ids_may_be_shortened_and_a_claimed_resume_names_the_flag(cwd: Path) -> None:
     import threading
 

@@ -187,8 +187,9 @@ class Pylo:
         return verify_execution(self.store, self.store.resolve(execution_id))
 
     def executions(self) -> list[str]:
-        """The ids of the executions in the store, oldest first."""
-        return self.store.list_executions()
+        """The ids of the executions in the store, oldest first; a resumed execution always
+        comes after the one it was resumed from (even when their hosts' clocks disagree)."""
+        return self.store.executions()
 
     # -- helpers -------------------------------------------------------------------------------
 

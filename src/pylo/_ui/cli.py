@@ -253,7 +253,7 @@ def cancel(store: str, execution_id: str, storage_options: dict[str, Any]) -> No
 def ls(store: str, limit: int | None, storage_options: dict[str, Any], as_json: bool) -> None:
     """List the executions in STORE, newest first, with their counts and parent."""
     s = _store(store, storage_options)
-    ids = sorted(s.list_executions(), reverse=True)[:limit]
+    ids = s.executions()[::-1][:limit]  # newest first; a resumed execution above its parent
     rows = [text.ls_row(s, eid) for eid in ids]
     _emit(rows if as_json else text.ls_table(rows), as_json)
 

@@ -15,6 +15,7 @@ progress and worker files are JSON and are read without unpickling anything.
 
 from __future__ import annotations
 
+import heapq
 import json
 import logging
 import os
@@ -61,6 +62,7 @@ __all__ = [
     "record_failure",
     "dump_inputs",
     "new_execution_id",
+    "order_by_parents",
     "to_record",
     "validate_execution_id",
 ]
@@ -113,8 +115,22 @@ class Store:
         except PyloError:
             log.warning("could not remove the partial execution %s from %s", eid, self.url)
 
+    def executions(self) -> list[str]:
+        """Ids of the executions that have a manifest, oldest first, and a resumed execution
+        always after its parent: ids sort by their creator's clock, and a host whose clock runs
+        ahead would otherwise list a parent after its child. Reads every manifest; one that
+        cannot be read sorts by its id."""
+        ids = self.list_executions()
+        parents: dict[str, str | None] = {}
+        for eid in ids:
+            try:
+                parents[eid] = self.read_manifest(eid).parent
+            except PyloError:
+                parents[eid] = None
+        return order_by_parents(parents)
+
     def list_executions(self) -> list[str]:
-        """Ids of the executions that have a manifest, oldest first."""
+        """Ids of the executions that have a manifest, sorted by id (by their creation time)."""
         ids = []
         for name in self.files.listdir(self.layout.root):
             try:
@@ -292,6 +308,27 @@ class Store:
         if not gen or released:
             return None
         return Holder.from_json(self.files.get(self.layout.claim(eid, gen)))
+
+
+def order_by_parents(parents: dict[str, str | None]) -> list[str]:
+    """The ids of ``parents`` (id → its parent) sorted by id, except that a parent always comes
+    before its children. A loop (only a hand-edited store has one) falls back to id order."""
+    children: dict[str, list[str]] = {}
+    ready: list[str] = []
+    for eid, parent in parents.items():
+        if parent is not None and parent in parents and parent != eid:
+            children.setdefault(parent, []).append(eid)
+        else:
+            ready.append(eid)
+    heapq.heapify(ready)
+    out: list[str] = []
+    while ready:
+        eid = heapq.heappop(ready)
+        out.append(eid)
+        for child in children.pop(eid, ()):
+            heapq.heappush(ready, child)
+    placed = set(out)
+    return out + sorted(e for e in parents if e not in placed)
 
 
 def dump_inputs(positions: Sequence[int] | None, values: list[Any], first: int) -> bytes:
