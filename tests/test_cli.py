@@ -87,14 +87,14 @@ def only_execution(store: Path) -> str:
 # -- help and usage ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("command", [[], ["run"], ["resume"], ["ls"], ["status"], ["exceptions"], ["cancel"], ["demo"]])
+@pytest.mark.parametrize("command", [[], ["run"], ["resume"], ["ls"], ["status"], ["exceptions"], ["cancel"], ["verify"], ["demo"]])
 def test_every_subcommand_has_help(tmp_path: Path, command: list[str]) -> None:
     result = pylo(tmp_path, *command, "--help")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("Usage: pylo")
     if not command:
         assert "Exit codes" in result.stdout
-        assert all(name in result.stdout for name in ("run", "resume", "ls", "status", "exceptions", "cancel", "demo"))
+        assert all(name in result.stdout for name in ("run", "resume", "ls", "status", "exceptions", "cancel", "verify", "demo"))
 
 
 @pytest.mark.parametrize(
@@ -281,6 +281,24 @@ class _Trap:
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (os.mkdir, (self.path,))
+
+
+def test_verify_lists_damage_and_repair_removes_leftovers(cwd: Path) -> None:
+    assert pylo(cwd, "run", "jobs:fail7", "--inputs", "in.txt", "--threads", "--store", "store").returncode == 1
+    eid = only_execution(cwd / "store")
+    assert pylo(cwd, "verify", "store", eid[-8:]).returncode == 0
+    leftover = cwd / "store" / eid / "progress" / ".tmp-0123456789abcdef"
+    leftover.write_bytes(b"half")
+    os.utime(leftover, (time.time() - 3600, time.time() - 3600))
+    segment = next(p for p in (cwd / "store" / eid / "progress").rglob("0*") if p.is_file())
+    segment.write_bytes(b"[" * 200_000)
+    report = pylo(cwd, "verify", "store", eid, "--json", "--repair")
+    assert report.returncode == 3, report.stderr
+    out = json.loads(report.stdout)
+    assert [p["path"] for p in out["problems"]] == [str(segment)] and out["leftovers"] == [str(leftover)]
+    assert not leftover.exists()
+    status = pylo(cwd, "status", "store", eid)
+    assert status.returncode == 3 and "nested too deeply" in status.stderr and "Traceback" not in status.stderr
 
 
 def test_ls_puts_a_resume_above_its_parent_whatever_the_clocks(cwd: Path) -> None:

@@ -19,9 +19,9 @@ from ._core.plan import plan_execution
 from ._ui.progress import follow
 from ._core.run import Run
 from ._core.status import Status
-from ._core.state import read_exceptions, read_state, unfinished
+from ._core.state import chain, read_exceptions, read_state, unfinished
 from ._core.summary import Summary, summarize
-from ._core.verify import VerifyReport, verify_execution
+from ._core.verify import VerifyReport, remove_stale_temps, verify_execution
 from .backends import Backend
 from .backends._threads import ThreadBackend
 from .errors import InvalidArgument, PyloError, StoreUnreachable
@@ -140,6 +140,7 @@ class Pylo:
         parent = self.store.read_manifest(self.store.resolve(execution_id))
         claim = self.store.claim(parent.id, force=force)
         try:
+            remove_stale_temps(self.store, chain(self.store, parent.id))  # its writers are gone: we hold it
             items = unfinished(self.store, parent)
             positions = _Positions()
             manifest = plan_execution(
@@ -181,10 +182,11 @@ class Pylo:
         """Counts overall and per worker, read without unpickling anything."""
         return summarize(self.store, self.store.resolve(execution_id))
 
-    def verify(self, execution_id: str) -> VerifyReport:
+    def verify(self, execution_id: str, *, repair: bool = False) -> VerifyReport:
         """Check every object of ``execution_id`` and its parents, without stopping at the first
-        problem and without running any pickle: ``report.ok``, ``report.problems``."""
-        return verify_execution(self.store, self.store.resolve(execution_id))
+        problem and without running any pickle: ``report.ok``, ``report.problems``. ``repair``
+        removes the temp files that writers killed mid-write left (``report.leftovers``)."""
+        return verify_execution(self.store, self.store.resolve(execution_id), repair=repair)
 
     def executions(self) -> list[str]:
         """The ids of the executions in the store, oldest first; a resumed execution always

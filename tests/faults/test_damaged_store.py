@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -223,3 +224,56 @@ def test_snapshot_errors_pickle_with_their_path() -> None:
     for cls in (CorruptSnapshot, IncompatibleSnapshot):
         again = pickle.loads(pickle.dumps(cls("bad object /a/b", "/a/b")))
         assert isinstance(again, SnapshotError) and again.path == "/a/b" and str(again) == "bad object /a/b"
+
+
+# -- what a writer killed mid-write leaves ----------------------------------------------------------
+
+
+def _leftover(directory: Path, age: float) -> Path:
+    """A temp file as a writer killed mid-write leaves it: half an object, ``age`` seconds old."""
+    path = directory / ".tmp-0123456789abcdef0123456789abcdef"
+    path.write_bytes(b'{"format": 1, "block": 0, "fini')
+    os.utime(path, (time.time() - age, time.time() - age))
+    return path
+
+
+def test_temp_files_of_killed_writers_are_ignored_then_removed(pylo: Pylo, eid: str) -> None:
+    segments = _one(pylo, eid, "progress").parent
+    stale, young = _leftover(segments, age=3600), _leftover(segments.parent, age=0)
+    before = (pylo.get_state(eid), pylo.summary(eid).finished)
+    report = pylo.verify(eid)
+    assert report.ok and report.leftovers == (str(stale),) and stale.exists()  # listed, not removed
+    assert "1 temporary files left by killed writers" in str(report)
+    assert pylo.verify(eid, repair=True).leftovers == (str(stale),) and not stale.exists()
+    assert young.exists()  # may be a write still going on
+    assert (pylo.get_state(eid), pylo.summary(eid).finished) == before
+
+
+def test_a_resume_removes_the_stale_temp_files_of_its_chain(pylo: Pylo, eid: str) -> None:
+    stale = _leftover(_one(pylo, eid, "errors").parent, age=3600)
+    pylo.start_from_past_execution(eid, tasks.noop, progress=False)
+    assert not stale.exists()
+
+
+def test_local_writes_are_fsynced_file_and_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A power cut must not leave a visible object empty or lose a rename: the temp file is
+    fsynced before it is renamed, its directory after (and a new directory's parent)."""
+    from pylo.store._fs import Files
+
+    synced: list[str] = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    files = Files(str(tmp_path / "store"))
+    files.put(files.root + "/new/obj", b"data")
+    new = str(tmp_path / "store" / "new")
+    (data,) = [i for i, p in enumerate(synced) if p.startswith(new + "/.tmp-")]  # the data, before the rename
+    assert synced[-1] == new and data == len(synced) - 2  # then the rename, in its directory
+    assert set(synced[:data]) == {str(tmp_path), str(tmp_path / "store")}  # the new directories' names
+    synced.clear()
+    assert files.put_new(files.root + "/new/claim", b"x")
+    assert synced[0].startswith(str(tmp_path / "store" / "new" / ".tmp-")) and synced[1:] == [str(tmp_path / "store" / "new")]

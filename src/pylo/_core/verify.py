@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 import pickletools
 from collections.abc import Callable
 
@@ -18,7 +19,9 @@ from ..store._exception_records import decode_records
 from ..store._layout import MAX_JSON_BYTES, MAX_RECORDS_BYTES, MAX_SMALL_BYTES
 from ..store._segments import _load_json, check_version, decode_segment
 
-__all__ = ["Problem", "VerifyReport", "verify_execution"]
+__all__ = ["STALE_TEMP_SECONDS", "Problem", "VerifyReport", "remove_stale_temps", "verify_execution"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,13 +36,21 @@ class Problem:
         return f"{self.error}: {self.message}"
 
 
+#: A temp file older than this was left by a writer that died: no write takes a minute.
+STALE_TEMP_SECONDS = 60.0
+
+
 @dataclasses.dataclass(frozen=True)
 class VerifyReport:
-    """What ``verify`` found for ``execution_id`` and its chain of parents."""
+    """What ``verify`` found for ``execution_id`` and its chain of parents. ``leftovers``: temp
+    files that writers killed mid-write left (harmless, every reader ignores them), removed when
+    ``repaired``."""
 
     execution_id: str
     checked: int
     problems: tuple[Problem, ...]
+    leftovers: tuple[str, ...] = ()
+    repaired: bool = False
 
     @property
     def ok(self) -> bool:
@@ -47,25 +58,40 @@ class VerifyReport:
 
     def __str__(self) -> str:
         head = f"execution {self.execution_id}: {self.checked} objects checked, {len(self.problems)} damaged"
-        return "\n".join([head, *(f"  {p}" for p in self.problems)])
+        lines = [head, *(f"  {p}" for p in self.problems)]
+        if self.leftovers:
+            done = "removed" if self.repaired else "left by killed writers (remove them with repair)"
+            lines.append(f"  {len(self.leftovers)} temporary files {done}")
+        return "\n".join(lines)
 
 
-def verify_execution(store: Store, eid: str) -> VerifyReport:
+def verify_execution(store: Store, eid: str, *, repair: bool = False) -> VerifyReport:
     """Check ``eid`` and its parents. Raises ``ExecutionNotFound`` for an unknown ``eid`` (and
-    ``InvalidArgument`` for a malformed one); damage is reported, never raised."""
+    ``InvalidArgument`` for a malformed one); damage is reported, never raised. ``repair``
+    removes the stale temp files of killed writers (it changes nothing else)."""
     if not store.files.exists(store.layout.manifest(eid)):
         raise ExecutionNotFound(f"no execution {eid} in store {store.url}")
     checker = _Checker(store)
+    leftovers: list[str] = []
     current: str | None = eid
     seen: set[str] = set()
     while current is not None and current not in seen:
         seen.add(current)
+        leftovers += store.files.remove_stale_temps(store.layout.execution(current), STALE_TEMP_SECONDS, dry_run=not repair)
         manifest = checker.manifest(current)
         if manifest is None:
             break
         checker.execution(manifest)
         current = manifest.parent
-    return VerifyReport(eid, checker.checked, tuple(checker.problems))
+    return VerifyReport(eid, checker.checked, tuple(checker.problems), tuple(leftovers), repair)
+
+
+def remove_stale_temps(store: Store, manifests: list[Manifest]) -> None:
+    """Remove what writers killed mid-write left in ``manifests``' executions (logged)."""
+    for manifest in manifests:
+        removed = store.files.remove_stale_temps(store.layout.execution(manifest.id), STALE_TEMP_SECONDS)
+        if removed:
+            log.info("execution %s: removed %d temporary files left by killed writers", manifest.id, len(removed))
 
 
 class _Checker:

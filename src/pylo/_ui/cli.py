@@ -4,6 +4,9 @@
     pylo ls STORE / status STORE ID / exceptions STORE ID   read JSON only: nothing is unpickled
     pylo resume STORE ID --task MODULE:FUNCTION  ─► a new execution of what was unfinished
     pylo cancel STORE ID                         ─► a cancel marker, seen by its workers anywhere
+    pylo verify STORE ID [--repair]              ─► every damaged object, listed (JSON and opcodes only)
+
+An ID may be shortened to a unique prefix, or to the 8 characters that end it.
 
 Exit codes (``EXIT_*``): 0 every input finished (or the read succeeded), 1 inputs remain
 unfinished, 2 a usage error (bad option, bad id, task or inputs that cannot be loaded), 3 the store
@@ -15,6 +18,7 @@ task), 130 interrupted by Ctrl-C (the run was cancelled and flushed; resume it).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -295,6 +299,30 @@ def exceptions(store: str, execution_id: str, tracebacks: bool, max_positions: i
         _emit({"execution_id": execution_id, "groups": [g.to_json(tracebacks) for g in groups]}, True)
     else:
         _emit(text.exceptions(execution_id, groups, tracebacks=tracebacks, max_positions=max_positions), False)
+
+
+@cli.command(short_help="Check every object of an execution and its parents; report all damage.")
+@click.argument("store")
+@click.argument("execution_id", metavar="ID")
+@click.option("--repair", is_flag=True, help="Remove the temporary files that writers killed mid-write left.")
+@storage_option
+@json_flag
+def verify(store: str, execution_id: str, repair: bool, storage_options: dict[str, Any], as_json: bool) -> None:
+    """Check every object of execution ID and its parents, without unpickling anything.
+
+    Exits 0 when nothing is damaged, 3 when something is (each damaged object is listed).
+    """
+    from .._core.verify import verify_execution
+
+    s = _store(store, storage_options)
+    report = verify_execution(s, s.resolve(execution_id), repair=repair)
+    if as_json:
+        _emit({"execution_id": report.execution_id, "checked": report.checked, "ok": report.ok,
+               "problems": [dataclasses.asdict(p) for p in report.problems],
+               "leftovers": list(report.leftovers), "repaired": report.repaired}, True)
+    else:
+        _emit(str(report), False)
+    raise click.exceptions.Exit(EXIT_OK if report.ok else EXIT_STORE)
 
 
 @cli.command(short_help="The main job: 10,000 inputs on a local Dask cluster, some fail, then resume.")

@@ -3,6 +3,12 @@
 Every object is written once: on local disk through a temp file renamed in the same directory,
 elsewhere as a single PUT. Transient failures are retried with exponential backoff, then raised as
 ``StoreUnreachable``; a missing object stays ``FileNotFoundError`` for the caller to interpret.
+
+Durability on local disk: each object's temp file is fsynced before the rename, and its directory
+after (and so is the parent of a directory just created), so an object that was visible before a
+power cut is whole and still there after it. What a power cut can cost is the flush being written
+at that moment: its inputs run again on resume, as after any crash. A writer killed mid-write
+leaves a ``.tmp-*`` file, which every reader ignores and ``remove_stale_temps`` deletes.
 """
 
 from __future__ import annotations
@@ -20,7 +26,10 @@ from fsspec.implementations.local import LocalFileSystem
 
 from ..errors import CorruptSnapshot, InvalidArgument, StoreUnreachable
 
-__all__ = ["Files"]
+__all__ = ["TEMP_PREFIX", "Files"]
+
+#: The name of a local write in progress: hidden from every listing, removed once stale.
+TEMP_PREFIX = ".tmp-"
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -60,8 +69,10 @@ class Files:
         attempts: int = 6,
         backoff: float = 0.2,
         sleep: Callable[[float], None] = time.sleep,
+        durable: bool = True,
     ) -> None:
         self.url = url
+        self.durable = durable  # fsync local writes (see the module docstring)
         self.storage_options = dict(storage_options or {})
         self.attempts = attempts
         self.backoff = backoff
@@ -111,19 +122,37 @@ class Files:
             self.fs.pipe_file(path, data)
             return
         directory = os.path.dirname(path)
-        tmp = f"{directory}/.tmp-{uuid.uuid4().hex}"
+        tmp = f"{directory}/{TEMP_PREFIX}{uuid.uuid4().hex}"
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileNotFoundError:
-            os.makedirs(directory, exist_ok=True)
+            self._makedirs(directory)
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
+                if self.durable:
+                    fh.flush()
+                    os.fsync(fh.fileno())
             os.replace(tmp, path)
         except BaseException:
             _unlink_quietly(tmp)
             raise
+        if self.durable:
+            _fsync_dir(directory)
+
+    def _makedirs(self, directory: str) -> None:
+        """Create ``directory`` and its missing parents; with ``durable``, make each new name
+        survive a power cut (fsync the directory that holds it)."""
+        missing = []
+        here = directory
+        while here and not os.path.isdir(here):
+            missing.append(here)
+            here = os.path.dirname(here)
+        os.makedirs(directory, exist_ok=True)
+        if self.durable:
+            for created in reversed(missing):
+                _fsync_dir(os.path.dirname(created))
 
     def put_new(self, path: str, data: bytes) -> bool:
         """Write ``path`` only if it does not exist yet; return whether this call created it.
@@ -147,17 +176,45 @@ class Files:
 
     def _link_new(self, path: str, data: bytes) -> bool:
         directory = os.path.dirname(path)
-        os.makedirs(directory, exist_ok=True)
-        tmp = f"{directory}/.tmp-{uuid.uuid4().hex}"
+        self._makedirs(directory)
+        tmp = f"{directory}/{TEMP_PREFIX}{uuid.uuid4().hex}"
         with open(tmp, "xb") as fh:
             fh.write(data)
+            if self.durable:
+                fh.flush()
+                os.fsync(fh.fileno())
         try:
             os.link(tmp, path)
         except FileExistsError:
             return False
         finally:
             _unlink_quietly(tmp)
+        if self.durable:
+            _fsync_dir(directory)
         return True
+
+    def remove_stale_temps(self, prefix: str, older_than: float, *, dry_run: bool = False) -> list[str]:
+        """Delete the temp files under ``prefix`` (local disk only) last modified more than
+        ``older_than`` seconds ago: what writers killed mid-write left. A younger one may belong
+        to a write still going on, and is kept. Returns the paths removed (with ``dry_run``,
+        those it would remove)."""
+        if not self.local:
+            return []  # object stores write with one PUT: nothing partial is ever left
+        removed = []
+        cutoff = time.time() - older_than
+        for directory, _dirs, files in os.walk(prefix):
+            for name in files:
+                path = f"{directory}/{name}"
+                if not name.startswith(TEMP_PREFIX):
+                    continue
+                try:
+                    if os.lstat(path).st_mtime < cutoff:
+                        if not dry_run:
+                            os.unlink(path)
+                        removed.append(path)
+                except FileNotFoundError:  # its writer finished (or another cleaner came first)
+                    continue
+        return removed
 
     def rm(self, path: str) -> None:
         def op() -> None:
@@ -237,7 +294,7 @@ class Files:
                     found = self.fs.find(prefix)
                 except FileNotFoundError:
                     return []
-            return sorted(p for p in found if "/.tmp-" not in p)
+            return sorted(p for p in found if f"/{TEMP_PREFIX}" not in p)
 
         return self.retrying(f"list {prefix}", op)
 
@@ -250,13 +307,22 @@ class Files:
                 entries = self.fs.ls(prefix, detail=False)
             except FileNotFoundError:
                 return []
-            return sorted(str(e).rstrip("/").rsplit("/", 1)[-1] for e in entries)
+            names = (str(e).rstrip("/").rsplit("/", 1)[-1] for e in entries)
+            return sorted(n for n in names if not n.startswith(TEMP_PREFIX))
 
         return self.retrying(f"list {prefix}", op)
 
 
 def _files(url: str, options: dict[str, Any], attempts: int, backoff: float) -> Files:
     return Files(url, options, attempts=attempts, backoff=backoff)
+
+
+def _fsync_dir(directory: str) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _find_local(prefix: str) -> list[str]:
