@@ -363,3 +363,37 @@ def test_an_id_may_be_shortened_to_a_unique_prefix_or_its_random_part(pylo: Pylo
         pylo.summary(first[:4])
     with pytest.raises(ExecutionNotFound, match="no execution 1999"):
         pylo.summary("1999")
+
+
+# -- a script without the main guard ---------------------------------------------------------------
+
+UNGUARDED = """
+from pylo import Pylo
+
+def work():
+    return Pylo.dask(None, {store!r}, retries=-1)   # retries=-1: refused after the guard check
+
+{call}
+"""
+
+
+@pytest.mark.parametrize(("call", "refused"), [
+    ("work()", True),
+    ("pylo = Pylo.dask(None, 'store', retries=-1)", True),
+    ("if __name__ == '__main__':\n    work()", False),
+    ("if '__main__' == __name__:\n    x = 1\n    work()", False),
+])
+def test_a_local_cluster_from_an_unguarded_script_is_refused_clearly(tmp_path: Path, call: str, refused: bool) -> None:
+    import subprocess
+    import sys
+
+    script = tmp_path / "job.py"
+    script.write_text(UNGUARDED.format(store=str(tmp_path / "store"), call=call))
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "Nanny" not in result.stderr and len(result.stderr.splitlines()) < 30, result.stderr
+    if refused:
+        assert 'if __name__ == "__main__":' in result.stderr and "job.py, line" in result.stderr
+    else:
+        assert "retries must be >= 0" in result.stderr
+    assert not (tmp_path / "store").exists()

@@ -3,11 +3,13 @@ chains to a backend; everything it reads back comes from the store."""
 
 from __future__ import annotations
 
+import ast
 import collections
 import collections.abc
 import inspect
 import logging
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypedDict
@@ -98,6 +100,8 @@ class Pylo:
         """
         from .backends._dask import DaskBackend
 
+        if client is None:
+            _check_main_guard()
         config = _config(number_of_workers, max_worker_failures, task_executions_before_flush, store_exceptions, options)
         store = Store(store_url, storage_options)
         return cls(store, DaskBackend(client), config)
@@ -322,6 +326,53 @@ def _checked(options: dict[str, Any] | Options) -> dict[str, Any]:
         known = sorted({*Options.__annotations__, *_NAMED})
         raise InvalidArgument(f"unknown option(s) {sorted(unknown)}; known: {', '.join(known)}")
     return dict(options)
+
+
+def _check_main_guard() -> None:
+    """Refuse to start a local cluster from the unguarded top level of a script. Its worker
+    processes start by re-running the script (multiprocessing's "spawn"), which would start a
+    cluster of its own in each of them: hundreds of lines ending in "Nanny failed to start"."""
+    main = sys.modules.get("__main__")
+    script = getattr(main, "__file__", None)
+    if main is None or not script or not os.path.isfile(script):
+        return  # a notebook, a REPL, python -c: nothing re-runs it
+    frame = sys._getframe(1)
+    line = None
+    while frame is not None:  # the outermost frame running the script's own top level
+        if frame.f_globals is vars(main) and frame.f_code.co_name == "<module>":
+            line = frame.f_lineno
+        frame = frame.f_back  # type: ignore[assignment]
+    if line is None or _guarded(script, line):
+        return
+    raise InvalidArgument(
+        f"Pylo.dask(None, ...) starts a local Dask cluster, whose worker processes begin by "
+        f"re-running {os.path.basename(script)}, line {line} included. Put the script's work under\n"
+        "    if __name__ == \"__main__\":\n"
+        "so that it runs only in the process you started (or pass a distributed.Client)."
+    )
+
+
+def _guarded(script: str, line: int) -> bool:
+    """Whether ``line`` of ``script`` lies inside an ``if __name__ == "__main__":`` block."""
+    try:
+        with open(script, "rb") as fh:
+            tree = ast.parse(fh.read())
+    except (OSError, SyntaxError, ValueError):
+        return True  # cannot tell: do not stand in the way
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and _is_main_test(node.test):
+            if any(child.lineno <= line <= (child.end_lineno or child.lineno) for child in node.body):
+                return True
+    return False
+
+
+def _is_main_test(test: ast.expr) -> bool:
+    if not isinstance(test, ast.Compare) or len(test.ops) != 1 or not isinstance(test.ops[0], ast.Eq):
+        return False
+    sides = [test.left, *test.comparators]
+    names = [s for s in sides if isinstance(s, ast.Name) and s.id == "__name__"]
+    mains = [s for s in sides if isinstance(s, ast.Constant) and s.value == "__main__"]
+    return len(names) == 1 and len(mains) == 1
 
 
 def _check_inputs(inputs: object) -> None:
