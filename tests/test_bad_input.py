@@ -397,3 +397,54 @@ def test_a_local_cluster_from_an_unguarded_script_is_refused_clearly(tmp_path: P
     else:
         assert "retries must be >= 0" in result.stderr
     assert not (tmp_path / "store").exists()
+
+
+# -- a store that is not there --------------------------------------------------------------------
+
+
+def _store_retries(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "pylo.store._fs" and "retry" in r.getMessage()]
+
+
+def test_a_missing_bucket_is_one_typed_error_naming_the_store(
+    moto_server: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from pylo import StoreNotFound, StoreUnreachable
+
+    url = f"s3://no-such-bucket-{uuid.uuid4().hex[:8]}/store"
+    pylo = Pylo.local_multithread(url, storage_options=moto_server.options(), number_of_workers=1)
+    with caplog.at_level(logging.WARNING, logger="pylo"), pytest.raises(StoreNotFound) as info:
+        pylo.start_from_scratch(range(3), tasks.noop, progress=False)
+    assert url in str(info.value) and "does not exist" in str(info.value)
+    assert isinstance(info.value, StoreUnreachable) and isinstance(info.value, LookupError)
+    assert _store_retries(caplog) == []  # a permanent answer: not retried
+
+
+def test_an_unreachable_endpoint_is_one_typed_error_within_the_retry_budget(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import re
+    import socket
+
+    from pylo import StoreUnreachable
+
+    with socket.socket() as sock:  # a port nobody listens on: connections are refused
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    options = {"key": "k", "secret": "s", "client_kwargs": {"endpoint_url": f"http://127.0.0.1:{port}"}}
+    pylo = Pylo.local_multithread("s3://bucket/store", storage_options=options, store_retry_seconds=1.0)
+    with caplog.at_level(logging.WARNING, logger="pylo"), pytest.raises(StoreUnreachable) as info:
+        pylo.executions()  # one listing
+    message = str(info.value)
+    assert "s3://bucket/store" in message
+    attempts, seconds = re.search(r"after (\d+) attempts in ([\d.]+)s", message).groups()  # type: ignore[union-attr]
+    # botocore's own retries are off (they made one attempt last ~8 s): the attempts are pylo's,
+    # each logged, and they stop once the budget is spent (was 61-70 s, silent).
+    assert int(attempts) >= 3 and len(_store_retries(caplog)) == int(attempts) - 1
+    assert float(seconds) < 10
+
+
+@pytest.mark.parametrize("bad", [-1, float("inf"), True, "6"])
+def test_the_retry_budget_is_checked(tmp_path: Path, bad: Any) -> None:
+    with pytest.raises(InvalidArgument, match="store_retry_seconds"):
+        Pylo.local_multithread(str(tmp_path / "s"), store_retry_seconds=bad)

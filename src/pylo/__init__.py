@@ -20,6 +20,7 @@ from .errors import (
     InvalidArgument,
     PyloError,
     SnapshotError,
+    StoreNotFound,
     StoreUnreachable,
     TaskNotSerializable,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "Run",
     "SnapshotError",
     "Status",
+    "StoreNotFound",
     "StoreUnreachable",
     "Summary",
     "TaskNotSerializable",

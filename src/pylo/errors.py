@@ -8,6 +8,7 @@
     │   ├── CorruptSnapshot (ValueError)      an object is truncated, garbage or missing
     │   └── IncompatibleSnapshot              an object written by an unknown format version
     ├── StoreUnreachable (ConnectionError)    the store could not be read or written, after retries
+    │   └── StoreNotFound (LookupError)       the store's bucket does not exist
     ├── ExecutionClaimed                      another client is already running this execution
     └── ExecutionInterrupted                  a run stopped before its end (cancel, lost cluster)
 
@@ -25,6 +26,7 @@ __all__ = [
     "InvalidArgument",
     "PyloError",
     "SnapshotError",
+    "StoreNotFound",
     "StoreUnreachable",
     "TaskNotSerializable",
 ]
@@ -67,6 +69,10 @@ class IncompatibleSnapshot(SnapshotError):
 
 class StoreUnreachable(PyloError, ConnectionError):
     """The store could not be reached, even after retrying with backoff."""
+
+
+class StoreNotFound(StoreUnreachable, LookupError):
+    """The store's bucket (or container) does not exist: create it, or fix the URL."""
 
 
 class ExecutionClaimed(PyloError):

@@ -28,6 +28,7 @@ from .backends import Backend
 from .backends._threads import ThreadBackend
 from .errors import InvalidArgument, PyloError, StoreUnreachable
 from .store import Claim, ExceptionRecord, Manifest, Store
+from .store._fs import DEFAULT_RETRY_SECONDS
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -72,12 +73,16 @@ class Pylo:
         store_exceptions: bool = True,
         *,
         storage_options: dict[str, Any] | None = None,
+        store_retry_seconds: float = DEFAULT_RETRY_SECONDS,
         clock: Clock | None = None,
         **options: Unpack[Options],
     ) -> Pylo:
-        """Workers are threads of this process; the store is any path or fsspec URL."""
+        """Workers are threads of this process; the store is any path or fsspec URL.
+        ``store_retry_seconds``: how long a failing store operation is retried before
+        ``StoreUnreachable``."""
         config = _config(number_of_workers, max_worker_failures, task_executions_before_flush, store_exceptions, options)
-        return cls(Store(local_store_dir, storage_options), ThreadBackend(), config, clock=clock)
+        store = Store(local_store_dir, storage_options, retry_for=store_retry_seconds)
+        return cls(store, ThreadBackend(), config, clock=clock)
 
     @classmethod
     def dask(
@@ -86,6 +91,7 @@ class Pylo:
         store_url: str | os.PathLike[str],
         *,
         storage_options: dict[str, Any] | None = None,
+        store_retry_seconds: float = DEFAULT_RETRY_SECONDS,
         number_of_workers: int | None = None,
         max_worker_failures: int = 1000,
         task_executions_before_flush: int = 1000,
@@ -103,7 +109,7 @@ class Pylo:
         if client is None:
             _check_main_guard()
         config = _config(number_of_workers, max_worker_failures, task_executions_before_flush, store_exceptions, options)
-        store = Store(store_url, storage_options)
+        store = Store(store_url, storage_options, retry_for=store_retry_seconds)
         return cls(store, DaskBackend(client), config)
 
     def close(self) -> None:
@@ -317,7 +323,7 @@ def _config(
 
 #: The constructors' named keyword arguments, listed with ``Options`` when a name is unknown.
 _NAMED = ("number_of_workers", "max_worker_failures", "task_executions_before_flush", "store_exceptions",
-          "storage_options")
+          "storage_options", "store_retry_seconds")
 
 
 def _checked(options: dict[str, Any] | Options) -> dict[str, Any]:

@@ -36,7 +36,7 @@ from ..errors import (
     TaskNotSerializable,
 )
 from ._claims import Claim, Holder, hold, latest, let_go, new_holder
-from ._fs import Files
+from ._fs import DEFAULT_RETRY_SECONDS, Files
 from ._layout import (
     FORMAT_VERSION,
     MAX_JSON_BYTES,
@@ -73,15 +73,21 @@ log = logging.getLogger(__name__)
 class Store:
     """Typed reads and writes of pylo objects under one fsspec URL."""
 
-    def __init__(self, url: Any, storage_options: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, url: Any, storage_options: dict[str, Any] | None = None, *, retry_for: float = DEFAULT_RETRY_SECONDS
+    ) -> None:
+        """``retry_for``: seconds a failing store operation is retried (with backoff, each
+        retry logged as a WARNING) before it raises ``StoreUnreachable``."""
         url = _as_url(url)
-        self.files = Files(url, _checked_options(storage_options))
+        if isinstance(retry_for, bool) or not isinstance(retry_for, (int, float)) or not 0 <= retry_for <= 86_400:
+            raise InvalidArgument(f"store_retry_seconds must be a number of seconds in [0, 86400], got {retry_for!r}")
+        self.files = Files(url, _checked_options(storage_options), retry_for=float(retry_for))
         self.layout = Layout(self.files.root)
         if self.files.isfile(self.files.root):
             raise InvalidArgument(f"store {url!r} is a file, not a directory")
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (Store, (self.files.url, self.files.storage_options))
+        return (_store, (self.files.url, self.files.storage_options, self.files.retry_for))
 
     @property
     def url(self) -> str:
@@ -308,6 +314,10 @@ class Store:
         if not gen or released:
             return None
         return Holder.from_json(self.files.get(self.layout.claim(eid, gen)))
+
+
+def _store(url: str, options: dict[str, Any], retry_for: float) -> Store:
+    return Store(url, options, retry_for=retry_for)
 
 
 def order_by_parents(parents: dict[str, str | None]) -> list[str]:

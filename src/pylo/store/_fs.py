@@ -13,23 +13,26 @@ leaves a ``.tmp-*`` file, which every reader ignores and ``remove_stale_temps`` 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import stat
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from ..errors import CorruptSnapshot, InvalidArgument, StoreUnreachable
+from ..errors import CorruptSnapshot, InvalidArgument, StoreNotFound, StoreUnreachable
 
 __all__ = ["TEMP_PREFIX", "Files"]
 
 #: The name of a local write in progress: hidden from every listing, removed once stale.
 TEMP_PREFIX = ".tmp-"
+#: How long a store operation is retried before ``StoreUnreachable`` (an option of ``Store``).
+DEFAULT_RETRY_SECONDS = 6.5  # six attempts, 6.2 s of backoff between them
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -66,19 +69,20 @@ class Files:
         url: str,
         storage_options: dict[str, Any] | None = None,
         *,
-        attempts: int = 6,
+        retry_for: float = DEFAULT_RETRY_SECONDS,
         backoff: float = 0.2,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
         durable: bool = True,
     ) -> None:
         self.url = url
         self.durable = durable  # fsync local writes (see the module docstring)
         self.storage_options = dict(storage_options or {})
-        self.attempts = attempts
+        self.retry_for = retry_for
         self.backoff = backoff
-        self._sleep = sleep
+        self._sleep, self._clock = sleep, clock
         try:
-            fs, root = fsspec.core.url_to_fs(url, **self.storage_options)
+            fs, root = fsspec.core.url_to_fs(url, **_with_defaults(url, self.storage_options))
         except (ValueError, ImportError, TypeError) as exc:
             raise InvalidArgument(f"cannot open store {url!r}: {exc}") from exc
         self.fs: fsspec.AbstractFileSystem = fs
@@ -86,7 +90,7 @@ class Files:
         self.local = isinstance(fs, LocalFileSystem)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_files, (self.url, self.storage_options, self.attempts, self.backoff))
+        return (_files, (self.url, self.storage_options, self.retry_for, self.backoff))
 
     @property
     def protocol(self) -> str:
@@ -96,26 +100,46 @@ class Files:
     # -- retries -------------------------------------------------------------------------------
 
     def retrying(self, what: str, op: Callable[[], T]) -> T:
-        """Run ``op``, retrying transient store errors with exponential backoff."""
+        """Run ``op``, retrying transient store errors with exponential backoff for at most
+        ``retry_for`` seconds in all (the attempts' own time counts), then ``StoreUnreachable``."""
         delay = self.backoff
-        for attempt in range(1, self.attempts + 1):
+        start = self._clock()
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 return op()
             except _PERMANENT:
                 raise
             except _TRANSIENT as exc:
-                if attempt == self.attempts:
-                    raise StoreUnreachable(f"store {self.url!r}: {what} failed: {exc}") from exc
+                elapsed = self._clock() - start
+                if elapsed + delay > self.retry_for:
+                    raise StoreUnreachable(
+                        f"store {self.url!r}: {what} failed after {attempt} attempts in {elapsed:.1f}s: {exc}"
+                    ) from exc
                 log.warning("store %s: %s failed (%s); retry %d in %.1fs", self.url, what, exc, attempt, delay)
                 self._sleep(delay)
                 delay = min(delay * 2, 10.0)
-        raise AssertionError("unreachable")  # pragma: no cover
 
     # -- writes --------------------------------------------------------------------------------
 
     def put(self, path: str, data: bytes) -> None:
         """Write ``data`` at ``path`` atomically: readers see all of it or nothing."""
-        self.retrying(f"write {path}", lambda: self._put(path, data))
+        with self._missing_bucket(path):
+            self.retrying(f"write {path}", lambda: self._put(path, data))
+
+    @contextlib.contextmanager
+    def _missing_bucket(self, path: str) -> Iterator[None]:
+        """On an object store a write finds nothing missing but the bucket itself."""
+        try:
+            yield
+        except FileNotFoundError as exc:
+            if self.local:
+                raise
+            bucket = self.root.split("/", 1)[0]
+            raise StoreNotFound(
+                f"store {self.url!r}: the bucket {bucket!r} does not exist (writing {path}): {exc}"
+            ) from exc
 
     def _put(self, path: str, data: bytes) -> None:
         if not self.local:
@@ -166,7 +190,8 @@ class Files:
         if self.exists(path):
             return False
         try:
-            self.retrying(f"create {path}", lambda: self.fs.pipe_file(path, data, mode="create"))
+            with self._missing_bucket(path):
+                self.retrying(f"create {path}", lambda: self.fs.pipe_file(path, data, mode="create"))
         except FileExistsError:
             return False
         except (TypeError, NotImplementedError):  # a backend without conditional writes
@@ -313,8 +338,24 @@ class Files:
         return self.retrying(f"list {prefix}", op)
 
 
-def _files(url: str, options: dict[str, Any], attempts: int, backoff: float) -> Files:
-    return Files(url, options, attempts=attempts, backoff=backoff)
+def _files(url: str, options: dict[str, Any], retry_for: float, backoff: float) -> Files:
+    return Files(url, options, retry_for=retry_for, backoff=backoff)
+
+
+# botocore retries a refused connection itself, several times with its own backoff, and waits 60 s
+# for a connection to open: under pylo's own retries that made an unreachable endpoint silent for
+# a minute. pylo does the retrying (visible, within ``retry_for``); an option given wins.
+_S3_CONFIG = {"connect_timeout": 5, "retries": {"total_max_attempts": 1}}
+
+
+def _with_defaults(url: str, options: dict[str, Any]) -> dict[str, Any]:
+    protocol = url.split("://", 1)[0] if "://" in url else ""
+    if protocol not in ("s3", "s3a"):
+        return options
+    config = dict(options.get("config_kwargs") or {})
+    for key, value in _S3_CONFIG.items():
+        config.setdefault(key, value)
+    return {**options, "config_kwargs": config}
 
 
 def _fsync_dir(directory: str) -> None:
