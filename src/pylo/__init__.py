@@ -21,6 +21,7 @@ from .errors import (
     PyloError,
     SnapshotError,
     StoreNotFound,
+    StoreNotWritable,
     StoreUnreachable,
     TaskNotSerializable,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "SnapshotError",
     "Status",
     "StoreNotFound",
+    "StoreNotWritable",
     "StoreUnreachable",
     "Summary",
     "TaskNotSerializable",

@@ -277,3 +277,49 @@ def test_local_writes_are_fsynced_file_and_directory(tmp_path: Path, monkeypatch
     synced.clear()
     assert files.put_new(files.root + "/new/claim", b"x")
     assert synced[0].startswith(str(tmp_path / "store" / "new" / ".tmp-")) and synced[1:] == [str(tmp_path / "store" / "new")]
+
+
+READ_ONLY = """
+import os, sys
+from pylo import Pylo, StoreNotWritable
+store = sys.argv[1]
+pylo = Pylo.local_multithread(store, number_of_workers=1, task_executions_before_flush=2, block_size=100)
+
+def task(x):
+    if x == 4:  # the store becomes read-only mid-run: the next flush is refused
+        for directory, _dirs, _files in os.walk(store):
+            os.chmod(directory, 0o555)
+
+try:
+    pylo.start_from_scratch(range(10), task, progress=False)
+except StoreNotWritable as exc:
+    print("refused:", exc)
+"""
+
+
+def test_a_store_made_read_only_names_the_first_refused_write() -> None:
+    """Before: the segment write failed, then recording the worker's outcome failed too, and
+    that second error (naming workers/) was the one raised."""
+    import shutil
+    import subprocess
+    import sys
+
+    command = [sys.executable]
+    if os.geteuid() == 0:  # root writes through any mode: run the script without that power
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root without setpriv (util-linux): modes cannot stop a write")
+        command = [setpriv, "--bounding-set=-dac_override,-dac_read_search,-fowner", "--", sys.executable]
+    root = tempfile.mkdtemp(prefix="pylo-read-only-")
+    try:
+        script = os.path.join(root, "job.py")
+        with open(script, "w") as fh:
+            fh.write(READ_ONLY)
+        result = subprocess.run([*command, script, os.path.join(root, "store")], capture_output=True,
+                                text=True, timeout=60, cwd=root)
+        assert result.stdout.startswith("refused: "), (result.stdout, result.stderr)
+        assert "/progress/000000/" in result.stdout and "/workers" not in result.stdout
+    finally:
+        for directory, _dirs, _files in os.walk(root):
+            os.chmod(directory, 0o777)
+        shutil.rmtree(root)

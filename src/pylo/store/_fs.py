@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from ..errors import CorruptSnapshot, InvalidArgument, StoreNotFound, StoreUnreachable
+from ..errors import CorruptSnapshot, InvalidArgument, StoreNotFound, StoreNotWritable, StoreUnreachable
 
 __all__ = ["TEMP_PREFIX", "Files"]
 
@@ -125,14 +125,19 @@ class Files:
 
     def put(self, path: str, data: bytes) -> None:
         """Write ``data`` at ``path`` atomically: readers see all of it or nothing."""
-        with self._missing_bucket(path):
+        with self._refused_write(path):
             self.retrying(f"write {path}", lambda: self._put(path, data))
 
     @contextlib.contextmanager
-    def _missing_bucket(self, path: str) -> Iterator[None]:
-        """On an object store a write finds nothing missing but the bucket itself."""
+    def _refused_write(self, path: str) -> Iterator[None]:
+        """Name the object of a refused write in a typed error. A permission error is a
+        ``StoreUnreachable`` (nothing more can be written), so the runners stop writing and the
+        first refused write is the one reported, not a later one that failed after it. On an
+        object store a write finds nothing missing but the bucket itself."""
         try:
             yield
+        except PermissionError as exc:
+            raise StoreNotWritable(f"store {self.url!r}: cannot write {path}: {exc}") from exc
         except FileNotFoundError as exc:
             if self.local:
                 raise
@@ -186,11 +191,12 @@ class Files:
         racing for the same path: exactly one gets ``True``.
         """
         if self.local:
-            return self.retrying(f"create {path}", lambda: self._link_new(path, data))
+            with self._refused_write(path):
+                return self.retrying(f"create {path}", lambda: self._link_new(path, data))
         if self.exists(path):
             return False
         try:
-            with self._missing_bucket(path):
+            with self._refused_write(path):
                 self.retrying(f"create {path}", lambda: self.fs.pipe_file(path, data, mode="create"))
         except FileExistsError:
             return False
