@@ -375,6 +375,13 @@ def test_demo_runs_inspects_and_resumes(tmp_path: Path) -> None:
     assert "55 failed" not in result.stdout and "14 failed" in result.stdout  # multiples of 37 below 500
     assert "final state: 500 finished, 0 unfinished" in result.stdout
     assert pylo(tmp_path, "ls", "demo-store", "--json").returncode == 0
+    # Its hints run as printed, from where the demo ran, with pylo not on PATH (as after make demo).
+    hints = [line.split("with: ")[-1].strip() for line in result.stdout.splitlines()[-3:]]
+    assert [h.split()[1] for h in hints] == ["ls", "exceptions", "status"], hints
+    env = {**os.environ, "PATH": "/usr/bin:/bin"}
+    for hint in hints:
+        ran = subprocess.run(hint, shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=60, env=env)
+        assert ran.returncode == 0, (hint, ran.stderr)
 
 
 def test_timeout_fails_a_hung_attempt(cwd: Path) -> None:
