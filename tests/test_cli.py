@@ -221,6 +221,9 @@ def test_run_on_a_dask_scheduler_and_resume_on_a_local_cluster(cwd: Path, dask_c
     assert result.returncode == 1, result.stderr
     first = json.loads(result.stdout)
     assert (first["task"], first["finished"], first["failed"], first["pending"]) == ("jobs:fail7", 25, 5, 0)
+    errors = json.loads(pylo(cwd, "exceptions", "store", first["execution_id"], "--json", "--traceback").stdout)
+    traceback = errors["groups"][0]["traceback"]  # written on a Dask worker, from the task sent by value
+    assert f'File "{cwd / "jobs.py"}", line' in traceback and "<dynamic-code>" not in traceback, traceback
     resumed = pylo(cwd, "resume", "store", first["execution_id"], "--task", "jobs:ok", "--workers", "2", "--json")
     assert resumed.returncode == 0, resumed.stderr
     second = json.loads(resumed.stdout)
