@@ -1,4 +1,4 @@
-"""The core benchmarks (issue 5): each row runs pylo and its peers in the same run, on the same
+"""The core benchmarks: each row runs pylo and its peers in the same run, on the same
 cluster and inputs, and returns figures and ratios. ``quick`` shrinks every size."""
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""The bugs of the original pylo (shared/PEERS.md §2), one regression test each."""
+"""The bugs of the original pylo, one regression test each (numbered as they were found): empty
+inputs, generators, a quadratic queue, state lost to a crash between flushes, torn writes under
+SIGKILL, unpicklable exceptions, listing order, a failure budget eaten by one input, cancel."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``Pylo``: the seed's facade. Thin: it plans an execution in the store and hands its worker
+"""``Pylo``: the facade, with the original pylo's API. Thin: it plans an execution in the store and hands its worker
 chains to a backend; everything it reads back comes from the store."""
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ log = logging.getLogger("pylo")
 
 
 class Options(TypedDict, total=False):
-    """The keyword-only options beyond the seed's; see ``Config`` for their meaning."""
+    """The keyword-only options beyond the original pylo's; see ``Config`` for their meaning."""
 
     retries: int
     retry_delay: float
@@ -311,7 +311,7 @@ def _config(
     store_exceptions: bool,
     options: dict[str, Any] | Options,
 ) -> Config:
-    """The Config of both constructors: the seed's four values plus the keyword-only options."""
+    """The Config of both constructors: the original pylo's four values plus the keyword-only options."""
     return Config(
         number_of_workers=number_of_workers,
         max_worker_failures=max_worker_failures,

@@ -1,5 +1,5 @@
 """The public surface: every public name exported in a sorted ``__all__``, every type the facade
-hands out reachable from ``pylo``, the seed's import path, errors that pickle."""
+hands out reachable from ``pylo``, the original pylo's import path, errors that pickle."""
 
 from __future__ import annotations
 
@@ -94,7 +94,7 @@ def test_every_type_the_facade_hands_out_is_exported() -> None:
     assert private == []
 
 
-def test_seed_import_path() -> None:
+def test_the_original_import_path() -> None:
     from pylo.execution import Pylo
 
     assert Pylo is pylo.Pylo

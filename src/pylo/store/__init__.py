@@ -1,6 +1,7 @@
 """The store: an fsspec location holding every execution's manifest, inputs, progress and errors.
 
-Layout (DESIGN §5; every object written once, never modified)::
+Layout (a format other clusters, versions and the CLI read; every object written once, never
+modified)::
 
     {root}/{execution}/execution.json               manifest (JSON)
     {root}/{execution}/inputs/{block}               (root positions | None, inputs) — cloudpickle

@@ -1,4 +1,4 @@
-"""Names in the store: execution ids and the path of every object (DESIGN §5)."""
+"""Names in the store: execution ids and the path of every object (see ``pylo.store``)."""
 
 from __future__ import annotations
 
