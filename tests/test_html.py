@@ -223,10 +223,14 @@ def test_a_worker_giving_up_is_one_warning_line_without_logging_configured(tmp_p
     assert "worker 0" in line and "gave up" in line
 
 
-def test_a_worker_giving_up_on_dask_is_told_in_the_client(
-    tmp_path: Path, dask_client: Any, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize("cluster", ["dask_client", "dask_inproc_client"])
+def test_a_worker_giving_up_on_dask_is_told_once_in_the_client(
+    tmp_path: Path, cluster: str, request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture
 ) -> None:
-    pylo = Pylo.dask(dask_client, tmp_path / "store", number_of_workers=2, max_worker_failures=0)
+    """Worker processes: the client says it (their own line stays in their logs). Workers in
+    this process: their own line is the one, not repeated."""
+    client = request.getfixturevalue(cluster)
+    pylo = Pylo.dask(client, tmp_path / "store", number_of_workers=2, max_worker_failures=0)
     with caplog.at_level(logging.WARNING, logger="pylo"):
         eid = pylo.start_from_scratch(range(4), tasks.fail_multiples_of_7, progress=False)
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "gave up" in r.getMessage()]

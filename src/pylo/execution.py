@@ -259,18 +259,19 @@ class Pylo:
         p = run.progress()
         log.info("execution %s %s: %d finished, %d failed, %d pending of %d",
                  eid, run.status.value, p.finished, p.failed, p.pending, p.total)
-        if not isinstance(self.backend, ThreadBackend):  # threads logged it here already, as it happened
-            self._warn_gave_up(eid)
+        self._warn_gave_up(eid)
         return eid
 
     def _warn_gave_up(self, eid: str) -> None:
-        """One WARNING line for workers that gave up on another machine: their own log lines
-        stay in the Dask workers' logs, which a notebook does not show."""
+        """One WARNING line for workers that gave up in another process (Dask): their own line
+        stays in the Dask workers' logs, which a notebook does not show. Workers that ran in this
+        process (threads, an in-process cluster) said it here already, as it happened."""
         try:
             outcomes = self.store.read_workers(eid)
         except PyloError:  # the run ended; the summary will say what the store holds
             return
-        gave_up = sorted(w for w, outcome in outcomes.items() if outcome.get("gave_up") is True)
+        gave_up = sorted(w for w, outcome in outcomes.items()
+                         if outcome.get("gave_up") is True and (eid, w) not in _GAVE_UP_HERE.seen)
         if gave_up:
             log.warning(
                 "execution %s: worker%s %s gave up after max_worker_failures=%d failed attempts; "
@@ -281,6 +282,27 @@ class Pylo:
     def _cancel(self, execution_id: str) -> None:
         log.info("execution %s: cancel requested", execution_id)
         self.store.request_cancel(execution_id)
+
+
+class _GaveUpHere(logging.Filter):
+    """Notes the (execution, worker) of each "gave up" line the block loop logs in this
+    process, so the client does not say it a second time. Lets every record through."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[tuple[str, int]] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if "gave up" in str(record.msg) and isinstance(args, tuple) and len(args) >= 2:
+            worker, execution = args[0], args[1]
+            if isinstance(worker, int) and isinstance(execution, str):
+                self.seen.add((execution, worker))
+        return True
+
+
+_GAVE_UP_HERE = _GaveUpHere()
+logging.getLogger("pylo._core.block").addFilter(_GAVE_UP_HERE)
 
 
 class _Positions:
