@@ -323,3 +323,24 @@ def test_a_store_made_read_only_names_the_first_refused_write() -> None:
         for directory, _dirs, _files in os.walk(root):
             os.chmod(directory, 0o777)
         shutil.rmtree(root)
+
+
+@pytest.mark.parametrize("kind", ["manifest", "segment"])
+def test_on_s3_an_object_too_large_is_refused_from_its_listed_size(
+    moto_server: Any, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """On an object store the size comes from the listing (or a HEAD for a manifest) before any
+    GET: shrink the limit below what pylo wrote and the reads refuse, naming the object."""
+    import pylo.store as store_module
+
+    url = f"s3://{moto_server.new_bucket()}/store"
+    pylo = Pylo.local_multithread(url, storage_options=moto_server.options(), number_of_workers=1)
+    eid = pylo.start_from_scratch(range(5), tasks.noop, progress=False)
+    sizes = pylo.store.files.find_sized(pylo.store.layout.progress_dir(eid))
+    assert sizes and all(isinstance(n, int) and n > 20 for n in sizes.values())  # sizes from the listing
+    manifest = pylo.store.read_manifest(eid)
+    monkeypatch.setattr(store_module, "MAX_JSON_BYTES", 20)
+    with pytest.raises(CorruptSnapshot, match="larger than the 20") as info:
+        pylo.store.read_states(manifest) if kind == "segment" else pylo.store.read_manifest(eid)
+    expected = pylo.store.layout.manifest(eid) if kind == "manifest" else next(iter(sizes))
+    assert info.value.path == expected

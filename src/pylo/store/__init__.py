@@ -199,17 +199,17 @@ class Store:
 
     def read_block_state(self, eid: str, info: BlockInfo) -> BlockState:
         prefix = self.layout.progress_dir(eid, info.block)
-        paths = self.files.find(prefix)
-        segments = self.files.get_many(paths, MAX_JSON_BYTES)
+        listed = self.files.find_sized(prefix)
+        segments = self.files.get_many(listed, MAX_JSON_BYTES, listed)
         return merge(decode_segment(d, p, info.positions) for p, d in segments.items())
 
     def read_states(self, manifest: Manifest) -> dict[int, BlockState]:
         """The merged state of every block, from one listing and one batched read."""
-        paths = self.files.find(self.layout.progress_dir(manifest.id))
+        listed = self.files.find_sized(self.layout.progress_dir(manifest.id))
         by_block: dict[int, list[Segment]] = {b.block: [] for b in manifest.blocks}
-        for path in paths:  # names first: an unexpected object is refused before anything is read
+        for path in listed:  # names first: an unexpected object is refused before anything is read
             _block_of(path, self.layout.progress_dir(manifest.id), by_block)
-        for path, data in self.files.get_many(paths, MAX_JSON_BYTES).items():
+        for path, data in self.files.get_many(listed, MAX_JSON_BYTES, listed).items():
             block = _block_of(path, self.layout.progress_dir(manifest.id), by_block)
             by_block[block].append(decode_segment(data, path, manifest.blocks[block].positions))
         return {b: merge(segs) for b, segs in by_block.items()}
@@ -219,10 +219,10 @@ class Store:
         base = self.layout.errors_dir(manifest.id)
         known: dict[int, list[Any]] = {b.block: [] for b in manifest.blocks}
         records: list[dict[str, Any]] = []
-        paths = self.files.find(base)
-        for path in paths:
+        listed = self.files.find_sized(base)
+        for path in listed:
             _block_of(path, base, known)
-        for path, data in self.files.get_many(paths, MAX_RECORDS_BYTES).items():
+        for path, data in self.files.get_many(listed, MAX_RECORDS_BYTES, listed).items():
             records.extend(decode_records(data, path))
         return records
 
@@ -234,8 +234,8 @@ class Store:
 
     def read_workers(self, eid: str) -> dict[int, dict[str, Any]]:
         out: dict[int, dict[str, Any]] = {}
-        paths = self.files.find(self.layout.workers_dir(eid))
-        for path, data in self.files.get_many(paths, MAX_SMALL_BYTES).items():
+        listed = self.files.find_sized(self.layout.workers_dir(eid))
+        for path, data in self.files.get_many(listed, MAX_SMALL_BYTES, listed).items():
             obj = _load_json(data, path)
             check_version(obj, path)
             try:

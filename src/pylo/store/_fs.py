@@ -271,18 +271,24 @@ class Files:
         _check_size(path, len(data), limit)
         return data
 
-    def get_many(self, paths: Iterable[str], limit: int | None = None) -> dict[str, bytes]:
+    def get_many(
+        self, paths: Iterable[str], limit: int | None = None, sizes: dict[str, int | None] | None = None
+    ) -> dict[str, bytes]:
         """Read many objects at once (concurrently on object stores), each at most ``limit``
-        bytes (see ``get``)."""
+        bytes (see ``get``). ``sizes``: what a listing said (``find_sized``); on an object store
+        the objects it does not cover are listed again to learn theirs."""
         paths = list(paths)
         if not paths:
             return {}
         if self.local:
             return {p: self.get(p, limit) for p in paths}
         if limit is not None:
-            sizes = self.retrying("stat objects", lambda: self._sizes(paths))
+            known = dict(sizes or {})
+            unknown = [p for p in paths if known.get(p) is None]
+            if unknown:
+                known.update(self.retrying("stat objects", lambda: self._sizes(unknown)))
             for path in paths:
-                _check_size(path, sizes.get(path), limit)
+                _check_size(path, known.get(path), limit)
         out = self.retrying("read objects", lambda: self.fs.cat(paths, on_error="return"))
         result: dict[str, bytes] = {}
         for path in paths:
@@ -304,7 +310,7 @@ class Files:
             except FileNotFoundError:
                 continue
             for entry in entries:
-                sizes[str(entry["name"]).rstrip("/")] = entry.get("size")
+                sizes[str(entry["name"]).rstrip("/")] = _size(entry)
         return sizes
 
     def exists(self, path: str) -> bool:
@@ -315,17 +321,24 @@ class Files:
 
     def find(self, prefix: str) -> list[str]:
         """Every object under ``prefix``, sorted; empty when there is none."""
+        return list(self.find_sized(prefix))
 
-        def op() -> list[str]:
+    def find_sized(self, prefix: str) -> dict[str, int | None]:
+        """Every object under ``prefix`` with its size as the listing says (``None`` on local
+        disk, where a read checks it), sorted by path; empty when there is none."""
+
+        def op() -> dict[str, int | None]:
+            found: dict[str, int | None]
             if self.local:
-                found = _find_local(prefix)
+                found = dict.fromkeys(_find_local(prefix))
             else:
                 self.fs.invalidate_cache(prefix)
                 try:
-                    found = self.fs.find(prefix)
+                    listing = self.fs.find(prefix, detail=True)
                 except FileNotFoundError:
-                    return []
-            return sorted(p for p in found if f"/{TEMP_PREFIX}" not in p)
+                    return {}
+                found = {str(p): _size(info) for p, info in listing.items()}
+            return {p: found[p] for p in sorted(found) if f"/{TEMP_PREFIX}" not in p}
 
         return self.retrying(f"list {prefix}", op)
 
@@ -362,6 +375,11 @@ def _with_defaults(url: str, options: dict[str, Any]) -> dict[str, Any]:
     for key, value in _S3_CONFIG.items():
         config.setdefault(key, value)
     return {**options, "config_kwargs": config}
+
+
+def _size(info: Any) -> int | None:
+    size = info.get("size") if isinstance(info, dict) else None
+    return size if isinstance(size, int) else None
 
 
 def _fsync_dir(directory: str) -> None:
