@@ -175,6 +175,17 @@ def test_progress_bar_counts_are_written_out_in_full() -> None:
     assert "finished=20000" in last and "failed=10000" in last, last
 
 
+def test_progress_bar_says_when_workers_gave_up() -> None:
+    run = Run(EID, 10)
+    out = io.StringIO()
+    bar = ProgressBar(run, file=out, force=True)
+    run.start()
+    run.on_delta(_delta(3, 2))
+    bar.show_gave_up(2)
+    bar.close()
+    assert "gave_up=2 workers" in out.getvalue().rstrip().split("\r")[-1]
+
+
 def test_progress_bar_is_hidden_when_stderr_is_not_a_terminal() -> None:
     out = io.StringIO()  # not a tty
     bar = ProgressBar(Run(EID, 10), file=out, dashboard="http://dash")

@@ -254,24 +254,29 @@ class Pylo:
             raise
 
     def _wait(self, run: Run, progress: bool) -> str:
-        with follow(run, enabled=progress, dashboard=getattr(self.backend, "dashboard_link", None)):
+        with follow(run, enabled=progress, dashboard=getattr(self.backend, "dashboard_link", None)) as bar:
             eid = run.wait()
+            gave_up = self._gave_up(eid)
+            if bar is not None and gave_up:
+                bar.show_gave_up(len(gave_up))
         p = run.progress()
         log.info("execution %s %s: %d finished, %d failed, %d pending of %d",
                  eid, run.status.value, p.finished, p.failed, p.pending, p.total)
-        self._warn_gave_up(eid)
+        self._warn_gave_up(eid, [w for w in gave_up if (eid, w) not in _GAVE_UP_HERE.seen])
         return eid
 
-    def _warn_gave_up(self, eid: str) -> None:
-        """One WARNING line for workers that gave up in another process (Dask): their own line
-        stays in the Dask workers' logs, which a notebook does not show. Workers that ran in this
-        process (threads, an in-process cluster) said it here already, as it happened."""
+    def _gave_up(self, eid: str) -> list[int]:
+        """The workers of ``eid`` that spent their failure budget, from their outcomes."""
         try:
             outcomes = self.store.read_workers(eid)
         except PyloError:  # the run ended; the summary will say what the store holds
-            return
-        gave_up = sorted(w for w, outcome in outcomes.items()
-                         if outcome.get("gave_up") is True and (eid, w) not in _GAVE_UP_HERE.seen)
+            return []
+        return sorted(w for w, outcome in outcomes.items() if outcome.get("gave_up") is True)
+
+    def _warn_gave_up(self, eid: str, gave_up: list[int]) -> None:
+        """One WARNING line for workers that gave up in another process (Dask): their own line
+        stays in the Dask workers' logs, which a notebook does not show. Workers that ran in this
+        process (threads, an in-process cluster) said it here already, as it happened."""
         if gave_up:
             log.warning(
                 "execution %s: worker%s %s gave up after max_worker_failures=%d failed attempts; "
