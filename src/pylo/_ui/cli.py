@@ -108,6 +108,8 @@ def _runner_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--block-size", type=click.IntRange(min=1), default=10_000, show_default=True, help="Inputs per block (the unit of storage and of Dask tasks)."),
         click.option("--flush-every", "flush", type=click.IntRange(min=1), default=1000, show_default=True, help="Flush progress every N attempts (and every few seconds)."),
         click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar on stderr (when it is a terminal)."),
+        click.option("--store-retry-seconds", "store_retry", type=click.FloatRange(0, 86_400), default=6.5, show_default=True,
+                     help="How long a failing store operation is retried before the run fails."),
         storage_option,
         json_flag,
     ]):
@@ -146,12 +148,14 @@ def _pylo(store: str, opts: dict[str, Any]) -> Iterator[Any]:
     if opts["threads"]:
         if opts["scheduler"]:
             raise click.UsageError("--threads and --scheduler exclude each other")
-        yield Pylo.local_multithread(store, storage_options=opts["storage_options"], **config)
+        yield Pylo.local_multithread(store, storage_options=opts["storage_options"],
+                                     store_retry_seconds=opts["store_retry"], **config)
         return
     with contextlib.ExitStack() as stack:
         client = opts["scheduler"] or stack.enter_context(_local_client(opts["workers"]))
         try:
-            pylo = stack.enter_context(Pylo.dask(client, store, storage_options=opts["storage_options"], **config))
+            pylo = stack.enter_context(Pylo.dask(client, store, storage_options=opts["storage_options"],
+                                                 store_retry_seconds=opts["store_retry"], **config))
         except OSError as exc:  # the scheduler cannot be reached
             raise _RunFailed(f"cannot reach the Dask scheduler {opts['scheduler']}: {exc}") from exc
         yield pylo
