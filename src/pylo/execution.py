@@ -3,21 +3,19 @@ chains to a backend; everything it reads back comes from the store."""
 
 from __future__ import annotations
 
-import ast
 import collections
-import collections.abc
-import inspect
 import logging
 import os
-import sys
 import threading
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from ._core.arguments import check_inputs, check_main_guard, check_one_argument
 from ._core.block import BlockContext
 from ._core.clock import Clock, SystemClock
 from ._core.config import Config
 from ._core.plan import plan_execution
+from ._ui.gave_up import said_here
 from ._ui.progress import follow
 from ._core.run import Run
 from ._core.status import Status
@@ -107,7 +105,7 @@ class Pylo:
         from .backends._dask import DaskBackend
 
         if client is None:
-            _check_main_guard()
+            check_main_guard()
         config = _config(number_of_workers, max_worker_failures, task_executions_before_flush, store_exceptions, options)
         store = Store(store_url, storage_options, retry_for=store_retry_seconds)
         return cls(store, DaskBackend(client), config)
@@ -134,7 +132,7 @@ class Pylo:
         Raises ``InvalidArgument`` (bad task or inputs) and ``TaskNotSerializable`` before any work.
         """
         self._check_task(task)
-        _check_inputs(inputs)
+        check_inputs(inputs)
         manifest = plan_execution(self.store, inputs, task, self.config, self._workers())
         log.info("execution %s started: %d inputs, %d workers", manifest.id, manifest.n_inputs, manifest.workers)
         return self._launch(manifest, task)
@@ -211,7 +209,7 @@ class Pylo:
     def _check_task(self, task: Callable[[Any], object]) -> None:
         if not callable(task):
             raise InvalidArgument(f"task must be callable, got {type(task).__name__}")
-        _check_one_argument(task)
+        check_one_argument(task)
         self.backend.check(self.store, task)
 
     def _launch(self, manifest: Manifest, task: Callable[[Any], object], held: tuple[Claim, ...] = ()) -> Run:
@@ -262,7 +260,7 @@ class Pylo:
         p = run.progress()
         log.info("execution %s %s: %d finished, %d failed, %d pending of %d",
                  eid, run.status.value, p.finished, p.failed, p.pending, p.total)
-        self._warn_gave_up(eid, [w for w in gave_up if (eid, w) not in _GAVE_UP_HERE.seen])
+        self._warn_gave_up(eid, [w for w in gave_up if not said_here(eid, w)])
         return eid
 
     def _gave_up(self, eid: str) -> list[int]:
@@ -287,27 +285,6 @@ class Pylo:
     def _cancel(self, execution_id: str) -> None:
         log.info("execution %s: cancel requested", execution_id)
         self.store.request_cancel(execution_id)
-
-
-class _GaveUpHere(logging.Filter):
-    """Notes the (execution, worker) of each "gave up" line the block loop logs in this
-    process, so the client does not say it a second time. Lets every record through."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.seen: set[tuple[str, int]] = set()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args
-        if "gave up" in str(record.msg) and isinstance(args, tuple) and len(args) >= 2:
-            worker, execution = args[0], args[1]
-            if isinstance(worker, int) and isinstance(execution, str):
-                self.seen.add((execution, worker))
-        return True
-
-
-_GAVE_UP_HERE = _GaveUpHere()
-logging.getLogger("pylo._core.block").addFilter(_GAVE_UP_HERE)
 
 
 class _Positions:
@@ -359,81 +336,3 @@ def _checked(options: dict[str, Any] | Options) -> dict[str, Any]:
         known = sorted({*Options.__annotations__, *_NAMED})
         raise InvalidArgument(f"unknown option(s) {sorted(unknown)}; known: {', '.join(known)}")
     return dict(options)
-
-
-def _check_main_guard() -> None:
-    """Refuse to start a local cluster from the unguarded top level of a script. Its worker
-    processes start by re-running the script (multiprocessing's "spawn"), which would start a
-    cluster of its own in each of them: hundreds of lines ending in "Nanny failed to start"."""
-    main = sys.modules.get("__main__")
-    script = getattr(main, "__file__", None)
-    if main is None or not script or not os.path.isfile(script):
-        return  # a notebook, a REPL, python -c: nothing re-runs it
-    frame = sys._getframe(1)
-    line = None
-    while frame is not None:  # the outermost frame running the script's own top level
-        if frame.f_globals is vars(main) and frame.f_code.co_name == "<module>":
-            line = frame.f_lineno
-        frame = frame.f_back  # type: ignore[assignment]
-    if line is None or _guarded(script, line):
-        return
-    raise InvalidArgument(
-        f"Pylo.dask(None, ...) starts a local Dask cluster, whose worker processes begin by "
-        f"re-running {os.path.basename(script)}, line {line} included. Put the script's work under\n"
-        "    if __name__ == \"__main__\":\n"
-        "so that it runs only in the process you started (or pass a distributed.Client)."
-    )
-
-
-def _guarded(script: str, line: int) -> bool:
-    """Whether ``line`` of ``script`` lies inside an ``if __name__ == "__main__":`` block."""
-    try:
-        with open(script, "rb") as fh:
-            tree = ast.parse(fh.read())
-    except (OSError, SyntaxError, ValueError):
-        return True  # cannot tell: do not stand in the way
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and _is_main_test(node.test):
-            if any(child.lineno <= line <= (child.end_lineno or child.lineno) for child in node.body):
-                return True
-    return False
-
-
-def _is_main_test(test: ast.expr) -> bool:
-    if not isinstance(test, ast.Compare) or len(test.ops) != 1 or not isinstance(test.ops[0], ast.Eq):
-        return False
-    sides = [test.left, *test.comparators]
-    names = [s for s in sides if isinstance(s, ast.Name) and s.id == "__name__"]
-    mains = [s for s in sides if isinstance(s, ast.Constant) and s.value == "__main__"]
-    return len(names) == 1 and len(mains) == 1
-
-
-def _check_inputs(inputs: object) -> None:
-    """A string or bytes would run the task once per character, a mapping once per key: both
-    are almost always a mistake, so both are refused with what to write instead."""
-    if isinstance(inputs, (str, bytes, bytearray)):
-        raise InvalidArgument(
-            f"inputs must be an iterable of inputs, got a {type(inputs).__name__} (which would run the "
-            f"task once per character); to run it on one string, pass [{inputs[:20]!r}]"
-        )
-    if isinstance(inputs, collections.abc.Mapping):
-        raise InvalidArgument(
-            "inputs must be an iterable of inputs, got a mapping: pass list(d) for its keys, "
-            "list(d.values()) or list(d.items()) for (key, value) pairs"
-        )
-
-
-def _check_one_argument(task: Callable[..., object]) -> None:
-    """The task is called with one input: refuse one that cannot take exactly one argument."""
-    try:
-        signature = inspect.signature(task)
-    except (TypeError, ValueError):  # a builtin or a C callable without a signature: try it at run time
-        return
-    try:
-        signature.bind(None)
-    except TypeError as exc:
-        name = getattr(task, "__qualname__", type(task).__qualname__)
-        raise InvalidArgument(
-            f"task {name}{signature} cannot be called with one input ({exc}); bind the other "
-            "arguments first, e.g. with functools.partial"
-        ) from None
