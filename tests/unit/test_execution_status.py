@@ -48,6 +48,9 @@ def test_the_one_decision(fields: dict[str, Any], expected: ExecutionStatus) -> 
     assert f">{expected.value}</span>" in summary_html(s)
     if expected is not ExecutionStatus.FINISHED:
         assert "complete" not in summary_html(s) and "finished</span>" not in summary_html(s)
+    # A running execution is followed, not resumed (a resume would be refused: it is claimed).
+    assert ("still running" in summary_html(s)) == (expected is ExecutionStatus.RUNNING)
+    assert ("pylo-resume" in summary_html(s)) == (expected not in (ExecutionStatus.RUNNING, ExecutionStatus.FINISHED))
 
 
 def test_a_cancelled_run_and_a_run_that_gave_up_say_so(tmp_path: Path) -> None:

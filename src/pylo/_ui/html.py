@@ -128,10 +128,11 @@ def _header(execution_id: str, status: str | None, parent: str | None) -> str:
 def summary_html(summary: Summary, *, status: str | None = None) -> str:
     """The whole view of a summary: header, counts, bar, workers, top exceptions, resume line."""
     s = summary
+    status = status or s.status.value
     meta = f'<div style="color:#6b7280">task <code>{_e(s.task)}</code> · created {_e(s.created)}</div>'
     return (
         f'<div class="pylo-summary" style="{_BOX}">'
-        + _header(s.execution_id, status or s.status.value, s.parent) + meta
+        + _header(s.execution_id, status, s.parent) + meta
         + bar(s.finished, s.failed, s.total) + _counts(s.finished, s.failed, s.total, s.inherited)
         + _workers(s.workers) + _exceptions(s.top_exceptions) + _resume(s, status)
         + "</div>"
