@@ -277,6 +277,31 @@ def test_local_writes_are_fsynced_file_and_directory(tmp_path: Path, monkeypatch
     synced.clear()
     assert files.put_new(files.root + "/new/claim", b"x")
     assert synced[0].startswith(str(tmp_path / "store" / "new" / ".tmp-")) and synced[1:] == [str(tmp_path / "store" / "new")]
+    synced.clear()  # a flush's segment: its data, not its name (a power cut may lose it whole)
+    files.put(files.root + "/new/segment", b"x", keep_name=False)
+    assert len(synced) == 1 and synced[0].startswith(new + "/.tmp-")
+
+
+def test_segments_and_records_keep_their_data_manifests_their_names_too(
+    pylo: Pylo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[str] = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    eid = pylo.start_from_scratch(range(10), tasks.fail_multiples_of_7, progress=False)
+    execution = pylo.store.layout.execution(eid)
+    dirs = {p[len(execution) + 1:] for p in synced if p.startswith(execution) and "/.tmp-" not in p}
+    assert {"inputs", "workers", "claims"} <= dirs  # the names that must survive
+    # Per flush, data only: the block directories holding segments and records are never fsynced
+    # (their parents are, once, when a block's directory is created).
+    assert not any(d.startswith(("progress/", "errors/")) for d in dirs), dirs
+    data = {p[len(execution) + 1:].split("/")[0] for p in synced if "/.tmp-" in p and p.startswith(execution)}
+    assert {"progress", "errors", "inputs", "workers"} <= data
 
 
 READ_ONLY = """

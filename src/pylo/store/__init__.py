@@ -191,11 +191,13 @@ class Store:
 
     def write_segment(self, eid: str, seg: Segment, seq: int, writer: str) -> None:
         name = self.layout.segment_name(seq, writer)
-        self.files.put(f"{self.layout.progress_dir(eid, seg.block)}/{name}", encode_segment(seg))
+        # A power cut may lose the newest segments (their inputs rerun), never tear one: the
+        # directory fsync that would keep their names costs as much as the write, at every flush.
+        self.files.put(f"{self.layout.progress_dir(eid, seg.block)}/{name}", encode_segment(seg), keep_name=False)
 
     def write_records(self, eid: str, block: int, records: list[dict[str, Any]], seq: int, writer: str) -> None:
         name = self.layout.segment_name(seq, writer)
-        self.files.put(f"{self.layout.errors_dir(eid, block)}/{name}", encode_records(records))
+        self.files.put(f"{self.layout.errors_dir(eid, block)}/{name}", encode_records(records), keep_name=False)
 
     def read_block_state(self, eid: str, info: BlockInfo) -> BlockState:
         prefix = self.layout.progress_dir(eid, info.block)

@@ -4,11 +4,14 @@ Every object is written once: on local disk through a temp file renamed in the s
 elsewhere as a single PUT. Transient failures are retried with exponential backoff, then raised as
 ``StoreUnreachable``; a missing object stays ``FileNotFoundError`` for the caller to interpret.
 
-Durability on local disk: each object's temp file is fsynced before the rename, and its directory
-after (and so is the parent of a directory just created), so an object that was visible before a
-power cut is whole and still there after it. What a power cut can cost is the flush being written
-at that moment: its inputs run again on resume, as after any crash. A writer killed mid-write
-leaves a ``.tmp-*`` file, which every reader ignores and ``remove_stale_temps`` deletes.
+Durability on local disk: each object's temp file is fsynced before the rename, so no object is
+ever seen torn or empty after a power cut. For the objects whose loss would matter (manifests,
+input blocks, claims, worker outcomes, cancel markers) the directory is fsynced after the rename
+too (and so is the parent of a directory just created), so they are still there after it.
+Progress segments and exception records, written at every flush, skip that second fsync: a power
+cut can lose the newest of them, whole (the file system's last few seconds, 5 s on ext4), and
+their inputs run again on resume, as after any crash. A writer killed mid-write leaves a
+``.tmp-*`` file, which every reader ignores and ``remove_stale_temps`` deletes.
 """
 
 from __future__ import annotations
@@ -123,10 +126,13 @@ class Files:
 
     # -- writes --------------------------------------------------------------------------------
 
-    def put(self, path: str, data: bytes) -> None:
-        """Write ``data`` at ``path`` atomically: readers see all of it or nothing."""
+    def put(self, path: str, data: bytes, *, keep_name: bool = True) -> None:
+        """Write ``data`` at ``path`` atomically: readers see all of it or nothing. On local disk
+        the data is fsynced before the rename; with ``keep_name`` the directory is too, so the
+        name survives a power cut (without, a power cut may lose the newest such objects, whole,
+        never leave them torn)."""
         with self._refused_write(path):
-            self.retrying(f"write {path}", lambda: self._put(path, data))
+            self.retrying(f"write {path}", lambda: self._put(path, data, keep_name))
 
     @contextlib.contextmanager
     def _refused_write(self, path: str) -> Iterator[None]:
@@ -146,7 +152,7 @@ class Files:
                 f"store {self.url!r}: the bucket {bucket!r} does not exist (writing {path}): {exc}"
             ) from exc
 
-    def _put(self, path: str, data: bytes) -> None:
+    def _put(self, path: str, data: bytes, keep_name: bool = True) -> None:
         if not self.local:
             self.fs.pipe_file(path, data)
             return
@@ -167,7 +173,7 @@ class Files:
         except BaseException:
             _unlink_quietly(tmp)
             raise
-        if self.durable:
+        if self.durable and keep_name:
             _fsync_dir(directory)
 
     def _makedirs(self, directory: str) -> None:
