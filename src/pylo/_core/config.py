@@ -14,8 +14,8 @@ __all__ = ["MAX_BLOCK_SIZE", "MAX_SECONDS", "Config"]
 #: The largest block: a block's inputs and its state are held in memory at once, and readers
 #: refuse a manifest that claims more (a hostile store must not make them allocate without bound).
 MAX_BLOCK_SIZE = 1_000_000
-#: The longest wait any option can ask for: what ``threading`` can wait on (about 49 days on
-#: Linux); a longer one raises ``OverflowError`` deep inside a worker.
+#: The longest wait any option can ask for: what ``threading`` can wait on (about 292 years on
+#: Linux, 49 days on Windows); a longer one raises ``OverflowError`` deep inside a worker.
 MAX_SECONDS = float(threading.TIMEOUT_MAX)
 
 
