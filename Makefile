@@ -28,6 +28,7 @@ demo: $(VENV)/.stamp-base
 # The type check is part of the tests (CI runs `make test`): mypy --strict, from pyproject.toml.
 test: $(VENV)/.stamp-test
 	$(BIN)/python -m mypy --strict src/pylo
+	tests/web/install-browser
 	$(BIN)/python -m pytest
 
 faults: $(VENV)/.stamp-test

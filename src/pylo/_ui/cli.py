@@ -5,6 +5,7 @@
     pylo resume STORE ID --task MODULE:FUNCTION  ─► a new execution of what was unfinished
     pylo cancel STORE ID                         ─► a cancel marker, seen by its workers anywhere
     pylo verify STORE ID [--repair]              ─► every damaged object, listed (JSON and opcodes only)
+    pylo serve STORE [--port N] [--host H]       ─► a read-only web view and JSON API (JSON only)
 
 An ID may be shortened to a unique prefix, or to the 8 characters that end it.
 
@@ -327,6 +328,39 @@ def verify(store: str, execution_id: str, repair: bool, storage_options: dict[st
     else:
         _emit(str(report), False)
     raise click.exceptions.Exit(EXIT_OK if report.ok else EXIT_STORE)
+
+
+@cli.command(short_help="A read-only web view of a store's executions and jobs, with a JSON API.")
+@click.argument("store")
+@click.option("--port", type=click.IntRange(min=0, max=65535), default=8321, show_default=True,
+              help="TCP port (0: any free one).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Anything but loopback exposes the store to the network, unauthenticated.")
+@click.option("--refresh", type=click.FloatRange(min=0.1), default=2.0, show_default=True,
+              help="Seconds between live updates of a running execution's page.")
+@storage_option
+def serve(store: str, port: int, host: str, refresh: float, storage_options: dict[str, Any]) -> None:
+    """Serve a read-only web view of STORE: executions, live progress, workers, exceptions
+    grouped by type, engine jobs; the same data as JSON under /api/. Reads JSON objects only,
+    never a pickle. Stop it with Ctrl-C.
+    """
+    from .web import is_loopback, web_server
+
+    _store(store, storage_options)
+    try:
+        server = web_server(store, storage_options, host=host, port=port, refresh=refresh)
+    except OSError as exc:  # the port is taken, the address is not ours
+        raise _RunFailed(f"cannot listen on {host}:{port}: {exc}") from exc
+    if not is_loopback(host):
+        click.echo(f"warning: {server.url} is reachable from other machines and unauthenticated: "
+                   "anyone who reaches it can read this store", err=True)
+    click.echo(f"pylo web view of {server.view.store.url} at {server.url}/ (Ctrl-C to stop)")
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.view.pool.shutdown(wait=False, cancel_futures=True)
 
 
 @cli.command(short_help="The main job: 10,000 inputs on a local Dask cluster, some fail, then resume.")
