@@ -73,6 +73,7 @@ class Files:
         storage_options: dict[str, Any] | None = None,
         *,
         retry_for: float = DEFAULT_RETRY_SECONDS,
+        attempts: int | None = None,
         backoff: float = 0.2,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
@@ -82,6 +83,7 @@ class Files:
         self.durable = durable  # fsync local writes (see the module docstring)
         self.storage_options = dict(storage_options or {})
         self.retry_for = retry_for
+        self.attempts = attempts  # at most this many attempts too, when given
         self.backoff = backoff
         self._sleep, self._clock = sleep, clock
         try:
@@ -93,7 +95,7 @@ class Files:
         self.local = isinstance(fs, LocalFileSystem)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_files, (self.url, self.storage_options, self.retry_for, self.backoff))
+        return (_files, (self.url, self.storage_options, self.retry_for, self.attempts, self.backoff))
 
     @property
     def protocol(self) -> str:
@@ -104,7 +106,8 @@ class Files:
 
     def retrying(self, what: str, op: Callable[[], T]) -> T:
         """Run ``op``, retrying transient store errors with exponential backoff for at most
-        ``retry_for`` seconds in all (the attempts' own time counts), then ``StoreUnreachable``."""
+        ``retry_for`` seconds in all (the attempts' own time counts) and at most ``attempts``
+        attempts when given, then ``StoreUnreachable``."""
         delay = self.backoff
         start = self._clock()
         attempt = 0
@@ -116,7 +119,7 @@ class Files:
                 raise
             except _TRANSIENT as exc:
                 elapsed = self._clock() - start
-                if elapsed + delay > self.retry_for:
+                if elapsed + delay > self.retry_for or attempt == self.attempts:
                     raise StoreUnreachable(
                         f"store {self.url!r}: {what} failed after {attempt} attempts in {elapsed:.1f}s: {exc}"
                     ) from exc
@@ -363,8 +366,8 @@ class Files:
         return self.retrying(f"list {prefix}", op)
 
 
-def _files(url: str, options: dict[str, Any], retry_for: float, backoff: float) -> Files:
-    return Files(url, options, retry_for=retry_for, backoff=backoff)
+def _files(url: str, options: dict[str, Any], retry_for: float, attempts: int | None, backoff: float) -> Files:
+    return Files(url, options, retry_for=retry_for, attempts=attempts, backoff=backoff)
 
 
 # botocore retries a refused connection itself, several times with its own backoff, and waits 60 s
