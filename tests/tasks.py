@@ -209,3 +209,7 @@ def locks_in_partition_with(bad: int, numbers: Any) -> list[Any]:
     import threading
 
     return [threading.Lock() if x == bad else x for x in numbers]
+
+
+def below_4(x: int) -> bool:
+    return x < 4

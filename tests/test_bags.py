@@ -141,3 +141,14 @@ def test_bag_inputs_and_results_bag_on_s3(dask_client: Any, moto_server: Any) ->
     assert pylo.summary(eid).failed == 5
     pairs = pylo.results_bag(eid).compute(scheduler=dask_client)
     assert pairs == [(f"s{x:05d}", f"S{x:05d}") for x in range(30) if x % 7]
+
+
+def test_empty_partitions_and_partitions_larger_than_a_block(dask_client: Any, tmp_path: Path) -> None:
+    pylo = Pylo.dask(dask_client, tmp_path / "store", block_size=2, store_results=True)
+    sparse = db.from_sequence(range(12), npartitions=3).filter(tasks.below_4)  # partitions of 4, 0, 0
+    eid = pylo.start_from_scratch(sparse, tasks.ten_times_failing_7, progress=False)
+    assert [b.count for b in pylo.store.read_manifest(eid).blocks] == [4, 0, 0]
+    assert list(pylo.get_results(eid)) == [(1, 10), (2, 20), (3, 30)]
+    assert pylo.summary(eid).complete and pylo.verify(eid).ok
+    again = pylo.start_from_past_execution(eid, tasks.ok_string, progress=False)
+    assert pylo.get_state(again) == ([0, 1, 2, 3], [])

@@ -16,11 +16,11 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from .._core.config import Config
+from .._core.config import MAX_BLOCK_SIZE, Config
 from .._core.plan import write_manifest_of
 from .._core.results import block_results, check_kept
 from .._core.state import chain
-from ..errors import InputsFailed, TaskNotSerializable
+from ..errors import InputsFailed, InvalidArgument, TaskNotSerializable
 from ..store import BlockInfo, Manifest, Store, dump_inputs, new_execution_id
 from ..store._results import load_result
 
@@ -46,6 +46,8 @@ def plan_bag(
     parts = bag.to_delayed()
     try:
         counts = _on_cluster(client, store, eid, parts) if client is not None else _here(store, eid, parts)
+        # One block per partition: the block size recorded is the largest partition's.
+        config = config.replace(block_size=max([config.block_size, *counts]))
         return write_manifest_of(store, eid, counts, task, config, workers)
     except BaseException:
         store.discard(eid)
@@ -56,6 +58,11 @@ def _write_partition(values: Any, store: Store, eid: str, index: int) -> int:
     """Store one computed partition as block ``index``; return its count. Runs where the
     partition was computed."""
     values = list(values)
+    if len(values) > MAX_BLOCK_SIZE:
+        raise InvalidArgument(
+            f"partition {index} of the bag has {len(values):,} elements, more than the {MAX_BLOCK_SIZE:,} a "
+            "block holds (a block is held in memory): repartition the bag, e.g. bag.repartition(npartitions=...)"
+        )
     try:
         data = dump_inputs(None, values, 0)
     except TaskNotSerializable as exc:
@@ -95,7 +102,7 @@ def _here(store: Store, eid: str, parts: list[Any]) -> list[int]:
 
 
 def _fail(index: int, exc: BaseException) -> None:
-    if isinstance(exc, TaskNotSerializable):
+    if isinstance(exc, InvalidArgument):  # an element that cannot be stored, a partition too large
         raise exc
     raise InputsFailed(
         f"partition {index} of the bag failed to compute: {type(exc).__name__}: {exc}; no execution was created"
