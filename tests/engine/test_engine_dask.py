@@ -11,7 +11,7 @@ import engine_tasks
 from pylo import Status
 from pylo.conditions import AfterAnother, AfterTimepoint
 from pylo.engine import DaskJob, Engine, ThreadJob
-from pylo.engine import _dask
+from pylo.engine import _dask_client as _dask
 
 from engine_helpers import wait_for
 
@@ -84,7 +84,7 @@ def test_owned_dask_client_is_closed_with_the_engine() -> None:
 def test_distributed_is_imported_only_by_the_dask_module() -> None:
     import pylo.engine as engine_pkg
 
-    sources = [m for name, m in sys.modules.items() if name.startswith("pylo.engine") and name != "pylo.engine._dask"]
+    sources = [m for name, m in sys.modules.items() if name.startswith("pylo.engine") and name != "pylo.engine._dask_client"]
     for module in sources:
         text = open(module.__file__).read() if getattr(module, "__file__", None) else ""
         assert "from distributed" not in text and "import distributed" not in text, module.__name__

@@ -23,7 +23,7 @@ from ._execution_job import ExecutionJob
 from ._extend import SubprocessJob, WebAppJob, WebappJob
 from ._job import Job, JobFuture, LocalJob, ProcessJob, ThreadJob
 from ._launcher import Launcher, launcher
-from ._records import JobRecord
+from ._job_records import JobRecord
 
 __all__ = [
     "DaskJob",

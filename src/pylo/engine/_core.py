@@ -24,17 +24,17 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._status import SETTLED, Status, check_transition
-from ._clock import EngineClock
+from ._timers import EngineClock
 from ._deps import Deferred, bind, upstreams
 from ._errors import JobCancelled, JobError
 from ._job import Job, JobFuture
 from ._outcome import Outcome
-from ._records import RecordStore, record_of, spec_of
+from ._job_records import RecordStore, record_of, spec_of
 from ._slots import Slots
 
 if TYPE_CHECKING:
-    from ._processes import ProcessPool
-    from ._threads import ThreadPool
+    from ._process_pool import ProcessPool
+    from ._thread_pool import ThreadPool
 
 __all__ = ["Scheduler", "Stats"]
 
@@ -403,7 +403,7 @@ class Scheduler:
         plan = dask_plan(job, job._ups, self.jobs)
         if not plan:
             return
-        from . import _dask
+        from . import _dask_client as _dask
 
         order = [up.id for up, _ in plan]
         job._token += 1

@@ -22,7 +22,7 @@ class DaskJob(Job):
     kind = "dask"
 
     def _begin(self, rt: Runtime, call: Callable[[], Any], token: int) -> None:
-        from . import _dask
+        from . import _dask_client as _dask
 
         self._dask_future = _dask.submit(
             rt.dask_client(), _dask.settled_call, call,
@@ -31,7 +31,7 @@ class DaskJob(Job):
 
     def _stop(self, rt: Runtime) -> None:
         if self._dask_future is not None:
-            from . import _dask
+            from . import _dask_client as _dask
 
             _dask.cancel(self._dask_future)
 

@@ -27,15 +27,15 @@ from typing import Any, TypeVar
 
 from .._status import Status
 from ..errors import InvalidArgument
-from ._clock import EngineClock, LoopClock
+from ._timers import EngineClock, LoopClock
 from ._core import Scheduler
 from ._errors import JobNotFound
 from ._extend import finish_off
 from ._job import Job, JobFuture
-from ._processes import ProcessPool
-from ._records import JobRecord, RecordStore, rebuild, record_of, spec_of
+from ._process_pool import ProcessPool
+from ._job_records import JobRecord, RecordStore, rebuild, record_of, spec_of
 from ._slots import Slots
-from ._threads import ThreadPool
+from ._thread_pool import ThreadPool
 
 __all__ = ["Engine", "EngineConfig"]
 
@@ -194,7 +194,7 @@ class Engine(Scheduler):
     def dask_client(self) -> Any:
         """The Dask client for ``DaskJob``s (started on first use unless one was given)."""
         if not self._client_checked:
-            from . import _dask
+            from . import _dask_client as _dask
 
             if self._client is None:
                 self._client, self._owned = _dask.make_client()

@@ -10,7 +10,7 @@ from typing import Any
 from .._status import Status
 from ..errors import ExecutionInterrupted, InvalidArgument
 from ._job import Job, Runtime
-from ._outcome import capture
+from ._outcome import outcome_of
 
 __all__ = ["ExecutionJob"]
 
@@ -72,7 +72,7 @@ class ExecutionJob(Job):
         with self._lock:
             self._run, self._cancelled = None, False
         threading.Thread(
-            target=lambda: rt.report(self, token, capture(call)), name="pylo-engine-execution", daemon=True
+            target=lambda: rt.report(self, token, outcome_of(call)), name="pylo-engine-execution", daemon=True
         ).start()
 
     def _stop(self, rt: Runtime) -> None:

@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from .._status import Status
 from ..conditions import Condition
 from ..errors import InvalidArgument
-from ._outcome import Outcome, capture
+from ._outcome import Outcome, outcome_of
 
 if TYPE_CHECKING:
-    from ._processes import ProcessPool
-    from ._threads import ThreadPool
+    from ._process_pool import ProcessPool
+    from ._thread_pool import ThreadPool
 
 __all__ = ["Job", "JobFuture", "LocalJob", "ProcessJob", "Runtime", "ThreadJob"]
 
@@ -225,7 +225,7 @@ class LocalJob(Job):
         rt.loop.call_soon(self._run, rt, call, token)
 
     def _run(self, rt: Runtime, call: Callable[[], Any], token: int) -> None:
-        outcome = capture(call)
+        outcome = outcome_of(call)
         if outcome.status == "done" and inspect.isawaitable(outcome.value):
             task = asyncio.ensure_future(outcome.value)
             self._handle = task

@@ -10,7 +10,7 @@ import cloudpickle
 
 from ._errors import JobError
 
-__all__ = ["Outcome", "capture", "portable_error"]
+__all__ = ["Outcome", "outcome_of", "portable_error"]
 
 
 class Outcome(NamedTuple):
@@ -21,7 +21,7 @@ class Outcome(NamedTuple):
     value: Any
 
 
-def capture(call: Any) -> Outcome:
+def outcome_of(call: Any) -> Outcome:
     """Run ``call()``; a raised ``Exception`` becomes a failed outcome, never propagates."""
     try:
         return Outcome("done", call())

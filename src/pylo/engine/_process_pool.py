@@ -20,7 +20,7 @@ from typing import Any
 
 import cloudpickle
 
-from . import _procworker
+from . import _process_worker
 from ._errors import JobError
 from ._outcome import Outcome
 from ._workers import WorkerCount
@@ -38,7 +38,7 @@ class ProcessTask:
     def __init__(self, payload: bytes, on_done: Callable[[Outcome], None]) -> None:
         self.payload, self.on_done = payload, on_done
         self.killed = False
-        self.driver: _Driver | None = None
+        self.driver: _ProcessFeeder | None = None
 
 
 class ProcessPool:
@@ -49,7 +49,7 @@ class ProcessPool:
         self._ctx: Any = multiprocessing.get_context(start_method)
         self._queue: queue.SimpleQueue[ProcessTask | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._drivers: list[_Driver] = []
+        self._drivers: list[_ProcessFeeder] = []
         self._count = WorkerCount(max_workers)
         self._closed = False
 
@@ -61,7 +61,7 @@ class ProcessPool:
             if self._closed:
                 raise RuntimeError("process pool is closed")
             if self._count.task_queued():
-                driver = _Driver(self)
+                driver = _ProcessFeeder(self)
                 self._drivers.append(driver)
                 driver.thread.start()
         self._queue.put(task)
@@ -92,7 +92,7 @@ class ProcessPool:
             driver.thread.join()
 
 
-class _Driver:
+class _ProcessFeeder:
     """One thread that feeds one worker process, restarting it after it dies."""
 
     def __init__(self, pool: ProcessPool) -> None:
@@ -151,7 +151,7 @@ class _Driver:
 
     def _start_process(self) -> None:
         parent, child = self.pool._ctx.Pipe()
-        process = self.pool._ctx.Process(target=_procworker.main, args=(child,), daemon=True)
+        process = self.pool._ctx.Process(target=_process_worker.main, args=(child,), daemon=True)
         process.start()
         child.close()
         self.process, self.conn = process, parent

@@ -23,7 +23,7 @@ from typing import Any
 from distributed import Client, Future, LocalCluster
 
 from ..errors import InvalidArgument
-from ._outcome import Outcome, capture, portable_error
+from ._outcome import Outcome, outcome_of, portable_error
 
 __all__ = ["cancel", "check_client", "make_client", "settled_after", "settled_call", "submit"]
 
@@ -55,7 +55,7 @@ def make_client() -> tuple[Client, list[Any]]:
 
 def settled_call(call: Callable[[], Any]) -> Outcome:
     """Run ``call`` on a worker; never raise."""
-    outcome = capture(call)
+    outcome = outcome_of(call)
     return Outcome("failed", portable_error(outcome.value)) if outcome.status == "failed" else outcome
 
 
