@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 from .._status import SETTLED, Status, check_transition
 from ._timers import EngineClock
 from ._deps import Deferred, bind, upstreams
-from ._errors import JobCancelled, JobError
-from ._job import Job, JobFuture
+from ..errors import InvalidArgument, JobCancelled, JobError
+from ._job import Job, JobFuture, call_hook
 from ._outcome import Outcome
 from ._job_records import RecordStore, record_of, spec_of
 from ._slots import Slots
@@ -68,7 +68,7 @@ class Scheduler:
         self.slots = slots
         self.record_store = record_store
         self.stats = Stats()
-        self.jobs: dict[str, Job] = {}
+        self._jobs: dict[str, Job] = {}
         self.statuses: dict[str, Status] = {}
         self._waiters: dict[str, set[Job]] = collections.defaultdict(set)
         self._ready: dict[str, collections.deque[Job]] = collections.defaultdict(collections.deque)
@@ -82,6 +82,8 @@ class Scheduler:
         self._inbox: collections.deque[tuple[Callable[..., None], tuple[Any, ...]]] = collections.deque()
         self._inbox_lock = threading.Lock()
         self._drain_scheduled = False
+        self.print_traceback = True
+        self._status_watchers: dict[str, list[tuple[Callable[[Job], bool], Any]]] = {}
 
     # -- the condition context -----------------------------------------------------------------
 
@@ -102,7 +104,8 @@ class Scheduler:
             self._unsettled -= 1
             idle, self._idle = (self._idle, []) if self._unsettled == 0 else ([], self._idle)
         for future in idle:
-            future.set_result(None)
+            if not future.done():  # a waiter that timed out may have cancelled its future
+                future.set_result(None)
 
     def _idle_future(self) -> Any:
         import concurrent.futures
@@ -119,6 +122,14 @@ class Scheduler:
     def report(self, job: Job, token: int, outcome: Outcome) -> None:
         """An attempt ended (any thread)."""
         self._handover(self._ended, job, token, outcome)
+
+    def report_now(self, job: Job, token: int, outcome: Outcome) -> None:
+        """An attempt ended: return once the engine has taken it in (a generator job's last
+        step, after which its status must read "done")."""
+        self._on_loop(self._ended, job, token, outcome)
+
+    def _on_loop(self, fn: Callable[..., Any], *args: Any) -> Any:  # Engine provides it
+        raise NotImplementedError
 
     def _handover(self, fn: Callable[..., None], *args: Any) -> None:
         """Run ``fn(*args)`` on the loop: now if on it, else soon. Calls from other threads are
@@ -150,9 +161,18 @@ class Scheduler:
     # -- accepting and gating --------------------------------------------------------------------
 
     def _accept(self, job: Job) -> None:
-        self.jobs[job.id] = job
+        self._jobs[job.id] = job
         self.statuses[job.id] = Status.PENDING
         job._ups = upstreams(job)
+        foreign = [up for up in job._ups if up._engine is not None and up._engine is not self]
+        if foreign:  # its status changes are seen by another engine only: it would wait forever
+            self._watch(job)
+            job.error = InvalidArgument(
+                f"job {job.name!r} takes the result of job {foreign[0].name!r} ({foreign[0].id}), "
+                "which was submitted to another engine"
+            )
+            self._settle(job, Status.FAILED)
+            return
         if getattr(job, "_spec_blob", None) is None and self.record_store is not None:
             job._spec_blob = spec_of(job)
         self._watch(job)
@@ -162,7 +182,11 @@ class Scheduler:
         self._consider(job)
 
     def _watch(self, job: Job) -> None:
-        ids = set() if job.condition is None else set(job.condition.job_ids() or ())
+        try:
+            ids = set() if job.condition is None else set(job.condition.job_ids() or ())
+        except Exception as exc:  # noqa: BLE001 - a custom condition's bug fails its job (in _gate)
+            log.debug("condition of job %s: job_ids() raised %r", job.id, exc)
+            ids = set()
         ids.update(u.id for u in job._ups)
         for job_id in ids:
             self._waiters[job_id].add(job)
@@ -187,6 +211,8 @@ class Scheduler:
         cond = job.condition
         try:
             holds = cond is None or bool(cond.satisfy(self))
+            watched = None if holds or cond is None else cond.job_ids()
+            deadline = None if holds or cond is None or watched is None else cond.deadline(self)
         except Exception as exc:  # noqa: BLE001 - a custom condition's bug fails its job, not the engine
             job.error = exc
             self._settle(job, Status.FAILED)
@@ -195,11 +221,9 @@ class Scheduler:
             self._make_ready(job)
             return
         assert cond is not None  # only a condition can fail to hold
-        watched = cond.job_ids()
         if watched is None:
             self._arm(job, self.time() + job.wait_time_delta, poll=True)
             return
-        deadline = cond.deadline(self)
         if deadline is not None:
             self._arm(job, deadline, poll=False)
         elif all(self.statuses.get(i) in SETTLED for i in watched):
@@ -227,6 +251,7 @@ class Scheduler:
         self._pump()
 
     def _notify(self, job: Job) -> None:
+        self._wake_watchers(job)
         waiters = self._waiters.get(job.id)
         if not waiters:
             return
@@ -235,6 +260,28 @@ class Scheduler:
                 waiters.discard(waiter)
             else:
                 self._consider(waiter)
+
+    def _wake_watchers(self, job: Job) -> None:
+        watchers = self._status_watchers.get(job.id)
+        if not watchers:
+            return
+        keep = []
+        for check, future in watchers:
+            if future.done():
+                continue
+            try:
+                if check(job):
+                    future.set_result(None)
+                    continue
+            except Exception as exc:  # noqa: BLE001 - the check is user code: its error is the waiter's
+                future.set_exception(exc)
+                continue
+            keep.append((check, future))
+        self._status_watchers[job.id] = keep
+
+    def _watch_status(self, job: Job, check: Callable[[Job], bool], future: Any) -> None:
+        self._status_watchers.setdefault(job.id, []).append((check, future))
+        self._wake_watchers(job)
 
     # -- running -----------------------------------------------------------------------------------
 
@@ -266,7 +313,7 @@ class Scheduler:
         if not job._compiled:
             job._token += 1
             try:
-                job._begin(self, bind(job), job._token)
+                job._launch(self, job._attempt_call(bind(job)), job._token)
             except Exception as exc:  # noqa: BLE001 - e.g. an unpicklable call: the attempt fails
                 self._ended(job, job._token, Outcome("failed", exc))
                 return
@@ -283,6 +330,9 @@ class Scheduler:
             self._make_running(job)
         if job._status is not Status.RUNNING:
             return
+        if outcome.status == "stream":  # a generator job started: it runs until exhausted
+            job._result = outcome.value
+            return
         self.slots.give(job.kind)
         job._handle = None
         if outcome.status == "done":
@@ -291,7 +341,7 @@ class Scheduler:
         elif outcome.status == "skipped":
             self._settle(job, Status.CANCELLED, reason=f"condition not met on Dask: {outcome.value}")
         else:
-            error = outcome.value if isinstance(outcome.value, BaseException) else JobError("Lost", str(outcome.value))
+            error = outcome.value if isinstance(outcome.value, BaseException) else JobError(f"Lost: {outcome.value}", "Lost")
             self._failed(job, error)
 
     def _make_running(self, job: Job) -> None:
@@ -331,11 +381,11 @@ class Scheduler:
         if job._status is Status.RUNNING:
             self.slots.give(job.kind)
             try:
-                job._stop(self)
+                job._halt(self)
             except Exception:  # noqa: BLE001 - stopping is best effort; the job is cancelled anyway
                 log.exception("job %s: stopping it failed", job.id)
         elif job._compiled and job._dask_future is not None:
-            job._stop(self)
+            job._halt(self)
         job._token += 1
         self._settle(job, Status.CANCELLED, reason=reason)
         return True
@@ -349,6 +399,8 @@ class Scheduler:
             job._timer = None
         if status is Status.CANCELLED:
             job.cancel_reason = reason
+        elif status is Status.FAILED and self.print_traceback and job.error is not None:
+            log.error("job %s (%s) failed", job.name, job.id, exc_info=job.error)
         self._notify(job)
         self._resolve(job, status)
         self._persist(job)
@@ -356,16 +408,16 @@ class Scheduler:
         self._pump()
 
     def _resolve(self, job: Job, status: Status) -> None:
-        future = job._future
+        future = job._future._cf
         if future.done():
             return
         if status is Status.DONE:
+            call_hook(job, job.callback, job._result)
             future.set_result(job._result)
-            _callback(job, job.callback, job._result)
         elif status is Status.FAILED:
             assert job.error is not None
+            call_hook(job, job.error_callback, job.error)
             future.set_exception(job.error)
-            _callback(job, job.error_callback, job.error)
         else:
             future.set_exception(JobCancelled(job.cancel_reason or "cancelled"))
 
@@ -400,7 +452,7 @@ class Scheduler:
             return  # the engine must count these jobs itself
         from ._dask_job import dask_plan
 
-        plan = dask_plan(job, job._ups, self.jobs)
+        plan = dask_plan(job, job._ups, self._jobs)
         if not plan:
             return
         from . import _dask_client as _dask
@@ -410,7 +462,7 @@ class Scheduler:
         token = job._token
         job._compiled = True
         job._dask_future = _dask.submit(
-            self.dask_client(), _dask.settled_after, Deferred.of(job, order), [f for _, f in plan],
+            self.dask_client, _dask.settled_after, Deferred.of(job, order), [f for _, f in plan],
             *[up._dask_future for up, _ in plan],
             key=f"pylo-job-{job.name}-{job.id}-{token}", on_done=functools.partial(self.report, job, token),
         )
@@ -428,8 +480,7 @@ class Scheduler:
         job._gated = False
         self._consider(job)
 
-    def dask_client(self) -> Any:  # overridden by Engine
-        raise NotImplementedError
+    dask_client: Any  # Engine's property: the client for Dask jobs
 
 
 
@@ -438,15 +489,6 @@ def _back_to_pending(job: Job, via: Status) -> None:
     Dask) goes back to pending the way a re-run does, through ``via``; only the loop thread sees
     the step in between, and no one is notified of it."""
     job._status = check_transition(check_transition(job._status, via), Status.PENDING)
-
-
-def _callback(job: Job, callback: Callable[[Any], object] | None, value: Any) -> None:
-    if callback is None:
-        return
-    try:
-        callback(value)
-    except Exception:  # noqa: BLE001 - a callback's failure never changes the job
-        log.exception("callback of job %s (%s) raised; the job keeps its status", job.name, job.id)
 
 
 def _write(records: RecordStore, record: Any, spec: bytes | None) -> None:

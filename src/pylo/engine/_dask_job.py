@@ -25,7 +25,7 @@ class DaskJob(Job):
         from . import _dask_client as _dask
 
         self._dask_future = _dask.submit(
-            rt.dask_client(), _dask.settled_call, call,
+            rt.dask_client, _dask.settled_call, call,
             key=f"pylo-job-{self.name}-{self.id}-{token}", on_done=lambda o: rt.report(self, token, o),
         )
 

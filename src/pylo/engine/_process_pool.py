@@ -21,7 +21,7 @@ from typing import Any
 import cloudpickle
 
 from . import _process_worker
-from ._errors import JobError
+from ..errors import JobError
 from ._outcome import Outcome
 from ._workers import WorkerCount
 
@@ -145,7 +145,7 @@ class _ProcessFeeder:
             return Outcome(*cloudpickle.loads(self.conn.recv_bytes()))
         except (EOFError, OSError):
             code = self._stop_process()
-            return Outcome("failed", JobError("WorkerProcessDied", f"the job's process exited with code {code}"))
+            return Outcome("failed", JobError(f"WorkerProcessDied: the job's process exited with code {code}", "WorkerProcessDied"))
         except Exception as exc:  # noqa: BLE001 - e.g. a result whose class cannot be imported here
             return Outcome("failed", exc)
 
