@@ -10,6 +10,7 @@
     ├── StoreUnreachable (ConnectionError)    the store could not be read or written, after retries
     ├── ExecutionClaimed                      another client is already running this execution
     ├── ExecutionInterrupted                  a run stopped before its end (cancel, lost cluster)
+    ├── ExecutionUnfinished                   a run ended with inputs failed or never run
     │
     │   the job engine (``pylo.engine``):
     ├── ArgumentTypeError (InvalidArgument, TypeError)   an argument of the wrong type
@@ -33,6 +34,7 @@ __all__ = [
     "ExecutionClaimed",
     "ExecutionInterrupted",
     "ExecutionNotFound",
+    "ExecutionUnfinished",
     "IncompatibleSnapshot",
     "InvalidArgument",
     "InvalidStateError",
@@ -91,6 +93,18 @@ class ExecutionClaimed(PyloError):
 
 class ExecutionInterrupted(PyloError):
     """A run ended before all its blocks ran (cancelled, or its cluster went away)."""
+
+
+class ExecutionUnfinished(PyloError):
+    """An execution ended with inputs that failed or never ran (what fails an ``ExecutionJob``
+    with ``fail_on_unfinished``); ``execution_id`` names it, so it can be resumed."""
+
+    def __init__(self, message: str, execution_id: str = "") -> None:
+        super().__init__(message)
+        self.execution_id = execution_id
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        return (type(self), (self.args[0], self.execution_id))
 
 
 class ArgumentTypeError(InvalidArgument, TypeError):

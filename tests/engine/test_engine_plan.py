@@ -25,7 +25,7 @@ def test_slots_total_and_per_kind() -> None:
     assert slots.free("process") and slots.free("thread")
     with pytest.raises(RuntimeError):
         Slots(None, {}).give("thread")
-    with pytest.raises(InvalidArgument, match="limits"):
+    with pytest.raises(InvalidArgument, match="limit of"):
         Slots(None, {"thread": 0})
 
 

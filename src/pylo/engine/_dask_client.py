@@ -45,7 +45,8 @@ def check_client(client: Any) -> Client:
 
 def _on_client_loop(client: Client, coro: Any) -> Any:
     """Run an asynchronous client's coroutine on its own loop, from another thread."""
-    return asyncio.run_coroutine_threadsafe(coro, client.loop.asyncio_loop).result()
+    loop: Any = client.loop
+    return asyncio.run_coroutine_threadsafe(coro, loop.asyncio_loop).result()
 
 
 def make_client() -> tuple[Client, list[Any]]:

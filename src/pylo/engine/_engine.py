@@ -35,7 +35,7 @@ from ._timers import EngineClock, LoopClock
 from ._core import Scheduler
 from ..errors import JobNotFound
 from ._extend import finish_off
-from ._job import Job, JobFuture, check_timeout, new_job_id
+from ._job import Job, JobFuture, awaitable, check_timeout, new_job_id
 from ._jobs import Jobs
 from ._process_pool import ProcessPool
 from ._job_records import JobRecord, RecordStore, rebuild, record_of, spec_of
@@ -459,9 +459,9 @@ class Engine(Scheduler):
             future = self._idle_future()
             if future is None:
                 return True
-            _, pending = await asyncio.wait([asyncio.wrap_future(future)], timeout=timeout)
+            _, pending = await asyncio.wait([awaitable(future)], timeout=timeout)
             return not pending
-        waits = [asyncio.wrap_future(j.future._cf) for j in jobs]
+        waits = [awaitable(j.future._cf) for j in jobs]
         if not waits:
             return True
         _, pending = await asyncio.wait(waits, timeout=timeout)
@@ -478,7 +478,7 @@ class Engine(Scheduler):
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         while True:
-            waits = [asyncio.wrap_future(job.future._cf) for job in select_jobs(self.jobs)]
+            waits = [awaitable(job.future._cf) for job in select_jobs(self.jobs)]
             if not waits:
                 return True
             left = None if deadline is None else deadline - loop.time()

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from .._decide import RetryPolicy
 from .._status import Status
-from ..conditions import Condition
+from ..conditions import AfterOthers, AllSatisfied, Condition
 from ..errors import ArgumentTypeError, InvalidArgument, InvalidStateError, JobCancelled
 from ._generators import AsyncJobGenerator, JobGenerator, Stepper, local_stepper, process_stepper, thread_stepper
 from ._job_io import InJobIO
@@ -216,6 +216,7 @@ class Job:
         self.func = func
         self.args = tuple(args or ())
         self.kwargs = dict(kwargs or {})
+        condition = _with_upstreams(condition, self.args, self.kwargs)
         self.callback, self.error_callback = callback, error_callback
         self.name = name or callable_name(func)
         self.condition = condition
@@ -327,7 +328,7 @@ class Job:
             raise InvalidStateError(f"job {self.id} was never submitted: nothing to join")
         cf = self._future._cf
         if not cf.done():
-            await asyncio.wait([asyncio.wrap_future(cf)], timeout=check_timeout(timeout))
+            await asyncio.wait([awaitable(cf)], timeout=check_timeout(timeout))
 
     async def cancel(self) -> bool:
         """Cancel the job (see ``Engine.cancel``)."""
@@ -431,6 +432,24 @@ class Job:
     def _retry_wait(self) -> float:
         """Seconds before the next retry, after ``attempts`` failed attempts."""
         return self.retry_policy.next_delay(max(1, self.attempts)) or 0.0
+
+
+def awaitable(cf: concurrent.futures.Future[Any]) -> asyncio.Future[Any]:
+    """``cf`` as an asyncio future of the running loop, for waiting on: its outcome is the job's
+    to report, so an exception it ends with is marked as seen."""
+    future = asyncio.wrap_future(cf)
+    future.add_done_callback(lambda f: None if f.cancelled() else f.exception())
+    return future
+
+
+def _with_upstreams(condition: Condition | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Condition | None:
+    """A job that takes other jobs' results waits for them to be done: its condition says so,
+    as executor-engine's does (``AfterOthers`` of those jobs, with the user's condition)."""
+    ids = [v.id if isinstance(v, Job) else v.job.id for v in (*args, *kwargs.values()) if isinstance(v, (Job, JobFuture))]
+    if not ids:
+        return condition
+    after = AfterOthers(list(dict.fromkeys(ids)), statuses=[Status.DONE])
+    return after if condition is None else AllSatisfied([condition, after])
 
 
 def retry_policy(retries: Any, delay: Any, backoff: Any, max_delay: Any) -> RetryPolicy:

@@ -63,7 +63,9 @@ class JobRecord:
             data = json.loads(raw)
         except ValueError as exc:
             raise CorruptSnapshot(f"job record {path} is not JSON: {exc}", path) from exc
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
+        if not isinstance(data, dict):
+            raise CorruptSnapshot(f"job record {path} is not a JSON object", path)
+        if data.get("format") != FORMAT:
             raise IncompatibleSnapshot(f"job record {path}: unknown format {data.get('format')!r}", path)
         try:
             spec = None if data.get("spec") is None else base64.b64decode(data["spec"])

@@ -141,6 +141,9 @@ class _ProcessFeeder:
                 self._stop_process()
             if self.process is None or not self.process.is_alive():
                 self._start_process()
+            with self.pool._lock:  # a kill that came before the process existed found nothing to kill
+                if task.killed:
+                    return Outcome("failed", JobError("the job was killed before it started", "Killed"))
             self.conn.send_bytes(task.payload)
             return Outcome(*cloudpickle.loads(self.conn.recv_bytes()))
         except (EOFError, OSError):

@@ -66,14 +66,11 @@ class _Pacer:
         return self._next(cond)
 
     def fired(self) -> None:
-        """The job was submitted: each period that was due starts its next one (without drift,
-        skipping periods missed entirely)."""
+        """The job was submitted: each period that was due starts again now (as in
+        executor-engine, a period is the least time between two submissions)."""
         now = self.time()
         for cond in self.due:
-            when = self._next(cond)
-            while when + cond.seconds <= now:
-                when += cond.seconds
-            self.last[cond] = when
+            self.last[cond] = now
         self.due.clear()
 
 

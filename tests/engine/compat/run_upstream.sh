@@ -35,7 +35,7 @@ fi
 cd "$work"
 export PYTHONPATH="$plugins${PYTHONPATH:+:$PYTHONPATH}"
 set +e
-"$python" -m pytest tests -q -p no:cacheprovider --rootdir "$work" -o addopts= \
+"$python" -m pytest tests -q -p no:cacheprovider --rootdir "$work" -o addopts= --continue-on-collection-errors \
     -o asyncio_mode=strict -o asyncio_default_fixture_loop_scope=function --timeout "${COMPAT_TIMEOUT:-60}" -rfE "$@" 2>&1 | tee "$work/log"
 status=${PIPESTATUS[0]}
 set -e
