@@ -27,7 +27,8 @@ from ._generators import AsyncJobGenerator, JobGenerator
 from ._job import Job, JobFuture, LocalJob, ProcessJob, ThreadJob
 from ._job_records import JobRecord
 from ._jobs import Jobs
-from ._launcher import AsyncLauncher, Launcher, SyncLauncher, launcher
+from . import launcher as _launcher_paths  # noqa: F401 - executor-engine's module path, loaded first
+from ._launcher import AsyncLauncher, Launcher, SyncLauncher, launcher  # so ``launcher`` is the decorator
 from ._sentinel import CronJob, SentinelJob
 
 __version__ = "0.3.3"  # the executor-engine version whose API this follows

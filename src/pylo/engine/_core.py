@@ -93,6 +93,15 @@ class Scheduler:
     def time(self) -> float:
         return self.clock.time()
 
+    async def sleep_until(self, when: float) -> None:
+        """On the loop: return at ``when`` by the engine's clock (an injected clock moves it)."""
+        future: asyncio.Future[None] = self.loop.create_future()
+        timer = self.clock.call_at(when, functools.partial(self._handover, _wake, future))
+        try:
+            await future
+        finally:
+            timer.cancel()
+
     # -- counting unsettled jobs (any thread) ---------------------------------------------------
 
     def _inc(self) -> None:
@@ -360,6 +369,8 @@ class Scheduler:
         self.stats.retries += 1
         _back_to_pending(job, Status.FAILED)
         self.statuses[job.id] = Status.PENDING
+        if job._dask_future is not None:
+            _release(job._dask_future)
         job._compiled, job._dask_future = False, None
         log.info("job %s (%s) failed attempt %d: %r; retrying", job.name, job.id, job.attempts, error)
         self._persist(job)
@@ -397,6 +408,9 @@ class Scheduler:
         if job._timer is not None:
             job._timer.cancel()
             job._timer = None
+        if job._dask_future is not None:  # the result is on the job: the cluster need not keep it
+            _release(job._dask_future)
+            job._dask_future = None
         if status is Status.CANCELLED:
             job.cancel_reason = reason
         elif status is Status.FAILED and self.print_traceback and job.error is not None:
@@ -489,6 +503,18 @@ def _back_to_pending(job: Job, via: Status) -> None:
     Dask) goes back to pending the way a re-run does, through ``via``; only the loop thread sees
     the step in between, and no one is notified of it."""
     job._status = check_transition(check_transition(job._status, via), Status.PENDING)
+
+
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def _release(future: Any) -> None:
+    try:
+        future.release()
+    except Exception:  # noqa: BLE001 - a client already closed has nothing left to release
+        log.debug("could not release Dask future %s", getattr(future, "key", future))
 
 
 def _write(records: RecordStore, record: Any, spec: bytes | None) -> None:

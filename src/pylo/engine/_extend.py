@@ -184,14 +184,14 @@ def _group_alive(proc: subprocess.Popen[Any]) -> bool:
     return True
 
 
-def finish_off(handles: Iterable[object], grace: float = KILL_GRACE) -> None:
+def finish_off(handles: Iterable[object], grace: float | None = None) -> None:
     """Give the commands among ``handles`` (job handles; those that are not ``Popen`` are
     skipped), already sent SIGTERM, ``grace`` seconds in all to exit, then SIGKILL the groups
     still running. Blocks the caller: for ``Engine.stop()``, whose loop, and with it the SIGKILL
     timer of ``_stop``, is about to end. The members of a group are not our children, so their
     end is polled (every 20 ms, within the grace period); one that exited but is not reaped yet
     still counts, so orphans that init reaps slowly make this wait longer, never past ``grace``."""
-    deadline = time.monotonic() + grace
+    deadline = time.monotonic() + (KILL_GRACE if grace is None else grace)
     procs = [h for h in handles if isinstance(h, subprocess.Popen)]
     pause = threading.Event()
     while (procs := [p for p in procs if _group_alive(p)]) and time.monotonic() < deadline:

@@ -98,12 +98,15 @@ class _SentinelJob(LocalJob):
                 engine.submit(job)
                 pacer.fired()
                 log.debug("sentinel %s submitted job %s", self.id, job.id)
-                await asyncio.sleep(0.0 if _paced(cond) else self.time_delta)
+                if _paced(cond):
+                    await asyncio.sleep(0)  # let the loop breathe; the period now waits
+                else:
+                    await engine.sleep_until(pacer.time() + self.time_delta)
                 continue
             wait = _wait(cond, pacer, self.time_delta)
             if wait is None:
                 return  # the condition can never hold again (a timepoint passed)
-            await asyncio.sleep(wait)
+            await engine.sleep_until(pacer.time() + wait)
 
 
 def _paced(cond: Condition) -> bool:
