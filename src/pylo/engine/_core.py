@@ -462,8 +462,8 @@ class Scheduler:
     # -- Dask: gates compiled to dependencies ----------------------------------------------------------
 
     def _compile(self, job: Job) -> None:
-        if self.slots.total is not None or self.slots.per_kind.get("dask") is not None:
-            return  # the engine must count these jobs itself
+        if self.slots.per_kind.get("dask") is not None:
+            return  # the engine must count these jobs itself (Dask jobs are outside max_jobs)
         from ._dask_job import dask_plan
 
         plan = dask_plan(job, job._ups, self._jobs)
