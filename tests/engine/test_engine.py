@@ -266,7 +266,7 @@ def test_stop_waits_for_a_command_only_until_it_exits(tmp_path: Any, monkeypatch
     job = SubprocessJob(["sleep", "600"])
     eng.submit(job)
     wait_for(lambda: job.status is Status.RUNNING)
-    stopper = threading.Thread(target=eng.stop)
+    stopper = threading.Thread(target=eng.stop, daemon=True)
     stopper.start()
     stopper.join(60)
     assert not stopper.is_alive(), "stop() waited for the grace period of a command that had exited"
