@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -86,7 +87,7 @@ def test_distributed_is_imported_only_by_the_dask_module() -> None:
 
     sources = [m for name, m in sys.modules.items() if name.startswith("pylo.engine") and name != "pylo.engine._dask_client"]
     for module in sources:
-        text = open(module.__file__).read() if getattr(module, "__file__", None) else ""
+        text = Path(module.__file__).read_text() if getattr(module, "__file__", None) else ""
         assert "from distributed" not in text and "import distributed" not in text, module.__name__
     assert engine_pkg.DaskJob.__module__ == "pylo.engine"  # its public path, though defined in _dask_job
 
