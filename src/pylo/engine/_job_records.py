@@ -89,8 +89,14 @@ def record_of(job: Job) -> JobRecord:
 
 
 def _qualified(func: Any) -> str | None:
+    """``module:qualname`` of the user's function; ``None`` for one of pylo's own internals (a
+    subprocess job's command runner…): a record names public things only, being a format."""
     module, qualname = getattr(func, "__module__", None), getattr(func, "__qualname__", None)
-    return f"{module}:{qualname}" if module and qualname else None
+    if not module or not qualname:
+        return None
+    if module.split(".")[0] == "pylo" and any(part.startswith("_") for part in (*module.split("."), *qualname.split("."))):
+        return None
+    return f"{module}:{qualname}"
 
 
 def spec_of(job: Job) -> bytes | None:
