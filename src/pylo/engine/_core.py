@@ -23,13 +23,14 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .._status import SETTLED, Status, check_transition
+from .._status import Status, check_transition
 from ._timers import EngineClock
 from ._deps import Deferred, bind, upstreams
 from ..errors import InvalidArgument, JobCancelled, JobError
 from ._job import Job, JobFuture, call_hook
 from ._outcome import Outcome
 from ._job_records import RecordStore, record_of, spec_of
+from ._scheduling import Cancel, Fail, GiveUp, Start, after_failure, gate, upstream_of
 from ._slots import Slots
 
 if TYPE_CHECKING:
@@ -201,42 +202,21 @@ class Scheduler:
             self._waiters[job_id].add(job)
 
     def _consider(self, job: Job) -> None:
-        """Decide what a pending job does now: start, keep waiting, or be cancelled."""
+        """Decide what a pending job does now (``_scheduling.gate``), and do it."""
         if job._status is not Status.PENDING or job._gated:
             return
         self.stats.condition_checks += 1
-        waiting = False
-        for up in job._ups:
-            status = self.statuses.get(up.id)
-            if status is Status.FAILED or status is Status.CANCELLED:
-                why = up.cancel_reason if status is Status.CANCELLED else f"{type(up.error).__name__}: {up.error}"
-                self._cancel(job, f"upstream job {up.name!r} ({up.id}) {status.value}: {why}")
-                return
-            waiting = waiting or status is not Status.DONE
-        if not waiting:
-            self._gate(job)
-
-    def _gate(self, job: Job) -> None:
-        cond = job.condition
-        try:
-            holds = cond is None or bool(cond.satisfy(self))
-            watched = None if holds or cond is None else cond.job_ids()
-            deadline = None if holds or cond is None or watched is None else cond.deadline(self)
-        except Exception as exc:  # noqa: BLE001 - a custom condition's bug fails its job, not the engine
-            job.error = exc
-            self._settle(job, Status.FAILED)
-            return
-        if holds:
+        ups = [upstream_of(up, self.statuses.get(up.id)) for up in job._ups]
+        action = gate(ups, job.condition, self, job.wait_time_delta)
+        if isinstance(action, Start):
             self._make_ready(job)
-            return
-        assert cond is not None  # only a condition can fail to hold
-        if watched is None:
-            self._arm(job, self.time() + job.wait_time_delta, poll=True)
-            return
-        if deadline is not None:
-            self._arm(job, deadline, poll=False)
-        elif all(self.statuses.get(i) in SETTLED for i in watched):
-            self._cancel(job, f"condition {cond!r} can no longer be satisfied")
+        elif isinstance(action, Cancel):
+            self._cancel(job, action.reason)
+        elif isinstance(action, Fail):
+            job.error = action.error
+            self._settle(job, Status.FAILED)
+        elif action.until is not None:
+            self._arm(job, action.until, poll=action.poll)
 
     def _arm(self, job: Job, when: float, *, poll: bool) -> None:
         if job._timer is not None:
@@ -363,7 +343,8 @@ class Scheduler:
 
     def _failed(self, job: Job, error: BaseException) -> None:
         job.error = error
-        if job.attempts > job.retries:
+        decision = after_failure(job.attempts, job.retry_policy)
+        if isinstance(decision, GiveUp):
             self._settle(job, Status.FAILED)
             return
         self.stats.retries += 1
@@ -375,7 +356,7 @@ class Scheduler:
         log.info("job %s (%s) failed attempt %d: %r; retrying", job.name, job.id, job.attempts, error)
         self._persist(job)
         token = job._token
-        job._timer = self.clock.call_at(self.time() + job._retry_wait(), functools.partial(self._handover, self._retry, job, token))
+        job._timer = self.clock.call_at(self.time() + decision.delay, functools.partial(self._handover, self._retry, job, token))
         self._pump()
 
     def _retry(self, job: Job, token: int) -> None:

@@ -429,9 +429,6 @@ class Job:
             **self.attrs,
         }
 
-    def _retry_wait(self) -> float:
-        """Seconds before the next retry, after ``attempts`` failed attempts."""
-        return self.retry_policy.next_delay(max(1, self.attempts)) or 0.0
 
 
 def awaitable(cf: concurrent.futures.Future[Any]) -> asyncio.Future[Any]:
