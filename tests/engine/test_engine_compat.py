@@ -470,3 +470,14 @@ def test_launcher_of_a_command_function() -> None:
             assert run.job_type == "subprocess"
             job = run.submit("hi")
             assert isinstance(job, SubprocessJob) and job.cmd == "echo hi" and run("hi") == 0
+
+
+def test_a_webapp_job_waiting_for_a_slot_is_pending(engine: Engine, tmp_path: Any) -> None:
+    release = tmp_path / "go"
+    with Engine(EngineSetting(max_jobs=1)) as small:
+        busy = ThreadJob(engine_tasks.wait_for_file, (str(release),))
+        web = WebappJob(engine_tasks.serve)
+        small.submit(busy, web)
+        assert busy.status == "running" and web.status == "pending"  # not "running" behind the pool
+        assert small.cancel(web) and web.status == "cancelled"
+        release.touch()

@@ -96,3 +96,26 @@ def _wait_for_future(job: DaskJob) -> Any:
 
     wait_for(lambda: job._dask_future is not None)
     return job._dask_future
+
+
+def test_an_asynchronous_client_runs_dask_jobs() -> None:
+    """executor-engine's engines take an asynchronous client, set on the engine from async code."""
+    import asyncio
+
+    from distributed import Client, LocalCluster
+
+    async def main() -> tuple[int, list[int]]:
+        async with LocalCluster(n_workers=1, processes=False, asynchronous=True, dashboard_address=None) as cluster:
+            async with Client(cluster, asynchronous=True) as client:
+                engine = Engine()
+                engine.dask_client = client
+                assert engine.dask_client is client
+                job = DaskJob(engine_tasks.async_add, (1, 2))
+                gen = DaskJob(engine_tasks.async_count_up, (3,))
+                await engine.submit_async(job, gen)
+                values = [v async for v in gen.result()]
+                await job.join(timeout=60)
+                engine.stop()
+                return job.result(), values
+
+    assert asyncio.run(main()) == (3, [0, 1, 2])

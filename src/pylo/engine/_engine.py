@@ -25,6 +25,7 @@ import os
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -350,7 +351,7 @@ class Engine(Scheduler):
         await them; it is started if needed (and stopped at exit if nobody stops it)."""
         if self._state != "running":
             self.start()
-            atexit.register(self.stop)
+            atexit.register(_stop_at_exit, weakref.ref(self))
         return self.submit(*jobs)
 
     def cancel(self, *jobs: Job | str, reason: str = "cancelled by user") -> bool:
@@ -546,6 +547,12 @@ class Engine(Scheduler):
         job.submitted = time.time()
         self._inc()
         self._accept(job)
+
+
+def _stop_at_exit(ref: weakref.ref[Engine]) -> None:
+    engine = ref()
+    if engine is not None:
+        engine.stop()
 
 
 def _takes(func: Any, name: str) -> bool:

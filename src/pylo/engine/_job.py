@@ -244,7 +244,7 @@ class Job:
         self._compiled = False
 
     def __repr__(self) -> str:
-        shown = [f"{key}={value}" for key, value in self._repr_fields() if value or value == 0 and key != "retry_remain"]
+        shown = [f"{key}={value}" for key, value in self._repr_fields() if value]  # as executor-engine: unset is unsaid
         return f"<{type(self).__name__} {' '.join(shown)}>"
 
     def _repr_fields(self) -> list[tuple[str, Any]]:
