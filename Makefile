@@ -26,6 +26,7 @@ demo: $(VENV)/.stamp-base
 	$(BIN)/pylo demo
 
 test: $(VENV)/.stamp-test
+	tests/web/install-browser
 	$(BIN)/python -m pytest
 
 faults: $(VENV)/.stamp-test

@@ -61,7 +61,7 @@ JOBS = textwrap.dedent('''
 
 def _entry_point() -> list[str]:
     script = Path(sys.executable).with_name("pylo")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "pylo.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "pylo"]
 
 
 @pytest.fixture

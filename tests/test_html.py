@@ -16,9 +16,9 @@ import pytest
 
 import tasks
 from pylo import Progress, Pylo, Run, Summary, WorkerSummary
-from pylo._block import Delta
-from pylo._progress import ProgressBar
-from pylo._summary import ExceptionKind
+from pylo._core.block import Delta
+from pylo._ui.progress import ProgressBar
+from pylo._core.summary import ExceptionKind
 
 EID = "20261125T162126123456Z-1a2b3c4d"
 

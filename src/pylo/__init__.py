@@ -8,10 +8,10 @@ finished and which failed, and resume from the store, from any process or cluste
 
 import logging as _logging
 
-from ._config import Config
-from ._run import Progress, Run
-from ._status import Status
-from ._summary import Summary, WorkerSummary
+from ._core.config import Config
+from ._core.run import Progress, Run
+from ._core.status import Status
+from ._core.summary import Summary, WorkerSummary
 from .errors import (
     CorruptSnapshot,
     ExecutionClaimed,
@@ -49,6 +49,11 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+# Tracebacks, reprs and pickles name the public path (``pylo.Run``), never the private module.
+for _cls in (Config, ExceptionRecord, Progress, Run, Status, Summary, WorkerSummary):
+    _cls.__module__ = __name__
+del _cls
 
 # A library logs, the application decides where it goes: without a handler of its own, Python's
 # last resort would print pylo's warnings (a worker gave up…) to stderr.

@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from ._status import SETTLED, Status
+from ._core.status import SETTLED, Status
 from .errors import InvalidArgument
 
 __all__ = [

@@ -10,16 +10,16 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from ._block import BlockContext
-from ._clock import Clock, SystemClock
-from ._config import Config
-from ._plan import plan_execution
-from ._progress import follow
-from ._run import Run
-from ._status import Status
-from ._state import read_exceptions, read_state, unfinished
-from ._summary import Summary, summarize
-from ._verify import VerifyReport, verify_execution
+from ._core.block import BlockContext
+from ._core.clock import Clock, SystemClock
+from ._core.config import Config
+from ._core.plan import plan_execution
+from ._ui.progress import follow
+from ._core.run import Run
+from ._core.status import Status
+from ._core.state import read_exceptions, read_state, unfinished
+from ._core.summary import Summary, summarize
+from ._core.verify import VerifyReport, verify_execution
 from .backends import Backend
 from .backends._threads import ThreadBackend
 from .errors import InvalidArgument, StoreUnreachable

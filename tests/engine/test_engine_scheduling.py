@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from pylo import Status
-from pylo._decide import RetryPolicy
+from pylo._core.decide import RetryPolicy
 from pylo.conditions import AfterAnother, AfterTimepoint, Condition
 from pylo.engine._scheduling import Cancel, Fail, GiveUp, Retry, Start, Upstream, Wait, after_failure, gate
 

@@ -17,7 +17,7 @@ import fault_tasks
 import tasks
 from _support import Ledger, TcpProxy, reruns, wait_for
 from pylo import Pylo, StoreUnreachable
-from pylo._writes import BackgroundWrites
+from pylo._core.background_writes import BackgroundWrites
 
 pytestmark = pytest.mark.slow
 

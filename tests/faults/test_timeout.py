@@ -34,7 +34,7 @@ def test_a_hung_input_times_out_on_threads(tmp_path: Path, release: threading.Ev
     records = pylo.get_exceptions(eid)
     assert [(r.input, r.attempt) for r in records] == [(3, 1), (3, 2), (12, 1), (12, 2)]
     assert all(isinstance(r.exception, TimeoutError) and "timeout of 0.3s" in r.message for r in records)
-    assert all(r.type == "pylo._timeout.AttemptTimeout" for r in records)
+    assert all(r.type == "pylo._core.timeout.AttemptTimeout" for r in records)
 
 
 def test_a_timeout_does_not_hide_the_task_own_errors(tmp_path: Path) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pylo._config import Config
-from pylo._decide import RetryPolicy, WorkerTally, gives_up
+from pylo._core.config import Config
+from pylo._core.decide import RetryPolicy, WorkerTally, gives_up
 
 
 @pytest.mark.parametrize(
@@ -57,6 +57,6 @@ def test_tally_add_is_a_new_value() -> None:
     ],
 )
 def test_next_stride(stride: int, elapsed: float, expected: int) -> None:
-    from pylo._decide import next_stride
+    from pylo._core.decide import next_stride
 
     assert next_stride(stride, elapsed) == expected

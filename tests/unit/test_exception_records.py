@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import tasks
-from pylo.store._records import capture, decode_records, encode_records, to_record
+from pylo.store._exception_records import record_failure, decode_records, encode_records, to_record
 
 
 def _raised(fn: Any, *args: Any) -> BaseException:
@@ -57,14 +57,14 @@ def _round_trips(exc: BaseException) -> bool:
 def test_an_exception_that_does_not_unpickle_is_kept_as_text() -> None:
     # In a fresh process: Dask tests elsewhere in the suite install tblib's exception pickling.
     script = """
-from pylo.store._records import capture, to_record
+from pylo.store._exception_records import record_failure, to_record
 class Unloadable(Exception):
     def __init__(self, code, detail):
         super().__init__(f"code {code}: {detail}")
 try:
     raise Unloadable(1, "unloadable")
 except Exception as exc:
-    raw = capture(exc, position=0, worker=0, attempt=1)
+    raw = record_failure(exc, position=0, worker=0, attempt=1)
 assert raw["pickle"] is None, "kept an exception that does not unpickle"
 assert to_record(raw, value=1, position=0).message == "code 1: unloadable"
 print("ok")
@@ -85,7 +85,7 @@ print("ok")
 )
 def test_capture_round_trips(task: Any, loads: bool | None, message: str) -> None:
     exc = _raised(task, 0 if task is tasks.fail_multiples_of_7 else 1)
-    raw = capture(exc, position=4, worker=1, attempt=2)
+    raw = record_failure(exc, position=4, worker=1, attempt=2)
     [back] = decode_records(encode_records([raw]), "path")
     record = to_record(back, value="input", position=40)
     assert (record.input, record.position, record.worker, record.attempt) == ("input", 40, 1, 2)
@@ -98,6 +98,6 @@ def test_capture_round_trips(task: Any, loads: bool | None, message: str) -> Non
 
 
 def test_a_pickle_that_no_longer_loads_becomes_none() -> None:
-    raw = capture(ValueError("x"), position=0, worker=0, attempt=1)
+    raw = record_failure(ValueError("x"), position=0, worker=0, attempt=1)
     raw["pickle"] = "bm90IGEgcGlja2xl"  # base64 of garbage
     assert to_record(raw, value=None, position=0).exception is None

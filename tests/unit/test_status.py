@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pylo import Status
-from pylo._status import check_transition
+from pylo._core.status import check_transition
 
 LEGAL = [
     (Status.PENDING, Status.RUNNING),
@@ -40,7 +40,7 @@ def test_settled() -> None:
 
 def test_settled_is_what_only_a_rerun_leaves() -> None:
     """``SETTLED`` (the one set the engine and conditions use) agrees with the transition table."""
-    from pylo._status import _ALLOWED, SETTLED
+    from pylo._core.status import _ALLOWED, SETTLED
 
     assert SETTLED == {s for s in Status if s.settled}
     assert SETTLED == {s for s, after in _ALLOWED.items() if after == {Status.PENDING}}

@@ -7,8 +7,8 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Protocol
 
-from .._block import BlockContext
-from .._run import Run
+from .._core.block import BlockContext
+from .._core.run import Run
 from ..store import Manifest, Store
 
 __all__ = ["Backend", "OnEnd", "end_run"]

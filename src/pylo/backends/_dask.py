@@ -26,9 +26,9 @@ import cloudpickle
 from distributed import Client, Future, LocalCluster, as_completed, get_worker
 from distributed.scheduler import KilledWorker
 
-from .._block import BlockContext, Delta, finish_worker, run_block, worker_blocks
-from .._decide import WorkerTally
-from .._run import Run
+from .._core.block import BlockContext, Delta, finish_worker, run_block, worker_blocks
+from .._core.decide import WorkerTally
+from .._core.run import Run
 from . import OnEnd, end_run
 from ..errors import InvalidArgument, PyloError, TaskNotSerializable
 from ..store import BlockInfo, Manifest, Store

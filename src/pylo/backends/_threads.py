@@ -14,9 +14,9 @@ import os
 import threading
 from typing import Any, Callable
 
-from .._block import BlockContext, finish_worker, run_block, worker_blocks
-from .._decide import WorkerTally
-from .._run import Run
+from .._core.block import BlockContext, finish_worker, run_block, worker_blocks
+from .._core.decide import WorkerTally
+from .._core.run import Run
 from . import OnEnd, end_run
 from ..errors import PyloError, StoreUnreachable
 from ..store import BlockInfo, Manifest, Store

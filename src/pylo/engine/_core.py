@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .._status import Status, check_transition
+from .._core.status import Status, check_transition
 from ._timers import EngineClock
 from ._deps import Deferred, bind, upstreams
 from ..errors import InvalidArgument, JobCancelled, JobError

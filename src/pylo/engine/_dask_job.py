@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .._status import SETTLED, Status
+from .._core.status import SETTLED, Status
 from ..conditions import AfterAnother, AfterOthers, AllSatisfied, Condition
 from ._job import Job, Runtime
 

@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .._status import Status
+from .._core.status import Status
 from ..errors import InvalidArgument
 from ._timers import EngineClock, LoopClock
 from ._core import Scheduler

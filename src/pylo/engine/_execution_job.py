@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .._status import Status
+from .._core.status import Status
 from ..conditions import AfterAnother
 from ..errors import ExecutionInterrupted, ExecutionUnfinished, InvalidArgument
 from ._job import Job, JobFuture, Runtime

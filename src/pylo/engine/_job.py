@@ -20,8 +20,8 @@ from pathlib import Path
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from .._decide import RetryPolicy
-from .._status import Status
+from .._core.decide import RetryPolicy
+from .._core.status import Status
 from ..conditions import AfterOthers, AllSatisfied, Condition
 from ..errors import ArgumentTypeError, InvalidArgument, InvalidStateError, JobCancelled
 from ._generators import AsyncJobGenerator, JobGenerator, Stepper, local_stepper, process_stepper, thread_stepper

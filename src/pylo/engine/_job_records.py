@@ -22,7 +22,7 @@ import pickle
 import re
 from typing import Any
 
-from .._status import Status
+from .._core.status import Status
 from ..errors import CorruptSnapshot, IncompatibleSnapshot
 from ..store._fs import Files
 from ._job import Job

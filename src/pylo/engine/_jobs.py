@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .._status import Status
+from .._core.status import Status
 from ._job import Job
 
 __all__ = ["JobGroup", "Jobs"]

@@ -15,8 +15,8 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from .._decide import RetryPolicy
-from .._status import SETTLED, Status
+from .._core.decide import RetryPolicy
+from .._core.status import SETTLED, Status
 from ..conditions import Condition, ConditionContext
 
 __all__ = ["Cancel", "Fail", "GiveUp", "Retry", "Start", "Upstream", "Wait", "after_failure", "gate"]

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from .._status import Status
+from .._core.status import Status
 from ..conditions import AfterClock, AfterTimepoint, AfterWeekday, AllSatisfied, BeforeClock, BeforeTimepoint, BeforeWeekday, Condition, EveryPeriod
 from ..errors import InvalidArgument
 from ._job import Job, LocalJob, ProcessJob, ThreadJob, callable_name, check_seconds

@@ -35,7 +35,7 @@ from ._claims import Claim, Holder, hold, latest, let_go, new_holder
 from ._fs import Files
 from ._layout import FORMAT_VERSION, Layout, new_execution_id, validate_execution_id
 from ._manifest import BlockInfo, Manifest
-from ._records import ExceptionRecord, capture, decode_records, encode_records, to_record
+from ._exception_records import ExceptionRecord, record_failure, decode_records, encode_records, to_record
 from ._segments import BlockState, Segment, _load_json, check_version, decode_segment, encode_segment, merge
 
 __all__ = [
@@ -46,7 +46,7 @@ __all__ = [
     "Manifest",
     "Segment",
     "Store",
-    "capture",
+    "record_failure",
     "dump_inputs",
     "new_execution_id",
     "to_record",

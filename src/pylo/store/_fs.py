@@ -185,7 +185,7 @@ class Files:
         for path in paths:
             value: Any = out.get(path) if isinstance(out, dict) else out
             if isinstance(value, FileNotFoundError):
-                continue  # deleted between listing and reading (compaction): skip it
+                continue  # deleted between listing and reading: skip it
             if isinstance(value, BaseException):
                 raise StoreUnreachable(f"store {self.url!r}: read {path} failed: {value}") from value
             result[path] = bytes(value)

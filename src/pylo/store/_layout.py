@@ -78,7 +78,3 @@ class Layout:
     def worker(self, eid: str, worker: int) -> str:
         return f"{self.workers_dir(eid)}/{worker:04d}.json"
 
-
-def block_of(path: str) -> int:
-    """The block number in ``…/progress/{block}/{seq}-{writer}``."""
-    return int(path.rstrip("/").split("/")[-2])

@@ -6,7 +6,7 @@ import dataclasses
 import json
 from typing import Any
 
-from .._config import Config
+from .._core.config import Config
 from ..errors import CorruptSnapshot
 from ._layout import FORMAT_VERSION, validate_execution_id
 from ._segments import _load_json, check_version
@@ -86,5 +86,3 @@ class Manifest:
             raise CorruptSnapshot(f"corrupt manifest {path}: block sizes do not add up to n_inputs", path)
         return manifest
 
-    def summary_json(self) -> dict[str, Any]:
-        return {"id": self.id, "parent": self.parent, "created": self.created, "task": self.task, "n_inputs": self.n_inputs}

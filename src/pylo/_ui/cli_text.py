@@ -7,9 +7,9 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ._summary import Summary, summarize
-from .errors import PyloError
-from .store import Store
+from .._core.summary import Summary, summarize
+from ..errors import PyloError
+from ..store import Store
 
 __all__ = ["ExceptionGroup", "exception_groups", "exceptions", "ls_row", "ls_table", "summary"]
 

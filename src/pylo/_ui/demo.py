@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .execution import Pylo
+from ..execution import Pylo
 
 N_INPUTS = 10_000
 
@@ -26,7 +26,7 @@ def fixed_square(x: int) -> None:
 
 def run_demo(store: str, *, echo: Callable[[str], Any] = print, n_inputs: int = N_INPUTS, n_workers: int = 2) -> int:
     """Run, inspect, resume; return the number of inputs left unfinished (0 when all is well)."""
-    from .backends._dask import local_client
+    from ..backends._dask import local_client
 
     with local_client(n_workers) as client, Pylo.dask(client, store) as pylo:
         echo(f"store: {pylo.store.url}   cluster: {n_workers} Dask worker processes")

@@ -16,10 +16,10 @@ import math
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from ._config import Config
-from .errors import InvalidArgument
-from ._writes import BackgroundWrites
-from .store import BlockInfo, Manifest, Store, dump_inputs, new_execution_id
+from .config import Config
+from ..errors import InvalidArgument
+from .background_writes import BackgroundWrites
+from ..store import BlockInfo, Manifest, Store, dump_inputs, new_execution_id
 
 __all__ = ["plan_execution", "task_name"]
 

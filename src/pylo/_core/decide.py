@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from ._config import Config
+from .config import Config
 
 __all__ = ["CLOCK_READ_INTERVAL", "RetryPolicy", "WorkerTally", "gives_up", "next_stride"]
 

@@ -10,8 +10,8 @@ import shlex
 from collections.abc import Iterable
 from typing import Any
 
-from .store import Store
-from ._state import chain
+from ..store import Store
+from .state import chain
 
 __all__ = ["ExceptionKind", "Summary", "WorkerSummary", "group_records", "summarize"]
 
@@ -83,7 +83,7 @@ class Summary:
         return f"pylo resume {store} {self.execution_id} --task {self.task if importable else 'MODULE:FUNCTION'}"
 
     def _repr_html_(self) -> str:
-        from ._html import summary_html
+        from .._ui.html import summary_html
 
         return summary_html(self)
 

@@ -19,7 +19,7 @@ import warnings
 from collections.abc import Iterator
 from typing import IO, Any
 
-from ._run import Progress, Run
+from .._core.run import Progress, Run
 
 __all__ = ["ProgressBar", "follow"]
 

@@ -4,6 +4,7 @@
     pylo ls STORE / status STORE ID / exceptions STORE ID   read JSON only: nothing is unpickled
     pylo resume STORE ID --task MODULE:FUNCTION  ─► a new execution of what was unfinished
     pylo cancel STORE ID                         ─► a cancel marker, seen by its workers anywhere
+    pylo serve STORE [--port N] [--host H]       ─► a read-only web view and JSON API (JSON only)
 
 Exit codes (``EXIT_*``): 0 every input finished (or the read succeeded), 1 inputs remain
 unfinished, 2 a usage error (bad option, bad id, task or inputs that cannot be loaded), 3 the store
@@ -25,11 +26,11 @@ from typing import Any, TextIO
 
 import click
 
-from . import _cli_text as text
-from ._cli_tasks import load_task, read_inputs
-from ._summary import summarize
-from .errors import InvalidArgument, PyloError
-from .store import Store
+from . import cli_text as text
+from .cli_tasks import load_task, read_inputs
+from .._core.summary import summarize
+from ..errors import InvalidArgument, PyloError
+from ..store import Store
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_STORE", "EXIT_UNFINISHED", "EXIT_USAGE", "cli", "main"]
 
@@ -130,7 +131,7 @@ def _store(url: str, options: dict[str, Any]) -> Store:
 
 @contextlib.contextmanager
 def _pylo(store: str, opts: dict[str, Any]) -> Iterator[Any]:
-    from .execution import Pylo
+    from ..execution import Pylo
 
     config = dict(
         number_of_workers=opts["workers"], max_worker_failures=opts["max_worker_failures"],
@@ -154,7 +155,7 @@ def _pylo(store: str, opts: dict[str, Any]) -> Iterator[Any]:
 @contextlib.contextmanager
 def _local_client(workers: int | None) -> Iterator[Any]:
     """A local cluster of worker processes for one command, at most one per CPU."""
-    from .backends._dask import local_client
+    from ..backends._dask import local_client
 
     cpus = os.cpu_count() or 1
     with local_client(min(workers or min(4, cpus), cpus)) as client:
@@ -283,13 +284,46 @@ def exceptions(store: str, execution_id: str, tracebacks: bool, max_positions: i
         _emit(text.exceptions(execution_id, groups, tracebacks=tracebacks, max_positions=max_positions), False)
 
 
+@cli.command(short_help="A read-only web view of a store's executions and jobs, with a JSON API.")
+@click.argument("store")
+@click.option("--port", type=click.IntRange(min=0, max=65535), default=8321, show_default=True,
+              help="TCP port (0: any free one).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Anything but loopback exposes the store to the network, unauthenticated.")
+@click.option("--refresh", type=click.FloatRange(min=0.1), default=2.0, show_default=True,
+              help="Seconds between live updates of a running execution's page.")
+@storage_option
+def serve(store: str, port: int, host: str, refresh: float, storage_options: dict[str, Any]) -> None:
+    """Serve a read-only web view of STORE: executions, live progress, workers, exceptions
+    grouped by type, engine jobs; the same data as JSON under /api/. Reads JSON objects only,
+    never a pickle. Stop it with Ctrl-C.
+    """
+    from .web import is_loopback, web_server
+
+    _store(store, storage_options)
+    try:
+        server = web_server(store, storage_options, host=host, port=port, refresh=refresh)
+    except OSError as exc:  # the port is taken, the address is not ours
+        raise _RunFailed(f"cannot listen on {host}:{port}: {exc}") from exc
+    if not is_loopback(host):
+        click.echo(f"warning: {server.url} is reachable from other machines and unauthenticated: "
+                   "anyone who reaches it can read this store", err=True)
+    click.echo(f"pylo web view of {server.view.store.url} at {server.url}/ (Ctrl-C to stop)")
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.view.pool.shutdown(wait=False, cancel_futures=True)
+
+
 @cli.command(short_help="The main job: 10,000 inputs on a local Dask cluster, some fail, then resume.")
 @click.option("--store", default="pylo-demo-store", show_default=True, help="Store path or fsspec URL.")
 @click.option("--inputs", "n_inputs", default=10_000, show_default=True, help="Number of inputs.")
 @click.option("--workers", default=2, show_default=True, help="Local Dask worker processes.")
 def demo(store: str, n_inputs: int, workers: int) -> None:
     """Run the main job: a flaky task over 10,000 inputs on a local Dask cluster, then resume it."""
-    from ._demo import run_demo
+    from .demo import run_demo
 
     left = run_demo(store, echo=click.echo, n_inputs=n_inputs, n_workers=workers)
     sys.exit(0 if left == 0 else 1)

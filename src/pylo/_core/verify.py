@@ -12,10 +12,10 @@ import functools
 import pickletools
 from collections.abc import Callable
 
-from .errors import CorruptSnapshot, ExecutionNotFound, SnapshotError
-from .store import Manifest, Store
-from .store._records import decode_records
-from .store._segments import _load_json, check_version, decode_segment
+from ..errors import CorruptSnapshot, ExecutionNotFound, SnapshotError
+from ..store import Manifest, Store
+from ..store._exception_records import decode_records
+from ..store._segments import _load_json, check_version, decode_segment
 
 __all__ = ["Problem", "VerifyReport", "verify_execution"]
 

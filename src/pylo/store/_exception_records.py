@@ -18,7 +18,7 @@ from ..errors import CorruptSnapshot
 from ._layout import FORMAT_VERSION
 from ._segments import _load_json, check_version
 
-__all__ = ["ExceptionRecord", "capture", "decode_records", "encode_records"]
+__all__ = ["ExceptionRecord", "record_failure", "decode_records", "encode_records"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,7 +39,7 @@ class ExceptionRecord:
         return self.message
 
 
-def capture(exc: BaseException, *, position: int, worker: int, attempt: int, keep_object: bool = True) -> dict[str, Any]:
+def record_failure(exc: BaseException, *, position: int, worker: int, attempt: int) -> dict[str, Any]:
     """A JSON-ready record of ``exc``; the user's exception may misbehave in any way, so every
     step that runs its code is guarded and falls back to text."""
     cls = type(exc)
@@ -52,7 +52,7 @@ def capture(exc: BaseException, *, position: int, worker: int, attempt: int, kee
         "message": _safe(lambda: str(exc), f"<unprintable {cls.__qualname__}>"),
         "traceback": _safe(lambda: "".join(traceback.format_exception(exc)), ""),
         "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds"),
-        "pickle": _pickled(exc) if keep_object else None,
+        "pickle": _pickled(exc),
     }
 
 

@@ -19,14 +19,14 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from ._clock import Clock, SystemClock
-from ._config import Config
-from ._decide import RetryPolicy, WorkerTally, gives_up, next_stride
-from ._timeout import TimedCalls
-from ._writes import BackgroundWrites
-from .errors import PyloError, StoreUnreachable
-from .store import BlockInfo, BlockState, Manifest, Segment, Store, capture
-from .store._segments import to_ranges
+from .clock import Clock, SystemClock
+from .config import Config
+from .decide import RetryPolicy, WorkerTally, gives_up, next_stride
+from .timeout import TimedCalls
+from .background_writes import BackgroundWrites
+from ..errors import PyloError, StoreUnreachable
+from ..store import BlockInfo, BlockState, Manifest, Segment, Store, record_failure
+from ..store._segments import to_ranges
 
 __all__ = ["BlockContext", "Delta", "finish_worker", "run_block"]
 
@@ -225,7 +225,7 @@ class _BlockRun:
         while True:
             self.failed_attempts += 1
             if self.keep_records:
-                self.records.append(capture(exc, position=pos, worker=self.tally.worker, attempt=attempt))
+                self.records.append(record_failure(exc, position=pos, worker=self.tally.worker, attempt=attempt))
             if gives_up(self.failed_attempts, self.max_failures):
                 self.gave_up = True
                 self.failed.append((pos, attempt))

@@ -13,12 +13,12 @@ import threading
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
-from ._block import Delta
-from ._status import Status, check_transition
-from .errors import PyloError
+from .block import Delta
+from .status import Status, check_transition
+from ..errors import PyloError
 
 if TYPE_CHECKING:
-    from ._summary import Summary
+    from .summary import Summary
 
 __all__ = ["Progress", "Run"]
 
@@ -61,7 +61,7 @@ class Run:
         return f"<Run {self.id} {self.status.value}: {p.finished} finished, {p.failed} failed of {p.total}>"
 
     def _repr_html_(self) -> str:
-        from ._html import run_html
+        from .._ui.html import run_html
 
         return run_html(self)
 

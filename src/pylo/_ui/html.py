@@ -11,8 +11,8 @@ import shlex
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ._run import Progress, Run
-    from ._summary import ExceptionKind, Summary, WorkerSummary
+    from .._core.run import Progress, Run
+    from .._core.summary import ExceptionKind, Summary, WorkerSummary
 
 __all__ = ["progress_html", "run_html", "summary_html"]
 
@@ -151,7 +151,7 @@ def run_html(run: Run) -> str:
     it has no store to read or the store cannot be read."""
     status = run.status.value
     if run.describe is not None:
-        from .errors import PyloError
+        from ..errors import PyloError
 
         try:
             return summary_html(run.describe(), status=status)

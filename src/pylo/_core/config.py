@@ -6,7 +6,7 @@ import dataclasses
 import math
 from typing import Any
 
-from .errors import InvalidArgument
+from ..errors import InvalidArgument
 
 __all__ = ["Config"]
 
@@ -26,7 +26,7 @@ class Config:
     ``timeout`` — seconds one attempt may take before it counts as failed, recorded as a
     ``TimeoutError`` (``None``: no limit). Attempts then run on a helper thread; a Python thread
     cannot be killed, so a hung call is abandoned — it runs on in the background until it returns —
-    and the worker goes on with the next attempt (see ``pylo._timeout``).
+    and the worker goes on with the next attempt (see ``pylo._core.timeout``).
     """
 
     number_of_workers: int | None = None

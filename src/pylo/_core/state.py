@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from operator import itemgetter
 from typing import Any
 
-from .store import BlockInfo, BlockState, ExceptionRecord, Manifest, Store, to_record
+from ..store import BlockInfo, BlockState, ExceptionRecord, Manifest, Store, to_record
 
 __all__ = ["chain", "read_exceptions", "read_state", "unfinished"]
 

@@ -1,0 +1,5 @@
+"""``python -m pylo``: the ``pylo`` command line."""
+
+from ._ui.cli import main
+
+main()
