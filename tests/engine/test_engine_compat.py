@@ -280,8 +280,8 @@ def test_async_generator_and_async_function_jobs(engine: Engine, kind: type[Job]
         assert job.status == "done"
         plain = kind(engine_tasks.async_add, (2, 3))
         await engine.submit_async(plain)
-        await plain.join()
-        return [*got, plain.result()]
+        await plain.wait_until_status("done")
+        return [*got, plain.result()]  # the result is there once the status says done
 
     assert asyncio.run(main()) == [0, 1, 2, 5]
 

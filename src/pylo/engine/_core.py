@@ -396,8 +396,8 @@ class Scheduler:
             job.cancel_reason = reason
         elif status is Status.FAILED and self.print_traceback and job.error is not None:
             log.error("job %s (%s) failed", job.name, job.id, exc_info=job.error)
+        self._resolve(job, status)  # before anyone woken by the status reads the result
         self._notify(job)
-        self._resolve(job, status)
         self._persist(job)
         self._dec()
         self._pump()

@@ -300,6 +300,8 @@ class Job:
         if timeout is None and not self._future.done():
             if self._status is Status.RUNNING and is_generator(self.func) and self._result is not None:
                 return self._result
+            if self._status.settled:  # read by another thread while the engine resolves it
+                return self._future.result()
             raise InvalidStateError(f"job {self.id} is {self._status.value}: it has no result yet")
         return self._future.result(timeout)
 
