@@ -213,6 +213,7 @@ class Engine(Scheduler):
             self.loop.call_soon_threadsafe(self.loop.stop)
             assert self._thread is not None
             self._thread.join()
+            self._loop_thread = 0  # a later thread may be given the same ident
             self.loop.close()
             self._state = "stopped"
         self._close_resources()
@@ -310,7 +311,8 @@ class Engine(Scheduler):
         still pending or running, or one of another engine, is refused with ``InvalidArgument``."""
         for job in jobs:
             self._check_submittable(job)
-        self.start()
+        if threading.get_ident() != self._loop_thread:  # on the loop (a sentinel, a callback) it runs,
+            self.start()  # and stop() may hold the lifecycle lock while it waits for the loop
         if any(job.kind == "dask" for job in jobs) and threading.get_ident() != self._loop_thread:
             _ = self.dask_client  # a local cluster is started here, not on the loop thread
         fresh = [job for job in jobs if job._engine is None]
