@@ -445,20 +445,20 @@ class Scheduler:
     def _compile(self, job: Job) -> None:
         if self.slots.per_kind.get("dask") is not None:
             return  # the engine must count these jobs itself (Dask jobs are outside max_jobs)
-        from ._dask_job import dask_plan
+        from ._dask_job import dask_plan, in_flight
 
-        plan = dask_plan(job, job._ups, self._jobs)
+        plan = dask_plan(job.condition, [up.id for up in job._ups], lambda i: in_flight(self._jobs.get(i)))
         if not plan:
             return
         from . import _dask_client as _dask
 
-        order = [up.id for up, _ in plan]
+        order = [job_id for job_id, _ in plan]
         job._token += 1
         token = job._token
         job._compiled = True
         job._dask_future = _dask.submit(
             self.dask_client, _dask.settled_after, Deferred.of(job, order), [f for _, f in plan],
-            *[up._dask_future for up, _ in plan],
+            *[self._jobs[job_id]._dask_future for job_id, _ in plan],
             key=f"pylo-job-{job.name}-{job.id}-{token}", on_done=functools.partial(self.report, job, token),
         )
         log.debug("job %s handed to Dask after %s", job.id, order)
