@@ -85,6 +85,11 @@ class Scheduler:
         self._drain_scheduled = False
         self.print_traceback = True
         self._status_watchers: dict[str, list[tuple[Callable[[Job], bool], Any]]] = {}
+        # the run-time state of each job, by id: the scheduler's, not the job's
+        self._upstreams: dict[str, list[Job]] = {}  # the jobs whose results it takes
+        self._gated: set[str] = set()  # pending jobs whose gate is passed (ready, or retrying)
+        self._timers: dict[str, Any] = {}  # the one timer of a pending job (deadline, poll, retry)
+        self._tokens: dict[str, int] = {}  # the number of the current attempt: late reports are dropped
 
     # -- the condition context -----------------------------------------------------------------
 
@@ -173,8 +178,8 @@ class Scheduler:
     def _accept(self, job: Job) -> None:
         self._jobs[job.id] = job
         self.statuses[job.id] = Status.PENDING
-        job._ups = upstreams(job)
-        foreign = [up for up in job._ups if up._engine is not None and up._engine is not self]
+        self._upstreams[job.id] = upstreams(job)
+        foreign = [up for up in self._upstreams[job.id] if up._engine is not None and up._engine is not self]
         if foreign:  # its status changes are seen by another engine only: it would wait forever
             self._watch(job)
             job.error = InvalidArgument(
@@ -197,16 +202,16 @@ class Scheduler:
         except Exception as exc:  # noqa: BLE001 - a custom condition's bug fails its job (in _gate)
             log.debug("condition of job %s: job_ids() raised %r", job.id, exc)
             ids = set()
-        ids.update(u.id for u in job._ups)
+        ids.update(u.id for u in self._upstreams[job.id])
         for job_id in ids:
             self._waiters[job_id].add(job)
 
     def _consider(self, job: Job) -> None:
         """Decide what a pending job does now (``_scheduling.gate``), and do it."""
-        if job._status is not Status.PENDING or job._gated:
+        if job._status is not Status.PENDING or job.id in self._gated:
             return
         self.stats.condition_checks += 1
-        ups = [upstream_of(up, self.statuses.get(up.id)) for up in job._ups]
+        ups = [upstream_of(up, self.statuses.get(up.id)) for up in self._upstreams[job.id]]
         action = gate(ups, job.condition, self, job.wait_time_delta)
         if isinstance(action, Start):
             self._make_ready(job)
@@ -219,12 +224,16 @@ class Scheduler:
             self._arm(job, action.until, poll=action.poll)
 
     def _arm(self, job: Job, when: float, *, poll: bool) -> None:
-        if job._timer is not None:
-            job._timer.cancel()
-        job._timer = self.clock.call_at(when, functools.partial(self._handover, self._on_timer, job, poll))
+        self._disarm(job)
+        self._timers[job.id] = self.clock.call_at(when, functools.partial(self._handover, self._on_timer, job, poll))
+
+    def _disarm(self, job: Job) -> None:
+        timer = self._timers.pop(job.id, None)
+        if timer is not None:
+            timer.cancel()
 
     def _on_timer(self, job: Job, poll: bool) -> None:
-        job._timer = None
+        self._timers.pop(job.id, None)
         if poll:
             self.stats.poll_wakeups += 1
         else:
@@ -232,10 +241,8 @@ class Scheduler:
         self._consider(job)
 
     def _make_ready(self, job: Job) -> None:
-        job._gated = True
-        if job._timer is not None:
-            job._timer.cancel()
-            job._timer = None
+        self._gated.add(job.id)
+        self._disarm(job)
         self._ready[job.kind].append(job)
         self._pump()
 
@@ -245,7 +252,7 @@ class Scheduler:
         if not waiters:
             return
         for waiter in list(waiters):
-            if waiter._status is not Status.PENDING or waiter._gated:
+            if waiter._status is not Status.PENDING or waiter.id in self._gated:
                 waiters.discard(waiter)
             else:
                 self._consider(waiter)
@@ -288,7 +295,7 @@ class Scheduler:
                     queue = self._ready[kind]
                     while queue and self.slots.free(kind):
                         job = queue.popleft()
-                        if job._status is Status.PENDING and job._gated:
+                        if job._status is Status.PENDING and job.id in self._gated:
                             self._start(job)
         finally:
             self._pumping = False
@@ -300,17 +307,17 @@ class Scheduler:
         job.started = self.time()
         job.attempts += 1
         if not job._compiled:
-            job._token += 1
+            self._tokens[job.id] = self._tokens.get(job.id, 0) + 1
             try:
-                job._launch(self, job._attempt_call(bind(job)), job._token)
+                job._launch(self, job._attempt_call(bind(job)), self._tokens.get(job.id, 0))
             except Exception as exc:  # noqa: BLE001 - e.g. an unpicklable call: the attempt fails
-                self._ended(job, job._token, Outcome("failed", exc))
+                self._ended(job, self._tokens.get(job.id, 0), Outcome("failed", exc))
                 return
         self._persist(job)
         self._notify(job)
 
     def _ended(self, job: Job, token: int, outcome: Outcome) -> None:
-        if token != job._token:
+        if token != self._tokens.get(job.id, 0):
             return  # an attempt that was cancelled or superseded
         if job._compiled and outcome.status == "lost":
             self._decompile(job)
@@ -334,7 +341,7 @@ class Scheduler:
             self._failed(job, error)
 
     def _make_running(self, job: Job) -> None:
-        job._gated = True
+        self._gated.add(job.id)
         self.slots.take(job.kind)
         job._status = check_transition(job._status, Status.RUNNING)
         self.statuses[job.id] = Status.RUNNING
@@ -355,13 +362,13 @@ class Scheduler:
         job._compiled, job._dask_future = False, None
         log.info("job %s (%s) failed attempt %d: %r; retrying", job.name, job.id, job.attempts, error)
         self._persist(job)
-        token = job._token
-        job._timer = self.clock.call_at(self.time() + decision.delay, functools.partial(self._handover, self._retry, job, token))
+        token = self._tokens.get(job.id, 0)
+        self._timers[job.id] = self.clock.call_at(self.time() + decision.delay, functools.partial(self._handover, self._retry, job, token))
         self._pump()
 
     def _retry(self, job: Job, token: int) -> None:
-        job._timer = None
-        if job._token == token and job._status is Status.PENDING and job._gated:
+        self._timers.pop(job.id, None)
+        if self._tokens.get(job.id, 0) == token and job._status is Status.PENDING and job.id in self._gated:
             self._ready[job.kind].append(job)
             self._pump()
 
@@ -378,7 +385,7 @@ class Scheduler:
                 log.exception("job %s: stopping it failed", job.id)
         elif job._compiled and job._dask_future is not None:
             job._halt(self)
-        job._token += 1
+        self._tokens[job.id] = self._tokens.get(job.id, 0) + 1
         self._settle(job, Status.CANCELLED, reason=reason)
         return True
 
@@ -386,9 +393,7 @@ class Scheduler:
         job._status = check_transition(job._status, status)
         self.statuses[job.id] = status
         job.stopped = self.time()
-        if job._timer is not None:
-            job._timer.cancel()
-            job._timer = None
+        self._disarm(job)
         if job._dask_future is not None:  # the result is on the job: the cluster need not keep it
             _release(job._dask_future)
             job._dask_future = None
@@ -431,7 +436,8 @@ class Scheduler:
         job._future = JobFuture(job)
         job.attempts, job.error, job.cancel_reason, job._result = 0, None, None, None
         job.started = job.stopped = None
-        job._gated = job._compiled = False
+        self._gated.discard(job.id)
+        job._compiled = False
         job._dask_future = None
         self._inc()
         self._watch(job)
@@ -447,14 +453,14 @@ class Scheduler:
             return  # the engine must count these jobs itself (Dask jobs are outside max_jobs)
         from ._dask_job import dask_plan, in_flight
 
-        plan = dask_plan(job.condition, [up.id for up in job._ups], lambda i: in_flight(self._jobs.get(i)))
+        plan = dask_plan(job.condition, [up.id for up in self._upstreams[job.id]], lambda i: in_flight(self._jobs.get(i)))
         if not plan:
             return
         from . import _dask_client as _dask
 
         order = [job_id for job_id, _ in plan]
-        job._token += 1
-        token = job._token
+        self._tokens[job.id] = self._tokens.get(job.id, 0) + 1
+        token = self._tokens.get(job.id, 0)
         job._compiled = True
         job._dask_future = _dask.submit(
             self.dask_client, _dask.settled_after, Deferred.of(job, order), [f for _, f in plan],
@@ -466,13 +472,13 @@ class Scheduler:
     def _decompile(self, job: Job) -> None:
         """A compiled job's Dask future ended without an outcome: decide on the client instead."""
         job._compiled, job._dask_future = False, None
-        job._token += 1
+        self._tokens[job.id] = self._tokens.get(job.id, 0) + 1
         if job._status is Status.RUNNING:
             self.slots.give(job.kind)
             _back_to_pending(job, Status.CANCELLED)
             self.statuses[job.id] = Status.PENDING
             job.attempts -= 1
-        job._gated = False
+        self._gated.discard(job.id)
         self._consider(job)
 
     dask_client: Any  # Engine's property: the client for Dask jobs

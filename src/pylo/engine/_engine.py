@@ -380,6 +380,9 @@ class Engine(Scheduler):
     def _remove(self, job: Job) -> None:
         self._cancel(job, "removed from the engine")
         self._jobs.pop(job.id, None)
+        for table in (self._upstreams, self._timers, self._tokens, self._status_watchers):
+            table.pop(job.id, None)
+        self._gated.discard(job.id)
 
     def rerun(self, job: Job | str) -> JobFuture:
         """Run a job that ended (done, failed or cancelled) again; returns its new future."""

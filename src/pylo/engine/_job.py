@@ -236,9 +236,6 @@ class Job:
         self._future = JobFuture(self)
         self._engine: Any = None
         # run-time bookkeeping, owned by the engine's loop
-        self._token = 0
-        self._gated = False
-        self._timer: Any = None
         self._handle: Any = None
         self._dask_future: Any = None
         self._compiled = False
