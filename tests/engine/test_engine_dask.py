@@ -52,7 +52,7 @@ def test_status_filter_is_honoured_on_dask(dask_engine: Engine, dask_client: Any
     assert bad.status is Status.FAILED and isinstance(bad.error, ValueError)
     assert on_failure.result() == 4
     assert on_success.status is Status.CANCELLED and taking_result.status is Status.CANCELLED
-    assert on_failure._compiled and on_success._compiled
+    assert dask_engine.gated_on_dask(on_failure) and dask_engine.gated_on_dask(on_success)
 
 
 def test_results_flow_between_dask_jobs(dask_engine: Engine) -> None:
@@ -62,7 +62,7 @@ def test_results_flow_between_dask_jobs(dask_engine: Engine) -> None:
     for job in (first, second, third):
         dask_engine.submit(job)
     assert third.result(60) == 16
-    assert second._compiled and third._compiled
+    assert dask_engine.gated_on_dask(second) and dask_engine.gated_on_dask(third)
 
 
 def test_mixed_conditions_are_decided_by_the_engine(dask_engine: Engine) -> None:
@@ -70,7 +70,7 @@ def test_mixed_conditions_are_decided_by_the_engine(dask_engine: Engine) -> None
     down = DaskJob(engine_tasks.add, (up, 1), condition=AfterTimepoint(0.0))
     dask_engine.submit(up)
     dask_engine.submit(down)
-    assert down.result(60) == 3 and not down._compiled
+    assert down.result(60) == 3 and not dask_engine.gated_on_dask(down)
 
 
 def test_owned_dask_client_is_closed_with_the_engine() -> None:

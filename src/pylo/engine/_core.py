@@ -90,6 +90,7 @@ class Scheduler:
         self._gated: set[str] = set()  # pending jobs whose gate is passed (ready, or retrying)
         self._timers: dict[str, Any] = {}  # the one timer of a pending job (deadline, poll, retry)
         self._tokens: dict[str, int] = {}  # the number of the current attempt: late reports are dropped
+        self._compiled: set[str] = set()  # Dask jobs whose gate the Dask scheduler holds
 
     # -- the condition context -----------------------------------------------------------------
 
@@ -306,7 +307,7 @@ class Scheduler:
         self.statuses[job.id] = Status.RUNNING
         job.started = self.time()
         job.attempts += 1
-        if not job._compiled:
+        if job.id not in self._compiled:
             self._tokens[job.id] = self._tokens.get(job.id, 0) + 1
             try:
                 job._launch(self, job._attempt_call(bind(job)), self._tokens.get(job.id, 0))
@@ -319,10 +320,10 @@ class Scheduler:
     def _ended(self, job: Job, token: int, outcome: Outcome) -> None:
         if token != self._tokens.get(job.id, 0):
             return  # an attempt that was cancelled or superseded
-        if job._compiled and outcome.status == "lost":
+        if job.id in self._compiled and outcome.status == "lost":
             self._decompile(job)
             return
-        if job._compiled and job._status is Status.PENDING:
+        if job.id in self._compiled and job._status is Status.PENDING:
             self._make_running(job)
         if job._status is not Status.RUNNING:
             return
@@ -359,7 +360,8 @@ class Scheduler:
         self.statuses[job.id] = Status.PENDING
         if job._dask_future is not None:
             _release(job._dask_future)
-        job._compiled, job._dask_future = False, None
+        self._compiled.discard(job.id)
+        job._dask_future = None
         log.info("job %s (%s) failed attempt %d: %r; retrying", job.name, job.id, job.attempts, error)
         self._persist(job)
         token = self._tokens.get(job.id, 0)
@@ -383,7 +385,7 @@ class Scheduler:
                 job._halt(self)
             except Exception:  # noqa: BLE001 - stopping is best effort; the job is cancelled anyway
                 log.exception("job %s: stopping it failed", job.id)
-        elif job._compiled and job._dask_future is not None:
+        elif job.id in self._compiled and job._dask_future is not None:
             job._halt(self)
         self._tokens[job.id] = self._tokens.get(job.id, 0) + 1
         self._settle(job, Status.CANCELLED, reason=reason)
@@ -437,7 +439,7 @@ class Scheduler:
         job.attempts, job.error, job.cancel_reason, job._result = 0, None, None, None
         job.started = job.stopped = None
         self._gated.discard(job.id)
-        job._compiled = False
+        self._compiled.discard(job.id)
         job._dask_future = None
         self._inc()
         self._watch(job)
@@ -461,7 +463,7 @@ class Scheduler:
         order = [job_id for job_id, _ in plan]
         self._tokens[job.id] = self._tokens.get(job.id, 0) + 1
         token = self._tokens.get(job.id, 0)
-        job._compiled = True
+        self._compiled.add(job.id)
         job._dask_future = _dask.submit(
             self.dask_client, _dask.settled_after, Deferred.of(job, order), [f for _, f in plan],
             *[self._jobs[job_id]._dask_future for job_id, _ in plan],
@@ -469,9 +471,14 @@ class Scheduler:
         )
         log.debug("job %s handed to Dask after %s", job.id, order)
 
+    def gated_on_dask(self, job: Job) -> bool:
+        """Whether ``job`` (a ``DaskJob``) waits for its upstreams on the Dask scheduler itself."""
+        return job.id in self._compiled
+
     def _decompile(self, job: Job) -> None:
         """A compiled job's Dask future ended without an outcome: decide on the client instead."""
-        job._compiled, job._dask_future = False, None
+        self._compiled.discard(job.id)
+        job._dask_future = None
         self._tokens[job.id] = self._tokens.get(job.id, 0) + 1
         if job._status is Status.RUNNING:
             self.slots.give(job.kind)

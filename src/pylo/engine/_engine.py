@@ -383,6 +383,7 @@ class Engine(Scheduler):
         for table in (self._upstreams, self._timers, self._tokens, self._status_watchers):
             table.pop(job.id, None)
         self._gated.discard(job.id)
+        self._compiled.discard(job.id)
 
     def rerun(self, job: Job | str) -> JobFuture:
         """Run a job that ended (done, failed or cancelled) again; returns its new future."""

@@ -238,7 +238,6 @@ class Job:
         # run-time bookkeeping, owned by the engine's loop
         self._handle: Any = None
         self._dask_future: Any = None
-        self._compiled = False
 
     def __repr__(self) -> str:
         shown = [f"{key}={value}" for key, value in self._repr_fields() if value]  # as executor-engine: unset is unsaid
