@@ -25,7 +25,9 @@ $(VENV)/.stamp-bench: pyproject.toml constraints.txt | $(BIN)/python
 demo: $(VENV)/.stamp-base
 	$(BIN)/pylo demo
 
+# The type check is part of the tests (CI runs `make test`): mypy --strict, from pyproject.toml.
 test: $(VENV)/.stamp-test
+	$(BIN)/python -m mypy --strict src/pylo
 	tests/web/install-browser
 	$(BIN)/python -m pytest
 
@@ -33,7 +35,7 @@ faults: $(VENV)/.stamp-test
 	$(BIN)/python -m pytest tests/faults tests/test_bad_input.py
 
 lint: $(VENV)/.stamp-test
-	$(BIN)/python -m mypy src/pylo
+	$(BIN)/python -m mypy --strict src/pylo
 
 # executor-engine's own suite against pylo.engine (needs its checkout: EXECUTOR_ENGINE=path).
 engine-compat: $(VENV)/.stamp-bench

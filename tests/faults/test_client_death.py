@@ -1,4 +1,4 @@
-"""The client process SIGKILLed mid-run (issue 2's cross-cluster resume): its Dask workers had
+"""The client process SIGKILLed mid-run (a resume from another cluster): its Dask workers had
 flushed segments to the moto S3 bucket; a fresh cluster in another process resumes from there."""
 
 from __future__ import annotations

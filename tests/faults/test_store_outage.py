@@ -23,7 +23,23 @@ pytestmark = pytest.mark.slow
 
 FLUSH = 3
 CHAINS = 2
-WRITES_IN_FLIGHT = BackgroundWrites().depth
+
+
+def _flushes_in_flight() -> int:
+    """How many flushes the block loop keeps in flight on an object store, read off a real block
+    run (not the default of ``BackgroundWrites``, which the block loop does not use)."""
+    from pylo import Config
+    from pylo._core.block import BlockContext, _BlockRun
+    from pylo._core.decide import WorkerTally
+    from pylo.store import BlockInfo, Store
+
+    ctx = BlockContext(Store("memory://outage-bound"), "20261125T162126123456Z-1a2b3c4d", tasks.noop, Config())
+    block = _BlockRun(ctx, BlockInfo(0, 0, 1, 0), WorkerTally(0), lambda: False, lambda d: None)
+    assert isinstance(block.writes, BackgroundWrites) and block.writes.threads == 1
+    return block.writes.depth
+
+
+WRITES_IN_FLIGHT = _flushes_in_flight()
 GATES = (14, 24)  # block 1 (chain 1) and block 2 (chain 0), with block_size 10
 
 

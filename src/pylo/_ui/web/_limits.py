@@ -66,6 +66,9 @@ class BoundedFiles(Files):
                 raise CorruptSnapshot(f"unexpected object {path}: a symlink, not a folder of the store", path)
 
     def find(self, prefix: str) -> list[str]:
+        return list(self.find_sized(prefix))
+
+    def find_sized(self, prefix: str) -> dict[str, int | None]:
         self._refuse_links(prefix)
 
         def op() -> dict[str, dict[str, Any]]:
@@ -78,26 +81,28 @@ class BoundedFiles(Files):
 
         infos = self.retrying(f"list {prefix}", op)
         self._listed.infos = infos
-        return sorted(infos)
+        return {p: infos[p].get("size") for p in sorted(infos)}
 
     def listdir(self, prefix: str) -> list[str]:
         self._refuse_links(prefix)
         return super().listdir(prefix)
 
-    def get(self, path: str) -> bytes:
+    def get(self, path: str, limit: int | None = None) -> bytes:
         self._check(path, self._info(path))
-        data = super().get(path)
+        data = super().get(path, limit)
         self._check_length(path, data)
         return data
 
-    def get_many(self, paths: Iterable[str]) -> dict[str, bytes]:
+    def get_many(
+        self, paths: Iterable[str], limit: int | None = None, sizes: dict[str, int | None] | None = None
+    ) -> dict[str, bytes]:
         paths = list(paths)
         for path in paths:
             try:
                 self._check(path, self._info(path))
             except FileNotFoundError:
                 continue  # removed since the listing (compaction): the readers skip it too
-        out = super().get_many(paths)  # locally through self.get: checked again, from the listing
+        out = super().get_many(paths, limit, sizes)  # locally through self.get: checked again, from the listing
         for path, data in out.items():
             self._check_length(path, data)
         return out
