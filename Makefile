@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test faults bench bench-quick lint clean
+.PHONY: demo test faults bench bench-quick lint clean engine-compat
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ faults: $(VENV)/.stamp-test
 
 lint: $(VENV)/.stamp-test
 	$(BIN)/python -m mypy --strict src/pylo
+
+# executor-engine's own suite against pylo.engine (needs its checkout: EXECUTOR_ENGINE=path).
+engine-compat: $(VENV)/.stamp-bench
+	tests/engine/compat/run_upstream.sh $(EXECUTOR_ENGINE)
 
 bench: $(VENV)/.stamp-bench
 	$(BIN)/python benchmarks/run.py

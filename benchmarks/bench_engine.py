@@ -44,12 +44,12 @@ def pylo_hops(n: int) -> float:
 
 def pylo_throughput(n: int) -> float:
     """No-op ThreadJobs per second, submit to last result."""
-    from pylo.engine import Engine, ThreadJob
+    from pylo.engine import Engine, EngineSetting, ThreadJob
 
-    with Engine() as engine:
+    # the same call and the same (unlimited) setting as executor-engine's run below
+    with Engine(EngineSetting(max_jobs=None)) as engine:
         start = time.perf_counter()
-        for _ in range(n):
-            engine.submit(ThreadJob(_noop))
+        engine.submit(*[ThreadJob(_noop) for _ in range(n)])
         engine.wait()
         return n / (time.perf_counter() - start)
 

@@ -127,6 +127,8 @@ for i in range(200):                       # bounded: stops by itself at 400 MB
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
     complete = bytes(range(256)) * 8_000
     names = [n for n in os.listdir(objects) if n.startswith("obj-")]
     assert len(names) >= 3

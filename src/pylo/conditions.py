@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
+import time
 from collections.abc import Iterable
 from typing import Any, Protocol
 
@@ -32,10 +34,18 @@ __all__ = [
     "AfterClock",
     "AfterOthers",
     "AfterTimepoint",
+    "AfterWeekday",
     "AllSatisfied",
     "AnySatisfied",
+    "BeforeClock",
+    "BeforeTimepoint",
+    "BeforeWeekday",
     "Condition",
     "ConditionContext",
+    "EveryPeriod",
+    "parse_clock",
+    "parse_period",
+    "parse_weekday",
 ]
 
 
@@ -77,6 +87,12 @@ def _flatten(kind: type[_Combination], parts: Iterable[Condition]) -> tuple[Cond
             raise InvalidArgument(f"cannot combine a condition with {part!r}")
         out.extend(part.conditions if isinstance(part, kind) and type(part) is kind else (part,))
     return tuple(out)
+
+
+def _now(ctx: ConditionContext | None) -> float:
+    """The context's time; a time condition asked with no context (``satisfy(None)``, as
+    executor-engine allows) reads the wall clock."""
+    return time.time() if ctx is None else ctx.time()
 
 
 def _job_id(job: Any) -> str:
@@ -163,16 +179,10 @@ class AfterTimepoint(Condition):
     timestamp: float
 
     def __init__(self, timepoint: dt.datetime | float) -> None:
-        if isinstance(timepoint, dt.datetime):
-            value = timepoint.timestamp()
-        elif isinstance(timepoint, (int, float)) and not isinstance(timepoint, bool):
-            value = float(timepoint)
-        else:
-            raise InvalidArgument(f"timepoint must be a datetime or epoch seconds, got {timepoint!r}")
-        object.__setattr__(self, "timestamp", value)
+        object.__setattr__(self, "timestamp", _timestamp(timepoint))
 
-    def satisfy(self, engine: ConditionContext) -> bool:
-        return engine.time() >= self.timestamp
+    def satisfy(self, engine: ConditionContext | None) -> bool:
+        return _now(engine) >= self.timestamp
 
     def job_ids(self) -> frozenset[str]:
         return frozenset()
@@ -181,8 +191,39 @@ class AfterTimepoint(Condition):
         return None if ctx.time() >= self.timestamp else self.timestamp
 
     def __repr__(self) -> str:
-        when = dt.datetime.fromtimestamp(self.timestamp, dt.timezone.utc)
-        return f"AfterTimepoint({when.strftime('%Y-%m-%dT%H:%M:%S')}Z)"
+        return f"AfterTimepoint({_utc(self.timestamp)})"
+
+
+def _utc(timestamp: float) -> str:
+    return dt.datetime.fromtimestamp(timestamp, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _timestamp(timepoint: dt.datetime | float) -> float:
+    if isinstance(timepoint, dt.datetime):
+        return timepoint.timestamp()
+    if isinstance(timepoint, (int, float)) and not isinstance(timepoint, bool) and timepoint == timepoint:
+        return float(timepoint)
+    raise InvalidArgument(f"timepoint must be a datetime or epoch seconds, got {timepoint!r}")
+
+
+@dataclasses.dataclass(frozen=True, init=False, eq=True)
+class BeforeTimepoint(Condition):
+    """True until ``timepoint`` (a ``datetime``, naive means local time, or epoch seconds); once
+    it has passed it never holds again, so a job still waiting on it is cancelled."""
+
+    timestamp: float
+
+    def __init__(self, timepoint: dt.datetime | float) -> None:
+        object.__setattr__(self, "timestamp", _timestamp(timepoint))
+
+    def satisfy(self, engine: ConditionContext | None) -> bool:
+        return _now(engine) < self.timestamp
+
+    def job_ids(self) -> frozenset[str]:
+        return frozenset()
+
+    def __repr__(self) -> str:
+        return f"BeforeTimepoint({_utc(self.timestamp)})"
 
 
 @dataclasses.dataclass(frozen=True, init=False, eq=True)
@@ -198,12 +239,12 @@ class AfterClock(Condition):
         object.__setattr__(self, "clock", _parse_clock(clock))
         object.__setattr__(self, "tz", tz)
 
-    def _today(self, ctx: ConditionContext) -> tuple[dt.datetime, dt.datetime]:
-        now = dt.datetime.fromtimestamp(ctx.time(), self.tz)
+    def _today(self, ctx: ConditionContext | None) -> tuple[dt.datetime, dt.datetime]:
+        now = dt.datetime.fromtimestamp(_now(ctx), self.tz)
         start = now.replace(hour=self.clock.hour, minute=self.clock.minute, second=self.clock.second, microsecond=0)
         return now, start
 
-    def satisfy(self, engine: ConditionContext) -> bool:
+    def satisfy(self, engine: ConditionContext | None) -> bool:
         now, start = self._today(engine)
         return now >= start
 
@@ -222,13 +263,168 @@ class AfterClock(Condition):
 def _parse_clock(clock: str | dt.time) -> dt.time:
     if isinstance(clock, dt.time):
         return clock.replace(microsecond=0, tzinfo=None)
+    return dt.time(*parse_clock(clock))
+
+
+def parse_clock(text: str) -> tuple[int, int, int]:
+    """``"HH"``, ``"HH:MM"`` or ``"HH:MM:SS"`` as (hour, minute, second); ``InvalidArgument``
+    (a ``ValueError``) otherwise."""
     try:
-        parts = [int(p) for p in str(clock).split(":")]
-        if len(parts) not in (2, 3):
+        parts = [int(p) for p in str(text).split(":")]
+        if not 1 <= len(parts) <= 3:
             raise ValueError
-        return dt.time(parts[0], parts[1], parts[2] if len(parts) == 3 else 0)
+        hour, minute, second = (*parts, 0, 0)[:3]
+        dt.time(hour, minute, second)
+        return hour, minute, second
     except ValueError:
-        raise InvalidArgument(f"clock must be 'HH:MM' or 'HH:MM:SS', got {clock!r}") from None
+        raise InvalidArgument(f"a clock time is 'HH', 'HH:MM' or 'HH:MM:SS', got {text!r}") from None
+
+
+@dataclasses.dataclass(frozen=True, init=False, eq=True)
+class BeforeClock(Condition):
+    """True from midnight until a time of day (``"HH:MM[:SS]"``, included), every day, in ``tz``
+    (default: local time). Compares whole times of day, like ``AfterClock``."""
+
+    clock: dt.time
+    tz: dt.tzinfo | None
+
+    def __init__(self, clock: str | dt.time, tz: dt.tzinfo | None = None) -> None:
+        object.__setattr__(self, "clock", _parse_clock(clock))
+        object.__setattr__(self, "tz", tz)
+
+    def satisfy(self, engine: ConditionContext | None) -> bool:
+        now = dt.datetime.fromtimestamp(_now(engine), self.tz)
+        return now.time().replace(microsecond=0) <= self.clock
+
+    def job_ids(self) -> frozenset[str]:
+        return frozenset()
+
+    def deadline(self, ctx: ConditionContext) -> float | None:
+        """False now: it holds again at the next midnight."""
+        if self.satisfy(ctx):
+            return None
+        now = dt.datetime.fromtimestamp(ctx.time(), self.tz)
+        return _next_midnight(now, days=1)
+
+    def __repr__(self) -> str:
+        zone = "" if self.tz is None else f", tz={self.tz}"
+        return f"BeforeClock({self.clock.isoformat()!r}{zone})"
+
+
+def _next_midnight(now: dt.datetime, days: int) -> float:
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return (midnight + dt.timedelta(days=days)).timestamp()
+
+
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def parse_weekday(text: str | int) -> int:
+    """A weekday (``"mon"``, ``"monday"``, … or 0–6) as 0 (Monday) to 6 (Sunday)."""
+    if isinstance(text, int) and not isinstance(text, bool) and 0 <= text <= 6:
+        return text
+    name = str(text).strip().lower()
+    for number, day in enumerate(_WEEKDAYS):
+        if name in (day, day[:3]):
+            return number
+    raise InvalidArgument(f"a weekday is one of {', '.join(d[:3] for d in _WEEKDAYS)} (or the full name), got {text!r}")
+
+
+@dataclasses.dataclass(frozen=True, init=False, eq=True)
+class AfterWeekday(Condition):
+    """True from ``weekday`` (``"mon"``… ``"sun"``) to the end of the week (Sunday), in ``tz``."""
+
+    weekday: int
+    tz: dt.tzinfo | None
+
+    def __init__(self, weekday: str | int, tz: dt.tzinfo | None = None) -> None:
+        object.__setattr__(self, "weekday", parse_weekday(weekday))
+        object.__setattr__(self, "tz", tz)
+
+    def satisfy(self, engine: ConditionContext | None) -> bool:
+        return dt.datetime.fromtimestamp(_now(engine), self.tz).weekday() >= self.weekday
+
+    def job_ids(self) -> frozenset[str]:
+        return frozenset()
+
+    def deadline(self, ctx: ConditionContext) -> float | None:
+        now = dt.datetime.fromtimestamp(ctx.time(), self.tz)
+        return None if now.weekday() >= self.weekday else _next_midnight(now, self.weekday - now.weekday())
+
+    def __repr__(self) -> str:
+        return f"AfterWeekday({_WEEKDAYS[self.weekday][:3]!r})"
+
+
+@dataclasses.dataclass(frozen=True, init=False, eq=True)
+class BeforeWeekday(Condition):
+    """True from the start of the week (Monday) to ``weekday`` included, in ``tz``."""
+
+    weekday: int
+    tz: dt.tzinfo | None
+
+    def __init__(self, weekday: str | int, tz: dt.tzinfo | None = None) -> None:
+        object.__setattr__(self, "weekday", parse_weekday(weekday))
+        object.__setattr__(self, "tz", tz)
+
+    def satisfy(self, engine: ConditionContext | None) -> bool:
+        return dt.datetime.fromtimestamp(_now(engine), self.tz).weekday() <= self.weekday
+
+    def job_ids(self) -> frozenset[str]:
+        return frozenset()
+
+    def deadline(self, ctx: ConditionContext) -> float | None:
+        now = dt.datetime.fromtimestamp(ctx.time(), self.tz)
+        return None if now.weekday() <= self.weekday else _next_midnight(now, 7 - now.weekday())
+
+    def __repr__(self) -> str:
+        return f"BeforeWeekday({_WEEKDAYS[self.weekday][:3]!r})"
+
+
+_PERIOD = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([dhms])\s*$")
+_UNIT = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
+
+
+def parse_period(text: str) -> dt.timedelta:
+    """``"1d"``, ``"1.5h"``, ``"10m"``, ``"0.5s"`` as a ``timedelta``; ``InvalidArgument`` (a
+    ``ValueError``) otherwise."""
+    match = _PERIOD.match(str(text))
+    if match is None or float(match.group(1)) <= 0:
+        raise InvalidArgument(f"a period is a positive number and a unit of d, h, m or s (like '1.5h'), got {text!r}")
+    return dt.timedelta(seconds=float(match.group(1)) * _UNIT[match.group(2)])
+
+
+@dataclasses.dataclass(frozen=True, init=False, eq=True)
+class EveryPeriod(Condition):
+    """True once every ``period`` (``"1d"``, ``"1.5h"``, ``"10s"``…): it paces a ``CronJob`` or a
+    ``SentinelJob``, which remembers when it last fired (the condition itself keeps no state).
+    The first period ends one period after the sentinel starts, or at once with ``immediate``."""
+
+    period: dt.timedelta
+    immediate: bool
+
+    def __init__(self, period_str: str, immediate: bool = False) -> None:
+        object.__setattr__(self, "period", parse_period(period_str))
+        object.__setattr__(self, "immediate", bool(immediate))
+
+    @property
+    def seconds(self) -> float:
+        return self.period.total_seconds()
+
+    def satisfy(self, engine: Any) -> bool:
+        due = getattr(engine, "period_due", None)
+        if due is None:
+            raise InvalidArgument("EveryPeriod paces a CronJob or a SentinelJob; it cannot gate a single job")
+        return bool(due(self))
+
+    def job_ids(self) -> frozenset[str]:
+        return frozenset()
+
+    def deadline(self, ctx: ConditionContext) -> float | None:
+        when = getattr(ctx, "period_deadline", None)
+        return None if when is None else float(when(self))
+
+    def __repr__(self) -> str:
+        return f"EveryPeriod({self.seconds:g}s{', immediate' if self.immediate else ''})"
 
 
 @dataclasses.dataclass(frozen=True, init=False, eq=True)

@@ -14,21 +14,39 @@
     │   ├── StoreNotFound (LookupError)       the store's bucket does not exist
     │   └── StoreNotWritable (PermissionError) the store refuses writes (read-only, no permission)
     ├── ExecutionClaimed                      another client is already running this execution
-    └── ExecutionInterrupted                  a run stopped before its end (cancel, lost cluster)
+    ├── ExecutionInterrupted                  a run stopped before its end (cancel, lost cluster)
+    ├── ExecutionUnfinished                   a run ended with inputs failed or never run
+    │
+    │   the job engine (``pylo.engine``):
+    ├── ArgumentTypeError (InvalidArgument, TypeError)   an argument of the wrong type
+    ├── JobCancelled (CancelledError, RuntimeError)     a job was cancelled; the message says why
+    ├── JobError (RuntimeError)                          a job failed remotely and its exception
+    │                                                    could not travel back: type, message, text
+    ├── JobNotFound (LookupError)                        no job with that id in this engine
+    └── InvalidStateError (RuntimeError)                 a job was asked for what its status does
+                                                         not allow (its result before it ended)
 
 Each exception pickles and unpickles, so it crosses Dask process boundaries intact.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+
 __all__ = [
+    "ArgumentTypeError",
     "CorruptSnapshot",
     "ExecutionClaimed",
     "ExecutionInterrupted",
     "ExecutionNotFound",
+    "ExecutionUnfinished",
     "IncompatibleSnapshot",
     "InputsFailed",
     "InvalidArgument",
+    "InvalidStateError",
+    "JobCancelled",
+    "JobError",
+    "JobNotFound",
     "PyloError",
     "ResultNotSerializable",
     "ResultsNotKept",
@@ -108,3 +126,46 @@ class ExecutionClaimed(PyloError):
 
 class ExecutionInterrupted(PyloError):
     """A run ended before all its blocks ran (cancelled, or its cluster went away)."""
+
+
+class ExecutionUnfinished(PyloError):
+    """An execution ended with inputs that failed or never ran (what fails an ``ExecutionJob``
+    with ``fail_on_unfinished``); ``execution_id`` names it, so it can be resumed."""
+
+    def __init__(self, message: str, execution_id: str = "") -> None:
+        super().__init__(message)
+        self.execution_id = execution_id
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        return (type(self), (self.args[0], self.execution_id))
+
+
+class ArgumentTypeError(InvalidArgument, TypeError):
+    """An argument has a type the call cannot take (a job target that is not callable…)."""
+
+
+class JobCancelled(PyloError, concurrent.futures.CancelledError, RuntimeError):
+    """A job was cancelled: by the user, because its upstream failed, or its condition can never
+    hold. ``str(exc)`` is the reason. It is a ``RuntimeError`` too: what executor-engine's
+    launchers raise for a cancelled job."""
+
+
+class JobError(PyloError, RuntimeError):
+    """A job's exception that could not be sent back as itself: ``type_name`` and ``traceback``
+    keep what is known of it."""
+
+    def __init__(self, message: str, type_name: str = "", traceback: str = "") -> None:
+        super().__init__(message)
+        self.type_name, self.traceback = type_name, traceback
+
+    def __reduce__(self) -> tuple[type, tuple[str, str, str]]:
+        return (type(self), (self.args[0], self.type_name, self.traceback))
+
+
+class JobNotFound(PyloError, LookupError):
+    """No job with that id is known to this engine."""
+
+
+class InvalidStateError(PyloError, RuntimeError):
+    """A job was asked for something its status does not allow: its result before it ended,
+    joining or re-running it before it was submitted."""

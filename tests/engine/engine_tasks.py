@@ -57,3 +57,65 @@ class Multiplier:
 
 def identity(x: Any) -> Any:
     return x
+
+
+def count_up(n: int) -> Any:
+    """A generator job: yields 0..n-1."""
+    yield from range(n)
+
+
+def running_sum() -> Any:
+    """A generator job driven by ``send``: yields the sum of what it was sent."""
+    total = 0
+    while True:
+        total += yield total
+
+
+def count_then_fail(n: int) -> Any:
+    yield from range(n)
+    raise KeyError("after the values")
+
+
+async def async_count_up(n: int) -> Any:
+    for i in range(n):
+        yield i
+
+
+async def async_add(a: int, b: int) -> int:
+    return a + b
+
+
+def shout(text: str) -> str:
+    """Write to stdout and stderr, through Python and straight to the file descriptors."""
+    import sys
+
+    print(f"out:{text}")
+    print(f"err:{text}", file=sys.stderr)
+    sys.stdout.flush()
+    os.write(1, f"fd1:{text}\n".encode())
+    return text
+
+
+def write_here(name: str) -> str:
+    with open(name, "w") as fh:
+        fh.write("here")
+    return os.getcwd()
+
+
+def leave(code: int) -> None:
+    import sys
+
+    sys.exit(code)
+
+
+def serve_elsewhere(ip: str, port: int) -> None:
+    """A server that listens on the wrong port."""
+    from http.server import HTTPServer, SimpleHTTPRequestHandler
+
+    HTTPServer((ip, port + 1 if port < 65535 else port - 1), SimpleHTTPRequestHandler).serve_forever()
+
+
+def serve(ip: str, port: int) -> None:
+    from http.server import HTTPServer, SimpleHTTPRequestHandler
+
+    HTTPServer((ip, port), SimpleHTTPRequestHandler).serve_forever()

@@ -8,6 +8,7 @@ import pytest
 
 import engine_tasks
 from pylo import Pylo, Status
+from pylo.errors import ExecutionUnfinished
 from pylo.conditions import AfterAnother
 from pylo.engine import Engine, ExecutionJob, ThreadJob
 
@@ -26,12 +27,29 @@ def test_execution_after_a_job_then_its_resume(tmp_path: Any) -> None:
         for job in (second, first, prepare):
             eng.submit(job)
         eng.wait(60)
-        assert first.status is Status.DONE and second.status is Status.DONE
+        # inputs failed: the first job failed (it is not "done"), and the resume ran after it
+        assert first.status is Status.FAILED and second.status is Status.DONE
         assert first.started is not None and prepare.stopped is not None and first.started >= prepare.stopped
-    eid = first.result()
-    finished, unfinished = pylo.get_state(eid)
+    assert isinstance(first.error, ExecutionUnfinished) and first.error.execution_id == first.execution_id
+    finished, unfinished = pylo.get_state(first.execution_id)
     assert finished == [0, 2, 4, 6, 8] and unfinished == [1, 3, 5, 7, 9]
     assert pylo.get_state(second.result()) == (list(range(10)), [])
+
+
+def test_resume_only_if_it_failed(tmp_path: Any) -> None:
+    """An execution that left inputs failed used to end its job "done", so a pipeline step
+    "resume it if it failed" could never run; without fail_on_unfinished it still ends done."""
+    pylo = Pylo.local_multithread(str(tmp_path / "store"), number_of_workers=2)
+    with Engine() as eng:
+        clean = ExecutionJob(pylo, [0, 2, 4], fail_odd)
+        lenient = ExecutionJob(pylo, range(4), fail_odd, fail_on_unfinished=False)
+        mend_clean = ExecutionJob(pylo, task=engine_tasks.identity, resume=clean.future,
+                                  condition=AfterAnother(clean.id, statuses=["failed"]))
+        eng.submit(clean, lenient, mend_clean)
+        eng.wait(60)
+    assert clean.status is Status.DONE and clean.result() == clean.execution_id
+    assert lenient.status is Status.DONE and pylo.get_state(lenient.result())[1] == [1, 3]
+    assert mend_clean.status is Status.CANCELLED  # its condition can no longer hold
 
 
 def test_bad_execution_job_arguments() -> None:

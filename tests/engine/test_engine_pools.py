@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from engine_helpers import wait_for
-from pylo.engine._threads import ThreadPool
+from pylo.engine._thread_pool import ThreadPool
 from pylo.engine._workers import WorkerCount
 
 

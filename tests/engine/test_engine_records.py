@@ -16,7 +16,7 @@ import engine_tasks
 from engine_helpers import wait_for
 from pylo import Status
 from pylo.conditions import AfterAnother
-from pylo.engine import Engine, ThreadJob
+from pylo.engine import Engine, ProcessJob, ThreadJob
 
 
 def read_records(store: Any) -> dict[str, dict[str, Any]]:
@@ -49,6 +49,30 @@ def test_records_are_written_as_json(tmp_path: Any) -> None:
     assert records[after.id]["condition"] == f"AfterAnother({ok.id!r}, statuses=failed)"
     assert listed[bad.id].status is Status.FAILED
     assert sorted(os.listdir(store)) == ["jobs"]
+
+
+def test_records_name_public_things_only(tmp_path: Any) -> None:
+    """A record is a format: it never names a private module or class of pylo."""
+    import pickle
+    import pickletools
+
+    from pylo.engine import SubprocessJob
+
+    store = tmp_path / "store"
+    with Engine(store=store) as eng:
+        jobs = [ThreadJob(engine_tasks.add, (1, 2)), SubprocessJob("true"), ProcessJob(engine_tasks.add, (3, 4))]
+        eng.submit(*jobs)
+        eng.wait(60)
+    for path in (store / "jobs").iterdir():
+        raw = json.loads(path.read_text())
+        assert "pylo.engine._" not in path.read_text()
+        if raw["spec"] is not None:
+            import base64
+
+            spec = base64.b64decode(raw["spec"])
+            names = [arg for op, arg, _ in pickletools.genops(spec) if op.name in ("GLOBAL", "STACK_GLOBAL", "SHORT_BINUNICODE", "BINUNICODE")]
+            assert not [n for n in names if isinstance(n, str) and n.startswith("pylo.engine._")], names
+            assert type(pickle.loads(spec)[0]).__name__ == "type"
 
 
 def test_records_in_an_fsspec_store() -> None:

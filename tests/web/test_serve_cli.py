@@ -29,7 +29,12 @@ def _serve(*args: str) -> tuple[subprocess.Popen[str], str]:
 
 def _stop(proc: subprocess.Popen[str]) -> int:
     proc.send_signal(signal.SIGINT)
-    return proc.wait(30)
+    try:
+        return proc.wait(30)
+    finally:
+        for pipe in (proc.stdout, proc.stderr):  # an unclosed pipe is a ResourceWarning
+            if pipe is not None:
+                pipe.close()
 
 
 @pytest.mark.slow

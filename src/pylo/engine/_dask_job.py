@@ -3,14 +3,14 @@ dependencies (pure: no ``distributed`` here; ``_dask`` does the submitting)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from .._core.status import SETTLED, Status
 from ..conditions import AfterAnother, AfterOthers, AllSatisfied, Condition
 from ._job import Job, Runtime
 
-__all__ = ["DaskJob", "dask_plan"]
+__all__ = ["DaskJob", "dask_plan", "in_flight"]
 
 
 class DaskJob(Job):
@@ -22,16 +22,16 @@ class DaskJob(Job):
     kind = "dask"
 
     def _begin(self, rt: Runtime, call: Callable[[], Any], token: int) -> None:
-        from . import _dask
+        from . import _dask_client as _dask
 
         self._dask_future = _dask.submit(
-            rt.dask_client(), _dask.settled_call, call,
+            rt.dask_client, _dask.settled_call, call,
             key=f"pylo-job-{self.name}-{self.id}-{token}", on_done=lambda o: rt.report(self, token, o),
         )
 
     def _stop(self, rt: Runtime) -> None:
         if self._dask_future is not None:
-            from . import _dask
+            from . import _dask_client as _dask
 
             _dask.cancel(self._dask_future)
 
@@ -55,24 +55,31 @@ def _status_terms(cond: Condition | None) -> list[tuple[str, frozenset[Status]]]
     return None
 
 
-def dask_plan(job: Job, deps: list[Job], jobs: dict[str, Job]) -> list[tuple[Job, frozenset[str]]] | None:
-    """The upstream Dask jobs of ``job`` with the statuses each must end in, when the whole gate
-    can be left to the Dask scheduler; ``None`` when it cannot (then the engine decides)."""
-    terms = _status_terms(job.condition)
+def dask_plan(
+    condition: Condition | None, dep_ids: Iterable[str], in_flight: Callable[[str], bool]
+) -> list[tuple[str, frozenset[str]]] | None:
+    """The upstream jobs of a Dask job (gated by ``condition``, taking the results of
+    ``dep_ids``) with the statuses each must end in, when the whole gate can be left to the Dask
+    scheduler; ``None`` when it cannot (then the engine decides). ``in_flight(job_id)`` says
+    whether that job is a Dask job already handed to Dask, not settled and never retried: only
+    such a job's future can be a dependency. Pure: no jobs, no Dask here."""
+    terms = _status_terms(condition)
     if terms is None:
         return None
-    terms += [(d.id, frozenset({Status.DONE})) for d in deps]
+    terms += [(i, frozenset({Status.DONE})) for i in dep_ids]
     if not terms:
         return None
     merged: dict[str, frozenset[Status]] = {}
     for job_id, statuses in terms:
         merged[job_id] = merged.get(job_id, SETTLED) & statuses
-    plan: list[tuple[Job, frozenset[str]]] = []
-    for job_id, statuses in merged.items():
-        up = jobs.get(job_id)
-        if not isinstance(up, DaskJob) or up._dask_future is None or up.retries or not statuses <= SETTLED:
-            return None
-        if up.status is not Status.PENDING and up.status is not Status.RUNNING:
-            return None  # already settled: the engine decides at once
-        plan.append((up, frozenset(s.value for s in statuses)))
-    return plan
+    if not all(statuses <= SETTLED and in_flight(job_id) for job_id, statuses in merged.items()):
+        return None
+    return [(job_id, frozenset(s.value for s in statuses)) for job_id, statuses in merged.items()]
+
+
+def in_flight(job: Job | None) -> bool:
+    """Whether ``job`` is a Dask job whose future can be another Dask job's dependency."""
+    return (
+        isinstance(job, DaskJob) and job._dask_future is not None and not job.retries
+        and job.status in (Status.PENDING, Status.RUNNING)
+    )

@@ -16,28 +16,34 @@ unfinished jobs it can rebuild.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import concurrent.futures
 import dataclasses
+import inspect
 import logging
 import os
+import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+import weakref
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 from .._core.status import Status
 from ..errors import InvalidArgument
-from ._clock import EngineClock, LoopClock
+from ._timers import EngineClock, LoopClock
 from ._core import Scheduler
-from ._errors import JobNotFound
+from ..errors import JobNotFound
 from ._extend import finish_off
-from ._job import Job, JobFuture
-from ._processes import ProcessPool
-from ._records import JobRecord, RecordStore, rebuild, record_of, spec_of
+from ._job import Job, JobFuture, awaitable, check_timeout, new_job_id
+from ._jobs import Jobs
+from ._process_pool import ProcessPool
+from ._job_records import JobRecord, RecordStore, rebuild, record_of, spec_of
 from ._slots import Slots
-from ._threads import ThreadPool
+from ._thread_pool import ThreadPool
 
-__all__ = ["Engine", "EngineConfig"]
+__all__ = ["Engine", "EngineSetting", "get_default_engine"]
 
 log = logging.getLogger("pylo.engine")
 T = TypeVar("T")
@@ -48,48 +54,91 @@ def _default_limits() -> dict[str, int | None]:
     return {"thread": min(32, cpus + 4), "process": cpus}
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class EngineConfig:
-    """``max_jobs``: jobs running at once in total (``None``: no limit). ``limits``: the same per
-    kind (``"thread"``, ``"process"``, ``"dask"``, ``"local"``, ``"subprocess"``, ``"webapp"``,
-    ``"execution"``); the thread and process limits are also the sizes of the shared pools
-    (default: min(32, CPUs + 4) threads, CPUs processes)."""
+@dataclasses.dataclass
+class EngineSetting:
+    """How an engine runs jobs (executor-engine's fields and defaults; validated by ``Engine``).
 
-    max_jobs: int | None = None
+    - ``max_jobs`` — jobs running at once, of the kinds run here (default 20; ``None``: no
+      limit). Dask jobs do not count: the cluster's workers limit them (``max_dask_jobs`` does);
+    - ``max_thread_jobs``, ``max_process_jobs``, ``max_dask_jobs`` — the same per kind
+      (``None``: only ``max_jobs`` limits them); ``limits`` — the same for any kind by name
+      (``"local"``, ``"subprocess"``, ``"webapp"``, ``"execution"``…). The shared thread and
+      process pools are as large as these limits allow;
+    - ``cache_path`` — the folder holding each job's ``cache_dir`` (default: a folder of its own
+      in the system's temporary directory, made only when a job first needs it);
+    - ``cache_type`` — executor-engine's job cache (``"none"``; pylo keeps job records in the
+      engine's ``store`` instead, so ``"diskcache"`` is refused);
+    - ``print_traceback`` — log each failed job's traceback (through ``logging``);
+    - ``kwargs_inject_key`` — a job function with a parameter of that name gets the engine.
+    """
+
+    max_thread_jobs: int | None = None
+    max_process_jobs: int | None = None
+    max_dask_jobs: int | None = None
+    max_jobs: int | None = 20
+    cache_type: str = "none"
+    cache_path: str | None = None
+    print_traceback: bool = True
+    kwargs_inject_key: str = "__engine__"
     limits: Mapping[str, int | None] = dataclasses.field(default_factory=dict)
 
     def slots(self) -> Slots:
-        per_kind = {**_default_limits(), **dict(self.limits)}
-        for kind in ("thread", "process"):
-            if per_kind.get(kind) is None:
-                per_kind[kind] = _default_limits()[kind]
-        return Slots(self.max_jobs, per_kind)
+        if self.cache_type != "none":
+            raise InvalidArgument(
+                f"cache_type={self.cache_type!r} is not supported: give the engine a store "
+                "(Engine(store=...)) to keep job records"
+            )
+        per_kind = {
+            "thread": self.max_thread_jobs, "process": self.max_process_jobs, "dask": self.max_dask_jobs,
+            **dict(self.limits),
+        }
+        return Slots(self.max_jobs, per_kind, outside_total=("dask",))
+
+    def pool_size(self, kind: str) -> int:
+        """Workers of the shared pool of ``kind``: as many as may run at once."""
+        limit = self.limits.get(kind) or {"thread": self.max_thread_jobs, "process": self.max_process_jobs}.get(kind)
+        return limit or self.max_jobs or _default_limits()[kind] or 1
+
+
+_UNSET: Any = object()
+_defaults: list[Engine] = []  # the engines of the enclosing ``with`` blocks, innermost last
+_default_lock = threading.Lock()
 
 
 class Engine(Scheduler):
     """Runs jobs. ``with Engine() as engine: engine.submit(job); engine.wait()``.
 
-    Keyword arguments: ``max_jobs``, ``limits`` (see ``EngineConfig``); ``store`` and
-    ``storage_options`` (a path or fsspec URL where job records are kept); ``dask_client`` (a
-    ``distributed.Client`` or address for ``DaskJob``s; by default a local cluster is started on
-    first use and closed with the engine); ``clock`` (an ``EngineClock``, for tests).
+    ``setting`` is an ``EngineSetting``; ``max_jobs`` and ``limits`` given here override its
+    fields. Keyword arguments of pylo's own: ``store`` and ``storage_options`` (a path or fsspec
+    URL where job records are kept); ``dask_client`` (a ``distributed.Client``, synchronous or
+    asynchronous, or an address, for ``DaskJob``s; by default a local cluster is started on first
+    use and closed with the engine); ``clock`` (an ``EngineClock``, for tests).
     """
 
     def __init__(
         self,
+        setting: EngineSetting | None = None,
         *,
-        max_jobs: int | None = None,
+        max_jobs: int | None = _UNSET,
         limits: Mapping[str, int | None] | None = None,
         store: str | os.PathLike[str] | None = None,
         storage_options: dict[str, Any] | None = None,
         dask_client: Any = None,
         clock: EngineClock | None = None,
     ) -> None:
-        self.config = EngineConfig(max_jobs=max_jobs, limits=dict(limits or {}))
+        if setting is not None and not isinstance(setting, EngineSetting):
+            raise InvalidArgument(f"setting must be an EngineSetting, got {setting!r}")
+        setting = dataclasses.replace(setting) if setting is not None else EngineSetting()
+        if max_jobs is not _UNSET:
+            setting.max_jobs = max_jobs
+        if limits is not None:
+            setting.limits = {**setting.limits, **dict(limits)}
+        self.setting = setting
         records = None if store is None else RecordStore(store, storage_options)
-        super().__init__(self.config.slots(), records)
-        self.loop = asyncio.new_event_loop()
-        self.clock = clock or LoopClock(self.loop)
+        super().__init__(setting.slots(), records)
+        self.id = new_job_id()
+        self.print_traceback = bool(setting.print_traceback)
+        self._clock_given = clock
         self._thread: threading.Thread | None = None
         self._state = "new"
         self._life = threading.Lock()
@@ -99,24 +148,34 @@ class Engine(Scheduler):
         self._client_checked = False
         self._owned: list[Any] = []
         self._restored: dict[str, JobRecord] = {}
+        self._cache_dir: Path | None = None
 
     def __repr__(self) -> str:
-        return f"<Engine {self._state}: {len(self.jobs)} jobs>"
+        return f"<Engine id={self.id[:8]} {self._state}: {len(self.jobs)} jobs>"
 
     @property
     def running(self) -> bool:
         return self._state == "running"
 
+    @property
+    def jobs(self) -> Jobs:
+        """The jobs of this engine: iterate it, test ``job in engine.jobs``, or read
+        ``engine.jobs.pending`` / ``.running`` / ``.done`` / ``.failed`` / ``.cancelled``."""
+        return Jobs(self._jobs)
+
     # -- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> Engine:
-        """Start the engine's loop thread (``submit`` does it when needed); with a store, reload
-        its job records and re-submit the unfinished jobs that can be rebuilt."""
+        """Start the engine's loop thread (``submit`` does it when needed; a stopped engine
+        starts again); with a store, reload its job records and re-submit the unfinished jobs
+        that can be rebuilt."""
         with self._life:
             if self._state == "running":
+                log.debug("%r is already running", self)
                 return self
-            if self._state == "stopped":
-                raise RuntimeError("a stopped engine cannot be started again; create a new one")
+            self.loop = asyncio.new_event_loop()
+            self.clock = self._clock_given or LoopClock(self.loop)
+            self._stopping = False
             ready = threading.Event()
             self._thread = threading.Thread(target=self._serve, args=(ready,), name="pylo-engine-loop", daemon=True)
             self._thread.start()
@@ -125,7 +184,11 @@ class Engine(Scheduler):
                 self._writes = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="pylo-engine-records")
             self._state = "running"
         if self.record_store is not None:
-            self._on_loop(self._restore)
+            try:
+                self._on_loop(self._restore)
+            except BaseException:
+                self.stop()  # never leave a loop thread behind a failed start
+                raise
         return self
 
     def _serve(self, ready: threading.Event) -> None:
@@ -137,10 +200,11 @@ class Engine(Scheduler):
     def stop(self) -> None:
         """Cancel what is still pending or running (their records stay unfinished, so an engine
         restarted on the same store takes them up again), then close the loop, pools and an
-        owned Dask client. Raises ``RuntimeError`` when called from inside a job on the loop."""
+        owned Dask client. Stopping an engine that is not running does nothing. Raises
+        ``RuntimeError`` when called from inside a job on the loop."""
         with self._life:
             if self._state != "running":
-                self._state = "stopped"
+                log.debug("%r is not running: nothing to stop", self)
                 return
             if threading.get_ident() == self._loop_thread:
                 raise RuntimeError("Engine.stop() cannot be called from the engine's own loop")
@@ -149,6 +213,7 @@ class Engine(Scheduler):
             self.loop.call_soon_threadsafe(self.loop.stop)
             assert self._thread is not None
             self._thread.join()
+            self._loop_thread = 0  # a later thread may be given the same ident
             self.loop.close()
             self._state = "stopped"
         self._close_resources()
@@ -157,8 +222,8 @@ class Engine(Scheduler):
         """Cancel every job; return the handles of every job's latest attempt (a command
         cancelled just before may still be in its grace period, too)."""
         self._stopping = True
-        handles = [job._handle for job in self.jobs.values() if job._handle is not None]
-        for job in list(self.jobs.values()):
+        handles = [job._handle for job in self._jobs.values() if job._handle is not None]
+        for job in list(self._jobs.values()):
             self._cancel(job, reason)
         return handles
 
@@ -166,35 +231,46 @@ class Engine(Scheduler):
         for pool in (self._threads, self._processes, self._writes):
             if pool is not None:
                 pool.shutdown()
+        self._threads = self._processes = self._writes = None
         for thing in reversed(self._owned):
             try:
                 thing.close()
             except Exception:  # noqa: BLE001 - closing a local cluster is best effort
                 log.exception("closing %r failed", thing)
+        if self._owned:
+            self._client, self._client_checked = None, False
         self._owned.clear()
 
     def __enter__(self) -> Engine:
-        return self.start()
+        self.start()
+        with _default_lock:
+            _defaults.append(self)
+        return self
 
     def __exit__(self, *exc: object) -> None:
+        with _default_lock:
+            if self in _defaults:
+                _defaults.remove(self)
         self.stop()
 
     # -- resources lent to jobs (created on first use) -------------------------------------------
 
     def thread_pool(self) -> ThreadPool:
         if self._threads is None:
-            self._threads = ThreadPool(self.slots.per_kind["thread"] or 1)
+            self._threads = ThreadPool(self.setting.pool_size("thread"))
         return self._threads
 
     def process_pool(self) -> ProcessPool:
         if self._processes is None:
-            self._processes = ProcessPool(self.slots.per_kind["process"] or 1)
+            self._processes = ProcessPool(self.setting.pool_size("process"))
         return self._processes
 
+    @property
     def dask_client(self) -> Any:
-        """The Dask client for ``DaskJob``s (started on first use unless one was given)."""
+        """The Dask client for ``DaskJob``s (a local cluster is started on first use unless one
+        was given); settable, to a synchronous or an asynchronous ``distributed.Client``."""
         if not self._client_checked:
-            from . import _dask
+            from . import _dask_client as _dask
 
             if self._client is None:
                 self._client, self._owned = _dask.make_client()
@@ -206,38 +282,108 @@ class Engine(Scheduler):
             self._client_checked = True
         return self._client
 
+    @dask_client.setter
+    def dask_client(self, client: Any) -> None:
+        from . import _dask_client as _dask
+
+        self._client = _dask.check_client(client)
+        self._client_checked = True
+
+    def get_cache_dir(self) -> Path:
+        """The folder that holds each job's ``cache_dir`` (made on first use)."""
+        if self._cache_dir is None:
+            path = self.setting.cache_path
+            folder = Path(path) if path is not None else Path(tempfile.gettempdir()) / f"pylo-engine-{self.id}"
+            folder.mkdir(parents=True, exist_ok=True)
+            self._cache_dir = folder
+        return self._cache_dir
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.get_cache_dir()
+
     # -- submitting and controlling jobs --------------------------------------------------------------
 
-    def submit(self, job: Job) -> JobFuture:
-        """Queue ``job`` and return its future at once. Raises ``InvalidArgument`` for a job that is
-        not a ``Job`` or was already submitted (use ``rerun``)."""
+    def submit(self, *jobs: Job) -> Any:
+        """Queue ``jobs`` (starting the engine if needed) and return once the engine has taken
+        them in: each is in ``engine.jobs``, and running already if it could start. Returns the
+        job's future (a list of them for several jobs). A job that ended is run again; one
+        still pending or running, or one of another engine, is refused with ``InvalidArgument``."""
+        for job in jobs:
+            self._check_submittable(job)
+        if threading.get_ident() != self._loop_thread:  # on the loop (a sentinel, a callback) it runs,
+            self.start()  # and stop() may hold the lifecycle lock while it waits for the loop
+        if any(job.kind == "dask" for job in jobs) and threading.get_ident() != self._loop_thread:
+            _ = self.dask_client  # a local cluster is started here, not on the loop thread
+        fresh = [job for job in jobs if job._engine is None]
+        for job in fresh:
+            self._prepare(job)
+        self._on_loop(self._take, list(jobs))
+        futures = [job.future for job in jobs]
+        return futures[0] if len(futures) == 1 else futures
+
+    def _check_submittable(self, job: Job) -> None:
         if not isinstance(job, Job):
-            raise InvalidArgument(f"submit takes a Job, got {type(job).__name__}")
-        if job._engine is not None:
-            raise InvalidArgument(f"job {job.id} was already submitted; use engine.rerun(job) to run it again")
-        self.start()
-        if job.kind == "dask" and threading.get_ident() != self._loop_thread:
-            self.dask_client()  # a local cluster is started here, not on the loop thread
+            raise InvalidArgument(f"submit takes jobs, got {type(job).__name__}")
+        if job._engine is not None and job._engine is not self:
+            raise InvalidArgument(f"job {job.id} was submitted to another engine")
+        if job._engine is self and not job.status.settled:
+            raise InvalidArgument(f"job {job.id} is already {job.status.value} in this engine")
+
+    def _prepare(self, job: Job) -> None:
         job._engine = self
         job.submitted = time.time()
+        key = self.setting.kwargs_inject_key
+        if key and key not in job.kwargs and _takes(job.func, key):
+            job.kwargs[key] = self
         if self.record_store is not None:  # recorded before submit returns: a crash cannot lose it
             job._spec_blob = spec_of(job)
             self.record_store.write(record_of(job), job._spec_blob)
-        self._inc()
-        self._handover(self._accept, job)
-        return job.future
 
-    async def submit_async(self, job: Job) -> JobFuture:
-        """``submit`` for async code (it never blocks: the same call)."""
-        return self.submit(job)
+    def _take(self, jobs: list[Job]) -> None:
+        for job in jobs:
+            if job.id in self._jobs and job.status.settled:
+                self._rerun(job)
+            elif job.id not in self._jobs:
+                self._inc()
+                self._accept(job)
 
-    def cancel(self, job: Job | str, reason: str = "cancelled by user") -> bool:
-        """Cancel a pending or running job; a running process or subprocess is stopped, a running
-        thread is left to end on its own while its slot is freed. False if it already ended."""
-        return bool(self._on_loop(lambda: self._cancel(self._job(job), reason)))
+    async def submit_async(self, *jobs: Job) -> Any:
+        """``submit`` for async code: the engine's own loop runs the jobs, so any event loop may
+        await them; it is started if needed (and stopped at exit if nobody stops it)."""
+        if self._state != "running":
+            self.start()
+            atexit.register(_stop_at_exit, weakref.ref(self))
+        return self.submit(*jobs)
+
+    def cancel(self, *jobs: Job | str, reason: str = "cancelled by user") -> bool:
+        """Cancel pending or running jobs; a running process or subprocess is stopped, a running
+        thread is left to end on its own while its slot is freed. True if any was cancelled."""
+        return any(self._on_loop(lambda: [self._cancel(self._job(j), reason) for j in jobs]))
 
     def cancel_all(self) -> None:
-        self._on_loop(lambda: [self._cancel(j, "cancelled by user") for j in list(self.jobs.values())])
+        """Cancel every pending and running job."""
+        if self.running:
+            self._on_loop(lambda: [self._cancel(j, "cancelled by user") for j in list(self._jobs.values())])
+
+    async def cancel_all_async(self) -> None:
+        self.cancel_all()
+
+    def remove(self, job: Job | str) -> None:
+        """Cancel ``job`` if it has not ended, and forget it."""
+        found = self._job(job)
+        if self.running:
+            self._on_loop(self._remove, found)
+        else:
+            self._jobs.pop(found.id, None)
+
+    def _remove(self, job: Job) -> None:
+        self._cancel(job, "removed from the engine")
+        self._jobs.pop(job.id, None)
+        for table in (self._upstreams, self._timers, self._tokens, self._status_watchers):
+            table.pop(job.id, None)
+        self._gated.discard(job.id)
+        self._compiled.discard(job.id)
 
     def rerun(self, job: Job | str) -> JobFuture:
         """Run a job that ended (done, failed or cancelled) again; returns its new future."""
@@ -249,7 +395,7 @@ class Engine(Scheduler):
                 raise JobNotFound(f"job {job.id} was not submitted to this engine")
             return job
         try:
-            return self.jobs[job]
+            return self._jobs[job]
         except KeyError:
             raise JobNotFound(f"no job {job!r} in this engine") from None
 
@@ -272,47 +418,91 @@ class Engine(Scheduler):
 
     # -- waiting ---------------------------------------------------------------------------------------
 
-    def wait(self, timeout: float | None = None) -> None:
-        """Block until every submitted job has ended (retries included). ``TimeoutError`` after
-        ``timeout`` seconds."""
+    def wait(
+        self, timeout: float | None = None, time_delta: float = 0.2,
+        select_jobs: Callable[[Jobs], Iterable[Job]] | None = None,
+    ) -> bool:
+        """Block until every job has ended (retries included), or those ``select_jobs(jobs)``
+        returns (asked again whenever one of them ends), or ``timeout`` seconds have passed.
+        Returns whether they all ended (on a timeout it returns False, as executor-engine's
+        returns). ``time_delta`` is accepted and unused: nothing is polled."""
         self._not_on_loop("wait")
+        timeout = check_timeout(timeout)
+        if select_jobs is not None:
+            return self._wait_selected(select_jobs, timeout)
         future = self._idle_future()
-        if future is not None:
-            future.result(timeout)
+        if future is None:
+            return True
+        done, _ = concurrent.futures.wait([future], timeout)
+        return bool(done)
 
-    def wait_job(self, job: Job, timeout: float | None = None) -> Status:
-        """Block until ``job`` has ended for good (across its retries); return its status."""
+    def _wait_selected(self, select: Callable[[Jobs], Iterable[Job]], timeout: float | None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            futures = [job.future._cf for job in select(self.jobs)]
+            if not futures:
+                return True
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return False
+            concurrent.futures.wait(futures, left, return_when=concurrent.futures.FIRST_COMPLETED)
+
+    def wait_job(self, job: Job, timeout: float | None = None) -> Any:
+        """Block until ``job`` has ended for good (across its retries) or ``timeout`` seconds
+        have passed; return its result if it is done, else ``None`` (as executor-engine's)."""
         self._not_on_loop("wait_job")
-        done, _ = concurrent.futures.wait([job.future], timeout)
-        if not done:
-            raise TimeoutError(f"job {job.id} still {job.status.value} after {timeout}s")
-        return job.status
+        concurrent.futures.wait([job.future._cf], check_timeout(timeout))
+        return job.result() if job.status is Status.DONE else None
 
     def _not_on_loop(self, what: str) -> None:
         if threading.get_ident() == self._loop_thread:
             raise RuntimeError(f"engine.{what}() inside a LocalJob or a callback would wait forever")
 
-    async def join(self, jobs: Iterable[Job] | None = None, timeout: float | None = None) -> None:
-        """Await the end of ``jobs`` (default: every job), from any event loop."""
+    async def join(self, jobs: Iterable[Job] | None = None, timeout: float | None = None) -> bool:
+        """Await the end of ``jobs`` (default: every job), from any event loop; returns whether
+        they all ended within ``timeout`` (a timeout is not an error, as in executor-engine)."""
+        timeout = check_timeout(timeout)
         if jobs is None:
             future = self._idle_future()
-            if future is not None:
-                await asyncio.wait_for(asyncio.wrap_future(future), timeout)
-            return
-        waits = [asyncio.wrap_future(j.future) for j in jobs]
-        if waits:
-            _, pending = await asyncio.wait(waits, timeout=timeout)
-            if pending:
-                raise TimeoutError(f"{len(pending)} jobs still running after {timeout}s")
+            if future is None:
+                return True
+            _, pending = await asyncio.wait([awaitable(future)], timeout=timeout)
+            return not pending
+        waits = [awaitable(j.future._cf) for j in jobs]
+        if not waits:
+            return True
+        _, pending = await asyncio.wait(waits, timeout=timeout)
+        return not pending
 
-    async def wait_async(self, job: Job | None = None, timeout: float | None = None) -> None:
-        """``join`` of one job, or of all of them."""
-        await self.join(None if job is None else [job], timeout)
+    async def wait_async(
+        self, timeout: float | None = None, time_delta: float = 0.2,
+        select_jobs: Callable[[Jobs], Iterable[Job]] | None = None,
+    ) -> bool:
+        """``wait`` for async code."""
+        timeout = check_timeout(timeout)
+        if select_jobs is None:
+            return await self.join(timeout=timeout)
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            waits = [awaitable(job.future._cf) for job in select_jobs(self.jobs)]
+            if not waits:
+                return True
+            left = None if deadline is None else deadline - loop.time()
+            if left is not None and left <= 0:
+                return False
+            await asyncio.wait(waits, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+
+    def status_change(self, job: Job, check: Callable[[Job], bool]) -> Awaitable[None]:
+        """An awaitable that ends once ``check(job)`` holds, re-checked at each status change."""
+        future: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._handover(self._watch_status, job, check, future)
+        return asyncio.wrap_future(future)
 
     # -- reading -----------------------------------------------------------------------------------------
 
     def job_ids(self) -> list[str]:
-        return list(self.jobs)
+        return list(self._jobs)
 
     def get_job(self, job_id: str) -> Job:
         """The job with that id; ``JobNotFound`` if none was submitted here."""
@@ -321,9 +511,10 @@ class Engine(Scheduler):
     def records(self) -> list[JobRecord]:
         """What this engine knows: its jobs, and the records found in its store at start."""
         if self._state != "running":
-            return [record_of(j) for j in self.jobs.values()]
-        found = self._on_loop(lambda: [*self._restored.values(), *(record_of(j) for j in self.jobs.values())])
+            return [record_of(j) for j in self._jobs.values()]
+        found = self._on_loop(lambda: [*self._restored.values(), *(record_of(j) for j in self._jobs.values())])
         return sorted(found, key=lambda r: r.created)
+
 
     # -- restart -----------------------------------------------------------------------------------------
 
@@ -362,3 +553,32 @@ class Engine(Scheduler):
         job.submitted = time.time()
         self._inc()
         self._accept(job)
+
+
+def _stop_at_exit(ref: weakref.ref[Engine]) -> None:
+    engine = ref()
+    if engine is not None:
+        engine.stop()
+
+
+def _takes(func: Any, name: str) -> bool:
+    """Whether ``func`` has a parameter called ``name``."""
+    try:
+        return name in inspect.signature(func).parameters
+    except (TypeError, ValueError):  # builtins without a signature
+        return False
+
+
+def get_default_engine() -> Engine:
+    """The engine of the innermost ``with Engine()`` block, else one engine of the process
+    (created on first use, started when a job is submitted to it)."""
+    global _process_engine
+    with _default_lock:
+        if _defaults:
+            return _defaults[-1]
+        if _process_engine is None:
+            _process_engine = Engine()
+        return _process_engine
+
+
+_process_engine: Engine | None = None

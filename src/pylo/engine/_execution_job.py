@@ -8,9 +8,10 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .._core.status import Status
-from ..errors import ExecutionInterrupted, InvalidArgument
-from ._job import Job, Runtime
-from ._outcome import capture
+from ..conditions import AfterAnother
+from ..errors import ExecutionInterrupted, ExecutionUnfinished, InvalidArgument
+from ._job import Job, JobFuture, Runtime
+from ._outcome import outcome_of
 
 __all__ = ["ExecutionJob"]
 
@@ -18,7 +19,14 @@ __all__ = ["ExecutionJob"]
 class ExecutionJob(Job):
     """Runs ``task`` over ``inputs`` with ``pylo`` (a ``pylo.Pylo``), or, with ``resume=``, reruns
     what an execution left unfinished — ``resume`` is an execution id, or another
-    ``ExecutionJob`` (or its future) whose execution this one resumes once it is done.
+    ``ExecutionJob`` (or its future) whose execution this one resumes once that job has ended,
+    done or failed.
+
+    The job is *done* when its execution finished every input. With ``fail_on_unfinished``
+    (the default) an execution that ended with inputs failed or never run fails the job with
+    ``ExecutionUnfinished`` (its ``execution_id`` names the execution), so "resume it only if it
+    failed" is ``AfterAnother(job.id, statuses=["failed"])``; without it such a job is done too.
+    Its result is the execution id either way (``job.execution_id`` has it once it started).
     A retry or a re-run resumes the execution of the attempt before it (its inputs, a generator
     included, are read only once; what it finished is not redone). Cancelling the job cancels
     the run (cooperatively: its workers flush and stop)."""
@@ -32,6 +40,7 @@ class ExecutionJob(Job):
         task: Callable[[Any], object] | None = None,
         *,
         resume: Any = None,
+        fail_on_unfinished: bool = True,
         **options: Any,
     ) -> None:
         if task is None or not callable(task):
@@ -43,14 +52,34 @@ class ExecutionJob(Job):
         self._cancelled = False
         self._attempt = threading.Lock()  # held by the attempt running, so the next one follows it
         self._last: str | None = None  # the execution id of the latest attempt
+        self.fail_on_unfinished = bool(fail_on_unfinished)
+        self._after: ExecutionJob | None = None
+        if isinstance(resume, JobFuture):
+            resume = resume.job
+        if isinstance(resume, Job):
+            if not isinstance(resume, ExecutionJob):
+                raise InvalidArgument(f"resume= takes an execution id or an ExecutionJob, got {resume!r}")
+            self._after, resume = resume, None
+            ended = AfterAnother(self._after.id, statuses=["done", "failed"])
+            condition = options.get("condition")
+            options["condition"] = ended if condition is None else condition & ended
         options.setdefault("name", f"execution:{getattr(task, '__name__', 'task')}")
         super().__init__(self._execute, (pylo, inputs, task, resume), **options)
+
+    @property
+    def execution_id(self) -> str | None:
+        """The id of the execution of the latest attempt, once it started."""
+        return self._last
 
     def _execute(self, pylo: Any, inputs: Any, task: Callable[[Any], object], resume: str | None) -> str:
         with self._attempt:  # a cancelled attempt's run may still be flushing: wait for its end
             return self._attempt_once(pylo, inputs, task, resume)
 
     def _attempt_once(self, pylo: Any, inputs: Any, task: Callable[[Any], object], resume: str | None) -> str:
+        if self._after is not None and self._last is None:
+            resume = self._after.execution_id
+            if resume is None:
+                raise InvalidArgument(f"job {self._after.name!r} ended before its execution started: nothing to resume")
         if self._last is not None:
             run = pylo.resume(self._last, task)
         elif resume is None:
@@ -66,13 +95,18 @@ class ExecutionJob(Job):
         eid = str(run.wait())
         if run.status is Status.CANCELLED and not cancelled:
             raise ExecutionInterrupted(f"execution {eid} was cancelled")
+        left = run.progress()
+        if self.fail_on_unfinished and left.failed + left.pending > 0:
+            raise ExecutionUnfinished(
+                f"execution {eid} ended with {left.failed} failed and {left.pending} pending inputs of {left.total}", eid
+            )
         return eid
 
     def _begin(self, rt: Runtime, call: Callable[[], Any], token: int) -> None:
         with self._lock:
             self._run, self._cancelled = None, False
         threading.Thread(
-            target=lambda: rt.report(self, token, capture(call)), name="pylo-engine-execution", daemon=True
+            target=lambda: rt.report(self, token, outcome_of(call)), name="pylo-engine-execution", daemon=True
         ).start()
 
     def _stop(self, rt: Runtime) -> None:

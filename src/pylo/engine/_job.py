@@ -10,22 +10,31 @@ import asyncio
 import concurrent.futures
 import functools
 import inspect
+import logging
+import math
 import os
 import random
+import threading
 import time
+from pathlib import Path
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from .._core.decide import RetryPolicy
 from .._core.status import Status
-from ..conditions import Condition
-from ..errors import InvalidArgument
-from ._outcome import Outcome, capture
+from ..conditions import AfterOthers, AllSatisfied, Condition
+from ..errors import ArgumentTypeError, InvalidArgument, InvalidStateError, JobCancelled
+from ._generators import AsyncJobGenerator, JobGenerator, Stepper, local_stepper, process_stepper, thread_stepper
+from ._job_io import InJobIO
+from ._outcome import Outcome, outcome_of
 
 if TYPE_CHECKING:
-    from ._processes import ProcessPool
-    from ._threads import ThreadPool
+    from ._process_pool import ProcessPool
+    from ._thread_pool import ThreadPool
 
 __all__ = ["Job", "JobFuture", "LocalJob", "ProcessJob", "Runtime", "ThreadJob"]
+
+log = logging.getLogger("pylo.engine")
 
 
 # Job ids: 128 random bits from a generator of our own (``uuid4`` costs a system call per job;
@@ -39,20 +48,86 @@ def new_job_id() -> str:
     return f"{_ids.getrandbits(128):032x}"
 
 
-class JobFuture(concurrent.futures.Future[Any]):
+class JobFuture:
     """The future of one run of a job; ``job`` is the job. Pass it as another job's argument to
-    make that job run with this one's result."""
+    make that job run with this one's result.
+
+    ``result(timeout)`` and ``exception(timeout)`` wait, like ``concurrent.futures``; as in
+    executor-engine, ``add_done_callback(fn)`` calls ``fn(result)`` once the job is done and
+    ``add_error_callback(fn)`` calls ``fn(exception)`` once it has failed (at once if it already
+    has), on the engine's loop thread."""
 
     def __init__(self, job: Job) -> None:
-        super().__init__()
         self.job = job
+        self._cf: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+    @property
+    def job_id(self) -> str:
+        return self.job.id
+
+    def __repr__(self) -> str:
+        return f"<JobFuture of {self.job!r}>"
+
+    def result(self, timeout: float | None = None) -> Any:
+        return self._cf.result(check_timeout(timeout))
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        return self._cf.exception(check_timeout(timeout))
+
+    def done(self) -> bool:
+        return self._cf.done()
 
     def cancel(self) -> bool:
         """Cancel the job itself (through its engine); False once it has ended."""
         engine = self.job._engine
         if self.done() or engine is None or not engine.running:
-            return super().cancel()
-        return bool(engine.cancel(self.job, "cancelled through its future"))
+            return False
+        return bool(engine.cancel(self.job, reason="cancelled through its future"))
+
+    def add_done_callback(self, fn: Callable[[Any], object]) -> None:
+        self._cf.add_done_callback(functools.partial(_on_success, self.job, fn))
+
+    def add_error_callback(self, fn: Callable[[BaseException], object]) -> None:
+        self._cf.add_done_callback(functools.partial(_on_failure, self.job, fn))
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return asyncio.wrap_future(self._cf).__await__()
+
+
+def _on_success(job: Job, fn: Callable[[Any], object], cf: concurrent.futures.Future[Any]) -> None:
+    if not cf.cancelled() and cf.exception() is None:
+        call_hook(job, fn, cf.result())
+
+
+def _on_failure(job: Job, fn: Callable[[BaseException], object], cf: concurrent.futures.Future[Any]) -> None:
+    error = None if cf.cancelled() else cf.exception()
+    if error is not None and not isinstance(error, JobCancelled):
+        call_hook(job, fn, error)
+
+
+def call_hook(job: Job, hook: Callable[[Any], object] | None, value: Any) -> None:
+    """Call a user's callback; an ``async def`` one is run as a task on the engine's loop (or
+    the running loop). Whatever it raises is logged and changes nothing about the job."""
+    if hook is None:
+        return
+    try:
+        out = hook(value)
+        if inspect.isawaitable(out):
+            engine = job._engine
+            loop = engine.loop if engine is not None and engine.running else asyncio.get_running_loop()
+            task = asyncio.run_coroutine_threadsafe(_awaited(out), loop)
+            task.add_done_callback(functools.partial(_log_hook_failure, job))
+    except Exception:  # noqa: BLE001 - a callback's failure never changes the job
+        log.exception("callback of job %s (%s) raised; the job keeps its status", job.name, job.id)
+
+
+async def _awaited(awaitable: Any) -> Any:
+    return await awaitable
+
+
+def _log_hook_failure(job: Job, cf: concurrent.futures.Future[Any]) -> None:
+    if not cf.cancelled() and cf.exception() is not None:
+        log.error("async callback of job %s (%s) raised %r; the job keeps its status", job.name, job.id, cf.exception())
 
 
 class Runtime(Protocol):
@@ -64,28 +139,44 @@ class Runtime(Protocol):
 
     def process_pool(self) -> ProcessPool: ...
 
+    @property
     def dask_client(self) -> Any: ...
 
     def report(self, job: Job, token: int, outcome: Outcome) -> None:
         """The attempt ``token`` of ``job`` ended (callable from any thread)."""
 
+    def report_now(self, job: Job, token: int, outcome: Outcome) -> None:
+        """The same, returning once the engine has taken the outcome in (not on its loop)."""
+
 
 class Job:
     """A call to run under an engine. ``func(*args, **kwargs)`` may be any callable (functions,
-    ``functools.partial``, callable objects). Keyword options:
+    ``async def`` functions, generator functions, ``functools.partial``, callable objects).
+    Options, as in executor-engine (positional in this order after ``kwargs``):
 
-    - ``condition`` — a ``pylo.conditions.Condition`` that must hold before the job starts;
-    - ``retries``, ``retry_delay``, ``retry_backoff``, ``retry_max_delay`` — the n-th retry of a
-      failed attempt waits ``min(retry_delay * retry_backoff**(n-1), retry_max_delay)`` seconds;
-    - ``callback(result)`` / ``error_callback(exception)`` — called once the job is done / failed
-      for good, on the engine's loop thread (keep them short; they may submit jobs, not wait);
-      whatever they raise is logged and changes nothing;
-    - ``wait_time_delta`` — how often a custom condition that declares nothing is re-checked.
+    - ``callback(result)`` / ``error_callback(exception)`` — called once the job is done / each
+      time an attempt fails, on the engine's loop thread (keep them short; they may submit jobs,
+      not wait); an ``async def`` one runs as a task there; whatever they raise is logged and
+      changes nothing;
+    - ``retries``, ``retry_time_delta`` — a failed job is tried again up to ``retries`` times,
+      ``retry_time_delta`` seconds after the failure (``retry_backoff`` > 1 multiplies the wait
+      by it at each retry, up to ``retry_max_delay``: the one retry policy of pylo);
+    - ``name``; ``condition`` — a ``pylo.conditions.Condition`` that must hold before it starts;
+    - ``wait_time_delta`` — how often a custom condition that declares nothing is re-checked;
+    - ``redirect_out_err`` — ``True``: the job's own stdout and stderr go to ``stdout.txt`` and
+      ``stderr.txt`` in ``job.cache_dir``; a path: both go to that file. Other jobs' output and
+      the process's streams are untouched (for a thread job, only what its thread writes through
+      ``sys.stdout``/``sys.stderr`` is captured);
+    - ``change_dir`` — run in ``job.cache_dir`` (process jobs: the working directory is one per
+      process, so a thread or local job refuses it);
+    - ``**attrs`` — kept on ``job.attrs``.
 
     Raises ``InvalidArgument`` for a bad option.
     """
 
     kind: ClassVar[str] = "job"
+    #: whether ``change_dir`` can be honoured without changing the whole process's directory
+    _own_process: ClassVar[bool] = False
     # set by the engine when the job is submitted: its upstream jobs, its serialized spec
     _ups: list[Job]
     _spec_blob: bytes | None
@@ -95,31 +186,43 @@ class Job:
         func: Callable[..., Any],
         args: tuple[Any, ...] | list[Any] | None = None,
         kwargs: dict[str, Any] | None = None,
-        *,
         callback: Callable[[Any], object] | None = None,
         error_callback: Callable[[BaseException], object] | None = None,
         retries: int = 0,
-        retry_delay: float = 0.0,
-        retry_backoff: float = 1.0,
-        retry_max_delay: float = 3600.0,
+        retry_time_delta: float = 0.0,
         name: str | None = None,
         condition: Condition | None = None,
         wait_time_delta: float = 0.01,
+        redirect_out_err: bool | str = False,
+        change_dir: bool = False,
+        *,
+        retry_backoff: float = 1.0,
+        retry_max_delay: float = 3600.0,
+        **attrs: Any,
     ) -> None:
         if not callable(func):
-            raise InvalidArgument(f"func must be callable, got {type(func).__name__}")
-        _check_options(retries, retry_delay, retry_backoff, retry_max_delay, wait_time_delta)
+            raise ArgumentTypeError(f"func must be callable, got {type(func).__name__}")
+        self.retry_policy = retry_policy(retries, retry_time_delta, retry_backoff, retry_max_delay)
+        self.wait_time_delta = check_seconds("wait_time_delta", wait_time_delta, positive=True)
         if condition is not None and not isinstance(condition, Condition):
             raise InvalidArgument(f"condition must be a pylo.conditions.Condition, got {condition!r}")
+        if not isinstance(redirect_out_err, (bool, str, os.PathLike)):
+            raise InvalidArgument(f"redirect_out_err must be a bool or a path, got {redirect_out_err!r}")
+        if change_dir and not self._own_process:
+            raise InvalidArgument(
+                f"change_dir needs a job in its own process (ProcessJob): the working directory of "
+                f"a {type(self).__name__} is the whole process's"
+            )
         self.func = func
         self.args = tuple(args or ())
         self.kwargs = dict(kwargs or {})
+        condition = _with_upstreams(condition, self.args, self.kwargs)
         self.callback, self.error_callback = callback, error_callback
-        self.retries, self.retry_delay = retries, retry_delay
-        self.retry_backoff, self.retry_max_delay = retry_backoff, retry_max_delay
         self.name = name or callable_name(func)
         self.condition = condition
-        self.wait_time_delta = wait_time_delta
+        self.redirect_out_err = redirect_out_err
+        self.change_dir = bool(change_dir)
+        self.attrs = attrs
         self.id = new_job_id()
         self.created = time.time()
         self.submitted: float | None = None
@@ -133,18 +236,38 @@ class Job:
         self._future = JobFuture(self)
         self._engine: Any = None
         # run-time bookkeeping, owned by the engine's loop
-        self._token = 0
-        self._gated = False
-        self._timer: Any = None
         self._handle: Any = None
         self._dask_future: Any = None
-        self._compiled = False
 
     def __repr__(self) -> str:
-        cond = f" condition={self.condition!r}" if self.condition is not None else ""
-        return f"<{type(self).__name__} {self.name!r} {self.id[:8]} {self._status.value}{cond}>"
+        shown = [f"{key}={value}" for key, value in self._repr_fields() if value]  # as executor-engine: unset is unsaid
+        return f"<{type(self).__name__} {' '.join(shown)}>"
+
+    def _repr_fields(self) -> list[tuple[str, Any]]:
+        return [
+            ("status", self._status.value), ("id", self.id), ("func", self.name),
+            ("condition", self.condition), ("retry_remain", self.retry_remain),
+        ]
 
     # -- what users read -----------------------------------------------------------------------
+
+    @property
+    def retries(self) -> int:
+        return self.retry_policy.retries
+
+    @property
+    def retry_time_delta(self) -> float:
+        return self.retry_policy.delay
+
+    @property
+    def retry_remain(self) -> int:
+        """Retries left to this run of the job."""
+        return max(0, self.retries - max(0, self.attempts - (1 if self._status is Status.RUNNING else 0)))
+
+    @property
+    def engine(self) -> Any:
+        """The engine the job was submitted to (``None`` before)."""
+        return self._engine
 
     @property
     def status(self) -> Status:
@@ -155,19 +278,122 @@ class Job:
         """The future of the job's current run (a re-run gets a new one)."""
         return self._future
 
+    @property
+    def cache_dir(self) -> Path | None:
+        """The job's own folder under its engine's cache folder (created on first use);
+        ``None`` before it is submitted."""
+        if self._engine is None:
+            return None
+        path: Path = self._engine.get_cache_dir() / self.id
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
     def result(self, timeout: float | None = None) -> Any:
-        """The job's result, waiting for it; raises its exception, ``JobCancelled`` or
-        ``TimeoutError``."""
+        """The job's result: raises its exception, or ``JobCancelled``. Without ``timeout`` it
+        does not wait: ``InvalidStateError`` while the job has not ended (except a generator
+        job, whose result is its generator from the moment it runs); with ``timeout`` it waits
+        that long, then raises ``TimeoutError``."""
+        if timeout is None and not self._future.done():
+            if self._status is Status.RUNNING and is_generator(self.func) and self._result is not None:
+                return self._result
+            if self._status.settled:  # read by another thread while the engine resolves it
+                return self._future.result()
+            raise InvalidStateError(f"job {self.id} is {self._status.value}: it has no result yet")
         return self._future.result(timeout)
 
     def exception(self, timeout: float | None = None) -> BaseException | None:
-        return self._future.exception(timeout)
+        """The job's exception (``None`` if it is done); waits like ``result``."""
+        if timeout is None and not self._future.done():
+            return self.error
+        try:
+            return self._future.exception(timeout)
+        except concurrent.futures.CancelledError as exc:
+            return exc
 
     def done(self) -> bool:
         return self._future.done()
 
     def __await__(self) -> Generator[Any, None, Any]:
-        return asyncio.wrap_future(self._future).__await__()
+        return self._future.__await__()
+
+    # -- what users await (executor-engine's coroutines) ------------------------------------------
+
+    async def join(self, timeout: float | None = None) -> None:
+        """Wait until this run of the job has ended for good (its retries included), or until
+        ``timeout`` seconds have passed (then it returns all the same, as executor-engine's).
+        ``InvalidStateError`` if it was never submitted."""
+        if self._engine is None:
+            raise InvalidStateError(f"job {self.id} was never submitted: nothing to join")
+        cf = self._future._cf
+        if not cf.done():
+            await asyncio.wait([awaitable(cf)], timeout=check_timeout(timeout))
+
+    async def cancel(self) -> bool:
+        """Cancel the job (see ``Engine.cancel``)."""
+        if self._engine is None or not self._engine.running:
+            return False
+        return bool(self._engine.cancel(self))
+
+    async def rerun(self) -> JobFuture:
+        """Run the job again once it has ended (see ``Engine.rerun``); ``InvalidStateError``
+        while it has not ended or was never submitted."""
+        if self._engine is None or not self._status.settled:
+            raise InvalidStateError(f"job {self.id} is {self._status.value}: only an ended job can be re-run")
+        return self._engine.rerun(self)  # type: ignore[no-any-return]
+
+    async def wait_until(self, check: Callable[[Job], bool], timeout: float | None = None) -> None:
+        """Return once ``check(job)`` holds, re-checked at each status change of the job
+        (``asyncio.TimeoutError`` after ``timeout`` seconds)."""
+        if self._engine is None:
+            raise InvalidStateError(f"job {self.id} was never submitted")
+        await asyncio.wait_for(self._engine.status_change(self, check), check_timeout(timeout))
+
+    async def wait_until_status(self, status: Status | str, timeout: float | None = None) -> None:
+        """Return once the job has ``status``."""
+        wanted = Status(status)
+        await self.wait_until(lambda job: job.status is wanted, timeout)
+
+    # -- how the engine runs an attempt ----------------------------------------------------------
+
+    def _attempt_call(self, call: Callable[[], Any]) -> Callable[[], Any]:
+        """``call`` with the job's output files and working directory, if it asked for them."""
+        out = err = cwd = None
+        if self.redirect_out_err is not False:
+            if isinstance(self.redirect_out_err, (str, os.PathLike)):
+                out = err = os.path.abspath(os.fspath(self.redirect_out_err))
+            else:
+                folder = self.cache_dir
+                assert folder is not None  # submitted: it has an engine
+                out, err = str(folder / "stdout.txt"), str(folder / "stderr.txt")
+        if self.change_dir:
+            folder = self.cache_dir
+            assert folder is not None
+            cwd = str(folder.resolve())
+        if out is None and cwd is None:
+            return call
+        return InJobIO(call, out, err, cwd, own_process=self._own_process, on_loop=self.kind == "local")
+
+    def _launch(self, rt: Runtime, call: Callable[[], Any], token: int) -> None:
+        """Start attempt ``token``: a generator job hands its generator back at once, as a
+        ``"stream"`` outcome, and ends when it is exhausted."""
+        if not is_generator(self.func):
+            self._begin(rt, call, token)
+            return
+        stepper = self._stepper(call)
+        self._handle = stepper
+        kind = AsyncJobGenerator if inspect.isasyncgenfunction(unwrap(self.func)) else JobGenerator
+        rt.report(self, token, Outcome("stream", kind(stepper, functools.partial(rt.report_now, self, token))))
+
+    def _halt(self, rt: Runtime) -> None:
+        """Stop the running attempt, generator or not."""
+        if isinstance(self._handle, Stepper):
+            self._handle.close()
+        else:
+            self._stop(rt)
+
+    def _stepper(self, call: Callable[[], Any]) -> Stepper:
+        """Where this kind's generator jobs keep their generator."""
+        return thread_stepper(call)
 
     # -- what kinds implement ------------------------------------------------------------------
 
@@ -181,39 +407,96 @@ class Job:
     def _spec(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """Constructor arguments that rebuild this job (persisted when they pickle)."""
         return (self.func, self.args, self.kwargs), {
+            **self._options(),
+            "redirect_out_err": self.redirect_out_err,
+            "change_dir": self.change_dir,
+        }
+
+    def _options(self) -> dict[str, Any]:
+        """The options every kind takes."""
+        return {
             "callback": self.callback,
             "error_callback": self.error_callback,
             "retries": self.retries,
-            "retry_delay": self.retry_delay,
-            "retry_backoff": self.retry_backoff,
-            "retry_max_delay": self.retry_max_delay,
+            "retry_time_delta": self.retry_time_delta,
+            "retry_backoff": self.retry_policy.backoff,
+            "retry_max_delay": self.retry_policy.max_delay,
             "name": self.name,
             "condition": self.condition,
             "wait_time_delta": self.wait_time_delta,
+            **self.attrs,
         }
 
-    def _retry_wait(self) -> float:
-        """Seconds before the next retry, after ``attempts`` failed attempts."""
-        delay = self.retry_delay * self.retry_backoff ** max(0, self.attempts - 1)
-        return float(min(delay, self.retry_max_delay))
 
 
-def _check_options(retries: int, delay: float, backoff: float, max_delay: float, wait: float) -> None:
-    if not isinstance(retries, int) or retries < 0:
+def awaitable(cf: concurrent.futures.Future[Any]) -> asyncio.Future[Any]:
+    """``cf`` as an asyncio future of the running loop, for waiting on: its outcome is the job's
+    to report, so an exception it ends with is marked as seen."""
+    future = asyncio.wrap_future(cf)
+    future.add_done_callback(lambda f: None if f.cancelled() else f.exception())
+    return future
+
+
+def _with_upstreams(condition: Condition | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Condition | None:
+    """A job that takes other jobs' results waits for them to be done: its condition says so,
+    as executor-engine's does (``AfterOthers`` of those jobs, with the user's condition)."""
+    ids = [v.id if isinstance(v, Job) else v.job.id for v in (*args, *kwargs.values()) if isinstance(v, (Job, JobFuture))]
+    if not ids:
+        return condition
+    after = AfterOthers(list(dict.fromkeys(ids)), statuses=[Status.DONE])
+    return after if condition is None else AllSatisfied([condition, after])
+
+
+def retry_policy(retries: Any, delay: Any, backoff: Any, max_delay: Any) -> RetryPolicy:
+    """The retry policy of a job, validated (``InvalidArgument`` names the bad option)."""
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise InvalidArgument(f"retries must be an integer >= 0, got {retries!r}")
-    if delay < 0 or max_delay < 0:
-        raise InvalidArgument(f"retry_delay and retry_max_delay must be >= 0, got {delay!r}, {max_delay!r}")
-    if backoff < 1:
-        raise InvalidArgument(f"retry_backoff must be >= 1, got {backoff!r}")
-    if wait <= 0:
-        raise InvalidArgument(f"wait_time_delta must be > 0, got {wait!r}")
+    return RetryPolicy(
+        retries=retries,
+        delay=check_seconds("retry_time_delta", delay),
+        backoff=check_number("retry_backoff", backoff, minimum=1.0),
+        max_delay=check_seconds("retry_max_delay", max_delay),
+    )
+
+
+def check_number(what: str, value: Any, *, minimum: float = 0.0, maximum: float = math.inf, positive: bool = False) -> float:
+    """``value`` as a float when it is a finite real number in range, else ``InvalidArgument``
+    (bools, NaN and infinities are refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InvalidArgument(f"{what} must be a finite number, got {value!r}")
+    if value < minimum or value > maximum or (positive and value <= 0):
+        low = f"> {minimum}" if positive else f">= {minimum}"
+        raise InvalidArgument(f"{what} must be {low} and <= {maximum}, got {value!r}")
+    return float(value)
+
+
+def check_seconds(what: str, value: Any, *, positive: bool = False) -> float:
+    """A duration usable as a timer or a wait: finite, >= 0, at most ``threading.TIMEOUT_MAX``."""
+    return check_number(what, value, maximum=threading.TIMEOUT_MAX, positive=positive)
+
+
+def check_timeout(timeout: Any) -> float | None:
+    """A wait's ``timeout``: ``None`` (no limit) or seconds (``check_seconds``)."""
+    return None if timeout is None else check_seconds("timeout", timeout)
 
 
 def callable_name(func: Any) -> str:
     """A readable name for any callable: a function's name, a partial's function, a class name."""
+    func = unwrap(func)
+    return str(getattr(func, "__name__", None) or type(func).__name__)
+
+
+def unwrap(func: Any) -> Any:
+    """The function under ``functools.partial`` layers."""
     while isinstance(func, functools.partial):
         func = func.func
-    return str(getattr(func, "__name__", None) or type(func).__name__)
+    return func
+
+
+def is_generator(func: Any) -> bool:
+    """Whether calling ``func`` makes a generator or an async generator (a generator job)."""
+    inner = unwrap(func)
+    return inspect.isgeneratorfunction(inner) or inspect.isasyncgenfunction(inner)
 
 
 class LocalJob(Job):
@@ -222,14 +505,14 @@ class LocalJob(Job):
     kind = "local"
 
     def _begin(self, rt: Runtime, call: Callable[[], Any], token: int) -> None:
-        rt.loop.call_soon(self._run, rt, call, token)
+        rt.loop.call_soon(LocalJob._run, self, rt, call, token)  # also for SubprocessJob(base_class=LocalJob)
 
     def _run(self, rt: Runtime, call: Callable[[], Any], token: int) -> None:
-        outcome = capture(call)
+        outcome = outcome_of(call, run_coroutines=False)
         if outcome.status == "done" and inspect.isawaitable(outcome.value):
-            task = asyncio.ensure_future(outcome.value)
+            task = asyncio.ensure_future(_guarded(outcome.value))
             self._handle = task
-            task.add_done_callback(lambda t: None if t.cancelled() else rt.report(self, token, _task_outcome(t)))
+            task.add_done_callback(lambda t: None if t.cancelled() else rt.report(self, token, t.result()))
             return
         rt.report(self, token, outcome)
 
@@ -237,31 +520,34 @@ class LocalJob(Job):
         if isinstance(self._handle, asyncio.Future):
             self._handle.cancel()
 
+    def _stepper(self, call: Callable[[], Any]) -> Stepper:
+        return local_stepper(call)
 
-def _task_outcome(task: asyncio.Future[Any]) -> Outcome:
-    exc = task.exception()
-    return Outcome("done", task.result()) if exc is None else Outcome("failed", exc)
+
+async def _guarded(awaitable: Any) -> Outcome:
+    """Await a local job's coroutine; what it raises is its outcome (a ``SystemExit`` raised in
+    a task would otherwise end the engine's loop)."""
+    try:
+        return Outcome("done", await awaitable)
+    except asyncio.CancelledError:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - the user's job: its outcome is data
+        return Outcome("failed", exc)
 
 
 class ThreadJob(Job):
-    """Runs on the engine's shared thread pool. Cancelling a running one frees its slot at once;
-    the thread itself ends when the call returns (Python cannot stop a thread)."""
+    """Runs on the engine's shared thread pool (an ``async def`` function in a loop of its own
+    there). Cancelling a running one frees its slot at once; the thread itself ends when the
+    call returns (Python cannot stop a thread)."""
 
     kind = "thread"
 
     def _begin(self, rt: Runtime, call: Callable[[], Any], token: int) -> None:
-        self._handle = rt.thread_pool().submit(functools.partial(_run_sync, call), functools.partial(rt.report, self, token))
+        self._handle = rt.thread_pool().submit(call, functools.partial(rt.report, self, token))
 
     def _stop(self, rt: Runtime) -> None:
         if self._handle is not None:
             rt.thread_pool().detach(self._handle)
-
-
-def _run_sync(call: Callable[[], Any]) -> Any:
-    value = call()
-    if inspect.iscoroutine(value):
-        return asyncio.run(value)
-    return value
 
 
 class ProcessJob(Job):
@@ -269,6 +555,7 @@ class ProcessJob(Job):
     cloudpickled). Cancelling a running one kills its process; the pool replaces it."""
 
     kind = "process"
+    _own_process = True
 
     def _begin(self, rt: Runtime, call: Callable[[], Any], token: int) -> None:
         self._handle = rt.process_pool().submit(call, functools.partial(rt.report, self, token))
@@ -276,3 +563,6 @@ class ProcessJob(Job):
     def _stop(self, rt: Runtime) -> None:
         if self._handle is not None:
             rt.process_pool().kill(self._handle)
+
+    def _stepper(self, call: Callable[[], Any]) -> Stepper:
+        return process_stepper(call)

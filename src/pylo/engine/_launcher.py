@@ -1,10 +1,13 @@
 """The launcher API: a decorator that turns a function into a job submitter.
 
-    @launcher(job_type="thread", engine=engine)
+    @launcher(job_type="thread")
     def add(a, b): return a + b
 
-    job = add.submit(1, 2)      # a ThreadJob, submitted
+    job = add.submit(1, 2)      # a ThreadJob, submitted to the engine of the enclosing
+                                # ``with Engine()`` (else the process's default engine)
     add(1, 2)                   # submit, wait, return 3 (or raise the job's error)
+
+A ``cmd2func`` function (one that returns or yields a command line) makes ``SubprocessJob``s.
 """
 
 from __future__ import annotations
@@ -13,86 +16,122 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import InvalidArgument
+from ..errors import InvalidArgument, JobCancelled
 from ._dask_job import DaskJob
-from ._engine import Engine
-from ._extend import WebappJob
-from ._job import Job, LocalJob, ProcessJob, ThreadJob
+from ._engine import Engine, get_default_engine
+from ._extend import SubprocessJob, WebappJob
+from ._job import Job, LocalJob, ProcessJob, ThreadJob, callable_name
 
-__all__ = ["Launcher", "launcher"]
+__all__ = ["AsyncLauncher", "Launcher", "SyncLauncher", "launcher"]
 
 JOB_TYPES: dict[str, type[Job]] = {
-    "local": LocalJob, "thread": ThreadJob, "process": ProcessJob, "dask": DaskJob, "webapp": WebappJob,
+    "local": LocalJob, "thread": ThreadJob, "process": ProcessJob, "dask": DaskJob,
+    "subprocess": SubprocessJob, "webapp": WebappJob,
 }
 
 
+def _is_cmd2func(func: Any) -> bool:
+    return type(func).__name__ == "Cmd2Func" and hasattr(func, "get_cmd_str")
+
+
 class Launcher:
-    """Submits ``func`` as a job of ``job_type`` to ``engine`` (by default an engine of its own,
-    started on first use: stop it with ``launcher.engine.stop()``). ``job_attrs`` are passed to
-    every job (``retries``, ``condition``…). With ``async_mode`` the calls are coroutines."""
+    """Submits ``func`` as a job of ``job_type`` to ``engine`` (by default the engine of the
+    enclosing ``with Engine()``, else the process's default engine; started when needed).
+    ``job_attrs`` are passed to every job (``retries``, ``condition``…)."""
+
+    async_mode = False
 
     def __init__(
-        self, func: Callable[..., Any], *, engine: Engine | None = None, async_mode: bool = False,
-        job_type: str = "process", name: str | None = None, job_attrs: dict[str, Any] | None = None,
+        self, func: Callable[..., Any], engine: Engine | None = None, job_type: str = "process",
+        name: str | None = None, description: str | None = None, tags: list[str] | None = None,
+        job_attrs: dict[str, Any] | None = None,
     ) -> None:
+        if _is_cmd2func(func) and job_type != "webapp":
+            job_type = "subprocess"
         if job_type not in JOB_TYPES:
             raise InvalidArgument(f"job_type must be one of {sorted(JOB_TYPES)}, got {job_type!r}")
-        self.func, self.job_type, self.async_mode = func, job_type, async_mode
-        self.name = name or getattr(func, "__name__", "job")
-        self.job_attrs = dict(job_attrs or {})
+        self.target_func = self.func = func
+        self.job_type = job_type
+        self.name = name or callable_name(func)
+        self.description = description or getattr(func, "__doc__", None)
+        self.tags = list(tags or [])
+        self.job_attrs = {**dict(job_attrs or {}), "name": self.name}
         self._engine = engine
-        functools.update_wrapper(self, func)
+        functools.update_wrapper(self, func)  # type: ignore[arg-type]
 
     @property
     def engine(self) -> Engine:
-        if self._engine is None:
-            self._engine = Engine()
-        return self._engine
+        return self._engine if self._engine is not None else get_default_engine()
+
+    @engine.setter
+    def engine(self, engine: Engine) -> None:
+        self._engine = engine
 
     def job(self, *args: Any, **kwargs: Any) -> Job:
         """A job for ``func(*args, **kwargs)``, not submitted."""
-        attrs = {"name": self.name, **self.job_attrs}
-        if self.job_type == "webapp":
-            return WebappJob(self.func, *args, **{**kwargs, **attrs})
-        return JOB_TYPES[self.job_type](self.func, args, kwargs, **attrs)
+        kind = JOB_TYPES[self.job_type]
+        if _is_cmd2func(self.func):
+            cmd = self.func.get_cmd_str(*args, **kwargs)  # type: ignore[attr-defined]
+            return kind(cmd if isinstance(cmd, str) else next(iter(cmd)), **self.job_attrs)  # type: ignore[arg-type]
+        if kind is WebappJob:
+            return WebappJob(self.func, *args, **{**kwargs, **self.job_attrs})
+        return kind(self.func, args, kwargs, **self.job_attrs)
 
-    def submit(self, *args: Any, **kwargs: Any) -> Any:
-        """Submit a job and return it (a coroutine returning it, in async mode)."""
-        if self.async_mode:
-            return self._submit_async(*args, **kwargs)
+    create_job = job
+
+    @staticmethod
+    def _fetch(job: Job) -> Any:
+        if job.status.value == "cancelled":
+            raise JobCancelled(job.cancel_reason or "cancelled")
+        return job.result()
+
+    def _copy(self, cls: type[Launcher]) -> Launcher:
+        return cls(self.func, self._engine, self.job_type, self.name, self.description, self.tags, self.job_attrs)
+
+    def to_async(self) -> AsyncLauncher:
+        return self._copy(AsyncLauncher)  # type: ignore[return-value]
+
+    def to_sync(self) -> SyncLauncher:
+        return self._copy(SyncLauncher)  # type: ignore[return-value]
+
+
+class SyncLauncher(Launcher):
+    def submit(self, *args: Any, **kwargs: Any) -> Job:
+        """Submit a job and return it."""
         job = self.job(*args, **kwargs)
         self.engine.submit(job)
         return job
 
-    async def _submit_async(self, *args: Any, **kwargs: Any) -> Job:
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Submit, wait, and return the result or raise the job's error (``JobCancelled``, a
+        ``RuntimeError``, when it was cancelled: an upstream failed)."""
+        job = self.submit(*args, **kwargs)
+        self.engine.wait_job(job)
+        return self._fetch(job)
+
+
+class AsyncLauncher(Launcher):
+    async_mode = True
+
+    async def submit(self, *args: Any, **kwargs: Any) -> Job:
         job = self.job(*args, **kwargs)
         await self.engine.submit_async(job)
         return job
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        """Submit, wait, and return the result or raise the job's error."""
-        if self.async_mode:
-            return self._call_async(*args, **kwargs)
-        job = self.submit(*args, **kwargs)
-        return job.result()
-
-    async def _call_async(self, *args: Any, **kwargs: Any) -> Any:
-        job = await self._submit_async(*args, **kwargs)
-        return await job
-
-    def to_async(self) -> Launcher:
-        return Launcher(self.func, engine=self._engine, async_mode=True, job_type=self.job_type, name=self.name, job_attrs=self.job_attrs)
-
-    def to_sync(self) -> Launcher:
-        return Launcher(self.func, engine=self._engine, async_mode=False, job_type=self.job_type, name=self.name, job_attrs=self.job_attrs)
+    async def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        job = await self.submit(*args, **kwargs)
+        await job.join()
+        return self._fetch(job)
 
 
 def launcher(
-    func: Callable[..., Any] | None = None, *, engine: Engine | None = None, async_mode: bool = False,
-    job_type: str = "process", name: str | None = None, job_attrs: dict[str, Any] | None = None,
+    func: Callable[..., Any] | None = None, engine: Engine | None = None, async_mode: bool = False,
+    job_type: str = "process", name: str | None = None, description: str | None = None,
+    tags: list[str] | None = None, job_attrs: dict[str, Any] | None = None,
 ) -> Any:
-    """``@launcher`` or ``@launcher(job_type=…, engine=…)``: see ``Launcher``."""
+    """``@launcher`` or ``@launcher(job_type=…, engine=…, async_mode=…)``: see ``Launcher``."""
     def make(f: Callable[..., Any]) -> Launcher:
-        return Launcher(f, engine=engine, async_mode=async_mode, job_type=job_type, name=name, job_attrs=job_attrs)
+        cls = AsyncLauncher if async_mode else SyncLauncher
+        return cls(f, engine, job_type, name, description, tags, job_attrs)
 
     return make if func is None else make(func)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import pickle
 import traceback
 from typing import Any, NamedTuple
 
 import cloudpickle
 
-from ._errors import JobError
+from ..errors import JobError
 
-__all__ = ["Outcome", "capture", "portable_error"]
+__all__ = ["Outcome", "outcome_of", "portable_error"]
 
 
 class Outcome(NamedTuple):
@@ -21,11 +23,18 @@ class Outcome(NamedTuple):
     value: Any
 
 
-def capture(call: Any) -> Outcome:
-    """Run ``call()``; a raised ``Exception`` becomes a failed outcome, never propagates."""
+def outcome_of(call: Any, *, run_coroutines: bool = True) -> Outcome:
+    """Run ``call()`` (and, with ``run_coroutines``, the coroutine it returns, to its end in a
+    loop of its own); whatever it raises becomes a failed outcome and never propagates. Like
+    ``concurrent.futures``' work items this catches ``BaseException`` too: a job that calls
+    ``sys.exit`` fails with ``SystemExit`` instead of staying "running" forever or ending the
+    thread that ran it."""
     try:
-        return Outcome("done", call())
-    except Exception as exc:  # noqa: BLE001 - the user's job: its failure is data
+        value = call()
+        if run_coroutines and inspect.iscoroutine(value):
+            value = asyncio.run(value)
+        return Outcome("done", value)
+    except BaseException as exc:  # noqa: BLE001 - the user's job: its outcome is data
         return Outcome("failed", exc)
 
 
@@ -35,5 +44,5 @@ def portable_error(exc: BaseException) -> BaseException:
         pickle.loads(cloudpickle.dumps(exc))
     except Exception:  # noqa: BLE001 - any pickling failure means: send text instead
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        return JobError(type(exc).__qualname__, str(exc), text)
+        return JobError(f"{type(exc).__qualname__}: {exc}", type(exc).__qualname__, text)
     return exc

@@ -258,7 +258,7 @@ def copy_lines(detail: dict[str, Any], groups: list[dict[str, Any]]) -> dict[str
 def job_rows(store: ViewStore) -> list[dict[str, Any]]:
     """The engine's job records under ``{store}/jobs/``, newest first; a damaged one says why.
     A record's ``spec`` (pickled arguments) is never loaded."""
-    from ...engine._records import JobRecord
+    from ...engine import JobRecord
 
     prefix = f"{store.files.root}/jobs"
     rows: list[dict[str, Any]] = []

@@ -1,6 +1,6 @@
-"""The seed's import paths (``executor.engine.job``), kept as aliases of ``pylo.engine``."""
+"""executor-engine's ``executor.engine.job``: the job kinds."""
 
 from .._dask_job import DaskJob
-from .._job import Job, LocalJob, ProcessJob, ThreadJob
+from .._job import Job, JobFuture, LocalJob, ProcessJob, ThreadJob
 
-__all__ = ["DaskJob", "Job", "LocalJob", "ProcessJob", "ThreadJob"]
+__all__ = ["DaskJob", "Job", "JobFuture", "LocalJob", "ProcessJob", "ThreadJob"]

@@ -20,8 +20,8 @@ from typing import Any
 
 import cloudpickle
 
-from . import _procworker
-from ._errors import JobError
+from . import _process_worker
+from ..errors import JobError
 from ._outcome import Outcome
 from ._workers import WorkerCount
 
@@ -38,7 +38,7 @@ class ProcessTask:
     def __init__(self, payload: bytes, on_done: Callable[[Outcome], None]) -> None:
         self.payload, self.on_done = payload, on_done
         self.killed = False
-        self.driver: _Driver | None = None
+        self.driver: _ProcessFeeder | None = None
 
 
 class ProcessPool:
@@ -49,7 +49,7 @@ class ProcessPool:
         self._ctx: Any = multiprocessing.get_context(start_method)
         self._queue: queue.SimpleQueue[ProcessTask | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._drivers: list[_Driver] = []
+        self._drivers: list[_ProcessFeeder] = []
         self._count = WorkerCount(max_workers)
         self._closed = False
 
@@ -61,7 +61,7 @@ class ProcessPool:
             if self._closed:
                 raise RuntimeError("process pool is closed")
             if self._count.task_queued():
-                driver = _Driver(self)
+                driver = _ProcessFeeder(self)
                 self._drivers.append(driver)
                 driver.thread.start()
         self._queue.put(task)
@@ -92,7 +92,7 @@ class ProcessPool:
             driver.thread.join()
 
 
-class _Driver:
+class _ProcessFeeder:
     """One thread that feeds one worker process, restarting it after it dies."""
 
     def __init__(self, pool: ProcessPool) -> None:
@@ -141,17 +141,20 @@ class _Driver:
                 self._stop_process()
             if self.process is None or not self.process.is_alive():
                 self._start_process()
+            with self.pool._lock:  # a kill that came before the process existed found nothing to kill
+                if task.killed:
+                    return Outcome("failed", JobError("the job was killed before it started", "Killed"))
             self.conn.send_bytes(task.payload)
             return Outcome(*cloudpickle.loads(self.conn.recv_bytes()))
         except (EOFError, OSError):
             code = self._stop_process()
-            return Outcome("failed", JobError("WorkerProcessDied", f"the job's process exited with code {code}"))
+            return Outcome("failed", JobError(f"WorkerProcessDied: the job's process exited with code {code}", "WorkerProcessDied"))
         except Exception as exc:  # noqa: BLE001 - e.g. a result whose class cannot be imported here
             return Outcome("failed", exc)
 
     def _start_process(self) -> None:
         parent, child = self.pool._ctx.Pipe()
-        process = self.pool._ctx.Process(target=_procworker.main, args=(child,), daemon=True)
+        process = self.pool._ctx.Process(target=_process_worker.main, args=(child,), daemon=True)
         process.start()
         child.close()
         self.process, self.conn = process, parent

@@ -63,7 +63,9 @@ class JobRecord:
             data = json.loads(raw)
         except ValueError as exc:
             raise CorruptSnapshot(f"job record {path} is not JSON: {exc}", path) from exc
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
+        if not isinstance(data, dict):
+            raise CorruptSnapshot(f"job record {path} is not a JSON object", path)
+        if data.get("format") != FORMAT:
             raise IncompatibleSnapshot(f"job record {path}: unknown format {data.get('format')!r}", path)
         try:
             spec = None if data.get("spec") is None else base64.b64decode(data["spec"])
@@ -87,8 +89,14 @@ def record_of(job: Job) -> JobRecord:
 
 
 def _qualified(func: Any) -> str | None:
+    """``module:qualname`` of the user's function; ``None`` for one of pylo's own internals (a
+    subprocess job's command runner…): a record names public things only, being a format."""
     module, qualname = getattr(func, "__module__", None), getattr(func, "__qualname__", None)
-    return f"{module}:{qualname}" if module and qualname else None
+    if not module or not qualname:
+        return None
+    if module.split(".")[0] == "pylo" and any(part.startswith("_") for part in (*module.split("."), *qualname.split("."))):
+        return None
+    return f"{module}:{qualname}"
 
 
 def spec_of(job: Job) -> bytes | None:

@@ -1,6 +1,6 @@
 """The engine's one thread pool, shared by every thread job, that can *detach* a running task.
 
-    submit(call, on_done) ──► queue ──► worker thread: on_done(capture(call))
+    submit(call, on_done) ──► queue ──► worker thread: on_done(outcome_of(call))
     detach(task)  — the task's thread is written off: it ends after the call returns, and the pool
                     may start a replacement at once, so a stuck cancelled job never costs a slot.
 
@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from ._outcome import Outcome, capture
+from ._outcome import Outcome, outcome_of
 from ._workers import WorkerCount
 
 __all__ = ["ThreadPool", "ThreadTask"]
@@ -98,7 +98,7 @@ class ThreadPool:
                 task.state = _ENDED if skip else _RUNNING
                 task.thread = me
             if not skip:
-                outcome = capture(task.call)
+                outcome = outcome_of(task.call)
                 task.call = _done
                 with self._lock:
                     task.state = _ENDED

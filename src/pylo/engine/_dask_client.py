@@ -14,6 +14,7 @@ the client, and a failed upstream never fails its dependents by Dask's own rules
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import threading
@@ -23,7 +24,7 @@ from typing import Any
 from distributed import Client, Future, LocalCluster
 
 from ..errors import InvalidArgument
-from ._outcome import Outcome, capture, portable_error
+from ._outcome import Outcome, outcome_of, portable_error
 
 __all__ = ["cancel", "check_client", "make_client", "settled_after", "settled_call", "submit"]
 
@@ -34,14 +35,18 @@ _STATUS = {"done": "done", "failed": "failed", "skipped": "cancelled"}
 
 
 def check_client(client: Any) -> Client:
-    """A synchronous ``distributed.Client``, or ``InvalidArgument``."""
+    """A ``distributed.Client`` (synchronous or asynchronous), or ``InvalidArgument``."""
     if isinstance(client, str):
         return Client(client)
     if not isinstance(client, Client):
         raise InvalidArgument(f"dask_client must be a distributed.Client or an address, got {client!r}")
-    if client.asynchronous:
-        raise InvalidArgument("the engine needs a synchronous distributed.Client")
     return client
+
+
+def _on_client_loop(client: Client, coro: Any) -> Any:
+    """Run an asynchronous client's coroutine on its own loop, from another thread."""
+    loop: Any = client.loop
+    return asyncio.run_coroutine_threadsafe(coro, loop.asyncio_loop).result()
 
 
 def make_client() -> tuple[Client, list[Any]]:
@@ -55,7 +60,7 @@ def make_client() -> tuple[Client, list[Any]]:
 
 def settled_call(call: Callable[[], Any]) -> Outcome:
     """Run ``call`` on a worker; never raise."""
-    outcome = capture(call)
+    outcome = outcome_of(call)
     return Outcome("failed", portable_error(outcome.value)) if outcome.status == "failed" else outcome
 
 
@@ -80,7 +85,8 @@ def submit(client: Client, fn: Callable[..., Any], *args: Any, key: str, on_done
 def _outcome(future: Future[Any]) -> Outcome:
     if future.status == "finished":
         try:
-            value = future.result()
+            client = future.client
+            value = _on_client_loop(client, future._result()) if client.asynchronous else future.result()
         except Exception as exc:  # noqa: BLE001 - the result could not be fetched
             return Outcome("lost", exc)
         if isinstance(value, Outcome):
@@ -97,7 +103,13 @@ def _outcome(future: Future[Any]) -> Outcome:
 
 def cancel(future: Future[Any]) -> None:
     """Cancel ``future`` without blocking the caller (the client call runs on its own thread)."""
-    threading.Thread(target=future.cancel, name="pylo-engine-dask-cancel", daemon=True).start()
+    def run() -> None:
+        if future.client.asynchronous:
+            _on_client_loop(future.client, future.cancel())
+        else:
+            future.cancel()
+
+    threading.Thread(target=run, name="pylo-engine-dask-cancel", daemon=True).start()
 
 
 def dependencies(client: Client, key: str) -> list[str]:

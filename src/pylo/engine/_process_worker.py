@@ -1,6 +1,6 @@
 """The loop of one worker process of the engine's process pool (runs in the child).
 
-    parent ──cloudpickle(call)──► child: outcome = capture(call) ──cloudpickle(outcome)──► parent
+    parent ──cloudpickle(call)──► child: outcome = outcome_of(call) ──cloudpickle(outcome)──► parent
 
 One call at a time, until the parent closes the pipe. Exceptions that cannot travel are sent as
 ``JobError`` text; a result that cannot travel fails the job with a clear message.
@@ -13,7 +13,7 @@ from typing import Any
 
 import cloudpickle
 
-from ._outcome import Outcome, capture, portable_error
+from ._outcome import Outcome, outcome_of, portable_error
 
 __all__ = ["main"]
 
@@ -30,7 +30,7 @@ def main(conn: Any) -> None:
 
 
 def _answer(data: bytes) -> bytes:
-    outcome = capture(lambda: cloudpickle.loads(data)())
+    outcome = outcome_of(lambda: cloudpickle.loads(data)())
     if outcome.status == "failed":
         outcome = Outcome("failed", portable_error(outcome.value))
     try:

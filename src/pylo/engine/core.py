@@ -1,0 +1,5 @@
+"""executor-engine's ``executor.engine.core``: the engine."""
+
+from ._engine import Engine, EngineSetting
+
+__all__ = ["Engine", "EngineSetting"]
