@@ -13,6 +13,7 @@ from ._core.run import Progress, Run
 from ._core.status import Status
 from ._core.summary import Summary, WorkerSummary
 from .errors import (
+    ClusterLost,
     CorruptSnapshot,
     ExecutionClaimed,
     ExecutionInterrupted,
@@ -28,6 +29,7 @@ from .execution import Pylo
 from .store import ExceptionRecord
 
 __all__ = [
+    "ClusterLost",
     "Config",
     "CorruptSnapshot",
     "ExceptionRecord",

@@ -10,6 +10,7 @@
     ├── StoreUnreachable (ConnectionError)    the store could not be read or written, after retries
     ├── ExecutionClaimed                      another client is already running this execution
     └── ExecutionInterrupted                  a run stopped before its end (cancel, lost cluster)
+        └── ClusterLost (ConnectionError)     the Dask scheduler went away during a run
 
 Each exception pickles and unpickles, so it crosses Dask process boundaries intact.
 """
@@ -17,6 +18,7 @@ Each exception pickles and unpickles, so it crosses Dask process boundaries inta
 from __future__ import annotations
 
 __all__ = [
+    "ClusterLost",
     "CorruptSnapshot",
     "ExecutionClaimed",
     "ExecutionInterrupted",
@@ -75,3 +77,8 @@ class ExecutionClaimed(PyloError):
 
 class ExecutionInterrupted(PyloError):
     """A run ended before all its blocks ran (cancelled, or its cluster went away)."""
+
+
+class ClusterLost(ExecutionInterrupted, ConnectionError):
+    """The Dask cluster (its scheduler) went away during a run; the message keeps Dask's reason and
+    says how to resume. What the workers flushed is in the store."""

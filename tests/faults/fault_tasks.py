@@ -62,3 +62,10 @@ def hangs(release: Any, hung: Collection[int], x: int) -> None:
     """Input in ``hung`` blocks until ``release`` (a threading.Event) is set."""
     if x in hung:
         release.wait(60)
+
+
+def needs_dask_worker(x: int) -> None:
+    """Fails unless it runs inside a Dask task (``get_worker()`` finds its worker)."""
+    from distributed import get_worker
+
+    get_worker()

@@ -14,6 +14,7 @@ import concurrent.futures
 import dataclasses
 import datetime as _dt
 import logging
+import os
 import random
 import uuid
 from collections.abc import Callable
@@ -35,6 +36,10 @@ log = logging.getLogger(__name__)
 # How often a running block asks whether it was cancelled (seconds); flushes ask too.
 STOP_CHECK_INTERVAL = 0.05
 
+# Exception records held until a flush: past this many bytes (tracebacks can be large) they are
+# flushed early, whatever ``task_executions_before_flush`` says.
+RECORDS_FLUSH_BYTES = 1 << 20
+
 
 @dataclasses.dataclass(frozen=True)
 class Delta:
@@ -46,6 +51,13 @@ class Delta:
     finished: int
     failed: int
     attempts: int
+    seq: int = 0
+    writer: str = ""
+
+    @property
+    def key(self) -> tuple[int, int, str]:
+        """Names the flush: a delta seen twice (a repeated event) counts once."""
+        return self.block, self.seq, self.writer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,11 +78,16 @@ def run_block(
     *,
     stop: Callable[[], bool] = lambda: False,
     report: Callable[[Delta], None] = lambda d: None,
+    start: tuple[BlockState, list[Any]] | None = None,
 ) -> WorkerTally:
-    """Run the task over one block and return the worker's tally after it."""
+    """Run the task over one block and return the worker's tally after it. ``start``: what earlier
+    attempts of the block concluded and its inputs, when the caller read them ahead."""
     if tally.gave_up:
         return tally
-    start = _read_block(ctx, info, stop)
+    if start is None:
+        start = _read_block(ctx, info, stop)
+    elif stop():
+        start = None
     if start is None:  # cancelled before it began
         return tally
     return _BlockRun(ctx, info, tally, stop, report).run(*start)
@@ -127,7 +144,9 @@ class _BlockRun:
         self.failed: list[tuple[int, int]] = []
         self.retried: list[tuple[int, int]] = []
         self.records: list[dict[str, Any]] = []
+        self.record_bytes = 0
         self.since = 0
+        self.pid = os.getpid()  # a task that forks: its child must not run pylo's shutdown path
         # On an object store one flush is written in the background while the task goes on; a
         # local write (~0.3 ms) costs less than handing it to another thread.
         self.writes = BackgroundWrites(threads=0 if ctx.store.files.local else 1, depth=1)
@@ -199,6 +218,13 @@ class _BlockRun:
                     since += self._failed(pos, value, exc)
                     if self.gave_up or self.stopped:
                         return
+                    if self.record_bytes >= RECORDS_FLUSH_BYTES:
+                        self.since, since = since, 0
+                        self.flush()
+                except BaseException as exc:
+                    if os.getpid() != self.pid:
+                        _exit_forked_child(exc)
+                    raise
                 else:
                     finished.append(pos)
                     since += 1
@@ -225,7 +251,9 @@ class _BlockRun:
         while True:
             self.failed_attempts += 1
             if self.keep_records:
-                self.records.append(record_failure(exc, position=pos, worker=self.tally.worker, attempt=attempt))
+                record = record_failure(exc, position=pos, worker=self.tally.worker, attempt=attempt)
+                self.records.append(record)
+                self.record_bytes += _record_size(record)
             if gives_up(self.failed_attempts, self.max_failures):
                 self.gave_up = True
                 self.failed.append((pos, attempt))
@@ -271,6 +299,7 @@ class _BlockRun:
             records, seq = self.records, self.seq
             writes.append(lambda: ctx.store.write_records(eid, block, records, seq, self.writer))
             self.records = []
+            self.record_bytes = 0
             self.seq += 1
         if self.finished or self.failed:
             seg = Segment(
@@ -280,7 +309,8 @@ class _BlockRun:
                 retried=tuple(self.retried),
             )
             seq = self.seq
-            delta = Delta(eid, self.tally.worker, block, len(self.finished), len(self.failed), self.since)
+            delta = Delta(eid, self.tally.worker, block, len(self.finished), len(self.failed), self.since,
+                          seq, self.writer)
             writes.append(lambda: ctx.store.write_segment(eid, seg, seq, self.writer))
             writes.append(lambda: self.report(delta))  # progress counts only what is stored
             self.seq += 1
@@ -295,6 +325,18 @@ class _BlockRun:
                 write()
 
         self.writes.submit(write_all)
+
+
+def _record_size(record: dict[str, Any]) -> int:
+    """About how many bytes a record takes in the store (its strings dominate)."""
+    return sum(len(v) if isinstance(v, (str, bytes)) else 8 for v in record.values())
+
+
+def _exit_forked_child(exc: BaseException) -> None:
+    """A task forked and its child is leaving (``sys.exit`` or an error): end the child now, as
+    ``multiprocessing`` does, so none of its parent's flushes, outcomes or claims run here."""
+    code = exc.code if isinstance(exc, SystemExit) else 1
+    os._exit(code if isinstance(code, int) else 1)
 
 
 def _now() -> str:

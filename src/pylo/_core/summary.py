@@ -127,9 +127,10 @@ def summarize(store: Store, eid: str, *, top: int = 5) -> Summary:
     exception records). Raises ``ExecutionNotFound`` and the store's ``SnapshotError``s."""
     manifests = chain(store, eid)
     manifest = manifests[-1]
-    inherited = 0
-    for ancestor in manifests[:-1]:
-        inherited += sum(len(s.finished) for s in store.read_states(ancestor).values())
+    # Every root position counts once: a resume's inputs are exactly what its chain had left
+    # unfinished when it was planned, so everything else was inherited finished. Reading the
+    # parents' segments instead would count twice what a parent went on finishing beside it.
+    inherited = manifests[0].n_inputs - manifest.n_inputs
     states = store.read_states(manifest)
     outcomes = store.read_workers(eid)
     budget = manifest.config.max_worker_failures
