@@ -59,7 +59,7 @@ def run_worker(
     pid = os.getpid()
     tally = WorkerTally(worker=worker, lost_blocks=tuple(lost))
     try:
-        tally = _run_blocks(ctx, blocks, tally, stopped, report, rerun)
+        tally = _run_blocks(ctx, blocks, tally, stopped, report, rerun, beat)
     except StoreUnreachable:
         beat.abandon()  # nothing more can be written: the lease expires on its own
         raise
@@ -87,6 +87,7 @@ def _run_blocks(
     stop: Callable[[], bool],
     report: Callable[[Delta], None],
     rerun: bool,
+    beat: Heartbeat,
 ) -> WorkerTally:
     todo = [b for b in blocks if b.block not in tally.lost_blocks]
     ahead = _ReadAhead(ctx, rerun)
@@ -95,6 +96,8 @@ def _run_blocks(
             todo, tally = _skip_concluded(ctx, todo, tally)
         ahead.read(todo[0] if todo else None)
         for i, info in enumerate(todo):
+            if beat.check_cancel():  # one GET per block: a cancel never waits for the next poll here
+                break
             start = ahead.take()
             ahead.read(todo[i + 1] if i + 1 < len(todo) else None)
             tally = run_block(ctx, info, tally, stop=stop, report=report, start=start)

@@ -331,6 +331,7 @@ class _Driver:
         _, msg = event
         if isinstance(msg, dict) and "pylo_worker" in msg:
             msg = dict(msg)
+            msg.pop("worker", None)  # the scheduler writes the Dask worker's address there
             worker = msg.pop("pylo_worker")
             self.run.on_delta(Delta(worker=worker, **msg))
 

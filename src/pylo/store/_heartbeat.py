@@ -77,6 +77,12 @@ class Heartbeat:
                 self._renew()
                 next_renew = time.monotonic() + self.interval
 
+    def check_cancel(self) -> bool:
+        """Look for the cancel marker now (one GET); return whether the run was cancelled."""
+        if not self._cancelled.is_set():
+            self._check_cancel()
+        return self.cancelled
+
     def _check_cancel(self) -> None:
         try:
             if self.store.cancel_requested(self.execution):
