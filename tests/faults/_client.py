@@ -27,6 +27,10 @@ cloudpickle.register_pickle_by_value(tasks)
 def main(mode: str, spec: dict) -> None:
     from distributed import Client, LocalCluster
 
+    if spec.get("default_cluster"):  # Pylo.dask(None, ...): the LocalCluster that pylo starts itself
+        with Pylo.dask(None, spec["url"], storage_options=spec["options"], **spec["pylo"]) as pylo:
+            run_client(mode, spec, pylo=pylo)
+        return
     if "scheduler" in spec:  # a cluster of its own processes, which outlives this client
         with Client(spec["scheduler"]) as client:
             run_client(mode, spec, client)
@@ -36,8 +40,9 @@ def main(mode: str, spec: dict) -> None:
             run_client(mode, spec, client)
 
 
-def run_client(mode: str, spec: dict, client: object) -> None:
-    pylo = Pylo.dask(client, spec["url"], storage_options=spec["options"], **spec["pylo"])
+def run_client(mode: str, spec: dict, client: object = None, pylo: Pylo | None = None) -> None:
+    if pylo is None:
+        pylo = Pylo.dask(client, spec["url"], storage_options=spec["options"], **spec["pylo"])
     if mode == "start":
         task = functools.partial(fault_tasks.gated, spec["calls"], spec["gates"], spec["gate_at"])
         run = pylo.submit(range(spec["n"]), task)
