@@ -85,3 +85,18 @@ def test_a_forced_resume_beside_a_live_run_stops_it_first_and_counts_each_input_
         assert pylo.summary(again).finished == N and pylo.summary(again).total == N
     finally:
         pylo.close()
+
+
+def test_the_cli_attaches_to_a_run_whose_client_was_killed(external_cluster: str, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    spec, eid, pylo = _killed_client(tmp_path, external_cluster)
+    try:
+        cli = subprocess.Popen([sys.executable, "-m", "pylo", "attach", spec["url"], eid],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        _open_gates(spec)
+        out, _ = cli.communicate(timeout=90)
+        assert cli.returncode == 0 and f"{N} finished" in out.decode()
+    finally:
+        pylo.close()

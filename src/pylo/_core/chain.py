@@ -55,7 +55,10 @@ def run_worker(
     unreachable)."""
     beat = Heartbeat(ctx.store, ctx.execution, lease_name(worker), interval=ctx.config.lease_interval,
                      poll=cancel_poll(ctx)).start()
-    stopped = lambda: stop() or beat.cancelled  # noqa: E731 - read between inputs: a flag, no I/O
+
+    def stopped() -> bool:  # read between inputs: a flag, no I/O
+        return stop() or beat.cancelled
+
     pid = os.getpid()
     tally = WorkerTally(worker=worker, lost_blocks=tuple(lost))
     try:

@@ -29,7 +29,7 @@ from concurrent.futures import CancelledError
 from typing import Any, Callable
 
 import cloudpickle
-import dask
+from dask.base import annotate, get_annotations
 from distributed import Client, Future, LocalCluster, as_completed, fire_and_forget, get_worker
 from distributed.scheduler import KilledWorker
 
@@ -135,7 +135,7 @@ class DaskBackend:
                       annotations: dict[str, Any]) -> Future[Any]:
         """The one place a Pylo worker is handed to Dask: first submission and resubmissions alike
         carry the same restrictions and annotations."""
-        with dask.annotate(**annotations):
+        with annotate(**annotations):
             future: Future[Any] = self.client.submit(
                 _dask_worker, store, eid, w, lost,
                 key=worker_key(eid, w, generation), pure=False,
@@ -183,7 +183,7 @@ class _Driver:
         self.ctx, self.manifest, self.run, self.on_end = ctx, manifest, run, on_end
         self.chains = worker_blocks(manifest)
         self.topic = _topic(manifest.id)
-        self.annotations = dict(dask.get_annotations())
+        self.annotations = dict(get_annotations())
         self.generation = dict.fromkeys(self.chains, 0)
         self.lost: dict[int, tuple[int, ...]] = dict.fromkeys(self.chains, ())
         self.futures: dict[str, tuple[int, int]] = {}  # key -> (worker, generation)
@@ -212,7 +212,7 @@ class _Driver:
         fut = self.backend.submit_worker(self.ctx.store, self.manifest.id, w, self.lost[w],
                                          self.generation[w], self.annotations)
         with self.lock:
-            self.futures[fut.key] = (w, self.generation[w])
+            self.futures[str(fut.key)] = (w, self.generation[w])
             self.live[w] = fut
         self.pending.add(fut)
 
@@ -232,7 +232,7 @@ class _Driver:
         try:
             for fut in self.pending:
                 with self.lock:
-                    w, gen = self.futures.pop(fut.key)
+                    w, gen = self.futures.pop(str(fut.key))
                 if gen != self.generation[w] or fut.status == "finished":
                     continue
                 failure = self._failure(fut)
@@ -255,7 +255,8 @@ class _Driver:
 
     def _failure(self, fut: Future[Any]) -> BaseException | None:
         try:
-            return fut.exception()
+            failure: BaseException | None = fut.exception()
+            return failure
         except CancelledError as exc:
             return exc
 
