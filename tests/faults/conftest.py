@@ -89,7 +89,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 @pytest.fixture
 def external_cluster(tmp_path: Any) -> Iterator[Any]:
     """A ``dask scheduler`` and a ``dask worker`` (2 worker processes under nannies, 1 thread
-    each), real processes that outlive any client; yields the scheduler's address."""
+    each), real processes that outlive any client; yields the scheduler's address, a ``str``
+    with the scheduler's process as its ``scheduler`` attribute."""
     import json
     import os
     import subprocess
@@ -110,7 +111,18 @@ def external_cluster(tmp_path: Any) -> Iterator[Any]:
         procs.append(subprocess.Popen([*dask_cli, "worker", "--scheduler-file", str(file), "--nworkers", "2",
                                        "--nthreads", "1", "--no-dashboard", "--host", "127.0.0.1"],
                                       env=env, start_new_session=True, stderr=subprocess.DEVNULL))
-        yield address
+        yield _Address(address, procs[0])
     finally:
         for proc in reversed(procs):
             kill_group(proc)
+
+
+class _Address(str):
+    """A scheduler address that also carries the scheduler's process (a test may kill it)."""
+
+    scheduler: Any
+
+    def __new__(cls, address: str, scheduler: Any) -> _Address:
+        obj = super().__new__(cls, address)
+        obj.scheduler = scheduler
+        return obj

@@ -69,3 +69,27 @@ def needs_dask_worker(x: int) -> None:
     from distributed import get_worker
 
     get_worker()
+
+
+def kills_then_gated(log_dir: str, gate_dir: str, killer: int, gates: Collection[int], x: int) -> None:
+    """``kills_its_worker`` at ``killer``, then ``gated`` at ``gates``."""
+    if x == killer:
+        kills_its_worker(log_dir, killer, x)
+    gated(log_dir, gate_dir, gates, x)
+
+
+def forks(x: int) -> None:
+    """Input 3 forks; the child leaves at once with ``sys.exit(0)`` (as a task using a forking
+    library's subprocess would), the parent waits for it and goes on."""
+    import sys
+
+    if x == 3:
+        pid = os.fork()
+        if pid == 0:
+            sys.exit(0)
+        os.waitpid(pid, 0)
+
+
+def fails_loudly(size: int, x: int) -> None:
+    """Fails with a message of ``size`` characters."""
+    raise ValueError("x" * size)

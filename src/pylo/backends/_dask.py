@@ -243,6 +243,8 @@ class _Driver:
                 ):
                     error = self._translate(fut, failure)
                     self._stop_others()
+            if error is None:
+                error = self._unfinished()
         except BaseException as exc:  # the client itself failed: hand it to whoever waits
             error = exc
         finally:
@@ -250,10 +252,21 @@ class _Driver:
             self.pending.clear()
             if not isinstance(error, ClusterLost):
                 self._wait_leases()
+                self._record_unstarted()
             self._reconcile()
             self._settle(error)
 
+    def _unfinished(self) -> ClusterLost | None:
+        """Futures the loop never saw end: the client lost its scheduler and gave up on them."""
+        with self.lock:
+            left = [f for f in self.live.values() if str(f.key) in self.futures]
+        if not left:
+            return None
+        return self._translate(left[0], CancelledError(_reason(left[0])))  # type: ignore[return-value]
+
     def _failure(self, fut: Future[Any]) -> BaseException | None:
+        if fut.status == "cancelled":  # by us, or by the client when it lost its scheduler
+            return CancelledError(_reason(fut))
         try:
             failure: BaseException | None = fut.exception()
             return failure
@@ -307,6 +320,16 @@ class _Driver:
                 return
             time.sleep(min(0.2, self.ctx.config.lease_interval))
 
+    def _record_unstarted(self) -> None:
+        """Workers whose task never ran (cancelled while queued, say) still get their outcome."""
+        try:
+            ended = self.ctx.store.read_workers(self.manifest.id)
+            for w in self.chains:
+                if w not in ended:
+                    finish_worker(self.ctx, WorkerTally(worker=w, lost_blocks=self.lost[w]), cancelled=True)
+        except PyloError:
+            log.warning("execution %s: could not record the outcome of its unstarted workers", self.manifest.id)
+
     def _reconcile(self) -> None:
         """The store has the last word on the counts: events may have been lost or repeated."""
         if self.run.describe is None:
@@ -335,6 +358,13 @@ class _Driver:
             msg.pop("worker", None)  # the scheduler writes the Dask worker's address there
             worker = msg.pop("pylo_worker")
             self.run.on_delta(Delta(worker=worker, **msg))
+
+
+def _reason(fut: Future[Any]) -> str:
+    """Dask's own words for why ``fut`` was cancelled (e.g. the scheduler connection was lost)."""
+    state_error = getattr(getattr(fut, "_state", None), "exception", None)
+    text = str(state_error).strip() if state_error is not None else ""
+    return text.splitlines()[0] if text else f"future {fut.status}"
 
 
 def _unconcluded(store: Store, eid: str, info: BlockInfo) -> bool:
