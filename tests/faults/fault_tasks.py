@@ -78,9 +78,11 @@ def kills_then_gated(log_dir: str, gate_dir: str, killer: int, gates: Collection
     gated(log_dir, gate_dir, gates, x)
 
 
-def forks(x: int) -> None:
+def forks(store_dir: str, x: int) -> None:
     """Input 3 forks; the child leaves at once with ``sys.exit(0)`` (as a task using a forking
-    library's subprocess would), the parent waits for it and goes on."""
+    library's subprocess would), the parent waits for it and goes on. Input 4 fails if the child
+    wrote a claim release or a worker outcome meanwhile (the parent's run is still going)."""
+    import glob
     import sys
 
     if x == 3:
@@ -88,6 +90,10 @@ def forks(x: int) -> None:
         if pid == 0:
             sys.exit(0)
         os.waitpid(pid, 0)
+    if x == 4:
+        leaked = glob.glob(f"{store_dir}/*/claims/*.released") + glob.glob(f"{store_dir}/*/workers/*.json")
+        if leaked:
+            raise RuntimeError(f"the forked child wrote {leaked}")
 
 
 def fails_loudly(size: int, x: int) -> None:

@@ -93,7 +93,9 @@ def test_a_lost_scheduler_raises_cluster_lost_with_dask_reason(external_cluster:
 
 def test_a_task_that_forks_leaves_its_parents_claim_and_outcome_alone(tmp_path: Path) -> None:
     pylo = Pylo.local_multithread(str(tmp_path / "s"), number_of_workers=1)
-    eid = pylo.start_from_scratch(range(6), fault_tasks.forks, progress=False)
+    eid = pylo.start_from_scratch(range(6), functools.partial(fault_tasks.forks, str(tmp_path / "s")),
+                                  progress=False)
+    assert pylo.get_exceptions(eid) == []
     assert pylo.get_state(eid) == (list(range(6)), [])
     [outcome] = pylo.store.read_workers(eid).values()
     assert outcome["cancelled"] is False and outcome["finished"] == 6
@@ -108,3 +110,21 @@ def test_large_exception_records_are_flushed_early_on_size(tmp_path: Path) -> No
     assert len(pylo.get_exceptions(eid)) == 60
     errors = pylo.store.files.find(pylo.store.layout.errors_dir(eid))
     assert len(errors) >= 3  # ~3.6 MB of messages: flushed on size, not once at the end of the block
+
+
+def test_a_repeated_progress_event_counts_once() -> None:
+    from pylo import Run
+    from pylo._core.block import Delta
+
+    run = Run("20261201T000000000000Z-00000000", 10)
+    delta = Delta("20261201T000000000000Z-00000000", 0, 0, finished=4, failed=1, attempts=5, seq=0, writer="a" * 12)
+    run.on_delta(delta)
+    run.on_delta(delta)  # the same flush reported twice
+    assert (run.progress().finished, run.progress().failed) == (4, 1)
+
+
+def test_a_finished_dask_run_drops_its_progress_handler(dask_client: Any, tmp_path: Path) -> None:
+    pylo = Pylo.dask(dask_client, str(tmp_path / "s"), number_of_workers=2)
+    eid = pylo.start_from_scratch(range(10), tasks.noop, progress=False)
+    assert not [t for t in dask_client._event_handlers if eid in str(t)]
+    assert eid not in pylo.backend._drivers

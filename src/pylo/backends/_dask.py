@@ -346,6 +346,11 @@ class _Driver:
             self.client.unsubscribe_topic(self.topic)
         except Exception:  # noqa: BLE001 - the client is closing or gone: nothing left to drop
             log.debug("execution %s: unsubscribe failed", self.manifest.id)
+        # ``unsubscribe_topic`` tells the scheduler but keeps the handler, and with it this driver
+        # and its run, referenced by the client for good: drop it.
+        handlers = getattr(self.client, "_event_handlers", None)
+        if isinstance(handlers, dict):
+            handlers.pop(self.topic, None)
         self.backend._drivers.pop(self.manifest.id, None)
 
     def _settle(self, error: BaseException | None) -> None:
