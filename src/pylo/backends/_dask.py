@@ -96,7 +96,19 @@ class DaskBackend:
             return None
 
     def default_workers(self) -> int:
+        """One Pylo worker per Dask thread. A cluster that has none yet (adaptive, starting at 0)
+        is sized by its adaptive maximum when it says so, else waited for (a minute at most)."""
         threads: dict[str, int] = self.client.nthreads()
+        if not threads:
+            adaptive = getattr(getattr(self.client, "cluster", None), "_adaptive", None)
+            maximum = getattr(adaptive, "maximum", None)
+            if isinstance(maximum, int) and maximum > 0:
+                return maximum
+            try:
+                self.client.wait_for_workers(1, timeout=60)
+            except Exception:  # noqa: BLE001 - still none: one Pylo worker, which waits for a Dask one
+                log.warning("no Dask worker after 60 s: planning one Pylo worker")
+            threads = self.client.nthreads()
         return max(1, sum(threads.values()))
 
     def check(self, store: Store, task: Callable[[Any], object]) -> None:
