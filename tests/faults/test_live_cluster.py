@@ -82,6 +82,8 @@ def test_a_forced_resume_beside_a_live_run_stops_it_first_and_counts_each_input_
         summary = pylo.summary(resumed)
         assert summary.total == N and summary.finished == N and summary.pending == 0
         again = pylo.start_from_past_execution(eid, tasks.noop, progress=False, force=True)
+        manifest = pylo.store.read_manifest(again)
+        assert (manifest.parent, manifest.n_inputs) == (resumed, 0)  # continued from the first: nothing reruns
         assert pylo.summary(again).finished == N and pylo.summary(again).total == N
     finally:
         pylo.close()

@@ -219,8 +219,8 @@ class _BlockRun:
                     if self.gave_up or self.stopped:
                         return
                     if self.record_bytes >= RECORDS_FLUSH_BYTES:
-                        self.since, since = since, 0
-                        self.flush()
+                        self.since, since = self.since + since, 0
+                        self.flush(coalesce=True)
                 except BaseException as exc:
                     if os.getpid() != self.pid:
                         _exit_forked_child(exc)
@@ -236,8 +236,8 @@ class _BlockRun:
                 last_read, countdown = now, stride
                 if since >= flush_every or now >= next_event:
                     if since >= flush_every or now >= next_flush:
-                        self.since, since = since, 0
-                        self.flush()
+                        self.since, since = self.since + since, 0
+                        self.flush(coalesce=True)
                         next_flush = now + interval
                     if stop():
                         return
@@ -288,10 +288,16 @@ class _BlockRun:
             clock.sleep(min(left, STOP_CHECK_INTERVAL))
         return True
 
-    def flush(self) -> None:
+    def flush(self, *, coalesce: bool = False) -> None:
         """Hand what changed since the last flush to the writer: errors first, so a failure always
-        has its records, then the progress segment, then the progress report."""
+        has its records, then the progress segment, then the progress report.
+
+        ``coalesce``: while the previous flush is still being written (an object store's PUT takes
+        longer than a window of fast tasks), keep gathering instead of waiting for it; the next
+        flush then writes everything in one segment."""
         if not (self.finished or self.failed or self.records):
+            return
+        if coalesce and self.writes.busy():
             return
         ctx, block, eid = self.ctx, self.info.block, self.ctx.execution
         writes: list[Callable[[], None]] = []

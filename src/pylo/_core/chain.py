@@ -53,16 +53,21 @@ def run_worker(
     ``lost``: blocks that killed their Dask workers too often; they are skipped, their inputs stay
     pending. Raises what a block raised (the outcome is recorded first, except when the store is
     unreachable)."""
+    pid = os.getpid()
+    tally = WorkerTally(worker=worker, lost_blocks=tuple(lost))
+    todo = [b for b in blocks if b.block not in tally.lost_blocks]
+    if rerun:
+        todo, tally = _skip_concluded(ctx, todo, tally)
+    ahead = _ReadAhead(ctx, rerun)
+    ahead.read(todo[0] if todo else None)  # on an object store, beside the lease's first write
     beat = Heartbeat(ctx.store, ctx.execution, lease_name(worker), interval=ctx.config.lease_interval,
                      poll=cancel_poll(ctx)).start()
 
     def stopped() -> bool:  # read between inputs: a flag, no I/O
         return stop() or beat.cancelled
 
-    pid = os.getpid()
-    tally = WorkerTally(worker=worker, lost_blocks=tuple(lost))
     try:
-        tally = _run_blocks(ctx, blocks, tally, stopped, report, rerun, beat)
+        tally = _run_blocks(ctx, todo, tally, stopped, report, ahead, beat)
     except StoreUnreachable:
         beat.abandon()  # nothing more can be written: the lease expires on its own
         raise
@@ -71,6 +76,8 @@ def run_worker(
             _finish_quietly(ctx, tally)
             beat.end()
         raise
+    finally:
+        ahead.close()
     finish_worker(ctx, tally, cancelled=stopped())
     beat.end()
     return tally
@@ -85,29 +92,21 @@ def _finish_quietly(ctx: BlockContext, tally: WorkerTally) -> None:
 
 def _run_blocks(
     ctx: BlockContext,
-    blocks: Sequence[BlockInfo],
+    todo: list[BlockInfo],
     tally: WorkerTally,
     stop: Callable[[], bool],
     report: Callable[[Delta], None],
-    rerun: bool,
+    ahead: _ReadAhead,
     beat: Heartbeat,
 ) -> WorkerTally:
-    todo = [b for b in blocks if b.block not in tally.lost_blocks]
-    ahead = _ReadAhead(ctx, rerun)
-    try:
-        if rerun:
-            todo, tally = _skip_concluded(ctx, todo, tally)
-        ahead.read(todo[0] if todo else None)
-        for i, info in enumerate(todo):
-            if beat.check_cancel():  # one GET per block: a cancel never waits for the next poll here
-                break
-            start = ahead.take()
-            ahead.read(todo[i + 1] if i + 1 < len(todo) else None)
-            tally = run_block(ctx, info, tally, stop=stop, report=report, start=start)
-            if tally.gave_up or stop():
-                break
-    finally:
-        ahead.close()
+    for i, info in enumerate(todo):
+        if beat.check_cancel():  # one GET per block: a cancel never waits for the next poll here
+            break
+        start = ahead.take()
+        ahead.read(todo[i + 1] if i + 1 < len(todo) else None)
+        tally = run_block(ctx, info, tally, stop=stop, report=report, start=start)
+        if tally.gave_up or stop():
+            break
     return tally
 
 

@@ -201,13 +201,13 @@ def run(task: str, inputs_file: TextIO, fmt: str, store: str, **opts: Any) -> No
 @click.argument("store")
 @click.argument("execution_id", metavar="ID")
 @click.option("--task", required=True, metavar="MODULE:FUNCTION", help="The task to rerun the unfinished inputs with.")
-@click.option("--force", is_flag=True, help="Take over the claim of a client known to be dead.")
+@click.option("--force", is_flag=True, help="Stop a run of ID that is still alive (it flushes), then resume.")
 @_runner_options
 def resume(store: str, execution_id: str, task: str, force: bool, **opts: Any) -> None:
     """Rerun the failed and pending inputs of execution ID in a new execution.
 
     Exits 0 when every input is now finished, 1 when some remain unfinished, 3 when another
-    client is running or resuming ID (``--force`` when that client is known to be dead).
+    run of ID is still alive (attach to it with ``pylo attach``, or ``--force`` to stop it first).
     """
     fn = load_task(task)
     _store(store, opts["storage_options"]).read_manifest(execution_id)  # unknown id: exit 3 before a cluster starts

@@ -19,6 +19,7 @@ Cancel: Dask cancels what has not started; what runs sees the store's cancel mar
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import logging
 import os
@@ -34,9 +35,11 @@ from distributed import Client, Future, LocalCluster, as_completed, fire_and_for
 from distributed.scheduler import KilledWorker
 
 from .._core.block import BlockContext, Delta, finish_worker, worker_blocks
+from .._core.config import Config
 from .._core.chain import lease_name, run_worker
 from .._core.decide import WorkerTally
 from .._core.run import Run
+from .._core.summary import summarize
 from . import OnEnd, end_run
 from ..errors import ClusterLost, InvalidArgument, PyloError, TaskNotSerializable
 from ..store import BlockInfo, Manifest, Store
@@ -143,13 +146,13 @@ class DaskBackend:
             owned.close()
         self._owned = []
 
-    def submit_worker(self, store: Store, eid: str, w: int, lost: tuple[int, ...], generation: int,
-                      annotations: dict[str, Any]) -> Future[Any]:
+    def submit_worker(self, store: Store, eid: str, w: int, blocks: Sequence[BlockInfo], config: Config,
+                      lost: tuple[int, ...], generation: int, annotations: dict[str, Any]) -> Future[Any]:
         """The one place a Pylo worker is handed to Dask: first submission and resubmissions alike
         carry the same restrictions and annotations."""
         with annotate(**annotations):
             future: Future[Any] = self.client.submit(
-                _dask_worker, store, eid, w, lost,
+                _dask_worker, store, eid, w, tuple(blocks), config, lost,
                 key=worker_key(eid, w, generation), pure=False,
                 resources=self.resources, workers=self.workers,
             )
@@ -200,6 +203,7 @@ class _Driver:
         self.lost: dict[int, tuple[int, ...]] = dict.fromkeys(self.chains, ())
         self.futures: dict[str, tuple[int, int]] = {}  # key -> (worker, generation)
         self.live: dict[int, Future[Any]] = {}
+        self.counts: dict[int, dict[str, int]] = {}  # worker -> final counts its task returned
         self.pending = as_completed(loop=self.client.loop)  # not the default client's loop
         self.lock = threading.Lock()
 
@@ -221,8 +225,8 @@ class _Driver:
             raise
 
     def _submit(self, w: int) -> None:
-        fut = self.backend.submit_worker(self.ctx.store, self.manifest.id, w, self.lost[w],
-                                         self.generation[w], self.annotations)
+        fut = self.backend.submit_worker(self.ctx.store, self.manifest.id, w, self.chains[w], self.ctx.config,
+                                         self.lost[w], self.generation[w], self.annotations)
         with self.lock:
             self.futures[str(fut.key)] = (w, self.generation[w])
             self.live[w] = fut
@@ -245,7 +249,11 @@ class _Driver:
             for fut in self.pending:
                 with self.lock:
                     w, gen = self.futures.pop(str(fut.key))
-                if gen != self.generation[w] or fut.status == "finished":
+                if gen != self.generation[w]:
+                    continue
+                if fut.status == "finished":
+                    if not self.lost[w]:  # a lost block's partial progress is in the store only
+                        self.counts[w] = fut.result()
                     continue
                 failure = self._failure(fut)
                 if isinstance(failure, KilledWorker) and error is None and not self.run.cancel_requested:
@@ -262,10 +270,12 @@ class _Driver:
         finally:
             self._unsubscribe()
             self.pending.clear()
-            if not isinstance(error, ClusterLost):
-                self._wait_leases()
-                self._record_unstarted()
-            self._reconcile()
+            if len(self.counts) == len(self.chains):  # every worker ended and said its counts
+                self.run.reconcile(sum(c["finished"] for c in self.counts.values()),
+                                   sum(c["failed"] for c in self.counts.values()))
+            elif not isinstance(error, ClusterLost):
+                started = self._wait_leases()
+                self._reconcile(started)
             self._settle(error)
 
     def _unfinished(self) -> ClusterLost | None:
@@ -317,41 +327,44 @@ class _Driver:
         self.generation[w] += 1
         self._submit(w)
 
-    def _wait_leases(self) -> None:
+    def _wait_leases(self) -> set[str]:
         """Wait until no worker lease of the run is alive: after a cancel, running workers flush
-        first; a lease whose worker died with its Dask worker expires on its own."""
+        first; a lease whose worker died with its Dask worker expires on its own. Returns the
+        names of the leases there are (the workers that started)."""
         store, eid = self.ctx.store, self.manifest.id
         names = {lease_name(w) for w in self.chains}
         while True:
             try:
-                live = [lease for lease in store.live_leases(eid, time.time() - _LEASE_SLACK) if lease.name in names]
+                leases = [lease for lease in store.read_leases(eid) if lease.name in names]
             except PyloError:
                 log.warning("execution %s: could not read its leases at the end", eid)
-                return
-            if not live:
-                return
+                return names
+            if not [lease for lease in leases if lease.live(time.time() - _LEASE_SLACK)]:
+                return {lease.name for lease in leases}
             time.sleep(min(0.2, self.ctx.config.lease_interval))
 
-    def _record_unstarted(self) -> None:
-        """Workers whose task never ran (cancelled while queued, say) still get their outcome."""
+    def _reconcile(self, started: set[str]) -> None:
+        """Record an outcome for the workers that will never write one (cancelled while queued,
+        or died with their Dask worker), then set the run's counts to the store's: events may
+        have been lost or repeated. The segments have the last word."""
+        store, eid = self.ctx.store, self.manifest.id
         try:
-            ended = self.ctx.store.read_workers(self.manifest.id)
-            for w in self.chains:
-                if w not in ended:
-                    finish_worker(self.ctx, WorkerTally(worker=w, lost_blocks=self.lost[w]), cancelled=True)
+            outcomes = store.read_workers(eid)
+            missing = [w for w in self.chains if w not in outcomes]
+            states = store.read_states(self.manifest) if missing or started else {}
+            for w in missing:
+                blocks = [states[b.block] for b in self.chains[w]]
+                tally = WorkerTally(worker=w, lost_blocks=self.lost[w],
+                                    finished=sum(len(b.finished) for b in blocks),
+                                    failed=sum(len(b.failed) for b in blocks),
+                                    failed_attempts=sum(b.failed_attempts for b in blocks))
+                finish_worker(self.ctx, tally, cancelled=True)
+            if not states:
+                states = store.read_states(self.manifest)
+            self.run.reconcile(sum(len(b.finished) for b in states.values()),
+                               sum(len(b.failed) for b in states.values()))
         except PyloError:
-            log.warning("execution %s: could not record the outcome of its unstarted workers", self.manifest.id)
-
-    def _reconcile(self) -> None:
-        """The store has the last word on the counts: events may have been lost or repeated."""
-        if self.run.describe is None:
-            return
-        try:
-            summary = self.run.describe()
-        except PyloError:
-            log.warning("execution %s: could not read its final counts from the store", self.manifest.id)
-            return
-        self.run.reconcile(summary.finished - summary.inherited, summary.failed)
+            log.warning("execution %s: could not read its final counts from the store", eid)
 
     def _unsubscribe(self) -> None:
         try:
@@ -389,12 +402,17 @@ def _unconcluded(store: Store, eid: str, info: BlockInfo) -> bool:
     return len(state.finished) + len(state.failed) < info.count
 
 
-def _dask_worker(store: Store, eid: str, w: int, lost: tuple[int, ...]) -> None:
-    """One Pylo worker, on a Dask worker. ``rerun``: its lease exists already, so an earlier
-    attempt of this task ran (its Dask worker died): continue from the store."""
-    manifest = store.read_manifest(eid)
-    ctx = BlockContext(store, eid, store.read_task(eid), manifest.config)
-    rerun = bool(lost) or store.files.exists(store.layout.lease(eid, lease_name(w)))
+def _dask_worker(
+    store: Store, eid: str, w: int, blocks: tuple[BlockInfo, ...], config: Config, lost: tuple[int, ...]
+) -> dict[str, int]:
+    """One Pylo worker, on a Dask worker; returns its final counts. ``rerun``: its lease exists
+    already, so an earlier attempt of this task ran (its Dask worker died): continue from the store.
+    The task and the lease are read at once: on an object store their latencies would add up."""
+    with concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="pylo-start") as pool:
+        task = pool.submit(store.read_task, eid)
+        leased = pool.submit(store.files.exists, store.layout.lease(eid, lease_name(w)))
+        ctx = BlockContext(store, eid, task.result(), config)
+        rerun = bool(lost) or leased.result()
     worker = get_worker()
     topic = _topic(eid)
 
@@ -402,4 +420,5 @@ def _dask_worker(store: Store, eid: str, w: int, lost: tuple[int, ...]) -> None:
         msg = {k: v for k, v in delta.__dict__.items() if k != "worker"}
         worker.log_event(topic, {"pylo_worker": delta.worker, **msg})  # the scheduler owns "worker"
 
-    run_worker(ctx, w, worker_blocks(manifest)[w], report=report, rerun=rerun, lost=lost)
+    tally = run_worker(ctx, w, blocks, report=report, rerun=rerun, lost=lost)
+    return {"finished": tally.finished, "failed": tally.failed}

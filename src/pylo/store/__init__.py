@@ -257,6 +257,8 @@ class Store:
             gen, released = latest(self.files.listdir(self.layout.claims_dir(eid)))
             if gen and not released:
                 took_over = self._break_or_refuse(eid, gen, force, wait)
+            elif gen and force:  # forced again after an earlier forced resume: continue from that one
+                took_over = self._runs(eid, gen)
             hold(mine)  # before the write: from then on this process may hold it
             try:
                 won = self._take(self.layout.claim(eid, gen + 1), mine)
