@@ -99,3 +99,8 @@ def forks(store_dir: str, x: int) -> None:
 def fails_loudly(size: int, x: int) -> None:
     """Fails with a message of ``size`` characters."""
     raise ValueError("x" * size)
+
+
+def gated_with_payload(payload: bytes, log_dir: str, gate_dir: str, gates: Collection[int], x: int) -> None:
+    """``gated``, as a task whose closure carries ``payload``."""
+    gated(log_dir, gate_dir, gates, x)

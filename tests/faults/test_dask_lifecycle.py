@@ -128,3 +128,25 @@ def test_a_finished_dask_run_drops_its_progress_handler(dask_client: Any, tmp_pa
     eid = pylo.start_from_scratch(range(10), tasks.noop, progress=False)
     assert not [t for t in dask_client._event_handlers if eid in str(t)]
     assert eid not in pylo.backend._drivers
+
+
+def test_the_task_travels_to_the_cluster_once_not_with_every_block(dask_client: Any, tmp_path: Path) -> None:
+    import pickle
+
+    blob = os.urandom(1 << 20)  # a task closing over 1 MB
+    gates = tmp_path / "gates"
+    gates.mkdir()
+    pylo = Pylo.dask(dask_client, str(tmp_path / "s"), number_of_workers=2, block_size=2)
+    task = functools.partial(fault_tasks.gated_with_payload, blob, str(tmp_path), str(gates), [1])
+    run = pylo.submit(range(40), task)  # 20 blocks
+    try:
+        wait_for(lambda: (gates / "gate-1").exists(), "the run to start")
+
+        def spec_bytes(dask_scheduler: Any) -> int:
+            return sum(len(pickle.dumps(ts.run_spec)) for key, ts in dask_scheduler.tasks.items() if "pylo-" in str(key))
+
+        assert dask_client.run_on_scheduler(spec_bytes) < 100_000  # 20 blocks × 1 MB before
+    finally:
+        (gates / "open-1").touch()
+    run.wait(60)
+    assert pylo.summary(run.id).finished == 40

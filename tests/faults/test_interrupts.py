@@ -7,6 +7,8 @@ import functools
 import json
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -127,3 +129,34 @@ def test_ctrl_c_to_the_whole_process_group_ends_a_dask_run_on_the_default_cluste
     resumed = pylo.start_from_past_execution(eid, functools.partial(tasks.log_call, str(calls)), progress=False)
     assert pylo.get_state(resumed) == (list(range(40)), [])
     assert len(reruns(calls)) <= 2  # at most the input in flight on each worker ran twice
+
+
+def test_ctrl_c_to_the_process_group_of_pylo_run_ends_it_resumable(tmp_path: Path) -> None:
+    # `pylo run` on the local cluster it starts itself, interrupted as a terminal does it.
+    (tmp_path / "slowtask.py").write_text(
+        "import os, time\n"
+        "def slow(x):\n"
+        f"    open(os.path.join({str(tmp_path)!r}, 'started'), 'a').close()\n"
+        "    time.sleep(0.02)\n"
+    )
+    (tmp_path / "inputs.txt").write_text("\n".join(str(i) for i in range(2_000)))
+    store = str(tmp_path / "s")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pylo", "run", "slowtask:slow", "--inputs", "inputs.txt", "--store", store,
+         "--workers", "2", "--block-size", "100", "--flush-every", "5", "--no-progress"],
+        cwd=tmp_path, env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: (tmp_path / "started").exists(), "the first input to run")
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, err.decode()[-2000:]
+        assert b"interrupted: execution" in err
+    finally:
+        kill_group(proc)
+    pylo = Pylo.local_multithread(store, number_of_workers=2)
+    [eid] = pylo.executions()
+    wait_for(lambda: not pylo.store.is_running(eid), "the leases of the dead workers to expire")
+    assert pylo.summary(eid).unfinished > 0
+    resumed = pylo.start_from_past_execution(eid, tasks.noop, progress=False)
+    assert pylo.summary(resumed).finished == 2_000

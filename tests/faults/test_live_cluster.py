@@ -58,7 +58,8 @@ def test_a_killed_client_leaves_its_run_going_and_another_one_attaches(external_
         assert pylo.store.is_running(eid)  # its Dask workers renew their leases
         with pytest.raises(ExecutionClaimed, match=rf"still running: attach to it with pylo.attach\('{eid}'\)"):
             pylo.resume(eid, tasks.noop)
-        run = pylo.attach(eid, poll=0.2)
+        run = pylo.resume_or_attach(eid, tasks.noop)  # a retried pipeline step: attaches
+        assert run.id == eid
         _open_gates(spec)
         assert run.wait(60) == eid and run.status.value == "done"
         assert run.progress().finished == N and run.progress().pending == 0
