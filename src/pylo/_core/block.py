@@ -40,6 +40,11 @@ STOP_CHECK_INTERVAL = 0.05
 # flushed early, whatever ``task_executions_before_flush`` says.
 RECORDS_FLUSH_BYTES = 1 << 20
 
+# On an object store, flushes gather behind the one being written for at most this many windows
+# of ``task_executions_before_flush`` attempts; then the loop waits for it. This only happens when
+# a window of tasks runs faster than one PUT, i.e. when rerunning the window after a crash is cheap.
+COALESCE_WINDOWS = 8
+
 
 @dataclasses.dataclass(frozen=True)
 class Delta:
@@ -297,7 +302,8 @@ class _BlockRun:
         flush then writes everything in one segment."""
         if not (self.finished or self.failed or self.records):
             return
-        if coalesce and self.writes.busy():
+        gathered = len(self.finished) + len(self.failed)
+        if coalesce and self.writes.busy() and gathered < COALESCE_WINDOWS * self.ctx.config.task_executions_before_flush:
             return
         ctx, block, eid = self.ctx, self.info.block, self.ctx.execution
         writes: list[Callable[[], None]] = []

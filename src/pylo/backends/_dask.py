@@ -274,8 +274,8 @@ class _Driver:
                 self.run.reconcile(sum(c["finished"] for c in self.counts.values()),
                                    sum(c["failed"] for c in self.counts.values()))
             elif not isinstance(error, ClusterLost):
-                started = self._wait_leases()
-                self._reconcile(started)
+                self._wait_leases()
+                self._reconcile()
             self._settle(error)
 
     def _unfinished(self) -> ClusterLost | None:
@@ -327,10 +327,9 @@ class _Driver:
         self.generation[w] += 1
         self._submit(w)
 
-    def _wait_leases(self) -> set[str]:
+    def _wait_leases(self) -> None:
         """Wait until no worker lease of the run is alive: after a cancel, running workers flush
-        first; a lease whose worker died with its Dask worker expires on its own. Returns the
-        names of the leases there are (the workers that started)."""
+        first; a lease whose worker died with its Dask worker expires on its own."""
         store, eid = self.ctx.store, self.manifest.id
         names = {lease_name(w) for w in self.chains}
         while True:
@@ -338,29 +337,26 @@ class _Driver:
                 leases = [lease for lease in store.read_leases(eid) if lease.name in names]
             except PyloError:
                 log.warning("execution %s: could not read its leases at the end", eid)
-                return names
+                return
             if not [lease for lease in leases if lease.live(time.time() - _LEASE_SLACK)]:
-                return {lease.name for lease in leases}
+                return
             time.sleep(min(0.2, self.ctx.config.lease_interval))
 
-    def _reconcile(self, started: set[str]) -> None:
+    def _reconcile(self) -> None:
         """Record an outcome for the workers that will never write one (cancelled while queued,
         or died with their Dask worker), then set the run's counts to the store's: events may
         have been lost or repeated. The segments have the last word."""
         store, eid = self.ctx.store, self.manifest.id
         try:
             outcomes = store.read_workers(eid)
-            missing = [w for w in self.chains if w not in outcomes]
-            states = store.read_states(self.manifest) if missing or started else {}
-            for w in missing:
+            states = store.read_states(self.manifest)
+            for w in (w for w in self.chains if w not in outcomes):
                 blocks = [states[b.block] for b in self.chains[w]]
                 tally = WorkerTally(worker=w, lost_blocks=self.lost[w],
                                     finished=sum(len(b.finished) for b in blocks),
                                     failed=sum(len(b.failed) for b in blocks),
                                     failed_attempts=sum(b.failed_attempts for b in blocks))
                 finish_worker(self.ctx, tally, cancelled=True)
-            if not states:
-                states = store.read_states(self.manifest)
             self.run.reconcile(sum(len(b.finished) for b in states.values()),
                                sum(len(b.failed) for b in states.values()))
         except PyloError:
