@@ -84,9 +84,12 @@ def run_block(
     stop: Callable[[], bool] = lambda: False,
     report: Callable[[Delta], None] = lambda d: None,
     start: tuple[BlockState, list[Any]] | None = None,
+    writes: BackgroundWrites | None = None,
 ) -> WorkerTally:
     """Run the task over one block and return the worker's tally after it. ``start``: what earlier
-    attempts of the block concluded and its inputs, when the caller read them ahead."""
+    attempts of the block concluded and its inputs, when the caller read them ahead. ``writes``:
+    the caller's writer, shared by its blocks (then the caller waits for it at its end, and a
+    block's last flush is written while the next block runs)."""
     if tally.gave_up:
         return tally
     if start is None:
@@ -95,7 +98,7 @@ def run_block(
         start = None
     if start is None:  # cancelled before it began
         return tally
-    return _BlockRun(ctx, info, tally, stop, report).run(*start)
+    return _BlockRun(ctx, info, tally, stop, report, writes).run(*start)
 
 
 def _read_block(ctx: BlockContext, info: BlockInfo, stop: Callable[[], bool]) -> tuple[BlockState, list[Any]] | None:
@@ -132,6 +135,7 @@ class _BlockRun:
         tally: WorkerTally,
         stop: Callable[[], bool],
         report: Callable[[Delta], None],
+        writes: BackgroundWrites | None = None,
     ) -> None:
         self.ctx, self.info, self.stop, self.report = ctx, info, stop, report
         cfg = ctx.config
@@ -154,7 +158,8 @@ class _BlockRun:
         self.pid = os.getpid()  # a task that forks: its child must not run pylo's shutdown path
         # On an object store one flush is written in the background while the task goes on; a
         # local write (~0.3 ms) costs less than handing it to another thread.
-        self.writes = BackgroundWrites(threads=0 if ctx.store.files.local else 1, depth=1)
+        self.shared = writes is not None
+        self.writes = writes or new_writer(ctx)
         # Running totals of this block, folded into the tally at the end.
         self.tally = tally if tally.started else dataclasses.replace(tally, started=_now())
         self.failed_attempts = tally.failed_attempts
@@ -179,9 +184,11 @@ class _BlockRun:
             raise
         else:  # end of block, cancel, give-up
             self.flush()
-            self.writes.wait()
+            if not self.shared:
+                self.writes.wait()
         finally:
-            self.writes.close()
+            if not self.shared:
+                self.writes.close()
             if self.timed is not None:
                 self.timed.close()
         return dataclasses.replace(
@@ -337,6 +344,12 @@ class _BlockRun:
                 write()
 
         self.writes.submit(write_all)
+
+
+def new_writer(ctx: BlockContext) -> BackgroundWrites:
+    """The writer of a worker's flushes: in the background, one in flight, on an object store; a
+    local write (~0.3 ms) costs less than handing it to another thread."""
+    return BackgroundWrites(threads=0 if ctx.store.files.local else 1, depth=1)
 
 
 def _record_size(record: dict[str, Any]) -> int:

@@ -19,7 +19,8 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .block import BlockContext, Delta, finish_worker, run_block
+from .background_writes import BackgroundWrites
+from .block import BlockContext, Delta, finish_worker, new_writer, run_block
 from .decide import WorkerTally, gives_up
 from ..errors import PyloError, StoreUnreachable
 from ..store import BlockInfo, BlockState, Heartbeat
@@ -66,8 +67,10 @@ def run_worker(
     def stopped() -> bool:  # read between inputs: a flag, no I/O
         return stop() or beat.cancelled
 
+    writes = new_writer(ctx)
     try:
-        tally = _run_blocks(ctx, todo, tally, stopped, report, ahead, beat)
+        tally = _run_blocks(ctx, todo, tally, stopped, report, ahead, beat, writes)
+        writes.wait()  # the last block's last flush
     except StoreUnreachable:
         beat.abandon()  # nothing more can be written: the lease expires on its own
         raise
@@ -78,6 +81,7 @@ def run_worker(
         raise
     finally:
         ahead.close()
+        writes.close()
     finish_worker(ctx, tally, cancelled=stopped())
     beat.end()
     return tally
@@ -98,13 +102,17 @@ def _run_blocks(
     report: Callable[[Delta], None],
     ahead: _ReadAhead,
     beat: Heartbeat,
+    writes: BackgroundWrites,
 ) -> WorkerTally:
+    # On local disk a block asks for the cancel marker as it starts (a cheap GET, so a cancel
+    # never waits for the next poll); on an object store the heartbeat's poll is enough.
+    check = beat.check_cancel if ctx.store.files.local else (lambda: beat.cancelled)
     for i, info in enumerate(todo):
-        if beat.check_cancel():  # one GET per block: a cancel never waits for the next poll here
+        if check():
             break
         start = ahead.take()
         ahead.read(todo[i + 1] if i + 1 < len(todo) else None)
-        tally = run_block(ctx, info, tally, stop=stop, report=report, start=start)
+        tally = run_block(ctx, info, tally, stop=stop, report=report, start=start, writes=writes)
         if tally.gave_up or stop():
             break
     return tally

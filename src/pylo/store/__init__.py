@@ -303,6 +303,8 @@ class Store:
         runs = self._runs(eid, gen)
         if holder.mine():
             return True, runs
+        if holder.abandoned_here():
+            return False, runs
         if any(lease.name == holder.lease_name for lease in self.live_leases(eid)):
             return True, runs
         if runs is not None and self.is_running(runs):

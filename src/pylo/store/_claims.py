@@ -65,6 +65,11 @@ class Holder:
         """A claim that a run of this very process holds now (a process-wide fact)."""
         return self.token in _LIVE and self.pid == os.getpid()
 
+    def abandoned_here(self) -> bool:
+        """A claim this very process held and no run of it holds any more (its run ended without
+        releasing it: the store was unreachable then)."""
+        return self.pid == os.getpid() and self.host == socket.gethostname() and self.token not in _LIVE
+
     def in_grace(self, now: float | None = None) -> bool:
         return ((time.time() if now is None else now) - self.taken) < CLAIM_GRACE
 
