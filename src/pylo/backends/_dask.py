@@ -233,10 +233,13 @@ class _Driver:
         self.pending.add(fut)
 
     def cancel_queued(self) -> None:
+        """Cancel the tasks that have not started, and tell the running ones at once through
+        Dask (the store's marker reaches them too, within a poll)."""
         with self.lock:
             futures = list(self.live.values())
         if futures:
             try:
+                self.client.run(_mark_cancelled, self.manifest.id)
                 self.client.cancel(futures, reason="pylo: the execution was cancelled")
             except Exception:  # noqa: BLE001 - the scheduler is gone: the drive loop reports that
                 log.warning("execution %s: could not cancel its queued Dask tasks", self.manifest.id)
@@ -368,10 +371,11 @@ class _Driver:
         except Exception:  # noqa: BLE001 - the client is closing or gone: nothing left to drop
             log.debug("execution %s: unsubscribe failed", self.manifest.id)
         # ``unsubscribe_topic`` tells the scheduler but keeps the handler, and with it this driver
-        # and its run, referenced by the client for good: drop it.
+        # and its run, referenced by the client for good: put a handler that holds nothing in
+        # its place (events still in flight would otherwise be logged as errors).
         handlers = getattr(self.client, "_event_handlers", None)
-        if isinstance(handlers, dict):
-            handlers.pop(self.topic, None)
+        if isinstance(handlers, dict) and self.topic in handlers:
+            handlers[self.topic] = _late_event
         self.backend._drivers.pop(self.manifest.id, None)
 
     def _settle(self, error: BaseException | None) -> None:
@@ -386,6 +390,10 @@ class _Driver:
             self.run.on_delta(Delta(worker=worker, **msg))
 
 
+def _late_event(event: Any) -> None:
+    """Progress of a run that has ended: its counts were reconciled with the store already."""
+
+
 def _reason(fut: Future[Any]) -> str:
     """Dask's own words for why ``fut`` was cancelled (e.g. the scheduler connection was lost)."""
     state_error = getattr(getattr(fut, "_state", None), "exception", None)
@@ -396,6 +404,14 @@ def _reason(fut: Future[Any]) -> str:
 def _unconcluded(store: Store, eid: str, info: BlockInfo) -> bool:
     state = store.read_block_state(eid, info)
     return len(state.finished) + len(state.failed) < info.count
+
+
+# Executions cancelled by their client, told to each Dask worker process directly (``client.run``).
+_CANCELLED: set[str] = set()
+
+
+def _mark_cancelled(eid: str) -> None:
+    _CANCELLED.add(eid)
 
 
 def _dask_worker(
@@ -416,5 +432,5 @@ def _dask_worker(
         msg = {k: v for k, v in delta.__dict__.items() if k != "worker"}
         worker.log_event(topic, {"pylo_worker": delta.worker, **msg})  # the scheduler owns "worker"
 
-    tally = run_worker(ctx, w, blocks, report=report, rerun=rerun, lost=lost)
+    tally = run_worker(ctx, w, blocks, stop=lambda: eid in _CANCELLED, report=report, rerun=rerun, lost=lost)
     return {"finished": tally.finished, "failed": tally.failed}
