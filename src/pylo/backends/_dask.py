@@ -238,11 +238,19 @@ class _Driver:
         with self.lock:
             futures = list(self.live.values())
         if futures:
+            # On a thread of its own: with the workers gone (a Ctrl-C to the whole process group
+            # kills a local cluster's workers too) ``client.run`` would wait for them for good.
+            threading.Thread(target=self._tell_workers, name=f"pylo-{self.manifest.id}-cancel", daemon=True).start()
             try:
-                self.client.run(_mark_cancelled, self.manifest.id)
                 self.client.cancel(futures, reason="pylo: the execution was cancelled")
             except Exception:  # noqa: BLE001 - the scheduler is gone: the drive loop reports that
                 log.warning("execution %s: could not cancel its queued Dask tasks", self.manifest.id)
+
+    def _tell_workers(self) -> None:
+        try:
+            self.client.run(_mark_cancelled, self.manifest.id)
+        except Exception:  # noqa: BLE001 - workers gone or client closing: the store's marker remains
+            log.debug("execution %s: could not tell the workers of the cancel directly", self.manifest.id)
 
     def _drive(self) -> None:
         """Follow every worker task to its end; then wait until no lease of the run is alive
