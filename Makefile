@@ -25,14 +25,17 @@ $(VENV)/.stamp-bench: pyproject.toml constraints.txt | $(BIN)/python
 demo: $(VENV)/.stamp-base
 	$(BIN)/pylo demo
 
+# The type check is part of the tests (CI runs `make test`): mypy --strict, from pyproject.toml.
 test: $(VENV)/.stamp-test
+	$(BIN)/python -m mypy --strict src/pylo
+	tests/web/install-browser
 	$(BIN)/python -m pytest
 
 faults: $(VENV)/.stamp-test
 	$(BIN)/python -m pytest tests/faults tests/test_bad_input.py
 
 lint: $(VENV)/.stamp-test
-	$(BIN)/python -m mypy src/pylo
+	$(BIN)/python -m mypy --strict src/pylo
 
 bench: $(VENV)/.stamp-bench
 	$(BIN)/python benchmarks/run.py

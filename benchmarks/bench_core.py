@@ -1,4 +1,4 @@
-"""The core benchmarks (issue 5): each row runs pylo and its peers in the same run, on the same
+"""The core benchmarks: each row runs pylo and its peers in the same run, on the same
 cluster and inputs, and returns figures and ratios. ``quick`` shrinks every size."""
 
 from __future__ import annotations
@@ -252,6 +252,46 @@ def flush(quick: bool) -> list[dict[str, Any]]:
     ]
 
 
+def fsync(quick: bool) -> list[dict[str, Any]]:
+    """What durable local writes cost: each object's file and directory are fsynced. Measured on
+    the objects themselves (segment-sized writes) and on a run that flushes after every input."""
+    from pylo.store._fs import Files
+
+    n = 500 if quick else 2_000
+    inputs = 2_000 if quick else 10_000
+    blob = b'{"format":1,"block":0,"finished":[[0,1000]],"failed":[],"retried":[]}'
+    with tempfile.TemporaryDirectory() as tmp:
+        times = {}
+        for durable in (True, False):
+            files = Files(f"{tmp}/{durable}", durable=durable)
+            files.put(f"{files.root}/warm", blob)
+            t0 = time.perf_counter()
+            for i in range(n):
+                files.put(f"{files.root}/obj-{i:06d}", blob)
+            times[durable] = (time.perf_counter() - t0) / n
+
+        runs, default = {}, {}
+        big = 200_000 if quick else 1_000_000
+        for durable in (True, False):
+            pylo = Pylo.local_multithread(f"{tmp}/run-{durable}", number_of_workers=2, task_executions_before_flush=1)
+            pylo.store.files.durable = durable
+            runs[durable], _ = best_of(lambda: pylo.start_from_scratch(range(inputs), noop, progress=False), 1)
+            pylo = Pylo.local_multithread(f"{tmp}/default-{durable}", number_of_workers=2)
+            pylo.store.files.durable = durable
+            default[durable], _ = best_of(lambda: pylo.start_from_scratch(range(big), noop, progress=False), 1 if quick else 3)
+    return [
+        {"id": "fsync", "what": f"one local write, file + directory fsynced ({n:,} writes)",
+         "figure": f"{times[True] * 1e6:,.0f} µs", "peer": f"without fsync {times[False] * 1e6:,.0f} µs",
+         "ratio": f"{times[True] / times[False]:.2f}× the time", "target": "report the cost", "met": "—"},
+        {"id": "fsync", "what": f"Pylo.local_multithread, a flush after every input ({inputs:,} inputs)",
+         "figure": _rate(inputs, runs[True]), "peer": f"without fsync {_rate(inputs, runs[False])}",
+         "ratio": f"{runs[False] / runs[True]:.2f}×", "target": "report the cost", "met": "—"},
+        {"id": "fsync", "what": f"Pylo.local_multithread, default flush (1000), {big:,} no-op inputs",
+         "figure": _rate(big, default[True]), "peer": f"without fsync {_rate(big, default[False])}",
+         "ratio": f"{default[False] / default[True]:.2f}×", "target": "report the cost", "met": "—"},
+    ]
+
+
 def first_call(path: str, x: Any) -> None:
     """Records the wall time of the first call (any process on this machine)."""
     try:
@@ -362,4 +402,4 @@ def sleep_batch(xs: list[Any]) -> None:
         sleep_5ms(x)
 
 
-ROWS = [throughput, threads, s3, scheduler, ten_million, flush, resume, memory, io_bound]
+ROWS = [throughput, threads, s3, scheduler, ten_million, flush, fsync, resume, memory, io_bound]

@@ -107,8 +107,46 @@ def test_an_invalid_config_value_is_refused_naming_it(store: Path, name: str, va
 
 
 def test_an_unknown_option_is_refused(store: Path) -> None:
-    with pytest.raises(InvalidArgument, match="unknown option.*retires"):
+    with pytest.raises(InvalidArgument, match="unknown option.*retires") as info:
         Pylo.local_multithread(str(store), retires=3)  # type: ignore[call-arg]
+    known = str(info.value).split("known: ", 1)[1]
+    for name in ("number_of_workers", "max_worker_failures", "task_executions_before_flush",
+                 "store_exceptions", "storage_options", "retries", "timeout", "block_size"):
+        assert name in known
+
+
+@pytest.mark.parametrize(("inputs", "hint"), [
+    ("abc", r"pass \['abc'\]"),
+    (b"abc", r"pass \[b'abc'\]"),
+    (bytearray(b"ab"), "bytearray"),
+    ({"a": 1, "b": 2}, r"list\(d.items\(\)\)"),
+])
+def test_a_string_or_a_mapping_as_inputs_is_refused(pylo: Pylo, tmp_path: Path, inputs: Any, hint: str) -> None:
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    with pytest.raises(InvalidArgument, match=hint):
+        pylo.submit(inputs, functools.partial(tasks.log_call, str(calls)))
+    _nothing_ran(pylo, calls)
+
+
+def _two_required(a: int, b: int) -> None:
+    pass
+
+
+def _keyword_only(*, x: int) -> None:
+    pass
+
+
+@pytest.mark.parametrize("task", [_two_required, _keyword_only, lambda: None])
+def test_a_task_that_cannot_take_one_input_is_refused_before_the_run(pylo: Pylo, task: Any) -> None:
+    with pytest.raises(InvalidArgument, match="cannot be called with one input"):
+        pylo.start_from_scratch(range(3), task, progress=False)
+    _nothing_ran(pylo)
+
+
+@pytest.mark.parametrize("task", [functools.partial(_two_required, 1), print, lambda x, y=2: None, tasks.noop])
+def test_tasks_that_take_one_input_pass_the_check(pylo: Pylo, task: Any) -> None:
+    pylo.start_from_scratch([1], task, progress=False)
 
 
 def test_invalid_config_on_dask_too(dask_client: Any, store: Path) -> None:
@@ -130,6 +168,36 @@ def test_a_store_path_that_is_a_file(tmp_path: Path) -> None:
     with pytest.raises(InvalidArgument, match="is a file"):
         Pylo.local_multithread(str(path))
     assert path.read_text() == "not a directory"
+
+
+@pytest.mark.parametrize("url", ["s3:/bucket/prefix", "s3:bucket", "memory:/x", "gcs//bucket", "file:/tmp/x"])
+def test_a_mistyped_url_is_refused_not_made_a_local_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InvalidArgument, match="mistyped URL"):
+        Pylo.local_multithread(url)
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_local_folder_with_a_colon_is_still_a_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    pylo = Pylo.local_multithread("./s3:/x", number_of_workers=1)
+    pylo.start_from_scratch([1], tasks.noop, progress=False)
+    assert (tmp_path / "s3:" / "x").is_dir()
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ("anon=true", "storage_options must be a dict"),
+    (5, "storage_options must be a dict"),
+    (["anon"], "storage_options must be a dict"),
+    ({"client_kwargs": 5}, "client_kwargs must be a dict"),
+    ({"config_kwargs": "x"}, "config_kwargs must be a dict"),
+    ({1: 2}, "keys must be strings"),
+])
+def test_storage_options_of_the_wrong_type(tmp_path: Path, options: Any, message: str) -> None:
+    with pytest.raises(InvalidArgument, match=message):
+        Pylo.local_multithread(str(tmp_path / "s"), storage_options=options)
+    with pytest.raises(InvalidArgument, match=message):
+        Pylo.local_multithread("s3://bucket/prefix", storage_options=options)
 
 
 @pytest.mark.parametrize("store", [None, "", 42])
@@ -276,3 +344,107 @@ def test_an_input_that_pickles_but_does_not_load_back_is_refused_before_any_work
     with pytest.raises(TaskNotSerializable, match="input at position 3 cannot be serialized and loaded back"):
         pylo.start_from_scratch(inputs, functools.partial(tasks.log_call, str(calls)), progress=False)
     _nothing_ran(pylo, calls)  # otherwise the execution could never be read or resumed
+
+
+# -- shortened ids -------------------------------------------------------------------------------
+
+
+def test_an_id_may_be_shortened_to_a_unique_prefix_or_its_random_part(pylo: Pylo) -> None:
+    first = pylo.start_from_scratch(range(7), tasks.fail_multiples_of_7, progress=False)
+    second = pylo.start_from_scratch(range(3), tasks.noop, progress=False)
+    common = next(i for i in range(len(first)) if first[i] != second[i])
+    for short in (first[: common + 1], first[-8:], first):
+        assert pylo.summary(short).execution_id == first
+        assert pylo.get_state(short) == pylo.get_state(first)
+        assert len(pylo.get_exceptions(short)) == 1 and pylo.verify(short).ok
+    resumed = pylo.start_from_past_execution(first[-8:], tasks.noop, progress=False)
+    assert pylo.summary(resumed).parent == first
+    with pytest.raises(InvalidArgument, match="names 3 executions.*give more of the id"):
+        pylo.summary(first[:4])
+    with pytest.raises(ExecutionNotFound, match="no execution 1999"):
+        pylo.summary("1999")
+
+
+# -- a script without the main guard ---------------------------------------------------------------
+
+UNGUARDED = """
+from pylo import Pylo
+
+def work():
+    return Pylo.dask(None, {store!r}, retries=-1)   # retries=-1: refused after the guard check
+
+{call}
+"""
+
+
+@pytest.mark.parametrize(("call", "refused"), [
+    ("work()", True),
+    ("pylo = Pylo.dask(None, 'store', retries=-1)", True),
+    ("if __name__ == '__main__':\n    work()", False),
+    ("if '__main__' == __name__:\n    x = 1\n    work()", False),
+])
+def test_a_local_cluster_from_an_unguarded_script_is_refused_clearly(tmp_path: Path, call: str, refused: bool) -> None:
+    import subprocess
+    import sys
+
+    script = tmp_path / "job.py"
+    script.write_text(UNGUARDED.format(store=str(tmp_path / "store"), call=call))
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "Nanny" not in result.stderr and len(result.stderr.splitlines()) < 30, result.stderr
+    if refused:
+        assert 'if __name__ == "__main__":' in result.stderr and "job.py, line" in result.stderr
+    else:
+        assert "retries must be >= 0" in result.stderr
+    assert not (tmp_path / "store").exists()
+
+
+# -- a store that is not there --------------------------------------------------------------------
+
+
+def _store_retries(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "pylo.store._fs" and "retry" in r.getMessage()]
+
+
+def test_a_missing_bucket_is_one_typed_error_naming_the_store(
+    moto_server: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from pylo import StoreNotFound, StoreUnreachable
+
+    url = f"s3://no-such-bucket-{uuid.uuid4().hex[:8]}/store"
+    pylo = Pylo.local_multithread(url, storage_options=moto_server.options(), number_of_workers=1)
+    with caplog.at_level(logging.WARNING, logger="pylo"), pytest.raises(StoreNotFound) as info:
+        pylo.start_from_scratch(range(3), tasks.noop, progress=False)
+    assert url in str(info.value) and "does not exist" in str(info.value)
+    assert isinstance(info.value, StoreUnreachable) and isinstance(info.value, LookupError)
+    assert _store_retries(caplog) == []  # a permanent answer: not retried
+
+
+def test_an_unreachable_endpoint_is_one_typed_error_within_the_retry_budget(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import re
+    import socket
+
+    from pylo import StoreUnreachable
+
+    with socket.socket() as sock:  # a port nobody listens on: connections are refused
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    options = {"key": "k", "secret": "s", "client_kwargs": {"endpoint_url": f"http://127.0.0.1:{port}"}}
+    pylo = Pylo.local_multithread("s3://bucket/store", storage_options=options, store_retry_seconds=1.0)
+    with caplog.at_level(logging.WARNING, logger="pylo"), pytest.raises(StoreUnreachable) as info:
+        pylo.executions()  # one listing
+    message = str(info.value)
+    assert "s3://bucket/store" in message
+    attempts, seconds = re.search(r"after (\d+) attempts in ([\d.]+)s", message).groups()  # type: ignore[union-attr]
+    # botocore's own retries are off (they made one attempt last ~8 s): the attempts are pylo's,
+    # each logged, and they stop once the budget is spent (was 61-70 s, silent).
+    assert int(attempts) >= 3 and len(_store_retries(caplog)) == int(attempts) - 1
+    assert float(seconds) < 10
+
+
+@pytest.mark.parametrize("bad", [-1, float("inf"), True, "6"])
+def test_the_retry_budget_is_checked(tmp_path: Path, bad: Any) -> None:
+    with pytest.raises(InvalidArgument, match="store_retry_seconds"):
+        Pylo.local_multithread(str(tmp_path / "s"), store_retry_seconds=bad)

@@ -87,14 +87,14 @@ def only_execution(store: Path) -> str:
 # -- help and usage ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("command", [[], ["run"], ["resume"], ["ls"], ["status"], ["exceptions"], ["cancel"], ["demo"]])
+@pytest.mark.parametrize("command", [[], ["run"], ["resume"], ["ls"], ["status"], ["exceptions"], ["cancel"], ["verify"], ["demo"]])
 def test_every_subcommand_has_help(tmp_path: Path, command: list[str]) -> None:
     result = pylo(tmp_path, *command, "--help")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("Usage: pylo")
     if not command:
         assert "Exit codes" in result.stdout
-        assert all(name in result.stdout for name in ("run", "resume", "ls", "status", "exceptions", "cancel", "demo"))
+        assert all(name in result.stdout for name in ("run", "resume", "ls", "status", "exceptions", "cancel", "verify", "demo"))
 
 
 @pytest.mark.parametrize(
@@ -110,6 +110,10 @@ def test_every_subcommand_has_help(tmp_path: Path, command: list[str]) -> None:
         (["run", "jobs:ok", "--inputs", "in.txt", "--threads", "--scheduler", "tcp://127.0.0.1:1"], "exclude each other"),
         (["run", "jobs:ok", "--inputs", "bad.jsonl", "--format", "json", "--threads"], "line 2 is not JSON"),
         (["ls", "store", "-o", "novalue"], "expected KEY=VALUE"),
+        (["run", "jobs:ok", "--inputs", "in.txt", "--timeout", "inf"], "timeout must be a finite number"),
+        (["run", "jobs:ok", "--inputs", "in.txt", "--threads", "--timeout", "nan"], "timeout must be a finite number"),
+        (["ls", "s3://bucket/store", "-o", "client_kwargs=5"], "client_kwargs must be a dict"),
+        (["run", "jobs:ok", "--inputs", "in.txt", "--threads", "--store", "s3:/bucket/x"], "mistyped URL"),
         (["status", "store", "../etc"], "not a pylo execution id"),
         (["exceptions", "store", "nope"], "not a pylo execution id"),
     ],
@@ -185,9 +189,10 @@ def test_run_inspect_resume_on_threads(cwd: Path) -> None:
 
     listing = pylo(cwd, "ls", "store")
     lines = listing.stdout.splitlines()
-    assert lines[0].split()[:2] == ["id", "created"]
+    assert lines[0].split()[:3] == ["id", "status", "created"]
     assert lines[1].startswith(new["execution_id"]) and eid in lines[1]  # newest first, with its parent
-    assert lines[2].startswith(eid)
+    assert lines[1].split()[1] == "finished"
+    assert lines[2].startswith(eid) and lines[2].split()[1:3] == ["failed", "inputs"]
 
 
 def test_run_reads_json_lines_from_stdin(cwd: Path) -> None:
@@ -216,6 +221,9 @@ def test_run_on_a_dask_scheduler_and_resume_on_a_local_cluster(cwd: Path, dask_c
     assert result.returncode == 1, result.stderr
     first = json.loads(result.stdout)
     assert (first["task"], first["finished"], first["failed"], first["pending"]) == ("jobs:fail7", 25, 5, 0)
+    errors = json.loads(pylo(cwd, "exceptions", "store", first["execution_id"], "--json", "--traceback").stdout)
+    traceback = errors["groups"][0]["traceback"]  # written on a Dask worker, from the task sent by value
+    assert f'File "{cwd / "jobs.py"}", line' in traceback and "<dynamic-code>" not in traceback, traceback
     resumed = pylo(cwd, "resume", "store", first["execution_id"], "--task", "jobs:ok", "--workers", "2", "--json")
     assert resumed.returncode == 0, resumed.stderr
     second = json.loads(resumed.stdout)
@@ -278,6 +286,65 @@ class _Trap:
         return (os.mkdir, (self.path,))
 
 
+def test_verify_lists_damage_and_repair_removes_leftovers(cwd: Path) -> None:
+    assert pylo(cwd, "run", "jobs:fail7", "--inputs", "in.txt", "--threads", "--store", "store").returncode == 1
+    eid = only_execution(cwd / "store")
+    assert pylo(cwd, "verify", "store", eid[-8:]).returncode == 0
+    leftover = cwd / "store" / eid / "progress" / ".tmp-0123456789abcdef"
+    leftover.write_bytes(b"half")
+    os.utime(leftover, (time.time() - 3600, time.time() - 3600))
+    segment = next(p for p in (cwd / "store" / eid / "progress").rglob("0*") if p.is_file())
+    segment.write_bytes(b"[" * 200_000)
+    report = pylo(cwd, "verify", "store", eid, "--json", "--repair")
+    assert report.returncode == 3, report.stderr
+    out = json.loads(report.stdout)
+    assert [p["path"] for p in out["problems"]] == [str(segment)] and out["leftovers"] == [str(leftover)]
+    assert not leftover.exists()
+    status = pylo(cwd, "status", "store", eid)
+    assert status.returncode == 3 and "nested too deeply" in status.stderr and "Traceback" not in status.stderr
+
+
+def test_ls_puts_a_resume_above_its_parent_whatever_the_clocks(cwd: Path) -> None:
+    import datetime as dt
+
+    from pylo._core import plan
+    from pylo.store import new_execution_id
+
+    api = Pylo.local_multithread(cwd / "store", number_of_workers=1)
+    ahead = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)
+    real = plan.new_execution_id
+    plan.new_execution_id = lambda: new_execution_id(ahead)  # type: ignore[assignment]
+    try:
+        parent = api.start_from_scratch(range(7), lambda x: 1 / (x % 7), progress=False)
+    finally:
+        plan.new_execution_id = real
+    child = api.start_from_past_execution(parent, lambda x: None, progress=False)
+    rows = json.loads(pylo(cwd, "ls", "store", "--json").stdout)
+    assert [r["id"] for r in rows] == [child, parent]
+    assert [r["id"] for r in json.loads(pylo(cwd, "ls", "store", "--json", "--limit", "1").stdout)] == [child]
+
+
+def test_ids_may_be_shortened_and_a_claimed_resume_names_the_flag(cwd: Path) -> None:
+    import threading
+
+    store = cwd / "store"
+    gate = threading.Event()
+    running = Pylo.local_multithread(store, number_of_workers=1).submit(range(3), lambda x: gate.wait(60))
+    try:
+        status = pylo(cwd, "status", "store", running.id[-8:], "--json")
+        assert json.loads(status.stdout)["execution_id"] == running.id, status.stderr
+        assert json.loads(pylo(cwd, "status", "store", running.id[:22], "--json").stdout)["status"] == "running"
+        claimed = pylo(cwd, "resume", "store", running.id[-8:], "--task", "jobs:ok", "--threads")
+        assert claimed.returncode == 3, claimed.stderr
+        assert "--force" in claimed.stderr and "force=True" not in claimed.stderr
+    finally:
+        gate.set()
+        running.wait()
+    assert pylo(cwd, "cancel", "store", running.id[:20]).returncode == 0
+    errors = pylo(cwd, "exceptions", "store", running.id[-8:])
+    assert errors.returncode == 0 and running.id in errors.stdout
+
+
 def test_status_ls_and_exceptions_never_unpickle(cwd: Path) -> None:
     store = cwd / "store"
     assert pylo(cwd, "run", "jobs:fail7", "--inputs", "in.txt", "--threads", "--store", "store").returncode == 1
@@ -311,6 +378,13 @@ def test_demo_runs_inspects_and_resumes(tmp_path: Path) -> None:
     assert "55 failed" not in result.stdout and "14 failed" in result.stdout  # multiples of 37 below 500
     assert "final state: 500 finished, 0 unfinished" in result.stdout
     assert pylo(tmp_path, "ls", "demo-store", "--json").returncode == 0
+    # Its hints run as printed, from where the demo ran, with pylo not on PATH (as after make demo).
+    hints = [line.split("with: ")[-1].strip() for line in result.stdout.splitlines()[-3:]]
+    assert [h.split()[1] for h in hints] == ["ls", "exceptions", "status"], hints
+    env = {**os.environ, "PATH": "/usr/bin:/bin"}
+    for hint in hints:
+        ran = subprocess.run(hint, shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=60, env=env)
+        assert ran.returncode == 0, (hint, ran.stderr)
 
 
 def test_timeout_fails_a_hung_attempt(cwd: Path) -> None:

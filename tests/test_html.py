@@ -112,7 +112,8 @@ def test_run_html_live_then_from_the_store(tmp_path: Any) -> None:
     gate.set()
     run.wait()
     settled = Parsed(run._repr_html_())
-    assert "done" in settled.all_text and "17 finished" in settled.all_text and "3 failed" in settled.all_text
+    assert "failed inputs" in settled.all_text and "17 finished" in settled.all_text and "3 failed" in settled.all_text
+    assert settled.all_text.startswith(f"pylo execution {run.id} failed inputs")  # the badge, not "done"
     assert {"pylo-summary", "pylo-workers", "pylo-exceptions", "pylo-resume"} <= set(settled.classes)
 
 
@@ -163,6 +164,28 @@ def test_progress_bar_follows_the_flushes_of_a_run() -> None:
     assert "finished=8" in last and "failed=2" in last and "inputs/s" in last
 
 
+def test_progress_bar_counts_are_written_out_in_full() -> None:
+    run = Run(EID, 50_000)
+    out = io.StringIO()
+    bar = ProgressBar(run, file=out, force=True)
+    run.start()
+    run.on_delta(_delta(20_000, 100_00))
+    bar.close()
+    last = out.getvalue().rstrip().split("\r")[-1]
+    assert "finished=20000" in last and "failed=10000" in last, last
+
+
+def test_progress_bar_says_when_workers_gave_up() -> None:
+    run = Run(EID, 10)
+    out = io.StringIO()
+    bar = ProgressBar(run, file=out, force=True)
+    run.start()
+    run.on_delta(_delta(3, 2))
+    bar.show_gave_up(2)
+    bar.close()
+    assert "gave_up=2 workers" in out.getvalue().rstrip().split("\r")[-1]
+
+
 def test_progress_bar_is_hidden_when_stderr_is_not_a_terminal() -> None:
     out = io.StringIO()  # not a tty
     bar = ProgressBar(Run(EID, 10), file=out, dashboard="http://dash")
@@ -196,8 +219,9 @@ def test_progress_is_a_value() -> None:
     assert Progress(10, 3, 2, 6).pending == 5
 
 
-def test_a_worker_giving_up_prints_nothing_without_logging_configured(tmp_path: Path) -> None:
-    """pylo's warnings go to logging only; a subprocess with no logging setup stays silent."""
+def test_a_worker_giving_up_is_one_warning_line_without_logging_configured(tmp_path: Path) -> None:
+    """Nothing configured (a notebook, a script): the user still sees that a worker gave up, in
+    one line on stderr, and nothing else (the INFO lines stay silent)."""
     code = (
         "from pylo import Pylo\n"
         f"p = Pylo.local_multithread({str(tmp_path / 'store')!r}, number_of_workers=1, max_worker_failures=0)\n"
@@ -205,7 +229,25 @@ def test_a_worker_giving_up_prints_nothing_without_logging_configured(tmp_path: 
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert (result.stdout, result.stderr) == ("", "")
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert "worker 0" in line and "gave up" in line
+
+
+@pytest.mark.parametrize("cluster", ["dask_client", "dask_inproc_client"])
+def test_a_worker_giving_up_on_dask_is_told_once_in_the_client(
+    tmp_path: Path, cluster: str, request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Worker processes: the client says it (their own line stays in their logs). Workers in
+    this process: their own line is the one, not repeated."""
+    client = request.getfixturevalue(cluster)
+    pylo = Pylo.dask(client, tmp_path / "store", number_of_workers=2, max_worker_failures=0)
+    with caplog.at_level(logging.WARNING, logger="pylo"):
+        eid = pylo.start_from_scratch(range(4), tasks.fail_multiples_of_7, progress=False)
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "gave up" in r.getMessage()]
+    assert len(warnings) == 1 and "worker 0" in warnings[0].getMessage(), [r.getMessage() for r in warnings]
+    assert eid in warnings[0].getMessage()
+    assert pylo.summary(eid).status.value == "gave up"
 
 
 @pytest.mark.parametrize(

@@ -6,12 +6,11 @@ finished and which failed, and resume from the store, from any process or cluste
     >>> eid = pylo.start_from_scratch(range(100), print)
 """
 
-import logging as _logging
-
 from ._core.config import Config
 from ._core.run import Progress, Run
 from ._core.status import Status
-from ._core.summary import Summary, WorkerSummary
+from ._core.summary import ExceptionKind, ExecutionStatus, Summary, WorkerSummary
+from ._core.verify import Problem, VerifyReport
 from .errors import (
     ClusterLost,
     CorruptSnapshot,
@@ -22,6 +21,8 @@ from .errors import (
     InvalidArgument,
     PyloError,
     SnapshotError,
+    StoreNotFound,
+    StoreNotWritable,
     StoreUnreachable,
     TaskNotSerializable,
 )
@@ -32,31 +33,39 @@ __all__ = [
     "ClusterLost",
     "Config",
     "CorruptSnapshot",
+    "ExceptionKind",
     "ExceptionRecord",
     "ExecutionClaimed",
     "ExecutionInterrupted",
     "ExecutionNotFound",
+    "ExecutionStatus",
     "IncompatibleSnapshot",
     "InvalidArgument",
+    "Problem",
     "Progress",
     "Pylo",
     "PyloError",
     "Run",
     "SnapshotError",
     "Status",
+    "StoreNotFound",
+    "StoreNotWritable",
     "StoreUnreachable",
     "Summary",
     "TaskNotSerializable",
+    "VerifyReport",
     "WorkerSummary",
 ]
 
 __version__ = "0.1.0"
 
 # Tracebacks, reprs and pickles name the public path (``pylo.Run``), never the private module.
-for _cls in (Config, ExceptionRecord, Progress, Run, Status, Summary, WorkerSummary):
+for _cls in (Config, ExceptionKind, ExceptionRecord, ExecutionStatus, Problem, Progress, Run, Status, Summary,
+             VerifyReport, WorkerSummary):
     _cls.__module__ = __name__
 del _cls
 
-# A library logs, the application decides where it goes: without a handler of its own, Python's
-# last resort would print pylo's warnings (a worker gave up…) to stderr.
-_logging.getLogger("pylo").addHandler(_logging.NullHandler())
+# No NullHandler on the "pylo" logger, on purpose: while the application configures no logging,
+# Python's last resort prints pylo's WARNINGs (a worker gave up, the store is being retried) to
+# stderr, which a notebook shows under the cell; INFO and below stay silent. An application that
+# configures logging decides where they go.

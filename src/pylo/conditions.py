@@ -5,7 +5,7 @@ the context (the engine, or a stand-in in tests), never read from globals, and i
 when evaluated. Besides its answer, each condition declares what can change that answer:
 
 - ``job_ids()`` — the jobs whose status changes may flip it (``None``: it does not say, so the
-  engine re-checks it every ``wait_time_delta``, the seed's behaviour for custom conditions);
+  engine re-checks it every ``wait_time_delta``, as executor-engine did for custom conditions);
 - ``deadline(ctx)`` — the next time (epoch seconds) at which time alone may flip it, or ``None``.
 
 The engine therefore wakes a pending job only when a job it names changes status, or at its one

@@ -8,6 +8,8 @@
     │   ├── CorruptSnapshot (ValueError)      an object is truncated, garbage or missing
     │   └── IncompatibleSnapshot              an object written by an unknown format version
     ├── StoreUnreachable (ConnectionError)    the store could not be read or written, after retries
+    │   ├── StoreNotFound (LookupError)       the store's bucket does not exist
+    │   └── StoreNotWritable (PermissionError) the store refuses writes (read-only, no permission)
     ├── ExecutionClaimed                      another client is already running this execution
     └── ExecutionInterrupted                  a run stopped before its end (cancel, lost cluster)
         └── ClusterLost (ConnectionError)     the Dask scheduler went away during a run
@@ -27,6 +29,8 @@ __all__ = [
     "InvalidArgument",
     "PyloError",
     "SnapshotError",
+    "StoreNotFound",
+    "StoreNotWritable",
     "StoreUnreachable",
     "TaskNotSerializable",
 ]
@@ -69,6 +73,15 @@ class IncompatibleSnapshot(SnapshotError):
 
 class StoreUnreachable(PyloError, ConnectionError):
     """The store could not be reached, even after retrying with backoff."""
+
+
+class StoreNotFound(StoreUnreachable, LookupError):
+    """The store's bucket (or container) does not exist: create it, or fix the URL."""
+
+
+class StoreNotWritable(StoreUnreachable, PermissionError):
+    """The store refused a write (a read-only store, missing permissions); the message names the
+    first object that could not be written."""
 
 
 class ExecutionClaimed(PyloError):

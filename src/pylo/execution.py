@@ -1,4 +1,4 @@
-"""``Pylo``: the seed's facade. Thin: it plans an execution in the store and hands its worker
+"""``Pylo``: the facade, with the original pylo's API. Thin: it plans an execution in the store and hands its worker
 chains to a backend; everything it reads back comes from the store."""
 
 from __future__ import annotations
@@ -10,21 +10,24 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from ._core.arguments import check_inputs, check_main_guard, check_one_argument
 from ._core.block import BlockContext
 from ._core.clock import Clock, SystemClock
 from ._core.config import Config
 from ._core.plan import plan_execution
+from ._ui.gave_up import said_here
 from ._ui.progress import follow
 from ._core.run import Run
 from ._core.attach import attach_run
 from ._core.status import Status
-from ._core.state import read_exceptions, read_state, unfinished
+from ._core.state import chain, read_exceptions, read_state, unfinished
 from ._core.summary import Summary, summarize
-from ._core.verify import VerifyReport, verify_execution
+from ._core.verify import VerifyReport, remove_stale_temps, verify_execution
 from .backends import Backend
 from .backends._threads import ThreadBackend
-from .errors import ExecutionClaimed, InvalidArgument, StoreUnreachable
+from .errors import ExecutionClaimed, InvalidArgument, PyloError, StoreUnreachable
 from .store import Claim, ExceptionRecord, Manifest, Store
+from .store._fs import DEFAULT_RETRY_SECONDS
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -35,7 +38,7 @@ log = logging.getLogger("pylo")
 
 
 class Options(TypedDict, total=False):
-    """The keyword-only options beyond the seed's; see ``Config`` for their meaning."""
+    """The keyword-only options beyond the original pylo's; see ``Config`` for their meaning."""
 
     retries: int
     retry_delay: float
@@ -70,12 +73,16 @@ class Pylo:
         store_exceptions: bool = True,
         *,
         storage_options: dict[str, Any] | None = None,
+        store_retry_seconds: float = DEFAULT_RETRY_SECONDS,
         clock: Clock | None = None,
         **options: Unpack[Options],
     ) -> Pylo:
-        """Workers are threads of this process; the store is any path or fsspec URL."""
+        """Workers are threads of this process; the store is any path or fsspec URL.
+        ``store_retry_seconds``: how long a failing store operation is retried before
+        ``StoreUnreachable``."""
         config = _config(number_of_workers, max_worker_failures, task_executions_before_flush, store_exceptions, options)
-        return cls(Store(local_store_dir, storage_options), ThreadBackend(), config, clock=clock)
+        store = Store(local_store_dir, storage_options, retry_for=store_retry_seconds)
+        return cls(store, ThreadBackend(), config, clock=clock)
 
     @classmethod
     def dask(
@@ -84,6 +91,7 @@ class Pylo:
         store_url: str | os.PathLike[str],
         *,
         storage_options: dict[str, Any] | None = None,
+        store_retry_seconds: float = DEFAULT_RETRY_SECONDS,
         number_of_workers: int | None = None,
         max_worker_failures: int = 1000,
         task_executions_before_flush: int = 1000,
@@ -104,8 +112,10 @@ class Pylo:
         """
         from .backends._dask import DaskBackend
 
+        if client is None:
+            check_main_guard()
         config = _config(number_of_workers, max_worker_failures, task_executions_before_flush, store_exceptions, options)
-        store = Store(store_url, storage_options)
+        store = Store(store_url, storage_options, retry_for=store_retry_seconds)
         return cls(store, DaskBackend(client, resources=resources, workers=workers), config)
 
     def close(self) -> None:
@@ -130,6 +140,7 @@ class Pylo:
         Raises ``InvalidArgument`` (bad task or inputs) and ``TaskNotSerializable`` before any work.
         """
         self._check_task(task)
+        check_inputs(inputs)
         manifest = plan_execution(self.store, inputs, task, self.config, self._workers())
         log.info("execution %s started: %d inputs, %d workers", manifest.id, manifest.n_inputs, manifest.workers)
         return self._launch(manifest, task)
@@ -143,7 +154,7 @@ class Pylo:
         that run to stop, waits until its workers have flushed and ended, then resumes from where
         it got to — so two forced resumes in a row never run an input twice."""
         self._check_task(task)
-        parent = self.store.read_manifest(execution_id)
+        parent = self.store.read_manifest(self.store.resolve(execution_id))
         claim = self.store.claim(parent.id, force=force)
         held: tuple[Claim, ...] = (claim,)
         try:
@@ -153,6 +164,7 @@ class Pylo:
                             parent.id, claim.took_over)
                 parent = self.store.read_manifest(claim.took_over)
                 held = (*held, self.store.claim(parent.id, force=force))
+            remove_stale_temps(self.store, chain(self.store, parent.id))  # its writers are gone: we hold it
             items = unfinished(self.store, parent)
             positions = _Positions()
             manifest = plan_execution(
@@ -211,27 +223,31 @@ class Pylo:
         return self._blocking(lambda: self.resume(execution_id, task, force=force), progress)
 
     # -- reading -------------------------------------------------------------------------------
+    # Every ``execution_id`` may be shortened to a unique prefix, or to the 8 characters that end
+    # it (see ``Store.resolve``).
 
     def get_state(self, execution_id: str) -> tuple[list[Any], list[Any]]:
         """``(finished, unfinished)`` inputs, in input order; finished includes inherited ones."""
-        return read_state(self.store, execution_id)
+        return read_state(self.store, self.store.resolve(execution_id))
 
     def get_exceptions(self, execution_id: str) -> list[ExceptionRecord]:
         """Every failed attempt of this execution (not its parents'), in input order."""
-        return read_exceptions(self.store, execution_id)
+        return read_exceptions(self.store, self.store.resolve(execution_id))
 
     def summary(self, execution_id: str) -> Summary:
         """Counts overall and per worker, read without unpickling anything."""
-        return summarize(self.store, execution_id)
+        return summarize(self.store, self.store.resolve(execution_id))
 
-    def verify(self, execution_id: str) -> VerifyReport:
+    def verify(self, execution_id: str, *, repair: bool = False) -> VerifyReport:
         """Check every object of ``execution_id`` and its parents, without stopping at the first
-        problem and without running any pickle: ``report.ok``, ``report.problems``."""
-        return verify_execution(self.store, execution_id)
+        problem and without running any pickle: ``report.ok``, ``report.problems``. ``repair``
+        removes the temp files that writers killed mid-write left (``report.leftovers``)."""
+        return verify_execution(self.store, self.store.resolve(execution_id), repair=repair)
 
     def executions(self) -> list[str]:
-        """The ids of the executions in the store, oldest first."""
-        return self.store.list_executions()
+        """The ids of the executions in the store, oldest first; a resumed execution always
+        comes after the one it was resumed from (even when their hosts' clocks disagree)."""
+        return self.store.executions()
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -241,6 +257,7 @@ class Pylo:
     def _check_task(self, task: Callable[[Any], object]) -> None:
         if not callable(task):
             raise InvalidArgument(f"task must be callable, got {type(task).__name__}")
+        check_one_argument(task)
         self.backend.check(self.store, task)
 
     def _launch(self, manifest: Manifest, task: Callable[[Any], object], held: tuple[Claim, ...] = ()) -> Run:
@@ -283,12 +300,35 @@ class Pylo:
             raise
 
     def _wait(self, run: Run, progress: bool) -> str:
-        with follow(run, enabled=progress, dashboard=getattr(self.backend, "dashboard_link", None)):
+        with follow(run, enabled=progress, dashboard=getattr(self.backend, "dashboard_link", None)) as bar:
             eid = run.wait()
+            gave_up = self._gave_up(eid)
+            if bar is not None and gave_up:
+                bar.show_gave_up(len(gave_up))
         p = run.progress()
         log.info("execution %s %s: %d finished, %d failed, %d pending of %d",
                  eid, run.status.value, p.finished, p.failed, p.pending, p.total)
+        self._warn_gave_up(eid, [w for w in gave_up if not said_here(eid, w)])
         return eid
+
+    def _gave_up(self, eid: str) -> list[int]:
+        """The workers of ``eid`` that spent their failure budget, from their outcomes."""
+        try:
+            outcomes = self.store.read_workers(eid)
+        except PyloError:  # the run ended; the summary will say what the store holds
+            return []
+        return sorted(w for w, outcome in outcomes.items() if outcome.get("gave_up") is True)
+
+    def _warn_gave_up(self, eid: str, gave_up: list[int]) -> None:
+        """One WARNING line for workers that gave up in another process (Dask): their own line
+        stays in the Dask workers' logs, which a notebook does not show. Workers that ran in this
+        process (threads, an in-process cluster) said it here already, as it happened."""
+        if gave_up:
+            log.warning(
+                "execution %s: worker%s %s gave up after max_worker_failures=%d failed attempts; "
+                "their inputs are left pending: resume the execution to run them",
+                eid, "s" if len(gave_up) > 1 else "", ", ".join(map(str, gave_up)), self.config.max_worker_failures,
+            )
 
     def _cancel(self, execution_id: str) -> None:
         log.info("execution %s: cancel requested", execution_id)
@@ -326,7 +366,7 @@ def _config(
     store_exceptions: bool,
     options: dict[str, Any] | Options,
 ) -> Config:
-    """The Config of both constructors: the seed's four values plus the keyword-only options."""
+    """The Config of both constructors: the original pylo's four values plus the keyword-only options."""
     return Config(
         number_of_workers=number_of_workers,
         max_worker_failures=max_worker_failures,
@@ -336,8 +376,14 @@ def _config(
     )
 
 
+#: The constructors' named keyword arguments, listed with ``Options`` when a name is unknown.
+_NAMED = ("number_of_workers", "max_worker_failures", "task_executions_before_flush", "store_exceptions",
+          "storage_options", "store_retry_seconds")
+
+
 def _checked(options: dict[str, Any] | Options) -> dict[str, Any]:
     unknown = set(options) - set(Options.__annotations__)
     if unknown:
-        raise InvalidArgument(f"unknown option(s) {sorted(unknown)}; known: {sorted(Options.__annotations__)}")
+        known = sorted({*Options.__annotations__, *_NAMED})
+        raise InvalidArgument(f"unknown option(s) {sorted(unknown)}; known: {', '.join(known)}")
     return dict(options)

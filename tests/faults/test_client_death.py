@@ -1,4 +1,4 @@
-"""The client process and its cluster SIGKILLed mid-run: its Dask workers had
+"""The client process and its cluster SIGKILLed mid-run (a resume from another cluster): its Dask workers had
 flushed segments to the moto S3 bucket; a fresh cluster in another process resumes from there."""
 
 from __future__ import annotations

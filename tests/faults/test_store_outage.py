@@ -17,14 +17,33 @@ import fault_tasks
 import tasks
 from _support import Ledger, TcpProxy, reruns, wait_for
 from pylo import Pylo, StoreUnreachable
+from pylo._core.background_writes import BackgroundWrites
 from pylo._core.block import COALESCE_WINDOWS
 
 pytestmark = pytest.mark.slow
 
 FLUSH = 3
 CHAINS = 2
-# On an object store, flushes gather behind the one in flight for up to COALESCE_WINDOWS windows.
-OBJECT_STORE_WINDOWS = COALESCE_WINDOWS + 2
+
+
+def _flushes_in_flight() -> int:
+    """How many flushes the block loop keeps in flight on an object store, read off a real block
+    run (not the default of ``BackgroundWrites``, which the block loop does not use)."""
+    from pylo import Config
+    from pylo._core.block import BlockContext, _BlockRun
+    from pylo._core.decide import WorkerTally
+    from pylo.store import BlockInfo, Store
+
+    ctx = BlockContext(Store("memory://outage-bound"), "20261125T162126123456Z-1a2b3c4d", tasks.noop, Config())
+    block = _BlockRun(ctx, BlockInfo(0, 0, 1, 0), WorkerTally(0), lambda: False, lambda d: None)
+    assert isinstance(block.writes, BackgroundWrites) and block.writes.threads == 1
+    return block.writes.depth
+
+
+WRITES_IN_FLIGHT = _flushes_in_flight()
+# On an object store, flushes also gather behind the one in flight for up to COALESCE_WINDOWS
+# windows (see "What may run twice" in the README).
+OBJECT_STORE_WINDOWS = WRITES_IN_FLIGHT + 1 + COALESCE_WINDOWS
 GATES = (14, 24)  # block 1 (chain 1) and block 2 (chain 0), with block_size 10
 
 

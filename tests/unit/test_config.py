@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 from typing import Any
 
 import pytest
 
 from pylo import Config, InvalidArgument
+
+INF, NAN = float("inf"), float("nan")
+TOO_LONG = threading.TIMEOUT_MAX * 2
+FLOATS = ["retry_delay", "retry_backoff", "retry_max_delay", "retry_jitter", "flush_interval", "timeout"]
+INTS = ["number_of_workers", "max_worker_failures", "task_executions_before_flush", "retries", "block_size"]
 
 
 @pytest.mark.parametrize(
@@ -30,6 +36,11 @@ from pylo import Config, InvalidArgument
         ("timeout", 0),
         ("timeout", -5),
         ("store_exceptions", "yes"),
+        # Infinity, NaN, bools and waits longer than threading can wait on, in every numeric option:
+        # an infinite timeout used to pass and then fail every attempt with OverflowError.
+        *[(name, bad) for name in FLOATS for bad in (INF, -INF, NAN, True, TOO_LONG)],
+        *[(name, bad) for name in INTS for bad in (True, False, 2.0, INF)],
+        ("block_size", 10**10),
     ],
 )
 def test_invalid_values_name_the_argument(name: str, value: Any) -> None:
@@ -49,3 +60,13 @@ def test_frozen_and_round_trips_through_json() -> None:
         config.retries = 3  # type: ignore[misc]
     assert Config.from_json(config.to_json()) == config
     assert config.replace(retries=4).retries == 4
+
+
+def test_every_numeric_option_is_covered() -> None:
+    numeric = {f.name for f in dataclasses.fields(Config) if f.name != "store_exceptions"}
+    assert numeric == set(FLOATS) | set(INTS)
+
+
+def test_long_but_finite_values_pass() -> None:
+    config = Config(timeout=86_400.0, retry_max_delay=3600.0, flush_interval=600.0, block_size=1_000_000)
+    assert config.timeout == 86_400.0

@@ -11,7 +11,7 @@ from pylo._core.decide import RetryPolicy, WorkerTally, gives_up
 @pytest.mark.parametrize(
     ("policy", "failed_attempts", "rand", "expected"),
     [
-        (RetryPolicy(), 1, 0.5, None),  # the seed's default: no retry
+        (RetryPolicy(), 1, 0.5, None),  # the original pylo's default: no retry
         (RetryPolicy(retries=2), 1, 0.5, 0.0),
         (RetryPolicy(retries=2), 2, 0.5, 0.0),
         (RetryPolicy(retries=2), 3, 0.5, None),

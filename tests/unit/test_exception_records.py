@@ -101,3 +101,37 @@ def test_a_pickle_that_no_longer_loads_becomes_none() -> None:
     raw = record_failure(ValueError("x"), position=0, worker=0, attempt=1)
     raw["pickle"] = "bm90IGEgcGlja2xl"  # base64 of garbage
     assert to_record(raw, value=None, position=0).exception is None
+
+
+class Huge(Exception):
+    """A 10 MB message: kept whole, each attempt's record would be 10+ MB (and its pickle too)."""
+
+
+def _huge(x: int) -> None:
+    raise Huge("head-" + "x" * 10_000_000 + "-tail")
+
+
+def test_a_huge_exception_is_cut_keeping_head_and_tail() -> None:
+    from pylo.store._exception_records import MAX_MESSAGE_CHARS, MAX_TRACEBACK_CHARS
+
+    rec = record_failure(_raised(_huge, 1), position=0, worker=0, attempt=1)
+    assert len(rec["message"]) <= MAX_MESSAGE_CHARS and len(rec["traceback"]) <= MAX_TRACEBACK_CHARS
+    assert rec["message"].startswith("head-") and rec["message"].endswith("-tail")
+    assert "characters cut by pylo" in rec["message"]
+    assert "Huge: head-" in rec["traceback"] and rec["traceback"].rstrip().endswith("-tail")
+    assert rec["pickle"] is None  # an object too large to keep: its text stays
+    assert len(encode_records([rec])) < 100_000
+    back = to_record(decode_records(encode_records([rec]), "p")[0], value=1, position=0)
+    assert back.exception is None and back.message == rec["message"]
+
+
+@pytest.mark.parametrize("size", [0, 10, 7_999, 8_000, 8_001, 50_000])
+def test_cut_is_exact_at_the_limit(size: int) -> None:
+    from pylo.store._exception_records import cut
+
+    text = "".join(chr(ord("a") + i % 26) for i in range(size))
+    out = cut(text, 8_000)
+    assert len(out) <= 8_000
+    assert (out == text) == (size <= 8_000)
+    if size > 8_000:
+        assert out.startswith(text[:100]) and out.endswith(text[-100:])

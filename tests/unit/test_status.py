@@ -39,8 +39,12 @@ def test_settled() -> None:
 
 
 def test_settled_is_what_only_a_rerun_leaves() -> None:
-    """``SETTLED`` (the one set the engine and conditions use) agrees with the transition table."""
+    """``SETTLED`` (the one set the engine and conditions use) agrees with the transition table:
+    the settled statuses are exactly those a run can only leave by being re-run, and each is
+    reachable from running."""
     from pylo._core.status import _ALLOWED, SETTLED
 
-    assert SETTLED == {s for s in Status if s.settled}
+    assert SETTLED == frozenset({Status.DONE, Status.FAILED, Status.CANCELLED})
     assert SETTLED == {s for s, after in _ALLOWED.items() if after == {Status.PENDING}}
+    assert SETTLED <= _ALLOWED[Status.RUNNING]
+    assert all(check_transition(s, Status.PENDING) is Status.PENDING for s in SETTLED)

@@ -6,14 +6,32 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import enum
 import shlex
 from collections.abc import Iterable
 from typing import Any
 
+from ..errors import SnapshotError
 from ..store import Store
 from .state import chain
 
-__all__ = ["ExceptionKind", "Summary", "WorkerSummary", "group_records", "summarize"]
+__all__ = ["ExceptionKind", "ExecutionStatus", "Summary", "WorkerSummary", "execution_status", "group_records",
+           "summarize"]
+
+
+class ExecutionStatus(str, enum.Enum):
+    """What became of an execution, as every view shows it (``ls``, ``status``, ``str(summary)``,
+    the HTML badge); decided by ``execution_status`` alone."""
+
+    RUNNING = "running"  # some workers have not ended, and a live client holds the execution
+    INTERRUPTED = "interrupted"  # some workers never ended and nobody runs it: resume it
+    FINISHED = "finished"  # every input finished
+    FAILED_INPUTS = "failed inputs"  # every worker ended, some inputs failed for good
+    CANCELLED = "cancelled"  # stopped on request, inputs left unfinished
+    GAVE_UP = "gave up"  # a worker used up its failure budget, inputs left unfinished
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,6 +45,7 @@ class WorkerSummary:
     gave_up: bool
     ended: str | None
     started: str | None = None
+    cancelled: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,10 +76,15 @@ class Summary:
     complete: bool
     top_exceptions: tuple[ExceptionKind, ...] = ()
     store: str | None = None
+    running: bool = False  # a live client holds the execution's claim
 
     @property
     def unfinished(self) -> int:
         return self.failed + self.pending
+
+    @property
+    def status(self) -> ExecutionStatus:
+        return execution_status(self)
 
     @property
     def gave_up(self) -> bool:
@@ -71,6 +95,7 @@ class Summary:
         out["workers"] = [dataclasses.asdict(w) for w in self.workers]
         out["top_exceptions"] = [dataclasses.asdict(k) for k in self.top_exceptions]
         out["unfinished"] = self.unfinished
+        out["status"] = self.status.value
         return out
 
     def resume_line(self) -> str | None:
@@ -89,7 +114,7 @@ class Summary:
 
     def __str__(self) -> str:
         lines = [
-            f"execution {self.execution_id}" + (f" (resumed from {self.parent})" if self.parent else ""),
+            f"execution {self.execution_id}: {self.status}" + (f" (resumed from {self.parent})" if self.parent else ""),
             f"  {self.finished} finished ({self.inherited} inherited), {self.failed} failed, "
             f"{self.pending} pending, of {self.total}",
         ]
@@ -104,6 +129,22 @@ class Summary:
                 "  exceptions: " + ", ".join(f"{k.attempts} x {k.type}" for k in self.top_exceptions)
             )
         return "\n".join(lines)
+
+
+def execution_status(s: Summary) -> ExecutionStatus:
+    """The one decision of what to call an execution. Never "finished" while an input is not:
+    a cancelled run and one whose workers gave up are told apart from one with failed inputs."""
+    if not s.complete:
+        return ExecutionStatus.RUNNING if s.running else ExecutionStatus.INTERRUPTED
+    if not s.unfinished:
+        return ExecutionStatus.FINISHED
+    if any(w.cancelled for w in s.workers):
+        return ExecutionStatus.CANCELLED
+    if s.gave_up:
+        return ExecutionStatus.GAVE_UP
+    if s.pending:  # every worker ended, yet inputs never ran (a block lost with its Dask workers)
+        return ExecutionStatus.INTERRUPTED
+    return ExecutionStatus.FAILED_INPUTS
 
 
 def group_records(records: Iterable[dict[str, Any]]) -> list[ExceptionKind]:
@@ -152,10 +193,12 @@ def summarize(store: Store, eid: str, *, top: int = 5) -> Summary:
                 gave_up=bool(outcome.get("gave_up", False)),
                 ended=outcome.get("ended"),
                 started=outcome.get("started"),
+                cancelled=outcome.get("cancelled") is True,
             )
         )
     finished = sum(w.finished for w in workers)
     failed = sum(w.failed for w in workers)
+    complete = len(outcomes) >= manifest.workers
     return Summary(
         execution_id=eid,
         parent=manifest.parent,
@@ -167,7 +210,17 @@ def summarize(store: Store, eid: str, *, top: int = 5) -> Summary:
         pending=manifest.n_inputs - finished - failed,
         inherited=inherited,
         workers=tuple(workers),
-        complete=len(outcomes) >= manifest.workers,
+        complete=complete,
         top_exceptions=tuple(group_records(store.read_records(manifest))[:top]) if top > 0 else (),
         store=store.url,
+        running=not complete and _held(store, eid),
     )
+
+
+def _held(store: Store, eid: str) -> bool:
+    """Whether something of ``eid`` is still alive: a lease in the store renewed by one of its
+    workers, or by the client holding its claim (liveness never comes from process ids)."""
+    try:
+        return store.is_running(eid)
+    except SnapshotError:  # an unreadable lease proves nothing alive
+        return False

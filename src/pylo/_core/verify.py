@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 import pickletools
 from collections.abc import Callable
 
 from ..errors import CorruptSnapshot, ExecutionNotFound, SnapshotError
 from ..store import Manifest, Store
 from ..store._exception_records import decode_records
+from ..store._layout import MAX_JSON_BYTES, MAX_RECORDS_BYTES, MAX_SMALL_BYTES
 from ..store._segments import _load_json, check_version, decode_segment
 
-__all__ = ["Problem", "VerifyReport", "verify_execution"]
+__all__ = ["STALE_TEMP_SECONDS", "Problem", "VerifyReport", "remove_stale_temps", "verify_execution"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,13 +36,21 @@ class Problem:
         return f"{self.error}: {self.message}"
 
 
+#: A temp file older than this was left by a writer that died: no write takes a minute.
+STALE_TEMP_SECONDS = 60.0
+
+
 @dataclasses.dataclass(frozen=True)
 class VerifyReport:
-    """What ``verify`` found for ``execution_id`` and its chain of parents."""
+    """What ``verify`` found for ``execution_id`` and its chain of parents. ``leftovers``: temp
+    files that writers killed mid-write left (harmless, every reader ignores them), removed when
+    ``repaired``."""
 
     execution_id: str
     checked: int
     problems: tuple[Problem, ...]
+    leftovers: tuple[str, ...] = ()
+    repaired: bool = False
 
     @property
     def ok(self) -> bool:
@@ -46,25 +58,40 @@ class VerifyReport:
 
     def __str__(self) -> str:
         head = f"execution {self.execution_id}: {self.checked} objects checked, {len(self.problems)} damaged"
-        return "\n".join([head, *(f"  {p}" for p in self.problems)])
+        lines = [head, *(f"  {p}" for p in self.problems)]
+        if self.leftovers:
+            done = "removed" if self.repaired else "left by killed writers (remove them with repair)"
+            lines.append(f"  {len(self.leftovers)} temporary files {done}")
+        return "\n".join(lines)
 
 
-def verify_execution(store: Store, eid: str) -> VerifyReport:
+def verify_execution(store: Store, eid: str, *, repair: bool = False) -> VerifyReport:
     """Check ``eid`` and its parents. Raises ``ExecutionNotFound`` for an unknown ``eid`` (and
-    ``InvalidArgument`` for a malformed one); damage is reported, never raised."""
+    ``InvalidArgument`` for a malformed one); damage is reported, never raised. ``repair``
+    removes the stale temp files of killed writers (it changes nothing else)."""
     if not store.files.exists(store.layout.manifest(eid)):
         raise ExecutionNotFound(f"no execution {eid} in store {store.url}")
     checker = _Checker(store)
+    leftovers: list[str] = []
     current: str | None = eid
     seen: set[str] = set()
     while current is not None and current not in seen:
         seen.add(current)
+        leftovers += store.files.remove_stale_temps(store.layout.execution(current), STALE_TEMP_SECONDS, dry_run=not repair)
         manifest = checker.manifest(current)
         if manifest is None:
             break
         checker.execution(manifest)
         current = manifest.parent
-    return VerifyReport(eid, checker.checked, tuple(checker.problems))
+    return VerifyReport(eid, checker.checked, tuple(checker.problems), tuple(leftovers), repair)
+
+
+def remove_stale_temps(store: Store, manifests: list[Manifest]) -> None:
+    """Remove what writers killed mid-write left in ``manifests``' executions (logged)."""
+    for manifest in manifests:
+        removed = store.files.remove_stale_temps(store.layout.execution(manifest.id), STALE_TEMP_SECONDS)
+        if removed:
+            log.info("execution %s: removed %d temporary files left by killed writers", manifest.id, len(removed))
 
 
 class _Checker:
@@ -96,13 +123,13 @@ class _Checker:
         for info in manifest.blocks:
             path = layout.inputs(manifest.id, info.block)
             self._check(path, functools.partial(_check_pickle, store, path))
-        decoders: list[tuple[str, Callable[[bytes, str], object]]] = [
-            (layout.progress_dir(manifest.id), _segment_check(manifest)),
-            (layout.errors_dir(manifest.id), decode_records),
+        decoders: list[tuple[str, Callable[[bytes, str], object], int]] = [
+            (layout.progress_dir(manifest.id), _segment_check(manifest), MAX_JSON_BYTES),
+            (layout.errors_dir(manifest.id), decode_records, MAX_RECORDS_BYTES),
         ]
-        for base, decode in decoders:
+        for base, decode, limit in decoders:
             for path in store.files.find(base):
-                self._check(path, functools.partial(_check_object, store, manifest, base, path, decode))
+                self._check(path, functools.partial(_check_object, store, manifest, base, path, decode, limit))
         for path in store.files.find(layout.workers_dir(manifest.id)):
             self._check(path, functools.partial(_check_worker, store, path))
 
@@ -116,22 +143,22 @@ def _segment_check(manifest: Manifest) -> Callable[[bytes, str], object]:
 
 
 def _check_object(
-    store: Store, manifest: Manifest, base: str, path: str, decode: Callable[[bytes, str], object]
+    store: Store, manifest: Manifest, base: str, path: str, decode: Callable[[bytes, str], object], limit: int
 ) -> None:
     """Decode ``{base}/{block}/{name}``; an object outside a known block is damage too."""
     rest = path[len(base) + 1 :].split("/")
     if len(rest) != 2 or not rest[0].isdigit() or int(rest[0]) >= len(manifest.blocks):
         raise CorruptSnapshot(f"unexpected object {path}: no such block", path)
-    decode(_read(store, path), path)
+    decode(_read(store, path, limit), path)
 
 
 def _check_worker(store: Store, path: str) -> None:
-    check_version(_load_json(_read(store, path), path), path)
+    check_version(_load_json(_read(store, path, MAX_SMALL_BYTES), path), path)
 
 
-def _read(store: Store, path: str) -> bytes:
+def _read(store: Store, path: str, limit: int) -> bytes:
     try:
-        return store.files.get(path)
+        return store.files.get(path, limit)
     except FileNotFoundError:
         raise CorruptSnapshot(f"missing object {path}", path) from None
 

@@ -4,6 +4,10 @@
     pylo ls STORE / status STORE ID / exceptions STORE ID   read JSON only: nothing is unpickled
     pylo resume STORE ID --task MODULE:FUNCTION  ─► a new execution of what was unfinished
     pylo cancel STORE ID                         ─► a cancel marker, seen by its workers anywhere
+    pylo verify STORE ID [--repair]              ─► every damaged object, listed (JSON and opcodes only)
+    pylo serve STORE [--port N] [--host H]       ─► a read-only web view and JSON API (JSON only)
+
+An ID may be shortened to a unique prefix, or to the 8 characters that end it.
 
 Exit codes (``EXIT_*``): 0 every input finished (or the read succeeded), 1 inputs remain
 unfinished, 2 a usage error (bad option, bad id, task or inputs that cannot be loaded), 3 the store
@@ -15,6 +19,7 @@ task), 130 interrupted by Ctrl-C (the run was cancelled and flushed; resume it).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -27,8 +32,9 @@ import click
 
 from . import cli_text as text
 from .cli_tasks import load_task, read_inputs
+from .._core.config import Config
 from .._core.summary import summarize
-from ..errors import InvalidArgument, PyloError
+from ..errors import ExecutionClaimed, InvalidArgument, PyloError
 from ..store import Store
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_STORE", "EXIT_UNFINISHED", "EXIT_USAGE", "cli", "main"]
@@ -103,6 +109,8 @@ def _runner_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--block-size", type=click.IntRange(min=1), default=10_000, show_default=True, help="Inputs per block (the unit of storage and of Dask tasks)."),
         click.option("--flush-every", "flush", type=click.IntRange(min=1), default=1000, show_default=True, help="Flush progress every N attempts (and every few seconds)."),
         click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar on stderr (when it is a terminal)."),
+        click.option("--store-retry-seconds", "store_retry", type=click.FloatRange(0, 86_400), default=6.5, show_default=True,
+                     help="How long a failing store operation is retried before the run fails."),
         storage_option,
         json_flag,
     ]):
@@ -137,15 +145,18 @@ def _pylo(store: str, opts: dict[str, Any]) -> Iterator[Any]:
         task_executions_before_flush=opts["flush"], retries=opts["retries"], timeout=opts["timeout"],
         block_size=opts["block_size"],
     )
+    Config(**config)  # a bad value (--timeout inf) is a usage error before any cluster starts
     if opts["threads"]:
         if opts["scheduler"]:
             raise click.UsageError("--threads and --scheduler exclude each other")
-        yield Pylo.local_multithread(store, storage_options=opts["storage_options"], **config)
+        yield Pylo.local_multithread(store, storage_options=opts["storage_options"],
+                                     store_retry_seconds=opts["store_retry"], **config)
         return
     with contextlib.ExitStack() as stack:
         client = opts["scheduler"] or stack.enter_context(_local_client(opts["workers"]))
         try:
-            pylo = stack.enter_context(Pylo.dask(client, store, storage_options=opts["storage_options"], **config))
+            pylo = stack.enter_context(Pylo.dask(client, store, storage_options=opts["storage_options"],
+                                                 store_retry_seconds=opts["store_retry"], **config))
         except OSError as exc:  # the scheduler cannot be reached
             raise _RunFailed(f"cannot reach the Dask scheduler {opts['scheduler']}: {exc}") from exc
         yield pylo
@@ -210,9 +221,18 @@ def resume(store: str, execution_id: str, task: str, force: bool, **opts: Any) -
     run of ID is still alive (attach to it with ``pylo attach``, or ``--force`` to stop it first).
     """
     fn = load_task(task)
-    _store(store, opts["storage_options"]).read_manifest(execution_id)  # unknown id: exit 3 before a cluster starts
+    s = _store(store, opts["storage_options"])
+    execution_id = s.resolve(execution_id)
+    s.read_manifest(execution_id)  # unknown id: exit 3 before a cluster starts
     with _pylo(store, opts) as pylo:
-        _execute(pylo, lambda: pylo.resume(execution_id, fn, force=force), opts)
+        _execute(pylo, lambda: _resume(pylo, execution_id, fn, force), opts)
+
+
+def _resume(pylo: Any, execution_id: str, fn: Callable[[Any], object], force: bool) -> Any:
+    try:
+        return pylo.resume(execution_id, fn, force=force)
+    except ExecutionClaimed as exc:  # the library's advice names its argument; here it is a flag
+        raise ExecutionClaimed(str(exc).replace("force=True", "--force")) from None
 
 
 @cli.command(short_help="Ask a running execution to stop, wherever it runs.")
@@ -226,6 +246,7 @@ def cancel(store: str, execution_id: str, storage_options: dict[str, Any]) -> No
     Workers on threads of another process see the request too (they poll the store).
     """
     s = _store(store, storage_options)
+    execution_id = s.resolve(execution_id)
     s.read_manifest(execution_id)
     s.request_cancel(execution_id)
     click.echo(f"cancel requested for {execution_id}; its workers stop between inputs")
@@ -261,7 +282,7 @@ def attach(store: str, execution_id: str, storage_options: dict[str, Any]) -> No
 def ls(store: str, limit: int | None, storage_options: dict[str, Any], as_json: bool) -> None:
     """List the executions in STORE, newest first, with their counts and parent."""
     s = _store(store, storage_options)
-    ids = sorted(s.list_executions(), reverse=True)[:limit]
+    ids = s.executions()[::-1][:limit]  # newest first; a resumed execution above its parent
     rows = [text.ls_row(s, eid) for eid in ids]
     _emit(rows if as_json else text.ls_table(rows), as_json)
 
@@ -276,7 +297,8 @@ def status(store: str, execution_id: str, storage_options: dict[str, Any], as_js
 
     Exits 0 when every input finished, 1 when some remain unfinished (or it still runs).
     """
-    summary = summarize(_store(store, storage_options), execution_id)
+    s = _store(store, storage_options)
+    summary = summarize(s, s.resolve(execution_id))
     _emit(summary.to_json() if as_json else text.summary(summary, workers=True), as_json)
     raise click.exceptions.Exit(EXIT_OK if summary.unfinished == 0 else EXIT_UNFINISHED)
 
@@ -296,11 +318,69 @@ def exceptions(store: str, execution_id: str, tracebacks: bool, max_positions: i
     Inputs are shown by their position in the execution; nothing is unpickled.
     """
     s = _store(store, storage_options)
+    execution_id = s.resolve(execution_id)
     groups = text.exception_groups(s.read_records(s.read_manifest(execution_id)))
     if as_json:
         _emit({"execution_id": execution_id, "groups": [g.to_json(tracebacks) for g in groups]}, True)
     else:
         _emit(text.exceptions(execution_id, groups, tracebacks=tracebacks, max_positions=max_positions), False)
+
+
+@cli.command(short_help="Check every object of an execution and its parents; report all damage.")
+@click.argument("store")
+@click.argument("execution_id", metavar="ID")
+@click.option("--repair", is_flag=True, help="Remove the temporary files that writers killed mid-write left.")
+@storage_option
+@json_flag
+def verify(store: str, execution_id: str, repair: bool, storage_options: dict[str, Any], as_json: bool) -> None:
+    """Check every object of execution ID and its parents, without unpickling anything.
+
+    Exits 0 when nothing is damaged, 3 when something is (each damaged object is listed).
+    """
+    from .._core.verify import verify_execution
+
+    s = _store(store, storage_options)
+    report = verify_execution(s, s.resolve(execution_id), repair=repair)
+    if as_json:
+        _emit({"execution_id": report.execution_id, "checked": report.checked, "ok": report.ok,
+               "problems": [dataclasses.asdict(p) for p in report.problems],
+               "leftovers": list(report.leftovers), "repaired": report.repaired}, True)
+    else:
+        _emit(str(report), False)
+    raise click.exceptions.Exit(EXIT_OK if report.ok else EXIT_STORE)
+
+
+@cli.command(short_help="A read-only web view of a store's executions and jobs, with a JSON API.")
+@click.argument("store")
+@click.option("--port", type=click.IntRange(min=0, max=65535), default=8321, show_default=True,
+              help="TCP port (0: any free one).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Anything but loopback exposes the store to the network, unauthenticated.")
+@click.option("--refresh", type=click.FloatRange(min=0.1), default=2.0, show_default=True,
+              help="Seconds between live updates of a running execution's page.")
+@storage_option
+def serve(store: str, port: int, host: str, refresh: float, storage_options: dict[str, Any]) -> None:
+    """Serve a read-only web view of STORE: executions, live progress, workers, exceptions
+    grouped by type, engine jobs; the same data as JSON under /api/. Reads JSON objects only,
+    never a pickle. Stop it with Ctrl-C.
+    """
+    from .web import is_loopback, web_server
+
+    _store(store, storage_options)
+    try:
+        server = web_server(store, storage_options, host=host, port=port, refresh=refresh)
+    except OSError as exc:  # the port is taken, the address is not ours
+        raise _RunFailed(f"cannot listen on {host}:{port}: {exc}") from exc
+    if not is_loopback(host):
+        click.echo(f"warning: {server.url} is reachable from other machines and unauthenticated: "
+                   "anyone who reaches it can read this store", err=True)
+    click.echo(f"pylo web view of {server.view.store.url} at {server.url}/ (Ctrl-C to stop)")
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.view.pool.shutdown(wait=False, cancel_futures=True)
 
 
 @cli.command(short_help="The main job: 10,000 inputs on a local Dask cluster, some fail, then resume.")

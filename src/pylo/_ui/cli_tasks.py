@@ -7,6 +7,7 @@ import json
 import os
 import pickle
 import sys
+import types
 from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
@@ -58,19 +59,44 @@ class ByValue:
         self.__module__ = fn.__module__
         self.__qualname__ = getattr(fn, "__qualname__", type(fn).__qualname__)
         self.__name__ = getattr(fn, "__name__", self.__qualname__)
+        self.__wrapped__ = fn  # inspect.signature reads the function's own parameters
 
     def __call__(self, value: Any) -> object:
         return self.fn(value)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_by_value, (cloudpickle.dumps(self.fn),))
+        code = getattr(self.fn, "__code__", None)
+        return (_by_value, (cloudpickle.dumps(self.fn), getattr(code, "co_filename", None)))
 
     def __repr__(self) -> str:
         return f"<task {self.__module__}:{self.__qualname__} (by value)>"
 
 
-def _by_value(data: bytes) -> ByValue:
-    return ByValue(pickle.loads(data))
+def _by_value(data: bytes, filename: str | None = None) -> ByValue:
+    fn = pickle.loads(data)
+    if filename:
+        _restore_filename(fn, filename)
+    return ByValue(fn)
+
+
+# cloudpickle writes every code object it pickles by value as coming from "<dynamic-code>", so a
+# task's traceback on a Dask worker would not say which file it ran; the task's module is one
+# file, so its functions get that name back.
+_ERASED = "<dynamic-code>"
+
+
+def _restore_filename(fn: Any, filename: str) -> None:
+    """Give ``fn`` and the other functions of its (by-value) module their file name back."""
+    candidates = [fn, *getattr(fn, "__globals__", {}).values()]
+    for obj in candidates:
+        code = getattr(obj, "__code__", None)
+        if isinstance(obj, types.FunctionType) and isinstance(code, types.CodeType) and code.co_filename == _ERASED:
+            obj.__code__ = _renamed(code, filename)
+
+
+def _renamed(code: types.CodeType, filename: str) -> types.CodeType:
+    consts = tuple(_renamed(c, filename) if isinstance(c, types.CodeType) else c for c in code.co_consts)
+    return code.replace(co_filename=filename, co_consts=consts)
 
 
 def read_inputs(stream: TextIO, fmt: str) -> Iterator[Any]:

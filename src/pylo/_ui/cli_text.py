@@ -16,8 +16,8 @@ __all__ = ["ExceptionGroup", "exception_groups", "exceptions", "ls_row", "ls_tab
 
 def summary(s: Summary, *, workers: bool = False) -> str:
     """The summary as text; with ``workers``, a table of workers with gave-up flags and times."""
-    lines = [f"execution {s.execution_id}" + (f" (resumed from {s.parent})" if s.parent else "")]
-    lines.append(f"  task {s.task}, created {s.created}" + ("" if s.complete else ", still running or interrupted"))
+    lines = [f"execution {s.execution_id}: {s.status}" + (f" (resumed from {s.parent})" if s.parent else "")]
+    lines.append(f"  task {s.task}, created {s.created}")
     lines.append(
         f"  {s.finished:,} finished ({s.inherited:,} inherited), {s.failed:,} failed, "
         f"{s.pending:,} pending, of {s.total:,}"
@@ -41,22 +41,22 @@ def ls_row(store: Store, eid: str) -> dict[str, Any]:
     try:
         s = summarize(store, eid, top=0)
     except PyloError as exc:
-        return {"id": eid, "error": str(exc)}
+        return {"id": eid, "status": "damaged", "error": str(exc)}
     return {
         "id": s.execution_id, "created": s.created, "parent": s.parent, "task": s.task,
         "total": s.total, "finished": s.finished, "failed": s.failed, "pending": s.pending,
-        "complete": s.complete,
+        "complete": s.complete, "status": s.status.value,
     }
 
 
 def ls_table(rows: Sequence[dict[str, Any]]) -> str:
     if not rows:
         return "no executions"
-    cols = ["id", "created", "finished", "failed", "pending", "total", "parent", "task"]
-    body = [[r.get(c, "") if "error" not in r or c == "id" else "" for c in cols] for r in rows]
+    cols = ["id", "status", "created", "finished", "failed", "pending", "total", "parent", "task"]
+    body = [[r.get(c, "") if "error" not in r or c in ("id", "status") else "" for c in cols] for r in rows]
     for row, r in zip(body, rows):
         if "error" in r:
-            row[-1] = f"unreadable: {r['error']}"
+            row[-1] = f"damaged: {r['error']}"
         row[cols.index("parent")] = row[cols.index("parent")] or "-"
     return _table(cols, body)
 

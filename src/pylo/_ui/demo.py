@@ -4,6 +4,10 @@ the final state."""
 
 from __future__ import annotations
 
+import os
+import shlex
+import shutil
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -41,7 +45,22 @@ def run_demo(store: str, *, echo: Callable[[str], Any] = print, n_inputs: int = 
         echo(str(summary))
         finished, unfinished = pylo.get_state(new)
         echo(f"\n3. final state: {len(finished):,} finished, {len(unfinished):,} unfinished")
-        echo(f"   inspect them later with: pylo ls {pylo.store.url}")
-        echo(f"                            pylo exceptions {pylo.store.url} {eid}")
-        echo(f"                            pylo status {pylo.store.url} {new}")
+        command, store = pylo_command(), shlex.quote(pylo.store.url)
+        echo(f"   inspect them later with: {command} ls {store}")
+        echo(f"{'':28}{command} exceptions {store} {eid}")
+        echo(f"{'':28}{command} status {store} {new}")
         return len(unfinished)
+
+
+def pylo_command() -> str:
+    """The CLI as the user can type it here: ``pylo`` when that is on PATH and is this one,
+    else the script beside this interpreter (``.venv/bin/pylo`` after ``make demo``), else
+    ``python -m pylo`` with this interpreter."""
+    beside = os.path.join(os.path.dirname(sys.executable), "pylo")
+    on_path = shutil.which("pylo")
+    if not os.path.exists(beside):
+        return f"{shlex.quote(sys.executable)} -m pylo"
+    if on_path and os.path.samefile(on_path, beside):
+        return "pylo"
+    relative = os.path.relpath(beside)
+    return shlex.quote(beside if relative.startswith("..") else relative)

@@ -10,6 +10,8 @@ import html
 import shlex
 from typing import TYPE_CHECKING
 
+from .._core.status import Status
+
 if TYPE_CHECKING:
     from .._core.run import Progress, Run
     from .._core.summary import ExceptionKind, Summary, WorkerSummary
@@ -126,10 +128,11 @@ def _header(execution_id: str, status: str | None, parent: str | None) -> str:
 def summary_html(summary: Summary, *, status: str | None = None) -> str:
     """The whole view of a summary: header, counts, bar, workers, top exceptions, resume line."""
     s = summary
+    status = status or s.status.value
     meta = f'<div style="color:#6b7280">task <code>{_e(s.task)}</code> · created {_e(s.created)}</div>'
     return (
         f'<div class="pylo-summary" style="{_BOX}">'
-        + _header(s.execution_id, status or ("complete" if s.complete else "running or interrupted"), s.parent) + meta
+        + _header(s.execution_id, status, s.parent) + meta
         + bar(s.finished, s.failed, s.total) + _counts(s.finished, s.failed, s.total, s.inherited)
         + _workers(s.workers) + _exceptions(s.top_exceptions) + _resume(s, status)
         + "</div>"
@@ -149,12 +152,16 @@ def progress_html(execution_id: str, status: str, progress: Progress) -> str:
 def run_html(run: Run) -> str:
     """The run's summary from the store (JSON reads only) with its status; its live counts when
     it has no store to read or the store cannot be read."""
-    status = run.status.value
+    # A run still going shows its own status; a settled one what the store says became of it
+    # (a run that is "done" may have workers that gave up); a failed run says it failed.
+    status: str | None = run.status.value
     if run.describe is not None:
+        if run.status is Status.DONE or run.status is Status.CANCELLED:
+            status = None
         from ..errors import PyloError
 
         try:
             return summary_html(run.describe(), status=status)
         except PyloError:  # the store went away: the live counts are still worth showing
             pass
-    return progress_html(run.id, status, run.progress())
+    return progress_html(run.id, run.status.value, run.progress())

@@ -73,6 +73,7 @@ class ProgressBar:
             disable=not visible, leave=True, dynamic_ncols=True,
         )
         self._run = run
+        self._gave_up = 0
         run.add_listener(self.update)
         self.update(run.progress())
 
@@ -89,12 +90,22 @@ class ProgressBar:
 
     def _move(self, progress: Progress) -> None:
         concluded = progress.finished + progress.failed
-        counts = collections.OrderedDict(finished=progress.finished, failed=progress.failed)
+        # Strings: tqdm would shorten numbers (20000 shows as "2e+4").
+        counts = collections.OrderedDict(finished=str(progress.finished), failed=str(progress.failed))
+        if self._gave_up:
+            counts["gave_up"] = f"{self._gave_up} worker{'s' if self._gave_up > 1 else ''}"
         self._bar.set_postfix(counts, refresh=False)
         if concluded > self._bar.n:
             self._bar.update(concluded - self._bar.n)
         else:
             self._bar.refresh()
+
+    def show_gave_up(self, workers: int) -> None:
+        """Say on the bar that ``workers`` workers spent their failure budget."""
+        with self._lock:
+            self._gave_up = workers
+            if not self._closed:
+                self._move(self._run.progress())
 
     def close(self) -> None:
         """Show the final counts and close the bar; later flushes are ignored."""
@@ -107,13 +118,14 @@ class ProgressBar:
 
 
 @contextlib.contextmanager
-def follow(run: Run, *, enabled: bool = True, dashboard: str | None = None) -> Iterator[None]:
-    """Show a progress bar of ``run`` while the block runs (nothing when ``enabled`` is false)."""
+def follow(run: Run, *, enabled: bool = True, dashboard: str | None = None) -> Iterator[ProgressBar | None]:
+    """Show a progress bar of ``run`` while the block runs (nothing when ``enabled`` is false);
+    yields the bar (``None`` when disabled)."""
     if not enabled:
-        yield
+        yield None
         return
     bar = ProgressBar(run, dashboard=dashboard_worth_showing(dashboard))
     try:
-        yield
+        yield bar
     finally:
         bar.close()

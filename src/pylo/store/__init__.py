@@ -1,6 +1,7 @@
 """The store: an fsspec location holding every execution's manifest, inputs, progress and errors.
 
-Layout (DESIGN §5; every object written once, never modified)::
+Layout (a format other clusters, versions and the CLI read; every object written once, never
+modified)::
 
     {root}/{execution}/execution.json               manifest (JSON)
     {root}/{execution}/inputs/{block}               (root positions | None, inputs) — cloudpickle
@@ -18,15 +19,18 @@ progress and worker files are JSON and are read without unpickling anything.
 
 from __future__ import annotations
 
+import heapq
 import json
 import logging
 import os
 import pickle
+import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import cloudpickle
+import fsspec
 
 from ..errors import (
     CorruptSnapshot,
@@ -39,8 +43,17 @@ from ..errors import (
 from ._claims import CLIENT_LEASE_INTERVAL, Claim, Holder, hold, latest, let_go, new_holder
 from ._heartbeat import Heartbeat
 from ._leases import EXPIRY_INTERVALS, Lease, alive
-from ._fs import Files
-from ._layout import FORMAT_VERSION, Layout, new_execution_id, validate_execution_id
+from ._fs import DEFAULT_RETRY_SECONDS, Files
+from ._layout import (
+    FORMAT_VERSION,
+    MAX_JSON_BYTES,
+    MAX_RECORDS_BYTES,
+    MAX_SMALL_BYTES,
+    Layout,
+    id_matcher,
+    new_execution_id,
+    validate_execution_id,
+)
 from ._manifest import BlockInfo, Manifest
 from ._exception_records import ExceptionRecord, record_failure, decode_records, encode_records, to_record
 from ._segments import BlockState, Segment, _load_json, check_version, decode_segment, encode_segment, merge
@@ -58,6 +71,7 @@ __all__ = [
     "record_failure",
     "dump_inputs",
     "new_execution_id",
+    "order_by_parents",
     "to_record",
     "validate_execution_id",
 ]
@@ -68,15 +82,21 @@ log = logging.getLogger(__name__)
 class Store:
     """Typed reads and writes of pylo objects under one fsspec URL."""
 
-    def __init__(self, url: Any, storage_options: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, url: Any, storage_options: dict[str, Any] | None = None, *, retry_for: float = DEFAULT_RETRY_SECONDS
+    ) -> None:
+        """``retry_for``: seconds a failing store operation is retried (with backoff, each
+        retry logged as a WARNING) before it raises ``StoreUnreachable``."""
         url = _as_url(url)
-        self.files = Files(url, storage_options)
+        if isinstance(retry_for, bool) or not isinstance(retry_for, (int, float)) or not 0 <= retry_for <= 86_400:
+            raise InvalidArgument(f"store_retry_seconds must be a number of seconds in [0, 86400], got {retry_for!r}")
+        self.files = Files(url, _checked_options(storage_options), retry_for=float(retry_for))
         self.layout = Layout(self.files.root)
         if self.files.isfile(self.files.root):
             raise InvalidArgument(f"store {url!r} is a file, not a directory")
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (Store, (self.files.url, self.files.storage_options))
+        return (_store, (self.files.url, self.files.storage_options, self.files.retry_for))
 
     @property
     def url(self) -> str:
@@ -95,7 +115,7 @@ class Store:
     def read_manifest(self, eid: str) -> Manifest:
         path = self.layout.manifest(eid)
         try:
-            data = self.files.get(path)
+            data = self.files.get(path, MAX_JSON_BYTES)
         except FileNotFoundError:
             raise ExecutionNotFound(f"no execution {eid} in store {self.url}") from None
         return Manifest.decode(data, path)
@@ -110,8 +130,22 @@ class Store:
         except PyloError:
             log.warning("could not remove the partial execution %s from %s", eid, self.url)
 
+    def executions(self) -> list[str]:
+        """Ids of the executions that have a manifest, oldest first, and a resumed execution
+        always after its parent: ids sort by their creator's clock, and a host whose clock runs
+        ahead would otherwise list a parent after its child. Reads every manifest; one that
+        cannot be read sorts by its id."""
+        ids = self.list_executions()
+        parents: dict[str, str | None] = {}
+        for eid in ids:
+            try:
+                parents[eid] = self.read_manifest(eid).parent
+            except PyloError:
+                parents[eid] = None
+        return order_by_parents(parents)
+
     def list_executions(self) -> list[str]:
-        """Ids of the executions that have a manifest, oldest first."""
+        """Ids of the executions that have a manifest, sorted by id (by their creation time)."""
         ids = []
         for name in self.files.listdir(self.layout.root):
             try:
@@ -120,6 +154,25 @@ class Store:
                 continue
             ids.append(name)
         return [i for i in ids if self.files.exists(self.layout.manifest(i))]
+
+    def resolve(self, ref: str) -> str:
+        """The id that ``ref`` names: an id, a unique prefix of one (as git takes a commit's),
+        or the 8 characters that end one (what the progress bar shows). Raises
+        ``ExecutionNotFound`` when none matches, ``InvalidArgument`` when several do or when
+        ``ref`` cannot be part of an id."""
+        how = id_matcher(ref)
+        if how is None:
+            return ref
+        if how == "random":
+            matches = [i for i in self.list_executions() if i.endswith("-" + ref) or i.startswith(ref)]
+        else:
+            matches = [i for i in self.list_executions() if i.startswith(ref)]
+        if not matches:
+            raise ExecutionNotFound(f"no execution {ref}… in store {self.url}")
+        if len(matches) > 1:
+            shown = ", ".join(matches[:5]) + (", …" if len(matches) > 5 else "")
+            raise InvalidArgument(f"{ref!r} names {len(matches)} executions ({shown}): give more of the id")
+        return matches[0]
 
     # -- inputs --------------------------------------------------------------------------------
 
@@ -146,22 +199,27 @@ class Store:
 
     def write_segment(self, eid: str, seg: Segment, seq: int, writer: str) -> None:
         name = self.layout.segment_name(seq, writer)
-        self.files.put(f"{self.layout.progress_dir(eid, seg.block)}/{name}", encode_segment(seg))
+        # A power cut may lose the newest segments (their inputs rerun), never tear one: the
+        # directory fsync that would keep their names costs as much as the write, at every flush.
+        self.files.put(f"{self.layout.progress_dir(eid, seg.block)}/{name}", encode_segment(seg), keep_name=False)
 
     def write_records(self, eid: str, block: int, records: list[dict[str, Any]], seq: int, writer: str) -> None:
         name = self.layout.segment_name(seq, writer)
-        self.files.put(f"{self.layout.errors_dir(eid, block)}/{name}", encode_records(records))
+        self.files.put(f"{self.layout.errors_dir(eid, block)}/{name}", encode_records(records), keep_name=False)
 
     def read_block_state(self, eid: str, info: BlockInfo) -> BlockState:
         prefix = self.layout.progress_dir(eid, info.block)
-        paths = self.files.find(prefix)
-        return merge(decode_segment(d, p, info.positions) for p, d in self.files.get_many(paths).items())
+        listed = self.files.find_sized(prefix)
+        segments = self.files.get_many(listed, MAX_JSON_BYTES, listed)
+        return merge(decode_segment(d, p, info.positions) for p, d in segments.items())
 
     def read_states(self, manifest: Manifest) -> dict[int, BlockState]:
         """The merged state of every block, from one listing and one batched read."""
-        paths = self.files.find(self.layout.progress_dir(manifest.id))
+        listed = self.files.find_sized(self.layout.progress_dir(manifest.id))
         by_block: dict[int, list[Segment]] = {b.block: [] for b in manifest.blocks}
-        for path, data in self.files.get_many(paths).items():
+        for path in listed:  # names first: an unexpected object is refused before anything is read
+            _block_of(path, self.layout.progress_dir(manifest.id), by_block)
+        for path, data in self.files.get_many(listed, MAX_JSON_BYTES, listed).items():
             block = _block_of(path, self.layout.progress_dir(manifest.id), by_block)
             by_block[block].append(decode_segment(data, path, manifest.blocks[block].positions))
         return {b: merge(segs) for b, segs in by_block.items()}
@@ -171,8 +229,10 @@ class Store:
         base = self.layout.errors_dir(manifest.id)
         known: dict[int, list[Any]] = {b.block: [] for b in manifest.blocks}
         records: list[dict[str, Any]] = []
-        for path, data in self.files.get_many(self.files.find(base)).items():
+        listed = self.files.find_sized(base)
+        for path in listed:
             _block_of(path, base, known)
+        for path, data in self.files.get_many(listed, MAX_RECORDS_BYTES, listed).items():
             records.extend(decode_records(data, path))
         return records
 
@@ -184,8 +244,8 @@ class Store:
 
     def read_workers(self, eid: str) -> dict[int, dict[str, Any]]:
         out: dict[int, dict[str, Any]] = {}
-        paths = self.files.find(self.layout.workers_dir(eid))
-        for path, data in self.files.get_many(paths).items():
+        listed = self.files.find_sized(self.layout.workers_dir(eid))
+        for path, data in self.files.get_many(listed, MAX_SMALL_BYTES, listed).items():
             obj = _load_json(data, path)
             check_version(obj, path)
             try:
@@ -384,6 +444,31 @@ class Store:
         return Holder.from_json(self.files.get(self.layout.claim(eid, gen)))
 
 
+def _store(url: str, options: dict[str, Any], retry_for: float) -> Store:
+    return Store(url, options, retry_for=retry_for)
+
+
+def order_by_parents(parents: dict[str, str | None]) -> list[str]:
+    """The ids of ``parents`` (id → its parent) sorted by id, except that a parent always comes
+    before its children. A loop (only a hand-edited store has one) falls back to id order."""
+    children: dict[str, list[str]] = {}
+    ready: list[str] = []
+    for eid, parent in parents.items():
+        if parent is not None and parent in parents and parent != eid:
+            children.setdefault(parent, []).append(eid)
+        else:
+            ready.append(eid)
+    heapq.heapify(ready)
+    out: list[str] = []
+    while ready:
+        eid = heapq.heappop(ready)
+        out.append(eid)
+        for child in children.pop(eid, ()):
+            heapq.heappush(ready, child)
+    placed = set(out)
+    return out + sorted(e for e in parents if e not in placed)
+
+
 def dump_inputs(positions: Sequence[int] | None, values: list[Any], first: int) -> bytes:
     """Serialize a block and check that it loads back: an input that pickles but cannot be
     unpickled would otherwise make the whole execution unreadable. On failure, name the position
@@ -415,13 +500,44 @@ def _block_of(path: str, base: str, known: dict[int, Any]) -> int:
 
 
 def _as_url(url: object) -> str:
-    import os
-
     if isinstance(url, os.PathLike):
         url = os.fspath(url)
     if not isinstance(url, str) or not url:
         raise InvalidArgument(f"store must be a path or an fsspec URL, got {url!r}")
     if "://" not in url and "::" not in url:
+        _refuse_mistyped_url(url)
         # A plain path, made absolute here: Dask workers resolve it against their own cwd.
         url = os.path.abspath(os.path.expanduser(url))
     return url
+
+
+_SCHEME = re.compile(r"\A([A-Za-z][A-Za-z0-9+.-]+)(:/*|//)")
+
+
+def _refuse_mistyped_url(path: str) -> None:
+    """``s3:/bucket`` or ``s3//bucket`` would silently become a local folder named ``s3:``."""
+    match = _SCHEME.match(path)
+    if match and match.group(1).lower() in fsspec.available_protocols():
+        scheme = match.group(1)
+        raise InvalidArgument(
+            f"store {path!r} looks like a mistyped URL; did you mean {scheme}://{path[match.end():]}? "
+            f"(a local folder with that name: pass ./{path})"
+        )
+
+
+def _checked_options(options: object) -> dict[str, Any]:
+    """``storage_options`` must be a dict of keyword arguments for fsspec, and its ``*_kwargs``
+    entries (``client_kwargs``, ``config_kwargs``…) dicts too: fsspec would fail later, deep
+    inside the first request, with a bare ``TypeError``."""
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping):
+        raise InvalidArgument(
+            f"storage_options must be a dict of fsspec options, got {type(options).__name__} {options!r}"
+        )
+    for key, value in options.items():
+        if not isinstance(key, str):
+            raise InvalidArgument(f"storage_options keys must be strings, got {key!r}")
+        if key.endswith("_kwargs") and not isinstance(value, Mapping):
+            raise InvalidArgument(f"storage option {key} must be a dict, got {type(value).__name__} {value!r}")
+    return dict(options)

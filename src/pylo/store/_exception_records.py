@@ -18,7 +18,7 @@ from ..errors import CorruptSnapshot
 from ._layout import FORMAT_VERSION
 from ._segments import _load_json, check_version
 
-__all__ = ["ExceptionRecord", "record_failure", "decode_records", "encode_records"]
+__all__ = ["ExceptionRecord", "cut", "decode_records", "encode_records", "record_failure"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,17 +48,39 @@ def record_failure(exc: BaseException, *, position: int, worker: int, attempt: i
         "pos": position,
         "worker": worker,
         "attempt": attempt,
-        "type": name,
-        "message": _safe(lambda: str(exc), f"<unprintable {cls.__qualname__}>"),
-        "traceback": _safe(lambda: "".join(traceback.format_exception(exc)), ""),
+        "type": cut(name, MAX_TYPE_CHARS),
+        "message": cut(_safe(lambda: str(exc), f"<unprintable {cls.__qualname__}>"), MAX_MESSAGE_CHARS),
+        "traceback": cut(_safe(lambda: "".join(traceback.format_exception(exc)), ""), MAX_TRACEBACK_CHARS),
         "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds"),
         "pickle": _pickled(exc),
     }
 
 
+# A record's size is bounded: a task raising a 10 MB message must not make every flush (up to
+# task_executions_before_flush records) hundreds of MB, nor exceed what a reader accepts.
+MAX_TYPE_CHARS = 1_000
+MAX_MESSAGE_CHARS = 8_000
+MAX_TRACEBACK_CHARS = 32_000
+#: An exception object pickled larger than this is not kept (a pickle cannot be cut); its text is.
+MAX_PICKLE_BYTES = 64_000
+
+
+def cut(text: str, limit: int) -> str:
+    """``text`` when it fits in ``limit`` characters, else its head and tail around a line that
+    says how much was cut (the end of a traceback is where the error is)."""
+    if len(text) <= limit:
+        return text
+    marker = f"\n[… {{}} characters cut by pylo …]\n"
+    room = limit - len(marker.format(len(text)))
+    head, tail = room // 2, room - room // 2
+    return text[:head] + marker.format(len(text) - head - tail) + text[len(text) - tail :]
+
+
 def _pickled(exc: BaseException) -> str | None:
     try:
         data = cloudpickle.dumps(exc)
+        if len(data) > MAX_PICKLE_BYTES:
+            return None  # too large to keep with every attempt: the text stays
         pickle.loads(data)  # only keep an object that also comes back
     except Exception:  # the exception's own code failed: keep the text only
         return None

@@ -3,23 +3,39 @@
 Every object is written once: on local disk through a temp file renamed in the same directory,
 elsewhere as a single PUT. Transient failures are retried with exponential backoff, then raised as
 ``StoreUnreachable``; a missing object stays ``FileNotFoundError`` for the caller to interpret.
+
+Durability on local disk: each object's temp file is fsynced before the rename, so no object is
+ever seen torn or empty after a power cut. For the objects whose loss would matter (manifests,
+input blocks, claims, worker outcomes, cancel markers) the directory is fsynced after the rename
+too (and so is the parent of a directory just created), so they are still there after it.
+Progress segments and exception records, written at every flush, skip that second fsync: a power
+cut can lose the newest of them, whole (the file system's last few seconds, 5 s on ext4), and
+their inputs run again on resume, as after any crash. A writer killed mid-write leaves a
+``.tmp-*`` file, which every reader ignores and ``remove_stale_temps`` deletes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import stat
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from ..errors import InvalidArgument, StoreUnreachable
+from ..errors import CorruptSnapshot, InvalidArgument, StoreNotFound, StoreNotWritable, StoreUnreachable
 
-__all__ = ["Files"]
+__all__ = ["TEMP_PREFIX", "Files"]
+
+#: The name of a local write in progress: hidden from every listing, removed once stale.
+TEMP_PREFIX = ".tmp-"
+#: How long a store operation is retried before ``StoreUnreachable`` (an option of ``Store``).
+DEFAULT_RETRY_SECONDS = 6.5  # six attempts, 6.2 s of backoff between them
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -56,17 +72,22 @@ class Files:
         url: str,
         storage_options: dict[str, Any] | None = None,
         *,
-        attempts: int = 6,
+        retry_for: float = DEFAULT_RETRY_SECONDS,
+        attempts: int | None = None,
         backoff: float = 0.2,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        durable: bool = True,
     ) -> None:
         self.url = url
+        self.durable = durable  # fsync local writes (see the module docstring)
         self.storage_options = dict(storage_options or {})
-        self.attempts = attempts
+        self.retry_for = retry_for
+        self.attempts = attempts  # at most this many attempts too, when given
         self.backoff = backoff
-        self._sleep = sleep
+        self._sleep, self._clock = sleep, clock
         try:
-            fs, root = fsspec.core.url_to_fs(url, **self.storage_options)
+            fs, root = fsspec.core.url_to_fs(url, **_with_defaults(url, self.storage_options))
         except (ValueError, ImportError, TypeError) as exc:
             raise InvalidArgument(f"cannot open store {url!r}: {exc}") from exc
         self.fs: fsspec.AbstractFileSystem = fs
@@ -74,7 +95,7 @@ class Files:
         self.local = isinstance(fs, LocalFileSystem)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_files, (self.url, self.storage_options, self.attempts, self.backoff))
+        return (_files, (self.url, self.storage_options, self.retry_for, self.attempts, self.backoff))
 
     @property
     def protocol(self) -> str:
@@ -84,45 +105,92 @@ class Files:
     # -- retries -------------------------------------------------------------------------------
 
     def retrying(self, what: str, op: Callable[[], T]) -> T:
-        """Run ``op``, retrying transient store errors with exponential backoff."""
+        """Run ``op``, retrying transient store errors with exponential backoff for at most
+        ``retry_for`` seconds in all (the attempts' own time counts) and at most ``attempts``
+        attempts when given, then ``StoreUnreachable``."""
         delay = self.backoff
-        for attempt in range(1, self.attempts + 1):
+        start = self._clock()
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 return op()
             except _PERMANENT:
                 raise
             except _TRANSIENT as exc:
-                if attempt == self.attempts:
-                    raise StoreUnreachable(f"store {self.url!r}: {what} failed: {exc}") from exc
+                elapsed = self._clock() - start
+                if elapsed + delay > self.retry_for or attempt == self.attempts:
+                    raise StoreUnreachable(
+                        f"store {self.url!r}: {what} failed after {attempt} attempts in {elapsed:.1f}s: {exc}"
+                    ) from exc
                 log.warning("store %s: %s failed (%s); retry %d in %.1fs", self.url, what, exc, attempt, delay)
                 self._sleep(delay)
                 delay = min(delay * 2, 10.0)
-        raise AssertionError("unreachable")  # pragma: no cover
 
     # -- writes --------------------------------------------------------------------------------
 
-    def put(self, path: str, data: bytes) -> None:
-        """Write ``data`` at ``path`` atomically: readers see all of it or nothing."""
-        self.retrying(f"write {path}", lambda: self._put(path, data))
+    def put(self, path: str, data: bytes, *, keep_name: bool = True) -> None:
+        """Write ``data`` at ``path`` atomically: readers see all of it or nothing. On local disk
+        the data is fsynced before the rename; with ``keep_name`` the directory is too, so the
+        name survives a power cut (without, a power cut may lose the newest such objects, whole,
+        never leave them torn)."""
+        with self._refused_write(path):
+            self.retrying(f"write {path}", lambda: self._put(path, data, keep_name))
 
-    def _put(self, path: str, data: bytes) -> None:
+    @contextlib.contextmanager
+    def _refused_write(self, path: str) -> Iterator[None]:
+        """Name the object of a refused write in a typed error. A permission error is a
+        ``StoreUnreachable`` (nothing more can be written), so the runners stop writing and the
+        first refused write is the one reported, not a later one that failed after it. On an
+        object store a write finds nothing missing but the bucket itself."""
+        try:
+            yield
+        except PermissionError as exc:
+            raise StoreNotWritable(f"store {self.url!r}: cannot write {path}: {exc}") from exc
+        except FileNotFoundError as exc:
+            if self.local:
+                raise
+            bucket = self.root.split("/", 1)[0]
+            raise StoreNotFound(
+                f"store {self.url!r}: the bucket {bucket!r} does not exist (writing {path}): {exc}"
+            ) from exc
+
+    def _put(self, path: str, data: bytes, keep_name: bool = True) -> None:
         if not self.local:
             self.fs.pipe_file(path, data)
             return
         directory = os.path.dirname(path)
-        tmp = f"{directory}/.tmp-{uuid.uuid4().hex}"
+        tmp = f"{directory}/{TEMP_PREFIX}{uuid.uuid4().hex}"
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileNotFoundError:
-            os.makedirs(directory, exist_ok=True)
+            self._makedirs(directory)
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
+                if self.durable:
+                    fh.flush()
+                    os.fsync(fh.fileno())
             os.replace(tmp, path)
         except BaseException:
             _unlink_quietly(tmp)
             raise
+        if self.durable and keep_name:
+            _fsync_dir(directory)
+
+    def _makedirs(self, directory: str) -> None:
+        """Create ``directory`` and its missing parents; with ``durable``, make each new name
+        survive a power cut (fsync the directory that holds it)."""
+        missing = []
+        here = directory
+        while here and not os.path.isdir(here):
+            missing.append(here)
+            here = os.path.dirname(here)
+        os.makedirs(directory, exist_ok=True)
+        if self.durable:
+            for created in reversed(missing):
+                _fsync_dir(os.path.dirname(created))
 
     def put_new(self, path: str, data: bytes) -> bool:
         """Write ``path`` only if it does not exist yet; return whether this call created it.
@@ -132,11 +200,13 @@ class Files:
         racing for the same path: exactly one gets ``True``.
         """
         if self.local:
-            return self.retrying(f"create {path}", lambda: self._link_new(path, data))
+            with self._refused_write(path):
+                return self.retrying(f"create {path}", lambda: self._link_new(path, data))
         if self.exists(path):
             return False
         try:
-            self.retrying(f"create {path}", lambda: self.fs.pipe_file(path, data, mode="create"))
+            with self._refused_write(path):
+                self.retrying(f"create {path}", lambda: self.fs.pipe_file(path, data, mode="create"))
         except FileExistsError:
             return False
         except (TypeError, NotImplementedError):  # a backend without conditional writes
@@ -146,17 +216,45 @@ class Files:
 
     def _link_new(self, path: str, data: bytes) -> bool:
         directory = os.path.dirname(path)
-        os.makedirs(directory, exist_ok=True)
-        tmp = f"{directory}/.tmp-{uuid.uuid4().hex}"
+        self._makedirs(directory)
+        tmp = f"{directory}/{TEMP_PREFIX}{uuid.uuid4().hex}"
         with open(tmp, "xb") as fh:
             fh.write(data)
+            if self.durable:
+                fh.flush()
+                os.fsync(fh.fileno())
         try:
             os.link(tmp, path)
         except FileExistsError:
             return False
         finally:
             _unlink_quietly(tmp)
+        if self.durable:
+            _fsync_dir(directory)
         return True
+
+    def remove_stale_temps(self, prefix: str, older_than: float, *, dry_run: bool = False) -> list[str]:
+        """Delete the temp files under ``prefix`` (local disk only) last modified more than
+        ``older_than`` seconds ago: what writers killed mid-write left. A younger one may belong
+        to a write still going on, and is kept. Returns the paths removed (with ``dry_run``,
+        those it would remove)."""
+        if not self.local:
+            return []  # object stores write with one PUT: nothing partial is ever left
+        removed = []
+        cutoff = time.time() - older_than
+        for directory, _dirs, files in os.walk(prefix):
+            for name in files:
+                path = f"{directory}/{name}"
+                if not name.startswith(TEMP_PREFIX):
+                    continue
+                try:
+                    if os.lstat(path).st_mtime < cutoff:
+                        if not dry_run:
+                            os.unlink(path)
+                        removed.append(path)
+                except FileNotFoundError:  # its writer finished (or another cleaner came first)
+                    continue
+        return removed
 
     def rm(self, path: str) -> None:
         def op() -> None:
@@ -169,17 +267,37 @@ class Files:
 
     # -- reads ---------------------------------------------------------------------------------
 
-    def get(self, path: str) -> bytes:
-        data = self.retrying(f"read {path}", lambda: self.fs.cat_file(path))
-        return bytes(data)
+    def get(self, path: str, limit: int | None = None) -> bytes:
+        """The bytes of one object. A damaged or hostile store cannot make this hang or read
+        without bound: locally only a regular file is opened (a FIFO or a directory there is a
+        ``CorruptSnapshot``), and an object larger than ``limit`` bytes is refused unread."""
+        if self.local:
+            return self.retrying(f"read {path}", lambda: _read_local(path, limit))
+        if limit is not None:
+            size = self.retrying(f"stat {path}", lambda: self.fs.info(path).get("size"))
+            _check_size(path, size, limit)
+        data = bytes(self.retrying(f"read {path}", lambda: self.fs.cat_file(path)))
+        _check_size(path, len(data), limit)
+        return data
 
-    def get_many(self, paths: Iterable[str]) -> dict[str, bytes]:
-        """Read many objects at once (concurrently on object stores)."""
+    def get_many(
+        self, paths: Iterable[str], limit: int | None = None, sizes: dict[str, int | None] | None = None
+    ) -> dict[str, bytes]:
+        """Read many objects at once (concurrently on object stores), each at most ``limit``
+        bytes (see ``get``). ``sizes``: what a listing said (``find_sized``); on an object store
+        the objects it does not cover are listed again to learn theirs."""
         paths = list(paths)
         if not paths:
             return {}
         if self.local:
-            return {p: self.get(p) for p in paths}
+            return {p: self.get(p, limit) for p in paths}
+        if limit is not None:
+            known = dict(sizes or {})
+            unknown = [p for p in paths if known.get(p) is None]
+            if unknown:
+                known.update(self.retrying("stat objects", lambda: self._sizes(unknown)))
+            for path in paths:
+                _check_size(path, known.get(path), limit)
         out = self.retrying("read objects", lambda: self.fs.cat(paths, on_error="return"))
         result: dict[str, bytes] = {}
         for path in paths:
@@ -188,8 +306,21 @@ class Files:
                 continue  # deleted between listing and reading: skip it
             if isinstance(value, BaseException):
                 raise StoreUnreachable(f"store {self.url!r}: read {path} failed: {value}") from value
+            _check_size(path, len(value), limit)
             result[path] = bytes(value)
         return result
+
+    def _sizes(self, paths: list[str]) -> dict[str, int | None]:
+        """Sizes from the listings of the objects' directories (one request per directory)."""
+        sizes: dict[str, int | None] = {}
+        for directory in sorted({p.rsplit("/", 1)[0] for p in paths}):
+            try:
+                entries = self.fs.ls(directory, detail=True)
+            except FileNotFoundError:
+                continue
+            for entry in entries:
+                sizes[str(entry["name"]).rstrip("/")] = _size(entry)
+        return sizes
 
     def exists(self, path: str) -> bool:
         return bool(self.retrying(f"stat {path}", lambda: self.fs.exists(path)))
@@ -199,14 +330,24 @@ class Files:
 
     def find(self, prefix: str) -> list[str]:
         """Every object under ``prefix``, sorted; empty when there is none."""
+        return list(self.find_sized(prefix))
 
-        def op() -> list[str]:
-            self.fs.invalidate_cache(prefix)
-            try:
-                found = self.fs.find(prefix)
-            except FileNotFoundError:
-                return []
-            return sorted(p for p in found if "/.tmp-" not in p)
+    def find_sized(self, prefix: str) -> dict[str, int | None]:
+        """Every object under ``prefix`` with its size as the listing says (``None`` on local
+        disk, where a read checks it), sorted by path; empty when there is none."""
+
+        def op() -> dict[str, int | None]:
+            found: dict[str, int | None]
+            if self.local:
+                found = dict.fromkeys(_find_local(prefix))
+            else:
+                self.fs.invalidate_cache(prefix)
+                try:
+                    listing = self.fs.find(prefix, detail=True)
+                except FileNotFoundError:
+                    return {}
+                found = {str(p): _size(info) for p, info in listing.items()}
+            return {p: found[p] for p in sorted(found) if f"/{TEMP_PREFIX}" not in p}
 
         return self.retrying(f"list {prefix}", op)
 
@@ -219,13 +360,94 @@ class Files:
                 entries = self.fs.ls(prefix, detail=False)
             except FileNotFoundError:
                 return []
-            return sorted(str(e).rstrip("/").rsplit("/", 1)[-1] for e in entries)
+            names = (str(e).rstrip("/").rsplit("/", 1)[-1] for e in entries)
+            return sorted(n for n in names if not n.startswith(TEMP_PREFIX))
 
         return self.retrying(f"list {prefix}", op)
 
 
-def _files(url: str, options: dict[str, Any], attempts: int, backoff: float) -> Files:
-    return Files(url, options, attempts=attempts, backoff=backoff)
+def _files(url: str, options: dict[str, Any], retry_for: float, attempts: int | None, backoff: float) -> Files:
+    return Files(url, options, retry_for=retry_for, attempts=attempts, backoff=backoff)
+
+
+# botocore retries a refused connection itself, several times with its own backoff, and waits 60 s
+# for a connection to open: under pylo's own retries that made an unreachable endpoint silent for
+# a minute. pylo does the retrying (visible, within ``retry_for``); an option given wins.
+_S3_CONFIG = {"connect_timeout": 5, "retries": {"total_max_attempts": 1}}
+
+
+def _with_defaults(url: str, options: dict[str, Any]) -> dict[str, Any]:
+    protocol = url.split("://", 1)[0] if "://" in url else ""
+    if protocol not in ("s3", "s3a"):
+        return options
+    config = dict(options.get("config_kwargs") or {})
+    for key, value in _S3_CONFIG.items():
+        config.setdefault(key, value)
+    return {**options, "config_kwargs": config}
+
+
+def _size(info: Any) -> int | None:
+    size = info.get("size") if isinstance(info, dict) else None
+    return size if isinstance(size, int) else None
+
+
+def _fsync_dir(directory: str) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _find_local(prefix: str) -> list[str]:
+    """Every entry under ``prefix`` that is not a directory of its own: files, FIFOs, sockets,
+    and symlinks (to directories too, which are listed, never followed: a link to a parent
+    would otherwise loop). Readers then refuse whatever is not a regular file."""
+
+    def fail(exc: OSError) -> None:
+        raise exc
+
+    found: list[str] = []
+    try:
+        for directory, dirs, files in os.walk(prefix, onerror=fail):
+            found += [f"{directory}/{name}" for name in files]
+            found += [f"{directory}/{name}" for name in dirs if os.path.islink(f"{directory}/{name}")]
+    except FileNotFoundError:
+        return []
+    except NotADirectoryError:
+        return [prefix]
+    return found
+
+
+def _read_local(path: str, limit: int | None) -> bytes:
+    """Read a regular file of at most ``limit`` bytes. The type is checked before opening (a
+    FIFO would block the open) and again on the open descriptor, in case the path changed."""
+    info = os.stat(path)
+    _check_regular(path, info.st_mode)
+    _check_size(path, info.st_size, limit)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        _check_regular(path, os.fstat(fd).st_mode)
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            data = fh.read() if limit is None else fh.read(limit + 1)
+    finally:
+        os.close(fd)
+    _check_size(path, len(data), limit)
+    return data
+
+
+def _check_regular(path: str, mode: int) -> None:
+    if not stat.S_ISREG(mode):
+        raise CorruptSnapshot(f"unexpected object {path}: not a regular file", path)
+
+
+def _check_size(path: str, size: object, limit: int | None) -> None:
+    """``CorruptSnapshot`` when an object of ``size`` bytes (``None``: unknown) exceeds ``limit``."""
+    if limit is not None and isinstance(size, int) and size > limit:
+        raise CorruptSnapshot(
+            f"corrupt object {path}: {'more than ' if size == limit + 1 else ''}{size:,} bytes, "
+            f"larger than the {limit:,} a pylo object of its kind can be", path
+        )
 
 
 def _unlink_quietly(path: str) -> None:

@@ -1,4 +1,4 @@
-"""Names in the store: execution ids and the path of every object (DESIGN §5)."""
+"""Names in the store: execution ids and the path of every object (see ``pylo.store``)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,18 @@ import secrets
 
 from ..errors import InvalidArgument
 
-__all__ = ["FORMAT_VERSION", "Layout", "new_execution_id", "validate_execution_id"]
+__all__ = ["FORMAT_VERSION", "Layout", "MAX_JSON_BYTES", "MAX_RECORDS_BYTES", "MAX_SMALL_BYTES",
+           "id_matcher", "new_execution_id", "validate_execution_id"]
 
 FORMAT_VERSION = 1
+
+# The largest JSON object of each kind a reader accepts, checked before reading: a damaged or
+# hostile store must not make ``pylo status`` exhaust memory. Far above what pylo writes: a
+# manifest of 10^9 inputs in blocks of 10,000 is ~2 MB, a segment of a 10^6-input block whose
+# inputs alternate finished/failed ~20 MB, an exception record at most ~130 KB once capped.
+MAX_JSON_BYTES = 64 * 2**20  # manifests, progress segments
+MAX_RECORDS_BYTES = 256 * 2**20  # one flush of exception records
+MAX_SMALL_BYTES = 2**20  # worker outcomes, claims, cancel markers
 
 # 20261125T162126123456Z-1a2b3c4d: UTC creation time to the microsecond, then 32 random bits.
 _ID = re.compile(r"\A\d{8}T\d{12}Z-[0-9a-f]{8}\Z")
@@ -34,6 +43,25 @@ def validate_execution_id(execution_id: object) -> str:
             f"not a pylo execution id: {execution_id!r} (expected e.g. 20261125T162126123456Z-1a2b3c4d)"
         )
     return execution_id
+
+
+# What each character of an id may be, to tell a prefix of one from anything else.
+_ID_CHARS = ["0123456789"] * 8 + ["T"] + ["0123456789"] * 12 + ["Z", "-"] + ["0123456789abcdef"] * 8
+_RANDOM_PART = re.compile(r"\A[0-9a-f]{8}\Z")
+
+
+def id_matcher(ref: object) -> str | None:
+    """``None`` when ``ref`` is a whole id; else the test a listed id must pass to be the one
+    ``ref`` names (``"prefix"`` or ``"random"``). Raises ``InvalidArgument`` for anything that is
+    neither a prefix of an id nor the 8-character random part that ends one."""
+    if isinstance(ref, str) and _ID.match(ref):
+        return None
+    if isinstance(ref, str) and _RANDOM_PART.match(ref):
+        return "random"
+    if isinstance(ref, str) and 0 < len(ref) < len(_ID_CHARS) and all(c in _ID_CHARS[i] for i, c in enumerate(ref)):
+        return "prefix"
+    validate_execution_id(ref)  # raises, with the usual message
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 class Layout:

@@ -9,7 +9,7 @@ from typing import Any
 from .._core.config import Config
 from ..errors import CorruptSnapshot
 from ._layout import FORMAT_VERSION, validate_execution_id
-from ._segments import _load_json, check_version
+from ._segments import _int, _load_json, check_version
 
 __all__ = ["BlockInfo", "Manifest"]
 
@@ -65,8 +65,9 @@ class Manifest:
         obj = _load_json(data, path)
         check_version(obj, path)
         try:
+            config = Config.from_json(dict(obj["config"]))
             blocks = tuple(
-                BlockInfo(block=i, start=int(s), count=int(c), worker=int(w))
+                BlockInfo(block=i, start=_int(s), count=_int(c), worker=_int(w))
                 for i, (s, c, w) in enumerate(obj["blocks"])
             )
             manifest = cls(
@@ -75,14 +76,33 @@ class Manifest:
                 root=validate_execution_id(obj["root"]),
                 created=str(obj["created"]),
                 task=str(obj["task"]),
-                n_inputs=int(obj["n_inputs"]),
-                workers=int(obj["workers"]),
+                n_inputs=_int(obj["n_inputs"]),
+                workers=_int(obj["workers"]),
                 blocks=blocks,
-                config=Config.from_json(dict(obj["config"])),
+                config=config,
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise CorruptSnapshot(f"corrupt manifest {path}: {exc!r}", path) from exc
-        if sum(b.count for b in blocks) != manifest.n_inputs:
-            raise CorruptSnapshot(f"corrupt manifest {path}: block sizes do not add up to n_inputs", path)
+        except (KeyError, TypeError, ValueError) as exc:  # InvalidArgument (a bad config) is a ValueError
+            raise CorruptSnapshot(f"corrupt manifest {path}: {exc}", path) from exc
+        problem = _inconsistency(manifest)
+        if problem:
+            raise CorruptSnapshot(f"corrupt manifest {path}: {problem}", path)
         return manifest
+
+
+def _inconsistency(m: Manifest) -> str | None:
+    """What does not add up in a manifest, checked before any reader allocates by its counts:
+    blocks tile ``0 … n_inputs-1`` in order, none larger than the block size (itself bounded),
+    each run by one of ``workers``, and every worker has a block."""
+    start = 0
+    for b in m.blocks:
+        if b.start != start or not 1 <= b.count <= m.config.block_size:
+            return f"block {b.block} ({b.start}, {b.count}) does not follow at {start} within {m.config.block_size}"
+        if not 0 <= b.worker < m.workers:
+            return f"block {b.block} has worker {b.worker}, not one of {m.workers}"
+        start += b.count
+    if start != m.n_inputs:
+        return "block sizes do not add up to n_inputs"
+    if not min(1, len(m.blocks)) <= m.workers <= len(m.blocks):
+        return f"{m.workers} workers for {len(m.blocks)} blocks"
+    return None
 

@@ -120,6 +120,8 @@ def _load_json(data: bytes, path: str) -> Any:
         obj = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CorruptSnapshot(f"corrupt object {path}: not valid JSON ({exc})", path) from exc
+    except RecursionError:  # e.g. 200 KB of "[": pylo's objects nest four levels at most
+        raise CorruptSnapshot(f"corrupt object {path}: JSON nested too deeply", path) from None
     if not isinstance(obj, dict):
         raise CorruptSnapshot(f"corrupt object {path}: expected a JSON object", path)
     return obj
