@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import tasks
-from pylo import ExceptionRecord, Status
+from pylo import ExceptionRecord, Pylo, Status
 
 
 def test_every_input_finishes(make_pylo: Any) -> None:
@@ -167,7 +167,7 @@ def test_the_store_holds_only_json_and_input_blocks(make_pylo: Any) -> None:
     files = pylo.store.files
     for path in files.find(f"{files.root}/{eid}"):
         rel = path[len(files.root) + len(eid) + 2 :]
-        if rel.startswith("inputs/"):
+        if rel.startswith("inputs/") or rel == "task":  # the pickles: inputs, and the task for Dask workers
             continue
         import json
 
@@ -182,3 +182,20 @@ def test_fewer_inputs_than_workers_still_completes(make_pylo: Any) -> None:
         summary = pylo.summary(eid)
         assert summary.complete and summary.finished == len(inputs)
         assert len(summary.workers) == len(inputs)
+
+
+def test_a_parent_that_went_on_beside_its_resume_is_counted_once(tmp_path: Any) -> None:
+    # A forced resume while the parent's old workers still ran: both finished some of the same
+    # inputs. State and summary count each root position once.
+    from pylo.store import Segment
+
+    pylo = Pylo.local_multithread(str(tmp_path / "s"), number_of_workers=1, block_size=10)
+    parent = pylo.start_from_scratch(range(20), tasks.fail_multiples_of_7, progress=False)  # 0, 7, 14 fail
+    child = pylo.start_from_past_execution(parent, tasks.noop, progress=False)
+    manifest = pylo.store.read_manifest(parent)
+    late = Segment(block=0, finished=((0, 1), (7, 8)), failed=(), retried=())  # the old worker's last flush
+    pylo.store.write_segment(parent, late, 99, "f" * 12)
+    assert pylo.get_state(child) == (list(range(20)), [])
+    summary = pylo.summary(child)
+    assert (summary.total, summary.finished, summary.pending, summary.failed) == (20, 20, 0, 0)
+    assert manifest.n_inputs == 20

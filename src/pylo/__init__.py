@@ -12,6 +12,7 @@ from ._core.status import Status
 from ._core.summary import ExceptionKind, ExecutionStatus, Summary, WorkerSummary
 from ._core.verify import Problem, VerifyReport
 from .errors import (
+    ClusterLost,
     CorruptSnapshot,
     ExecutionClaimed,
     ExecutionInterrupted,
@@ -32,6 +33,7 @@ from .execution import Pylo
 from .store import ExceptionRecord
 
 __all__ = [
+    "ClusterLost",
     "Config",
     "CorruptSnapshot",
     "ExceptionKind",

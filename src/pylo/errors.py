@@ -15,6 +15,7 @@
     │   └── StoreNotWritable (PermissionError) the store refuses writes (read-only, no permission)
     ├── ExecutionClaimed                      another client is already running this execution
     ├── ExecutionInterrupted                  a run stopped before its end (cancel, lost cluster)
+    │   └── ClusterLost (ConnectionError)     the Dask scheduler went away during a run
     ├── ExecutionUnfinished                   a run ended with inputs failed or never run
     │
     │   the job engine (``pylo.engine``):
@@ -35,6 +36,7 @@ import concurrent.futures
 
 __all__ = [
     "ArgumentTypeError",
+    "ClusterLost",
     "CorruptSnapshot",
     "ExecutionClaimed",
     "ExecutionInterrupted",
@@ -126,6 +128,11 @@ class ExecutionClaimed(PyloError):
 
 class ExecutionInterrupted(PyloError):
     """A run ended before all its blocks ran (cancelled, or its cluster went away)."""
+
+
+class ClusterLost(ExecutionInterrupted, ConnectionError):
+    """The Dask cluster (its scheduler) went away during a run; the message keeps Dask's reason and
+    says how to resume. What the workers flushed is in the store."""
 
 
 class ExecutionUnfinished(PyloError):

@@ -21,6 +21,7 @@ from ._core.plan import plan_execution
 from ._ui.gave_up import said_here
 from ._ui.progress import follow
 from ._core.run import Run
+from ._core.attach import attach_run
 from ._core.status import Status
 from ._core.frame import records_frame
 from ._core.plan import Held
@@ -32,7 +33,7 @@ from ._core.verify import VerifyReport, remove_stale_temps, verify_execution
 from .backends import Backend
 from .backends._bags import is_bag, plan_bag, results_bag
 from .backends._threads import ThreadBackend
-from .errors import InvalidArgument, PyloError, StoreUnreachable
+from .errors import ExecutionClaimed, InvalidArgument, PyloError, StoreUnreachable
 from .store import Claim, ExceptionRecord, Manifest, Store
 from .store._fs import DEFAULT_RETRY_SECONDS
 
@@ -56,6 +57,7 @@ class Options(TypedDict, total=False):
     block_size: int
     timeout: float | None
     store_results: bool
+    lease_interval: float
 
 
 class Pylo:
@@ -103,13 +105,19 @@ class Pylo:
         max_worker_failures: int = 1000,
         task_executions_before_flush: int = 1000,
         store_exceptions: bool = True,
+        resources: dict[str, float] | None = None,
+        workers: list[str] | str | None = None,
         **options: Unpack[Options],
     ) -> Pylo:
-        """Workers are chains of futures on a Dask cluster.
+        """Each Pylo worker is one long Dask task on the cluster, which runs its blocks in order.
 
         ``client``: a ``distributed.Client``, a scheduler address, or ``None`` for an embedded
         ``LocalCluster`` that this ``Pylo`` owns and closes. The store must be reachable from
         the Dask workers with the same ``storage_options`` (they travel in memory only).
+        ``resources`` / ``workers``: where the tasks may run (as in ``Client.submit``); these and
+        the ``dask.annotate`` annotations around a submit apply to every submission of the run,
+        resubmissions after a lost worker included. The run belongs to the store: it goes on if
+        this client dies, and ``attach`` follows it from any process.
         """
         from .backends._dask import DaskBackend
 
@@ -117,7 +125,7 @@ class Pylo:
             check_main_guard()
         config = _config(number_of_workers, max_worker_failures, task_executions_before_flush, store_exceptions, options)
         store = Store(store_url, storage_options, retry_for=store_retry_seconds)
-        return cls(store, DaskBackend(client), config)
+        return cls(store, DaskBackend(client, resources=resources, workers=workers), config)
 
     def close(self) -> None:
         """Release what this Pylo owns (an embedded Dask cluster)."""
@@ -171,16 +179,24 @@ class Pylo:
         attempted rerun too. The inputs left out stay unfinished in the new execution, with
         their last failure among its exceptions, so a later resume still finds them.
 
-        Raises ``ExecutionClaimed`` while another client runs or resumes ``execution_id``;
-        ``force=True`` takes over a claim whose client is known to be dead (a dead process on
-        this host is detected by itself)."""
+        Raises ``ExecutionClaimed`` while ``execution_id``, or a resume of it, still runs anywhere
+        (its workers' leases in the store say so): ``attach`` to it instead. ``force=True`` asks
+        that run to stop, waits until its workers have flushed and ended, then resumes from where
+        it got to — so two forced resumes in a row never run an input twice."""
         self._check_task(task)
         select = matcher(only)
         if not isinstance(pending, bool):
             raise InvalidArgument(f"pending must be a bool, got {pending!r}")
         parent = self.store.read_manifest(self.store.resolve(execution_id))
         claim = self.store.claim(parent.id, force=force)
+        held: tuple[Claim, ...] = (claim,)
         try:
+            if claim.took_over and claim.took_over != parent.id:
+                # the previous holder had started a resume of it: continue from that one instead
+                log.warning("execution %s: continuing from %s, the resume its previous claimant started",
+                            parent.id, claim.took_over)
+                parent = self.store.read_manifest(claim.took_over)
+                held = (*held, self.store.claim(parent.id, force=force))
             remove_stale_temps(self.store, chain(self.store, parent.id))  # its writers are gone: we hold it
             left_out: Iterable[Held] = ()
             if select is None and pending:
@@ -192,11 +208,43 @@ class Pylo:
                 self.store, positions.strip(items), task, self.config, self._workers(),
                 parent=parent, positions=positions, held=left_out,
             )
+            for taken in held:
+                self.store.point(taken, manifest.id)
         except BaseException:
-            self.store.release(claim)
+            self._release(held, None)
             raise
         log.info("execution %s resumed from %s: %d inputs to rerun", manifest.id, parent.id, manifest.n_inputs)
-        return self._launch(manifest, task, held=(claim,))
+        return self._launch(manifest, task, held=held)
+
+    def resume_or_attach(self, execution_id: str, task: Callable[[Any], object]) -> Run:
+        """``resume``, or ``attach`` when ``execution_id`` (or a resume of it) still runs: the call
+        for a pipeline step that is retried after its own death."""
+        try:
+            return self.resume(execution_id, task)
+        except ExecutionClaimed as exc:
+            running = self._running_for(execution_id)
+            if running is None:
+                raise
+            log.info("execution %s still runs (%s): attaching", running, exc)
+            return self.attach(running)
+
+    def attach(self, execution_id: str, *, poll: float = 1.0) -> Run:
+        """A live handle on an execution that runs elsewhere (another client, a dead kernel's Dask
+        workers): ``progress()`` read from the store every ``poll`` s, ``wait()``, ``cancel()``.
+        It ends once no worker of the execution is alive. Raises ``ExecutionNotFound``."""
+        manifest = self.store.read_manifest(execution_id)
+        run = Run(manifest.id, manifest.n_inputs, on_cancel=lambda: self._cancel(manifest.id))
+        run.describe = lambda: self.summary(manifest.id)
+        attach_run(self.store, manifest, run, poll=poll)
+        return run
+
+    def _running_for(self, execution_id: str) -> str | None:
+        """The execution that runs on behalf of ``execution_id``: itself or the resume its claim names."""
+        runs = self.store.claimed_run(execution_id)
+        for eid in (runs, execution_id):
+            if eid is not None and self.store.is_running(eid):
+                return eid
+        return None
 
     def start_from_scratch(self, inputs: Iterable[Any], task: Callable[[Any], object], *, progress: bool = True) -> str:
         """Run ``task`` over ``inputs`` until every worker is done or gave up; return the id.
@@ -412,6 +460,9 @@ class Pylo:
     def _cancel(self, execution_id: str) -> None:
         log.info("execution %s: cancel requested", execution_id)
         self.store.request_cancel(execution_id)
+        cancel_queued = getattr(self.backend, "cancel_queued", None)
+        if cancel_queued is not None:  # Dask: what has not started is cancelled there at once
+            cancel_queued(execution_id)
 
 
 async def _launch_async(start: Callable[[], Run]) -> Run:

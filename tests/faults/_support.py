@@ -59,7 +59,8 @@ def kill_group(proc: subprocess.Popen[Any]) -> None:
 
 def python(script: str, *args: str, **popen: Any) -> subprocess.Popen[bytes]:
     """Run ``tests/faults/{script}`` in a fresh interpreter, in its own process group."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(TESTS), str(TESTS / "faults")]))
+    path = [str(TESTS), str(TESTS / "faults"), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(path))
     return subprocess.Popen(
         [sys.executable, str(TESTS / "faults" / script), *args], env=env, start_new_session=True, **popen
     )

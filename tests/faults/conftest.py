@@ -84,3 +84,45 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     )
     for test, rerun, bound in LEDGER.reruns:
         terminalreporter.write_line(f"  {test}: {rerun} inputs re-run (bound {bound})")
+
+
+@pytest.fixture
+def external_cluster(tmp_path: Any) -> Iterator[Any]:
+    """A ``dask scheduler`` and a ``dask worker`` (2 worker processes under nannies, 1 thread
+    each), real processes that outlive any client; yields the scheduler's address, a ``str``
+    with the scheduler's process as its ``scheduler`` attribute."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from _support import TESTS, kill_group, wait_for
+
+    path = [str(TESTS), str(TESTS / "faults"), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(path))
+    file = tmp_path / "scheduler.json"
+    dask_cli = [os.path.join(os.path.dirname(sys.executable), "dask")]
+    procs = [subprocess.Popen([*dask_cli, "scheduler", "--host", "127.0.0.1", "--port", "0",
+                               "--no-dashboard", "--scheduler-file", str(file)],
+                              env=env, start_new_session=True, stderr=subprocess.DEVNULL)]
+    try:
+        wait_for(file.exists, "the scheduler file")
+        address = wait_for(lambda: json.loads(file.read_text() or "{}").get("address"), "its address")
+        procs.append(subprocess.Popen([*dask_cli, "worker", "--scheduler-file", str(file), "--nworkers", "2",
+                                       "--nthreads", "1", "--no-dashboard", "--host", "127.0.0.1"],
+                                      env=env, start_new_session=True, stderr=subprocess.DEVNULL))
+        yield _Address(address, procs[0])
+    finally:
+        for proc in reversed(procs):
+            kill_group(proc)
+
+
+class _Address(str):
+    """A scheduler address that also carries the scheduler's process (a test may kill it)."""
+
+    scheduler: Any
+
+    def __new__(cls, address: str, scheduler: Any) -> _Address:
+        obj = super().__new__(cls, address)
+        obj.scheduler = scheduler
+        return obj

@@ -62,3 +62,45 @@ def hangs(release: Any, hung: Collection[int], x: int) -> None:
     """Input in ``hung`` blocks until ``release`` (a threading.Event) is set."""
     if x in hung:
         release.wait(60)
+
+
+def needs_dask_worker(x: int) -> None:
+    """Fails unless it runs inside a Dask task (``get_worker()`` finds its worker)."""
+    from distributed import get_worker
+
+    get_worker()
+
+
+def kills_then_gated(log_dir: str, gate_dir: str, killer: int, gates: Collection[int], x: int) -> None:
+    """``kills_its_worker`` at ``killer``, then ``gated`` at ``gates``."""
+    if x == killer:
+        kills_its_worker(log_dir, killer, x)
+    gated(log_dir, gate_dir, gates, x)
+
+
+def forks(store_dir: str, x: int) -> None:
+    """Input 3 forks; the child leaves at once with ``sys.exit(0)`` (as a task using a forking
+    library's subprocess would), the parent waits for it and goes on. Input 4 fails if the child
+    wrote a claim release or a worker outcome meanwhile (the parent's run is still going)."""
+    import glob
+    import sys
+
+    if x == 3:
+        pid = os.fork()
+        if pid == 0:
+            sys.exit(0)
+        os.waitpid(pid, 0)
+    if x == 4:
+        leaked = glob.glob(f"{store_dir}/*/claims/*.released") + glob.glob(f"{store_dir}/*/workers/*.json")
+        if leaked:
+            raise RuntimeError(f"the forked child wrote {leaked}")
+
+
+def fails_loudly(size: int, x: int) -> None:
+    """Fails with a message of ``size`` characters."""
+    raise ValueError("x" * size)
+
+
+def gated_with_payload(payload: bytes, log_dir: str, gate_dir: str, gates: Collection[int], x: int) -> None:
+    """``gated``, as a task whose closure carries ``payload``."""
+    gated(log_dir, gate_dir, gates, x)

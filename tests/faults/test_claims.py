@@ -1,6 +1,6 @@
 """Two clients resuming (or running) the same execution at once: the claim object in the store
 lets exactly one of them in and refuses the other with ``ExecutionClaimed``; a claim whose holder
-died is taken over (by itself on the same host, with ``force=True`` from another host)."""
+stopped renewing its lease is taken over, whatever its host; ``force=True`` waits for a live one to end."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import functools
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -87,34 +88,45 @@ def _wait_then_noop(release: Any, x: int) -> None:
     release.wait(30)
 
 
-def test_a_claim_of_a_dead_process_on_this_host_is_taken_over(tmp_path: Path) -> None:
+def test_a_claim_whose_leases_all_expired_is_taken_over_whatever_its_host(tmp_path: Path) -> None:
     pylo = Pylo.local_multithread(str(tmp_path / "s"), number_of_workers=1)
     eid = pylo.start_from_scratch(range(10), tasks.fail_multiples_of_7, progress=False)
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()  # reaped: its pid names no process now
-    _plant_claim(pylo.store, eid, pid=dead.pid)
+    holder = _plant_claim(pylo.store, eid, host="another-host", taken=time.time() - 60)
+    _plant_lease(pylo.store, eid, holder.lease_name, expires=time.time() - 1)  # it stopped renewing
     resumed = pylo.start_from_past_execution(eid, tasks.noop, progress=False)
     assert pylo.get_state(resumed) == (list(range(10)), [])
 
 
-def test_a_claim_from_another_host_needs_force(tmp_path: Path) -> None:
+def test_a_claim_whose_holder_is_alive_is_refused_and_force_waits_for_it_to_end(tmp_path: Path) -> None:
     pylo = Pylo.local_multithread(str(tmp_path / "s"), number_of_workers=1)
     eid = pylo.start_from_scratch(range(10), tasks.fail_multiples_of_7, progress=False)
-    _plant_claim(pylo.store, eid, host="another-host")
-    with pytest.raises(ExecutionClaimed, match="on another-host"):
+    holder = _plant_claim(pylo.store, eid, host="another-host", taken=time.time() - 60)
+    expires = time.time() + 2.0
+    _plant_lease(pylo.store, eid, holder.lease_name, expires=expires)  # alive, on another host
+    with pytest.raises(ExecutionClaimed, match=f"on another-host .*pylo.attach\\('{eid}'\\).*force=True"):
         pylo.resume(eid, tasks.noop)
     resumed = pylo.start_from_past_execution(eid, tasks.noop, progress=False, force=True)
+    assert time.time() >= expires  # it waited until nothing of the old holder was alive
+    assert pylo.store.cancel_requested(eid)  # and asked it to stop first
     assert pylo.get_state(resumed) == (list(range(10)), [])
     assert pylo.store.claim_holder(eid) is None
 
 
-def _plant_claim(store: Store, eid: str, **fields: Any) -> None:
+def _plant_lease(store: Store, eid: str, name: str, *, expires: float) -> None:
+    from pylo.store._leases import Lease
+
+    lease = Lease(name=name, writer="0" * 12, renewed=expires - 4, expires=expires)
+    store.files.put(store.layout.lease(eid, name), lease.to_json())
+
+
+def _plant_claim(store: Store, eid: str, **fields: Any) -> Any:
     """A claim as another client would have left it (its generation after the existing ones)."""
     from pylo.store._claims import latest
 
     gen, _ = latest(store.files.listdir(store.layout.claims_dir(eid)))
     holder = dataclasses.replace(new_holder(), **fields)
     assert store.files.put_new(store.layout.claim(eid, gen + 1), holder.to_json())
+    return holder
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""The client process SIGKILLed mid-run (a resume from another cluster): its Dask workers had
+"""The client process and its cluster SIGKILLed mid-run (a resume from another cluster): its Dask workers had
 flushed segments to the moto S3 bucket; a fresh cluster in another process resumes from there."""
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def test_client_killed_then_resumed_by_another_process_on_another_cluster(
         "gate_at": [23, 33],  # blocks 2 and 3: one on each worker chain
         "n": 60,
         "pylo": {"number_of_workers": CHAINS, "block_size": 10, "task_executions_before_flush": FLUSH,
-                 "flush_interval": 60.0},
+                 "flush_interval": 60.0, "lease_interval": 0.5},
         "id_file": str(tmp_path / "first-id"),
     }
     first = python("_client.py", "start", json.dumps(spec))
@@ -54,6 +54,8 @@ def test_client_killed_then_resumed_by_another_process_on_another_cluster(
     summary = reader.summary(eid)
     assert 0 < summary.finished < 60 and summary.failed == 0  # killed part way
     assert reader.store.claim_holder(eid) is not None  # the dead client's claim is still there
+    # Its workers died with it: their leases, and the dead client's, stop being renewed and expire.
+    wait_for(lambda: not reader.store.is_running(eid), "the dead run's leases to expire", timeout=60)
 
     spec.update(execution=eid, id_file=str(tmp_path / "second-id"))
     second = python("_client.py", "resume", json.dumps(spec))

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +50,7 @@ def test_ctrl_c_in_the_caller_cancels_flushes_and_propagates(tmp_path: Path, led
         proc.send_signal(signal.SIGINT)  # Ctrl-C while the caller waits in start_from_scratch
         wait_for(lambda: (tmp_path / "s" / eid / "cancel.json").exists(), "the cancel request")
         client.open_gate()  # the input in flight may now end; its worker then stops
-        assert proc.wait(60) in (-signal.SIGINT, 130, 1)  # died of the KeyboardInterrupt
+        assert proc.wait(60) == -signal.SIGINT  # died of the KeyboardInterrupt, nothing else
     finally:
         kill_group(proc)
     assert (tmp_path / "id.interrupted").exists()
@@ -90,7 +93,7 @@ def test_ctrl_c_in_the_caller_on_dask_cancels_flushes_and_propagates(tmp_path: P
         proc.send_signal(signal.SIGINT)  # Ctrl-C while the caller waits on the run
         wait_for(lambda: (tmp_path / "s" / eid / "cancel.json").exists(), "the cancel request")
         (gates / "open-13").touch()
-        assert proc.wait(60) != 0
+        assert proc.wait(60) == -signal.SIGINT  # died of the KeyboardInterrupt, nothing else
     finally:
         kill_group(proc)
     assert (tmp_path / "id.interrupted").read_text() == "cancelled"  # the blocks stopped and flushed
@@ -101,3 +104,59 @@ def test_ctrl_c_in_the_caller_on_dask_cancels_flushes_and_propagates(tmp_path: P
     assert pylo.get_state(resumed) == (list(range(60)), [])
     assert reruns(calls) == {}
     ledger.record("Ctrl-C in the caller on Dask", lost=0, rerun=0, bound=0)
+
+
+def test_ctrl_c_to_the_whole_process_group_ends_a_dask_run_on_the_default_cluster(tmp_path: Path) -> None:
+    # A terminal's Ctrl-C reaches every process of the group: the client and the worker processes
+    # of the LocalCluster that pylo started. The run must still end within seconds, resumable.
+    calls, gates = tmp_path / "calls", tmp_path / "gates"
+    calls.mkdir(), gates.mkdir()
+    spec = {"url": str(tmp_path / "s"), "options": {}, "calls": str(calls), "gates": str(gates), "gate_at": [13],
+            "n": 40, "id_file": str(tmp_path / "id"), "default_cluster": True,
+            "pylo": {"number_of_workers": 2, "block_size": 10, "task_executions_before_flush": 1,
+                     "lease_interval": 0.5}}
+    proc = python("_client.py", "start", json.dumps(spec))
+    try:
+        wait_for(lambda: (gates / "gate-13").exists(), "input 13 to reach its gate")
+        eid = read_when_written(tmp_path / "id")
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(60) == -signal.SIGINT
+    finally:
+        kill_group(proc)
+    assert (tmp_path / "id.interrupted").read_text() == "cancelled"
+    pylo = Pylo.local_multithread(spec["url"], number_of_workers=2)
+    wait_for(lambda: not pylo.store.is_running(eid), "the leases of the dead workers to expire")
+    resumed = pylo.start_from_past_execution(eid, functools.partial(tasks.log_call, str(calls)), progress=False)
+    assert pylo.get_state(resumed) == (list(range(40)), [])
+    assert len(reruns(calls)) <= 2  # at most the input in flight on each worker ran twice
+
+
+def test_ctrl_c_to_the_process_group_of_pylo_run_ends_it_resumable(tmp_path: Path) -> None:
+    # `pylo run` on the local cluster it starts itself, interrupted as a terminal does it.
+    (tmp_path / "slowtask.py").write_text(
+        "import os, time\n"
+        "def slow(x):\n"
+        f"    open(os.path.join({str(tmp_path)!r}, 'started'), 'a').close()\n"
+        "    time.sleep(0.02)\n"
+    )
+    (tmp_path / "inputs.txt").write_text("\n".join(str(i) for i in range(2_000)))
+    store = str(tmp_path / "s")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pylo", "run", "slowtask:slow", "--inputs", "inputs.txt", "--store", store,
+         "--workers", "2", "--block-size", "100", "--flush-every", "5", "--no-progress"],
+        cwd=tmp_path, env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: (tmp_path / "started").exists(), "the first input to run")
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, err.decode()[-2000:]
+        assert b"interrupted: execution" in err
+    finally:
+        kill_group(proc)
+    pylo = Pylo.local_multithread(store, number_of_workers=2)
+    [eid] = pylo.executions()
+    wait_for(lambda: not pylo.store.is_running(eid), "the leases of the dead workers to expire")
+    assert pylo.summary(eid).unfinished > 0
+    resumed = pylo.start_from_past_execution(eid, tasks.noop, progress=False)
+    assert pylo.summary(resumed).finished == 2_000

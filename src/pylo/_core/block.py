@@ -15,6 +15,7 @@ import concurrent.futures
 import dataclasses
 import datetime as _dt
 import logging
+import os
 import random
 import uuid
 from collections.abc import Callable
@@ -37,6 +38,15 @@ log = logging.getLogger(__name__)
 # How often a running block asks whether it was cancelled (seconds); flushes ask too.
 STOP_CHECK_INTERVAL = 0.05
 
+# Exception records held until a flush: past this many bytes (tracebacks can be large) they are
+# flushed early, whatever ``task_executions_before_flush`` says.
+RECORDS_FLUSH_BYTES = 1 << 20
+
+# On an object store, flushes gather behind the one being written for at most this many windows
+# of ``task_executions_before_flush`` attempts; then the loop waits for it. This only happens when
+# a window of tasks runs faster than one PUT, i.e. when rerunning the window after a crash is cheap.
+COALESCE_WINDOWS = 8
+
 
 @dataclasses.dataclass(frozen=True)
 class Delta:
@@ -48,6 +58,13 @@ class Delta:
     finished: int
     failed: int
     attempts: int
+    seq: int = 0
+    writer: str = ""
+
+    @property
+    def key(self) -> tuple[int, int, str]:
+        """Names the flush: a delta seen twice (a repeated event) counts once."""
+        return self.block, self.seq, self.writer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,14 +85,22 @@ def run_block(
     *,
     stop: Callable[[], bool] = lambda: False,
     report: Callable[[Delta], None] = lambda d: None,
+    start: tuple[BlockState, list[Any]] | None = None,
+    writes: BackgroundWrites | None = None,
 ) -> WorkerTally:
-    """Run the task over one block and return the worker's tally after it."""
+    """Run the task over one block and return the worker's tally after it. ``start``: what earlier
+    attempts of the block concluded and its inputs, when the caller read them ahead. ``writes``:
+    the caller's writer, shared by its blocks (then the caller waits for it at its end, and a
+    block's last flush is written while the next block runs)."""
     if tally.gave_up:
         return tally
-    start = _read_block(ctx, info, stop)
+    if start is None:
+        start = _read_block(ctx, info, stop)
+    elif stop():
+        start = None
     if start is None:  # cancelled before it began
         return tally
-    return _BlockRun(ctx, info, tally, stop, report).run(*start)
+    return _BlockRun(ctx, info, tally, stop, report, writes).run(*start)
 
 
 def _read_block(ctx: BlockContext, info: BlockInfo, stop: Callable[[], bool]) -> tuple[BlockState, list[Any]] | None:
@@ -112,6 +137,7 @@ class _BlockRun:
         tally: WorkerTally,
         stop: Callable[[], bool],
         report: Callable[[Delta], None],
+        writes: BackgroundWrites | None = None,
     ) -> None:
         self.ctx, self.info, self.stop, self.report = ctx, info, stop, report
         cfg = ctx.config
@@ -134,10 +160,13 @@ class _BlockRun:
         self.failed: list[tuple[int, int]] = []
         self.retried: list[tuple[int, int]] = []
         self.records: list[dict[str, Any]] = []
+        self.record_bytes = 0
         self.since = 0
+        self.pid = os.getpid()  # a task that forks: its child must not run pylo's shutdown path
         # On an object store one flush is written in the background while the task goes on; a
         # local write (~0.3 ms) costs less than handing it to another thread.
-        self.writes = BackgroundWrites(threads=0 if ctx.store.files.local else 1, depth=1)
+        self.shared = writes is not None
+        self.writes = writes or new_writer(ctx)
         # Running totals of this block, folded into the tally at the end.
         self.tally = tally if tally.started else dataclasses.replace(tally, started=_now())
         self.failed_attempts = tally.failed_attempts
@@ -162,9 +191,11 @@ class _BlockRun:
             raise
         else:  # end of block, cancel, give-up
             self.flush()
-            self.writes.wait()
+            if not self.shared:
+                self.writes.wait()
         finally:
-            self.writes.close()
+            if not self.shared:
+                self.writes.close()
             if self.timed is not None:
                 self.timed.close()
         return dataclasses.replace(
@@ -206,6 +237,13 @@ class _BlockRun:
                     since += self._failed(pos, value, exc)
                     if self.gave_up or self.stopped:
                         return
+                    if self.record_bytes >= RECORDS_FLUSH_BYTES:
+                        self.since, since = self.since + since, 0
+                        self.flush(coalesce=True)
+                except BaseException as exc:
+                    if os.getpid() != self.pid:
+                        _exit_forked_child(exc)
+                    raise
                 else:
                     finished.append(pos)
                     since += 1
@@ -217,8 +255,8 @@ class _BlockRun:
                 last_read, countdown = now, stride
                 if since >= flush_every or now >= next_event:
                     if since >= flush_every or now >= next_flush:
-                        self.since, since = since, 0
-                        self.flush()
+                        self.since, since = self.since + since, 0
+                        self.flush(coalesce=True)
                         next_flush = now + interval
                     if stop():
                         return
@@ -232,7 +270,9 @@ class _BlockRun:
         while True:
             self.failed_attempts += 1
             if self.keep_records:
-                self.records.append(record_failure(exc, position=pos, worker=self.tally.worker, attempt=attempt))
+                record = record_failure(exc, position=pos, worker=self.tally.worker, attempt=attempt)
+                self.records.append(record)
+                self.record_bytes += _record_size(record)
             if gives_up(self.failed_attempts, self.max_failures):
                 self.gave_up = True
                 self.failed.append((pos, attempt))
@@ -267,10 +307,17 @@ class _BlockRun:
             clock.sleep(min(left, STOP_CHECK_INTERVAL))
         return True
 
-    def flush(self) -> None:
+    def flush(self, *, coalesce: bool = False) -> None:
         """Hand what changed since the last flush to the writer: errors first, so a failure always
-        has its records, then the progress segment, then the progress report."""
+        has its records, then the progress segment, then the progress report.
+
+        ``coalesce``: while the previous flush is still being written (an object store's PUT takes
+        longer than a window of fast tasks), keep gathering instead of waiting for it; the next
+        flush then writes everything in one segment."""
         if not (self.finished or self.failed or self.records):
+            return
+        gathered = len(self.finished) + len(self.failed)
+        if coalesce and self.writes.busy() and gathered < COALESCE_WINDOWS * self.ctx.config.task_executions_before_flush:
             return
         ctx, block, eid = self.ctx, self.info.block, self.ctx.execution
         writes: list[Callable[[], None]] = []
@@ -278,6 +325,7 @@ class _BlockRun:
             records, seq = self.records, self.seq
             writes.append(lambda: ctx.store.write_records(eid, block, records, seq, self.writer))
             self.records = []
+            self.record_bytes = 0
             self.seq += 1
         if self.finished or self.failed:
             seg = Segment(
@@ -287,7 +335,8 @@ class _BlockRun:
                 retried=tuple(self.retried),
             )
             seq = self.seq
-            delta = Delta(eid, self.tally.worker, block, len(self.finished), len(self.failed), self.since)
+            delta = Delta(eid, self.tally.worker, block, len(self.finished), len(self.failed), self.since,
+                          seq, self.writer)
             if self.results:  # before the segment: a finished input always has its result
                 kept, blobs = list(self.finished), self.results[:]
                 writes.append(lambda: ctx.store.write_results(eid, block, kept, blobs, seq, self.writer))
@@ -306,6 +355,24 @@ class _BlockRun:
                 write()
 
         self.writes.submit(write_all)
+
+
+def new_writer(ctx: BlockContext) -> BackgroundWrites:
+    """The writer of a worker's flushes: in the background, one in flight, on an object store; a
+    local write (~0.3 ms) costs less than handing it to another thread."""
+    return BackgroundWrites(threads=0 if ctx.store.files.local else 1, depth=1)
+
+
+def _record_size(record: dict[str, Any]) -> int:
+    """About how many bytes a record takes in the store (its strings dominate)."""
+    return sum(len(v) if isinstance(v, (str, bytes)) else 8 for v in record.values())
+
+
+def _exit_forked_child(exc: BaseException) -> None:
+    """A task forked and its child is leaving (``sys.exit`` or an error): end the child now, as
+    ``multiprocessing`` does, so none of its parent's flushes, outcomes or claims run here."""
+    code = exc.code if isinstance(exc, SystemExit) else 1
+    os._exit(code if isinstance(code, int) else 1)
 
 
 def _now() -> str:

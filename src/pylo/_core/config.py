@@ -38,6 +38,8 @@ class Config:
     ``TimeoutError`` (``None``: no limit). Attempts then run on a helper thread; a Python thread
     cannot be killed, so a hung call is abandoned — it runs on in the background until it returns —
     and the worker goes on with the next attempt (see ``pylo._core.timeout``).
+    ``lease_interval`` — seconds between two renewals of a running worker's lease in the store;
+    a worker that stopped renewing counts as dead after four intervals (see ``pylo.store._leases``).
 
     Every number must be finite: a bool, NaN or infinity is refused, and so is a duration longer
     than ``MAX_SECONDS`` (``threading.TIMEOUT_MAX``).
@@ -56,6 +58,7 @@ class Config:
     block_size: int = 10_000
     timeout: float | None = None
     store_results: bool = False
+    lease_interval: float = 2.0
 
     def __post_init__(self) -> None:
         if self.number_of_workers is not None:
@@ -73,6 +76,7 @@ class Config:
         _check_float("retry_max_delay", self.retry_max_delay, minimum=0.0)
         _check_float("retry_jitter", self.retry_jitter, minimum=0.0, maximum=1.0)
         _check_float("flush_interval", self.flush_interval, minimum=0.0, positive=True)
+        _check_float("lease_interval", self.lease_interval, minimum=0.0, positive=True)
         if self.timeout is not None:
             _check_float("timeout", self.timeout, minimum=0.0, positive=True)
 

@@ -13,7 +13,7 @@ import datetime as _dt
 import functools
 import itertools
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sized
 from typing import Any
 
 from .config import Config
@@ -33,6 +33,9 @@ __all__ = ["plan_execution", "task_name"]
 # Input blocks uploaded at once while the next ones are serialized.
 UPLOAD_THREADS = 8
 
+# Inputs of unknown count held at most while deciding how to split them (a generator's).
+SPREAD_LIMIT = 1_000_000
+
 
 def plan_execution(
     store: Store,
@@ -51,13 +54,14 @@ def plan_execution(
     resume with ``only=``): the inputs left out, stored in held blocks after the others, each with
     its last raw exception record (or ``None``), which the new execution keeps as its own.
     """
+    total = len(inputs) if isinstance(inputs, Sized) else None
     try:
         values = iter(inputs)
     except TypeError:
         raise InvalidArgument(f"inputs must be iterable, got {type(inputs).__name__}") from None
     eid = new_execution_id()
     try:
-        manifest = _write(store, eid, values, task, config, workers, parent, positions, held)
+        manifest = _write(store, eid, values, total, task, config, workers, parent, positions, held)
     except BaseException:  # an input that cannot be serialized, a damaged parent, Ctrl-C…
         store.discard(eid)  # no manifest was written: remove the blocks that were
         raise
@@ -68,6 +72,7 @@ def _write(
     store: Store,
     eid: str,
     values: Iterator[Any],
+    total: int | None,
     task: Callable[[Any], object],
     config: Config,
     workers: int,
@@ -82,7 +87,7 @@ def _write(
     threads = 0 if store.files.local else UPLOAD_THREADS
     uploads = BackgroundWrites(threads=threads, depth=2 * UPLOAD_THREADS)
     try:
-        for index, chunk in enumerate(_chunks(values, config.block_size, workers)):
+        for index, chunk in enumerate(_chunks(values, config.block_size, workers, total)):
             roots = None if positions is None else list(itertools.islice(positions, len(chunk)))
             data = dump_inputs(roots, chunk, start)
             uploads.submit(functools.partial(store.write_inputs, eid, index, data))
@@ -132,19 +137,28 @@ def _batches(values: Iterator[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
-def _chunks(values: Iterator[Any], block_size: int, workers: int) -> Iterator[list[Any]]:
+def _chunks(values: Iterator[Any], block_size: int, workers: int, total: int | None = None) -> Iterator[list[Any]]:
     """Blocks of ``block_size``; when everything fits in fewer than one block per worker, the
-    inputs are spread evenly over the workers instead, so small runs still use them all."""
-    head = list(itertools.islice(values, block_size * workers))
-    if len(head) < block_size * workers:
+    inputs are spread evenly over the workers instead, so small runs still use them all.
+
+    Streamed: with a known ``total`` one block is held at a time; otherwise at most
+    ``SPREAD_LIMIT`` inputs are held while deciding, however many workers there are."""
+    if total is not None:
+        size = block_size if total >= block_size * workers else max(1, math.ceil(total / workers))
+        while chunk := list(itertools.islice(values, size)):
+            yield chunk
+        return
+    head = list(itertools.islice(values, min(block_size * workers, SPREAD_LIMIT)))
+    if len(head) < min(block_size * workers, SPREAD_LIMIT):
         if head:
             size = math.ceil(len(head) / workers)
             yield from (head[i : i + size] for i in range(0, len(head), size))
         return
-    for i in range(0, len(head), block_size):
-        yield head[i : i + block_size]
+    size = min(block_size, max(1, len(head) // workers))
+    for i in range(0, len(head), size):
+        yield head[i : i + size]
     del head
-    while chunk := list(itertools.islice(values, block_size)):
+    while chunk := list(itertools.islice(values, size)):
         yield chunk
 
 

@@ -43,13 +43,27 @@ def read_results(store: Store, eid: str) -> Iterator[tuple[Any, Any]]:
 
 
 def _merged(store: Store, manifests: list[Manifest]) -> Iterator[tuple[Any, Any]]:
-    streams = [_execution_results(store, m) for m in manifests]
+    """As ``get_state`` counts them: an ancestor's result only for a position the newest
+    execution did not rerun (a parent that went on running beside its resume may have finished
+    it again), and each root position once."""
+    *ancestors, newest = manifests
+    own = _roots(store, newest) if ancestors else set()
+    streams = [(r for r in _execution_results(store, m) if r[0] not in own) for m in ancestors]
     last = -1
-    for root, value, blob in heapq.merge(*streams, key=itemgetter(0)):
+    for root, value, blob in heapq.merge(*streams, _execution_results(store, newest), key=itemgetter(0)):
         if root == last:
             continue  # finished twice along the chain: counted once
         last = root
         yield value, load_result(blob, root)
+
+
+def _roots(store: Store, manifest: Manifest) -> set[int]:
+    """The root positions of every input of ``manifest`` (a resume: the ones it reran or holds)."""
+    roots: set[int] = set()
+    for info in manifest.blocks:
+        positions, _ = store.read_inputs(manifest.id, info)
+        roots.update(info.positions if positions is None else positions)
+    return roots
 
 
 def _execution_results(store: Store, manifest: Manifest) -> Iterator[tuple[int, Any, bytes]]:

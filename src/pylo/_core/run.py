@@ -55,6 +55,7 @@ class Run:
         self._on_cancel = on_cancel
         self._future: concurrent.futures.Future[str] = concurrent.futures.Future()
         self._listeners: list[Callable[[Progress], None]] = []
+        self._seen: set[tuple[int, int, str]] = set()
 
     def __repr__(self) -> str:
         p = self.progress()
@@ -122,6 +123,10 @@ class Run:
             self._cancel_requested.set()
             self._on_cancel()
 
+    def note_cancelled(self) -> None:
+        """Someone else (another client, the CLI) asked the run to stop: it ends ``cancelled``."""
+        self._cancel_requested.set()
+
     def add_listener(self, listener: Callable[[Progress], None]) -> None:
         """Call ``listener(progress)`` after each flush a worker reports."""
         self._listeners.append(listener)
@@ -134,12 +139,26 @@ class Run:
 
     def on_delta(self, delta: Delta) -> None:
         with self._lock:
+            if delta.writer:
+                if delta.key in self._seen:
+                    return  # a repeated event: this flush was counted already
+                self._seen.add(delta.key)
             self._finished += delta.finished
             self._failed += delta.failed
             self._attempts += delta.attempts
         progress = self.progress()
         for listener in self._listeners:
             listener(progress)
+
+    def reconcile(self, finished: int, failed: int) -> None:
+        """Set the counts to what the store says (at the end of a run, or while attached)."""
+        with self._lock:
+            changed = (finished, failed) != (self._finished, self._failed)
+            self._finished, self._failed = finished, failed
+        if changed:
+            progress = self.progress()
+            for listener in self._listeners:
+                listener(progress)
 
     def settle(self, error: BaseException | None = None) -> None:
         """End the run: done, cancelled (when asked to) or failed with ``error``."""

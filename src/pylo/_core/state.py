@@ -103,14 +103,35 @@ def split_unfinished(
 
 
 def read_state(store: Store, eid: str) -> tuple[list[Any], list[Any]]:
-    """(finished, unfinished) inputs of ``eid``, in the root's input order."""
+    """(finished, unfinished) inputs of ``eid``, in the root's input order, each root position
+    once: an ancestor's finished input counts only when ``eid`` did not rerun it (a parent that
+    went on running beside its resume may have finished it again)."""
     manifests = chain(store, eid)
-    streams = []
-    for manifest in manifests:
-        streams.append(_finished_items(store, manifest, store.read_states(manifest)))
-    finished = [value for _, value in heapq.merge(*streams, key=itemgetter(0))]
-    todo = [value for _, value in unfinished(store, manifests[-1])]
-    return finished, todo
+    last = manifests[-1]
+    states = store.read_states(last)
+    own: set[int] = set()
+    mine: list[tuple[int, Any]] = []
+    todo: list[tuple[int, Any]] = []
+    for info in last.blocks:
+        state = states[info.block]
+        roots, values = _block_items(store, last, info)
+        own.update(roots)
+        for i, pos in enumerate(info.positions):
+            (mine if pos in state.finished else todo).append((roots[i], values[i]))
+    todo.sort(key=itemgetter(0))  # held blocks (a resume with only=) come after the others
+    streams = [_finished_items(store, m, store.read_states(m)) for m in manifests[:-1]]
+    inherited = _once(heapq.merge(*streams, key=itemgetter(0)), own)
+    finished = [value for _, value in heapq.merge(inherited, iter(mine), key=itemgetter(0))]
+    return finished, [value for _, value in todo]
+
+
+def _once(items: Iterator[tuple[int, Any]], exclude: set[int]) -> Iterator[tuple[int, Any]]:
+    """The items of a position-sorted stream whose position is new and not in ``exclude``."""
+    last = -1
+    for pos, value in items:
+        if pos != last and pos not in exclude:
+            yield pos, value
+        last = pos
 
 
 def read_exceptions(store: Store, eid: str, select: Selector | None = None) -> list[ExceptionRecord]:

@@ -168,9 +168,10 @@ def summarize(store: Store, eid: str, *, top: int = 5) -> Summary:
     exception records). Raises ``ExecutionNotFound`` and the store's ``SnapshotError``s."""
     manifests = chain(store, eid)
     manifest = manifests[-1]
-    inherited = 0
-    for ancestor in manifests[:-1]:
-        inherited += sum(len(s.finished) for s in store.read_states(ancestor).values())
+    # Every root position counts once: a resume's inputs are exactly what its chain had left
+    # unfinished when it was planned, so everything else was inherited finished. Reading the
+    # parents' segments instead would count twice what a parent went on finishing beside it.
+    inherited = manifests[0].n_inputs - manifest.n_inputs
     states = store.read_states(manifest)
     outcomes = store.read_workers(eid)
     budget = manifest.config.max_worker_failures
@@ -217,9 +218,9 @@ def summarize(store: Store, eid: str, *, top: int = 5) -> Summary:
 
 
 def _held(store: Store, eid: str) -> bool:
-    """Whether a client that is still alive holds the claim on ``eid``."""
+    """Whether something of ``eid`` is still alive: a lease in the store renewed by one of its
+    workers, or by the client holding its claim (liveness never comes from process ids)."""
     try:
-        holder = store.claim_holder(eid)
-    except SnapshotError:  # an unreadable claim is taken over by the next resume: nobody holds it
+        return store.is_running(eid)
+    except SnapshotError:  # an unreadable lease proves nothing alive
         return False
-    return holder is not None and not holder.is_stale()

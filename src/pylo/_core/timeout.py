@@ -6,11 +6,13 @@
 
 A Python thread cannot be killed, so a hung call is *abandoned*, not stopped: it holds whatever it
 holds until it returns on its own, and its result is then thrown away. The worker moves on at once,
-so one hung input never hangs the worker. This works the same on threads and on a Dask worker.
+so one hung input never hangs the worker. This works the same on threads and on a Dask worker
+(the helper runs in a copy of the caller's context, so ``distributed.get_worker()`` works there).
 """
 
 from __future__ import annotations
 
+import contextvars
 import queue
 import threading
 from collections.abc import Callable
@@ -39,6 +41,10 @@ class _Helper:
 
     def __init__(self, task: Callable[[Any], object]) -> None:
         self.task = task
+        # The caller's context variables (Dask's ``get_worker()`` reads one), copied for this
+        # helper alone: a context cannot be entered by two threads, and an abandoned helper may
+        # still be inside it.
+        self.context = contextvars.copy_context()
         self.inbox: queue.SimpleQueue[tuple[Any, _Outcome] | None] = queue.SimpleQueue()
         self.thread = threading.Thread(target=self._serve, name="pylo-attempt", daemon=True)
         self.thread.start()
@@ -47,7 +53,7 @@ class _Helper:
         while (item := self.inbox.get()) is not None:
             value, outcome = item
             try:
-                outcome.value = self.task(value)
+                outcome.value = self.context.run(self.task, value)
             except BaseException as exc:  # handed to the caller, which re-raises it there
                 outcome.error = exc
             outcome.done.set()

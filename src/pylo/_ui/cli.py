@@ -218,7 +218,7 @@ def run(task: str, inputs_file: TextIO, fmt: str, store: str, **opts: Any) -> No
 @click.argument("store")
 @click.argument("execution_id", metavar="ID")
 @click.option("--task", required=True, metavar="MODULE:FUNCTION", help="The task to rerun the unfinished inputs with.")
-@click.option("--force", is_flag=True, help="Take over the claim of a client known to be dead.")
+@click.option("--force", is_flag=True, help="Stop a run of ID that is still alive (it flushes), then resume.")
 @click.option("--only", "only", multiple=True, metavar="TYPE",
               help="Rerun only the failures of this exception type (or a subclass), repeatable: "
               "TimeoutError, mymodule.MyError. The others stay unfinished.")
@@ -231,7 +231,7 @@ def resume(store: str, execution_id: str, task: str, force: bool, only: tuple[st
     """Rerun the failed and pending inputs of execution ID in a new execution.
 
     Exits 0 when every input is now finished, 1 when some remain unfinished, 3 when another
-    client is running or resuming ID (``--force`` when that client is known to be dead).
+    run of ID is still alive (attach to it with ``pylo attach``, or ``--force`` to stop it first).
     """
     fn = load_task(task)
     s = _store(store, opts["storage_options"])
@@ -257,13 +257,33 @@ def cancel(store: str, execution_id: str, storage_options: dict[str, Any]) -> No
     """Ask every worker of execution ID, on any Dask cluster, to stop between inputs.
 
     The workers flush what they did and keep their state; resume it later. Returns at once.
-    (An execution on threads watches its own process only: stop it there, e.g. with Ctrl-C.)
+    Workers on threads of another process see the request too (they poll the store).
     """
     s = _store(store, storage_options)
     execution_id = s.resolve(execution_id)
     s.read_manifest(execution_id)
     s.request_cancel(execution_id)
     click.echo(f"cancel requested for {execution_id}; its workers stop between inputs")
+
+
+@cli.command(short_help="Follow an execution that runs elsewhere until it ends.")
+@click.argument("store")
+@click.argument("execution_id", metavar="ID")
+@storage_option
+def attach(store: str, execution_id: str, storage_options: dict[str, Any]) -> None:
+    """Follow execution ID, wherever it runs (a dead notebook's Dask workers, another client),
+    with its progress read from the store, until no worker of it is alive. Ctrl-C stops following
+    (the run goes on). Exits 0 when every input finished, 1 otherwise."""
+    from ..execution import Pylo
+    from .progress import follow
+
+    pylo = Pylo.local_multithread(store, storage_options=storage_options)
+    run = pylo.attach(execution_id)
+    with follow(run, enabled=True):
+        run.wait()
+    summary = pylo.summary(execution_id)
+    click.echo(str(summary))
+    sys.exit(0 if summary.unfinished == 0 else 1)
 
 
 # -- reading (JSON only, never a pickle) -------------------------------------------------------

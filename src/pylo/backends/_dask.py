@@ -1,53 +1,58 @@
-"""Runs the worker chains on Dask: the only module that imports ``distributed``.
+"""Runs the Pylo workers on Dask: the only module that imports ``distributed``.
 
-    client ── per worker: future(b0) → future(b1) → …   each future: run_block on a Dask worker,
-       ▲          (the tally, i.e. the budget, flows       which reads inputs/{block} and writes
-       │           along the chain as the dependency)      its own segments to the store
-       └──── progress: worker.log_event(topic) ──► client.subscribe_topic ──► Run.on_delta
+    client: write {eid}/task once ─► per Pylo worker w: submit(_dask_worker, store, eid, w)
+              │                       fire_and_forget: the run outlives the client
+              │   on a Dask worker: run_worker — its blocks in order, tally in memory, next block
+              │   read ahead, lease renewed, cancel marker polled, one segment per flush
+              ▲
+              └── progress: worker.log_event(topic) ──► subscribe_topic ──► Run.on_delta (deduplicated)
+                  the end: every worker future settled and no lease of the run alive ──► Run.settle,
+                  counts reconciled with the store
 
-A block whose Dask worker dies is rerun by Dask and skips what its segments say concluded. A block
-that kills workers too often (``KilledWorker``) is recorded as lost: its inputs stay pending, and
-the rest of its chain is resubmitted after it. Cancel is a marker object in the store, seen by
-running blocks between inputs and by every block before it starts.
+One Dask task per Pylo worker: the scheduler holds O(workers) small tasks, whatever the number of
+blocks or the size of the task (it travels through the store, once). When a Dask worker dies, Dask
+reruns that one task elsewhere; it rebuilds its tally from the store and continues the block that
+was running, from its last flush. A task that kills its workers too often (``KilledWorker``) has
+its running block recorded as lost (inputs pending) and is resubmitted for the blocks after it.
+Cancel: Dask cancels what has not started; what runs sees the store's cancel marker and flushes.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
-import dataclasses
 import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Iterator, Sequence
+from concurrent.futures import CancelledError
+from typing import Any, Callable
 
 import cloudpickle
-from distributed import Client, Future, LocalCluster, as_completed, get_worker
+from dask.base import annotate, get_annotations
+from distributed import Client, Future, LocalCluster, as_completed, fire_and_forget, get_worker
 from distributed.scheduler import KilledWorker
 
-from .._core.block import BlockContext, Delta, finish_worker, run_block, worker_blocks
+from .._core.block import BlockContext, Delta, finish_worker, worker_blocks
+from .._core.config import Config
+from .._core.chain import lease_name, run_worker
 from .._core.decide import WorkerTally
 from .._core.run import Run
+from .._core.summary import summarize
 from . import OnEnd, end_run
-from ..errors import InvalidArgument, PyloError, TaskNotSerializable
+from ..errors import ClusterLost, InvalidArgument, PyloError, TaskNotSerializable
 from ..store import BlockInfo, Manifest, Store
 
-if TYPE_CHECKING:
-    from dask.typing import Key
-
-__all__ = ["DaskBackend", "block_key", "local_client", "new_local_cluster"]
+__all__ = ["DaskBackend", "local_client", "new_local_cluster", "worker_key"]
 
 log = logging.getLogger(__name__)
 
-# How often a running block looks for the cancel marker in the store (seconds).
-CANCEL_POLL = 0.5
 
-
-def block_key(eid: str, block: int, generation: int = 0) -> str:
-    """The Dask key of a block's future: deterministic, so another client can find it."""
+def worker_key(eid: str, worker: int, generation: int = 0) -> str:
+    """The Dask key of a Pylo worker's task: deterministic, so another client can find it."""
     suffix = f"-r{generation}" if generation else ""
-    return f"pylo-{eid}-block-{block:06d}{suffix}"
+    return f"pylo-{eid}-worker-{worker:04d}{suffix}"
 
 
 def _topic(eid: str) -> str:
@@ -55,9 +60,20 @@ def _topic(eid: str) -> str:
 
 
 class DaskBackend:
-    """Worker chains as chains of Dask futures on ``client``'s cluster."""
+    """Pylo workers as long Dask tasks on ``client``'s cluster.
 
-    def __init__(self, client: Client | str | None = None, *, n_workers: int | None = None) -> None:
+    ``resources`` / ``workers`` restrict where they run (as ``Client.submit``'s arguments), and
+    the ``dask.annotate`` annotations active at ``launch`` apply to every submission of the run,
+    resubmissions included."""
+
+    def __init__(
+        self,
+        client: Client | str | None = None,
+        *,
+        n_workers: int | None = None,
+        resources: dict[str, float] | None = None,
+        workers: Sequence[str] | str | None = None,
+    ) -> None:
         self._owned: list[Any] = []
         if client is None:
             cluster = new_local_cluster(n_workers)
@@ -69,6 +85,9 @@ class DaskBackend:
         elif not isinstance(client, Client):
             raise InvalidArgument(f"client must be a distributed.Client, an address or None, got {client!r}")
         self.client = client
+        self.resources = dict(resources) if resources else None
+        self.workers = [workers] if isinstance(workers, str) else (list(workers) if workers else None)
+        self._drivers: dict[str, _Driver] = {}
 
     def _sync_here(self) -> None:
         """An asynchronous client answers with coroutines on its event loop's thread: blocking
@@ -87,8 +106,20 @@ class DaskBackend:
             return None
 
     def default_workers(self) -> int:
+        """One Pylo worker per Dask thread. A cluster that has none yet (adaptive, starting at 0)
+        is sized by its adaptive maximum when it says so, else waited for (a minute at most)."""
         self._sync_here()
         threads: dict[str, int] = self.client.nthreads()
+        if not threads:
+            adaptive = getattr(getattr(self.client, "cluster", None), "_adaptive", None)
+            maximum = getattr(adaptive, "maximum", None)
+            if isinstance(maximum, int) and maximum > 0:
+                return maximum
+            try:
+                self.client.wait_for_workers(1, timeout=60)
+            except Exception:  # noqa: BLE001 - still none: one Pylo worker, which waits for a Dask one
+                log.warning("no Dask worker after 60 s: planning one Pylo worker")
+            threads = self.client.nthreads()
         return max(1, sum(threads.values()))
 
     def check(self, store: Store, task: Callable[[Any], object]) -> None:
@@ -108,12 +139,34 @@ class DaskBackend:
     def launch(
         self, ctx: BlockContext, manifest: Manifest, run: Run, on_end: OnEnd = lambda error: None
     ) -> None:
-        _Driver(self.client, ctx, manifest, run, on_end).start()
+        driver = _Driver(self, ctx, manifest, run, on_end)
+        self._drivers[manifest.id] = driver
+        driver.start()
+
+    def cancel_queued(self, eid: str) -> None:
+        """Cancel, through Dask, the worker tasks of ``eid`` that have not started (running ones
+        see the store's cancel marker). Works from any client: the keys are deterministic."""
+        driver = self._drivers.get(eid)
+        if driver is not None:
+            driver.cancel_queued()
 
     def close(self) -> None:
         for owned in self._owned:
             owned.close()
         self._owned = []
+
+    def submit_worker(self, store: Store, eid: str, w: int, blocks: Sequence[BlockInfo], config: Config,
+                      lost: tuple[int, ...], generation: int, annotations: dict[str, Any]) -> Future[Any]:
+        """The one place a Pylo worker is handed to Dask: first submission and resubmissions alike
+        carry the same restrictions and annotations."""
+        with annotate(**annotations):
+            future: Future[Any] = self.client.submit(
+                _dask_worker, store, eid, w, tuple(blocks), config, lost,
+                key=worker_key(eid, w, generation), pure=False,
+                resources=self.resources, workers=self.workers,
+            )
+        fire_and_forget(future)  # the run belongs to the store: it outlives this client
+        return future
 
 
 def new_local_cluster(n_workers: int | None = None) -> LocalCluster:
@@ -141,21 +194,27 @@ def _dashboard_address() -> str | None:
     return "127.0.0.1:0"
 
 
-class _Driver:
-    """Submits the chains, follows their futures, resubmits after a lost block, settles the run."""
+# How long the end of a run waits for leases that stopped being renewed (their Dask workers died
+# with a signal, say) beyond their own expiry.
+_LEASE_SLACK = 1.0
 
-    def __init__(
-        self, client: Client, ctx: BlockContext, manifest: Manifest, run: Run, on_end: OnEnd
-    ) -> None:
-        self.client, self.ctx, self.manifest, self.run = client, ctx, manifest, run
-        self.on_end = on_end
+
+class _Driver:
+    """Submits the workers' tasks, follows them, resubmits after ``KilledWorker``, settles the run."""
+
+    def __init__(self, backend: DaskBackend, ctx: BlockContext, manifest: Manifest, run: Run, on_end: OnEnd) -> None:
+        self.backend, self.client = backend, backend.client
+        self.ctx, self.manifest, self.run, self.on_end = ctx, manifest, run, on_end
         self.chains = worker_blocks(manifest)
         self.topic = _topic(manifest.id)
-        self.futures: dict[Key, tuple[int, int]] = {}  # key -> (worker, generation)
-        self.current: dict[int, list[Future[Any]]] = {}  # worker -> futures of its live generation
-        self.start_of: dict[int, tuple[int, WorkerTally]] = {}  # worker -> (first index, tally)
+        self.annotations = dict(get_annotations())
         self.generation = dict.fromkeys(self.chains, 0)
-        self.pending = as_completed(loop=client.loop)  # not the default client's loop
+        self.lost: dict[int, tuple[int, ...]] = dict.fromkeys(self.chains, ())
+        self.futures: dict[str, tuple[int, int]] = {}  # key -> (worker, generation)
+        self.live: dict[int, Future[Any]] = {}
+        self.counts: dict[int, dict[str, int]] = {}  # worker -> final counts its task returned
+        self.pending = as_completed(loop=self.client.loop)  # not the default client's loop
+        self.lock = threading.Lock()
 
     def start(self) -> None:
         self.run.start()
@@ -163,118 +222,232 @@ class _Driver:
             self._settle(None)
             return
         try:
+            self.ctx.store.write_task(self.manifest.id, cloudpickle.dumps(self.ctx.task))
             self.client.subscribe_topic(self.topic, self._on_event)
             for w in self.chains:
-                self._submit(w, 0, WorkerTally(worker=w))
+                self._submit(w)
             threading.Thread(target=self._drive, name=f"pylo-{self.manifest.id}-driver", daemon=True).start()
         except BaseException as exc:  # the client failed us: drop the futures, end the run
+            self._unsubscribe()
             self.pending.clear()
-            self.current.clear()
             self._settle(exc)
             raise
 
-    def _submit(self, w: int, first: int, tally: WorkerTally) -> None:
-        blocks, gen = self.chains[w], self.generation[w]
-        self.start_of[w] = (first, tally)
-        futures: list[Future[Any]] = []
-        prev: Any = tally
-        for idx in range(first, len(blocks)):
-            info = blocks[idx]
-            fut = self.client.submit(
-                _dask_block, self.ctx, info, prev, idx == len(blocks) - 1,
-                key=block_key(self.manifest.id, info.block, gen), pure=False,
-            )
-            self.futures[fut.key] = (w, gen)
-            self.pending.add(fut)
-            futures.append(fut)
-            prev = fut
-        self.current[w] = futures
+    def _submit(self, w: int) -> None:
+        fut = self.backend.submit_worker(self.ctx.store, self.manifest.id, w, self.chains[w], self.ctx.config,
+                                         self.lost[w], self.generation[w], self.annotations)
+        with self.lock:
+            self.futures[str(fut.key)] = (w, self.generation[w])
+            self.live[w] = fut
+        self.pending.add(fut)
+
+    def cancel_queued(self) -> None:
+        """Cancel the tasks that have not started, and tell the running ones at once through
+        Dask (the store's marker reaches them too, within a poll)."""
+        with self.lock:
+            futures = list(self.live.values())
+        if futures:
+            # On a thread of its own: with the workers gone (a Ctrl-C to the whole process group
+            # kills a local cluster's workers too) ``client.run`` would wait for them for good.
+            threading.Thread(target=self._tell_workers, name=f"pylo-{self.manifest.id}-cancel", daemon=True).start()
+            try:
+                self.client.cancel(futures, reason="pylo: the execution was cancelled")
+            except Exception:  # noqa: BLE001 - the scheduler is gone: the drive loop reports that
+                log.warning("execution %s: could not cancel its queued Dask tasks", self.manifest.id)
+
+    def _tell_workers(self) -> None:
+        try:
+            self.client.run(_mark_cancelled, self.manifest.id)
+        except Exception:  # noqa: BLE001 - workers gone or client closing: the store's marker remains
+            log.debug("execution %s: could not tell the workers of the cancel directly", self.manifest.id)
 
     def _drive(self) -> None:
-        """Follow every block future to its end. After a block fails the others are asked to stop,
-        and the run settles (its claims released) only once none of its blocks runs any more."""
+        """Follow every worker task to its end; then wait until no lease of the run is alive
+        (what Dask cancelled while running still flushes), reconcile the counts and settle."""
         error: BaseException | None = None
         try:
             for fut in self.pending:
-                w, gen = self.futures.pop(fut.key)
-                if gen != self.generation[w] or fut.status == "finished":
+                with self.lock:
+                    w, gen = self.futures.pop(str(fut.key))
+                if gen != self.generation[w]:
                     continue
-                exc = fut.exception()
-                if error is not None:
-                    continue  # the run failed already: let the other blocks stop and end
-                if isinstance(exc, KilledWorker):
+                if fut.status == "finished":
+                    if not self.lost[w]:  # a lost block's partial progress is in the store only
+                        self.counts[w] = fut.result()
+                    continue
+                failure = self._failure(fut)
+                if isinstance(failure, KilledWorker) and error is None and not self.run.cancel_requested:
                     self._lost(w)
-                else:
-                    error = exc if exc is not None else RuntimeError(f"block future {fut.key} was {fut.status}")
+                elif failure is not None and error is None and not (
+                    self.run.cancel_requested and isinstance(failure, CancelledError)
+                ):
+                    error = self._translate(fut, failure)
                     self._stop_others()
+            if error is None:
+                error = self._unfinished()
         except BaseException as exc:  # the client itself failed: hand it to whoever waits
             error = exc
         finally:
-            self.client.unsubscribe_topic(self.topic)
+            self._unsubscribe()
             self.pending.clear()
-            self.current.clear()
+            if len(self.counts) == len(self.chains):  # every worker ended and said its counts
+                self.run.reconcile(sum(c["finished"] for c in self.counts.values()),
+                                   sum(c["failed"] for c in self.counts.values()))
+            elif not isinstance(error, ClusterLost):
+                self._wait_leases()
+                self._reconcile()
             self._settle(error)
 
+    def _unfinished(self) -> ClusterLost | None:
+        """Futures the loop never saw end: the client lost its scheduler and gave up on them."""
+        with self.lock:
+            left = [f for f in self.live.values() if str(f.key) in self.futures]
+        if not left:
+            return None
+        return self._translate(left[0], CancelledError(_reason(left[0])))  # type: ignore[return-value]
+
+    def _failure(self, fut: Future[Any]) -> BaseException | None:
+        if fut.status == "cancelled":  # by us, or by the client when it lost its scheduler
+            return CancelledError(_reason(fut))
+        try:
+            failure: BaseException | None = fut.exception()
+            return failure
+        except CancelledError as exc:
+            return exc
+
+    def _translate(self, fut: Future[Any], failure: BaseException) -> BaseException:
+        if isinstance(failure, CancelledError):
+            reason = str(failure) or fut.status
+            return ClusterLost(
+                f"execution {self.manifest.id}: the Dask cluster was lost ({reason}). What its workers "
+                f"flushed is in the store: resume with pylo.start_from_past_execution({self.manifest.id!r}, "
+                "task), or attach with pylo.attach(...) if its workers still run."
+            )
+        return failure
+
     def _stop_others(self) -> None:
-        """A block failed: ask the other chains to stop (a marker in the store, which may be the
-        very thing that failed, so a store error here is logged and the block's error kept)."""
+        """A worker failed: ask the others to stop (a marker in the store, which may be the very
+        thing that failed, so a store error here is logged and the worker's error kept)."""
         try:
             self.run.cancel()
         except PyloError:
-            log.exception("execution %s: could not ask the other blocks to stop", self.manifest.id)
+            log.exception("execution %s: could not ask the other workers to stop", self.manifest.id)
+
+    def _lost(self, w: int) -> None:
+        """Worker ``w``'s task killed its Dask workers too often: the block it was running is lost
+        (its inputs stay pending) and the task is resubmitted for the blocks after it."""
+        store, eid = self.ctx.store, self.manifest.id
+        blocks = [b for b in self.chains[w] if b.block not in self.lost[w]]
+        running = next((b for b in blocks if _unconcluded(store, eid, b)), None)
+        if running is None:
+            finish_worker(self.ctx, WorkerTally(worker=w, lost_blocks=self.lost[w]))
+            return
+        log.error("block %d of %s lost (KilledWorker); its inputs stay pending", running.block, eid)
+        self.lost[w] = (*self.lost[w], running.block)
+        self.generation[w] += 1
+        self._submit(w)
+
+    def _wait_leases(self) -> None:
+        """Wait until no worker lease of the run is alive: after a cancel, running workers flush
+        first; a lease whose worker died with its Dask worker expires on its own."""
+        store, eid = self.ctx.store, self.manifest.id
+        names = {lease_name(w) for w in self.chains}
+        while True:
+            try:
+                leases = [lease for lease in store.read_leases(eid) if lease.name in names]
+            except PyloError:
+                log.warning("execution %s: could not read its leases at the end", eid)
+                return
+            if not [lease for lease in leases if lease.live(time.time() - _LEASE_SLACK)]:
+                return
+            time.sleep(min(0.2, self.ctx.config.lease_interval))
+
+    def _reconcile(self) -> None:
+        """Record an outcome for the workers that will never write one (cancelled while queued,
+        or died with their Dask worker), then set the run's counts to the store's: events may
+        have been lost or repeated. The segments have the last word."""
+        store, eid = self.ctx.store, self.manifest.id
+        try:
+            outcomes = store.read_workers(eid)
+            states = store.read_states(self.manifest)
+            for w in (w for w in self.chains if w not in outcomes):
+                blocks = [states[b.block] for b in self.chains[w]]
+                tally = WorkerTally(worker=w, lost_blocks=self.lost[w],
+                                    finished=sum(len(b.finished) for b in blocks),
+                                    failed=sum(len(b.failed) for b in blocks),
+                                    failed_attempts=sum(b.failed_attempts for b in blocks))
+                finish_worker(self.ctx, tally, cancelled=True)
+            self.run.reconcile(sum(len(b.finished) for b in states.values()),
+                               sum(len(b.failed) for b in states.values()))
+        except PyloError:
+            log.warning("execution %s: could not read its final counts from the store", eid)
+
+    def _unsubscribe(self) -> None:
+        try:
+            self.client.unsubscribe_topic(self.topic)
+        except Exception:  # noqa: BLE001 - the client is closing or gone: nothing left to drop
+            log.debug("execution %s: unsubscribe failed", self.manifest.id)
+        # ``unsubscribe_topic`` tells the scheduler but keeps the handler, and with it this driver
+        # and its run, referenced by the client for good: put a handler that holds nothing in
+        # its place (events still in flight would otherwise be logged as errors).
+        handlers = getattr(self.client, "_event_handlers", None)
+        if isinstance(handlers, dict) and self.topic in handlers:
+            handlers[self.topic] = _late_event
+        self.backend._drivers.pop(self.manifest.id, None)
 
     def _settle(self, error: BaseException | None) -> None:
         end_run(self.run, self.on_end, error)
 
-    def _lost(self, w: int) -> None:
-        """The first errored block of chain ``w`` killed its workers: its inputs stay pending;
-        the blocks after it are resubmitted with the tally from the block before it."""
-        futures = self.current[w]
-        first, tally = self.start_of[w]
-        k = next(i for i, f in enumerate(futures) if f.status == "error")
-        if k > 0:
-            tally = futures[k - 1].result()
-        blocks = self.chains[w]
-        lost = blocks[first + k]
-        log.error("block %d of %s lost (KilledWorker); its inputs stay pending", lost.block, self.manifest.id)
-        tally = dataclasses.replace(tally, lost_blocks=(*tally.lost_blocks, lost.block))
-        self.generation[w] += 1
-        if first + k == len(blocks) - 1:
-            finish_worker(self.ctx, tally)
-            self.current[w] = []
-        else:
-            self._submit(w, first + k + 1, tally)
-
     def _on_event(self, event: tuple[float, Any]) -> None:
         _, msg = event
-        self.run.on_delta(Delta(**msg))
+        if isinstance(msg, dict) and "pylo_worker" in msg:
+            msg = dict(msg)
+            msg.pop("worker", None)  # the scheduler writes the Dask worker's address there
+            worker = msg.pop("pylo_worker")
+            self.run.on_delta(Delta(worker=worker, **msg))
 
 
-def _dask_block(ctx: BlockContext, info: BlockInfo, tally: WorkerTally, last: bool) -> WorkerTally:
-    """One block, on a Dask worker."""
+def _late_event(event: Any) -> None:
+    """Progress of a run that has ended: its counts were reconciled with the store already."""
+
+
+def _reason(fut: Future[Any]) -> str:
+    """Dask's own words for why ``fut`` was cancelled (e.g. the scheduler connection was lost)."""
+    state_error = getattr(getattr(fut, "_state", None), "exception", None)
+    text = str(state_error).strip() if state_error is not None else ""
+    return text.splitlines()[0] if text else f"future {fut.status}"
+
+
+def _unconcluded(store: Store, eid: str, info: BlockInfo) -> bool:
+    state = store.read_block_state(eid, info)
+    return len(state.finished) + len(state.failed) < info.count
+
+
+# Executions cancelled by their client, told to each Dask worker process directly (``client.run``).
+_CANCELLED: set[str] = set()
+
+
+def _mark_cancelled(eid: str) -> None:
+    _CANCELLED.add(eid)
+
+
+def _dask_worker(
+    store: Store, eid: str, w: int, blocks: tuple[BlockInfo, ...], config: Config, lost: tuple[int, ...]
+) -> dict[str, int]:
+    """One Pylo worker, on a Dask worker; returns its final counts. ``rerun``: its lease exists
+    already, so an earlier attempt of this task ran (its Dask worker died): continue from the store.
+    The task and the lease are read at once: on an object store their latencies would add up."""
+    with concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="pylo-start") as pool:
+        task = pool.submit(store.read_task, eid)
+        leased = pool.submit(store.files.exists, store.layout.lease(eid, lease_name(w)))
+        ctx = BlockContext(store, eid, task.result(), config)
+        rerun = bool(lost) or leased.result()
     worker = get_worker()
-    topic = _topic(ctx.execution)
-    stop = _StoreStop(ctx.store, ctx.execution)
+    topic = _topic(eid)
 
     def report(delta: Delta) -> None:
-        worker.log_event(topic, dataclasses.asdict(delta))
+        msg = {k: v for k, v in delta.__dict__.items() if k != "worker"}
+        worker.log_event(topic, {"pylo_worker": delta.worker, **msg})  # the scheduler owns "worker"
 
-    tally = run_block(ctx, info, tally, stop=stop, report=report)
-    if last:
-        finish_worker(ctx, tally, cancelled=stop.stopped)
-    return tally
-
-
-class _StoreStop:
-    """``stop()`` for a block on Dask: looks for the cancel marker at most every CANCEL_POLL s."""
-
-    def __init__(self, store: Store, eid: str) -> None:
-        self.store, self.eid = store, eid
-        self.stopped = False
-        self.next_check = 0.0
-
-    def __call__(self) -> bool:
-        if not self.stopped and (now := time.monotonic()) >= self.next_check:
-            self.stopped = self.store.cancel_requested(self.eid)
-            self.next_check = now + CANCEL_POLL
-        return self.stopped
+    tally = run_worker(ctx, w, blocks, stop=lambda: eid in _CANCELLED, report=report, rerun=rerun, lost=lost)
+    return {"finished": tally.finished, "failed": tally.failed}

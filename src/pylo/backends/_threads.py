@@ -1,6 +1,6 @@
 """Runs the worker chains on threads of this process, without Dask.
 
-    launch ─► one thread per worker: run_block(b0) → run_block(b1) → … → finish_worker
+    launch ─► one thread per worker: run_worker (its blocks in order, its lease, its outcome)
                        └── on_delta per flush ──► Run ◄── on_end, then settle, from the last thread out
 
 A worker that fails (a store error, ``KeyboardInterrupt`` or ``SystemExit`` from the task) stops the
@@ -14,11 +14,10 @@ import os
 import threading
 from typing import Any, Callable
 
-from .._core.block import BlockContext, finish_worker, run_block, worker_blocks
-from .._core.decide import WorkerTally
+from .._core.block import BlockContext, worker_blocks
+from .._core.chain import run_worker
 from .._core.run import Run
 from . import OnEnd, end_run
-from ..errors import PyloError, StoreUnreachable
 from ..store import BlockInfo, Manifest, Store
 
 __all__ = ["ThreadBackend"]
@@ -88,17 +87,5 @@ class ThreadBackend:
 
 
 def _run_chain(ctx: BlockContext, w: int, blocks: list[BlockInfo], run: Run, abort: threading.Event) -> None:
-    tally = WorkerTally(worker=w)
     stop = lambda: run.cancel_requested or abort.is_set()  # noqa: E731 - cheap, read between inputs
-    try:
-        for info in blocks:
-            tally = run_block(ctx, info, tally, stop=stop, report=run.on_delta)
-    except StoreUnreachable:
-        raise  # nothing more can be written; what was flushed stays, the rest reruns on resume
-    except BaseException:  # KeyboardInterrupt, SystemExit, a bug: record the worker, re-raise
-        try:
-            finish_worker(ctx, tally, cancelled=True)
-        except PyloError:
-            log.exception("worker %d of %s: recording its outcome failed", w, ctx.execution)
-        raise
-    finish_worker(ctx, tally, cancelled=run.cancel_requested or abort.is_set())
+    run_worker(ctx, w, blocks, stop=stop, report=run.on_delta)

@@ -10,6 +10,9 @@ modified)::
     {root}/{execution}/results/{block}/{seq}-{w}    return values (store_results): JSON header, pickles
     {root}/{execution}/workers/{worker}.json        a worker's final outcome (JSON)
     {root}/{execution}/cancel.json                  present once a cancel was requested
+    {root}/{execution}/task                         the task and its config, for Dask workers — cloudpickle
+    {root}/{execution}/leases/{name}.json           heartbeats of what runs it (JSON, see _leases)
+    {root}/{execution}/claims/…                     who runs or resumes it (JSON, see _claims)
 
 Reading inputs or exception objects unpickles them: the store must be trusted. Manifests,
 progress and worker files are JSON and are read without unpickling anything.
@@ -23,6 +26,7 @@ import logging
 import os
 import pickle
 import re
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -37,7 +41,9 @@ from ..errors import (
     PyloError,
     TaskNotSerializable,
 )
-from ._claims import Claim, Holder, hold, latest, let_go, new_holder
+from ._claims import CLIENT_LEASE_INTERVAL, Claim, Holder, hold, latest, let_go, new_holder
+from ._heartbeat import Heartbeat
+from ._leases import EXPIRY_INTERVALS, Lease, alive
 from ._fs import DEFAULT_RETRY_SECONDS, Files
 from ._layout import (
     FORMAT_VERSION,
@@ -59,6 +65,8 @@ __all__ = [
     "BlockState",
     "Claim",
     "ExceptionRecord",
+    "Heartbeat",
+    "Lease",
     "Manifest",
     "Segment",
     "Store",
@@ -271,19 +279,64 @@ class Store:
         self.files.put(self.layout.cancel(eid), b"{}")
 
     def cancel_requested(self, eid: str) -> bool:
-        return self.files.exists(self.layout.cancel(eid))
+        """One GET (a HEAD or a LIST would be a second request on some object stores)."""
+        try:
+            self.files.get(self.layout.cancel(eid))
+        except FileNotFoundError:
+            return False
+        return True
+
+    # -- the task, stored once per execution for the Dask workers ------------------------------
+
+    def write_task(self, eid: str, data: bytes) -> None:
+        self.files.put(self.layout.task(eid), data)
+
+    def read_task(self, eid: str) -> Any:
+        path = self.layout.task(eid)
+        try:
+            data = self.files.get(path)
+        except FileNotFoundError:
+            raise CorruptSnapshot(f"missing task object {path}", path) from None
+        try:
+            return pickle.loads(data)
+        except Exception as exc:  # the task's own module may be missing there: say which object
+            raise CorruptSnapshot(f"cannot load the task object {path}: {exc!r}", path) from exc
+
+    # -- leases: who is still running ----------------------------------------------------------
+
+    def write_lease(self, eid: str, name: str, writer: str, interval: float, *, ended: bool = False) -> None:
+        lease = Lease.now(name, writer, interval, ended=ended)
+        self.files.put(self.layout.lease(eid, name), lease.to_json())
+
+    def read_leases(self, eid: str) -> list[Lease]:
+        """Every readable lease of ``eid`` (an unreadable one proves nothing and is left out)."""
+        paths = self.files.find(self.layout.leases_dir(eid))
+        leases = (Lease.from_json(data) for data in self.files.get_many(paths).values())
+        return [lease for lease in leases if lease is not None]
+
+    def live_leases(self, eid: str, now: float | None = None) -> list[Lease]:
+        """The leases of ``eid`` that prove something of it still runs."""
+        return alive(self.read_leases(eid), time.time() if now is None else now)
+
+    def is_running(self, eid: str) -> bool:
+        """Whether a worker of ``eid`` (or a client holding its claim) is alive, read from the store."""
+        return bool(self.live_leases(eid))
 
     # -- claims --------------------------------------------------------------------------------
 
-    def claim(self, eid: str, *, force: bool = False) -> Claim:
+    def claim(self, eid: str, *, force: bool = False, wait: float = 120.0) -> Claim:
         """Take the claim on ``eid`` (see ``_claims``): only one client runs or resumes an execution
-        at a time. Raises ``ExecutionClaimed`` naming the holder when someone else holds it, unless
-        that holder is a dead process on this host, or ``force`` is true."""
+        at a time. Raises ``ExecutionClaimed`` naming the holder, and saying how to attach, while
+        its holder or the run it started is alive (its leases). ``force``: ask that run to stop,
+        wait (at most ``wait`` s) until its workers have flushed and ended, then take over."""
         mine = new_holder()
+        took_over: str | None = None
         for _ in range(3):  # lost a race only when someone else took the claim: then re-examine
             gen, released = latest(self.files.listdir(self.layout.claims_dir(eid)))
             if gen and not released:
-                self._break_or_refuse(eid, gen, force)
+                took_over = self._break_or_refuse(eid, gen, force, wait)
+            elif gen and force:  # forced again after an earlier forced resume: continue from that one
+                took_over = self._runs(eid, gen)
             hold(mine)  # before the write: from then on this process may hold it
             try:
                 won = self._take(self.layout.claim(eid, gen + 1), mine)
@@ -291,10 +344,21 @@ class Store:
                 let_go(mine)
                 raise
             if won:
-                return Claim(eid, gen + 1, mine)
+                beat = Heartbeat(self, eid, mine.lease_name, interval=CLIENT_LEASE_INTERVAL, poll=0,
+                                 watch_cancel=False)
+                try:
+                    beat.start()
+                except BaseException:
+                    let_go(mine)
+                    raise
+                return Claim(eid, gen + 1, mine, beat, took_over)
             let_go(mine)
             force = False  # a fresh claim by someone else is never broken by force
         raise ExecutionClaimed(f"execution {eid}: could not take its claim (contended)")
+
+    def point(self, claim: Claim, runs: str) -> None:
+        """Record on ``claim`` the execution its holder started: its workers keep the claim alive."""
+        self.files.put(self.layout.claim_runs(claim.execution, claim.generation), json.dumps({"format": FORMAT_VERSION, "runs": runs}).encode())
 
     def _take(self, path: str, mine: Holder) -> bool:
         if self.files.put_new(path, mine.to_json()):
@@ -302,32 +366,93 @@ class Store:
         theirs = Holder.from_json(self.files.get(path))
         return theirs is not None and theirs.token == mine.token  # our PUT landed, its reply did not
 
-    def _break_or_refuse(self, eid: str, gen: int, force: bool) -> None:
+    def _runs(self, eid: str, gen: int) -> str | None:
+        try:
+            obj = json.loads(self.files.get(self.layout.claim_runs(eid, gen)))
+            return validate_execution_id(obj["runs"])
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, TypeError, InvalidArgument):
+            log.warning("claim %s of %s names no readable run", gen, eid)
+            return None
+
+    def _alive(self, eid: str, gen: int, holder: Holder) -> tuple[bool, str | None]:
+        """(whether the claim's holder, or the run it started, is alive; that run's id)."""
+        runs = self._runs(eid, gen)
+        if holder.mine():
+            return True, runs
+        if holder.abandoned_here():
+            return False, runs
+        if any(lease.name == holder.lease_name for lease in self.live_leases(eid)):
+            return True, runs
+        if runs is not None and self.is_running(runs):
+            return True, runs
+        return (runs is None and holder.in_grace()), runs
+
+    def _break_or_refuse(self, eid: str, gen: int, force: bool, wait: float) -> str | None:
+        """Decide on the live claim ``gen``: return the run it had started when it is taken over."""
         path = self.layout.claim(eid, gen)
         holder = Holder.from_json(self.files.get(path))
         if holder is None:
             log.warning("claim %s is unreadable: taken over", path)
-        elif holder.is_stale():
-            log.warning("claim %s held by %s, which has ended: taken over", path, holder.describe())
-        elif force:
-            log.warning("claim %s held by %s: taken over (force=True)", path, holder.describe())
-        else:
+            return None
+        alive_now, runs = self._alive(eid, gen, holder)
+        if not alive_now:
+            log.warning("claim %s held by %s, whose leases have all ended or expired: taken over",
+                        path, holder.describe())
+            return runs
+        running = runs or eid
+        if not force:
             raise ExecutionClaimed(
-                f"execution {eid} is claimed by {holder.describe()} ({path}): it is running or being "
-                "resumed there. If that client is dead, resume with force=True."
+                f"execution {eid} is claimed by {holder.describe()} ({path}) and execution {running} "
+                f"is still running: attach to it with pylo.attach({running!r}) (or `pylo attach STORE "
+                f"{running}`), wait for it to end, or stop it and resume with force=True."
             )
+        if holder.mine():
+            raise ExecutionClaimed(f"execution {eid} is being run or resumed by this very process ({running}); "
+                                   "wait for that run or cancel it")
+        log.warning("claim %s held by %s: stopping execution %s before taking over (force=True)",
+                    path, holder.describe(), running)
+        self._stop_and_wait(eid, gen, holder, running, wait)
+        return runs
+
+    def _stop_and_wait(self, eid: str, gen: int, holder: Holder, running: str, wait: float) -> None:
+        """Ask ``running`` to stop and wait until nothing of it is alive: its workers flush first."""
+        for target in {eid, running}:
+            self.request_cancel(target)
+        deadline = time.monotonic() + wait
+        while self._alive(eid, gen, holder)[0] or self.is_running(eid):
+            if time.monotonic() > deadline:
+                raise ExecutionClaimed(f"execution {running} was asked to stop but still runs after {wait:g}s")
+            time.sleep(0.2)
 
     def release(self, claim: Claim) -> None:
-        """Give back a claim taken by ``claim``; idempotent. Should writing the marker fail, this
-        process already counts the claim as stale, so its next resume takes it over."""
+        """Give back a claim taken by ``claim``; idempotent. A forked child of the holder (a task
+        that called ``os.fork``) never releases its parent's claim."""
+        if claim.holder.pid != os.getpid():
+            return
         let_go(claim.holder)
         body = json.dumps({"format": FORMAT_VERSION, "token": claim.holder.token}).encode()
         self.files.put(self.layout.claim(claim.execution, claim.generation, released=True), body)
+        if claim.heartbeat is not None:
+            claim.heartbeat.end()
 
     def abandon(self, claim: Claim) -> None:
-        """Stop holding ``claim`` without writing to the store (it is unreachable): this process
-        takes it over as stale; other processes need ``force=True``."""
+        """Stop holding ``claim`` without writing to the store (it is unreachable): its lease is no
+        longer renewed, so it expires and everyone, this process included, takes it over."""
+        if claim.holder.pid != os.getpid():
+            return
         let_go(claim.holder)
+        if claim.heartbeat is not None:
+            claim.heartbeat.abandon()
+        log.error("execution %s: the store became unreachable; its claim was abandoned and counts as "
+                  "stale once its lease expires (about %gs)", claim.execution,
+                  CLIENT_LEASE_INTERVAL * EXPIRY_INTERVALS)
+
+    def claimed_run(self, eid: str) -> str | None:
+        """The execution that the holder of ``eid``'s live claim started (a resume), if it said."""
+        gen, released = latest(self.files.listdir(self.layout.claims_dir(eid)))
+        return None if not gen or released else self._runs(eid, gen)
 
     def claim_holder(self, eid: str) -> Holder | None:
         """Who holds the claim on ``eid`` now, or ``None``."""

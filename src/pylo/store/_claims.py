@@ -2,15 +2,17 @@
 
     {execution}/claims/{gen}.json       taken by a create-only write (O_EXCL locally,
                                         If-None-Match: * on S3): of two clients, one wins
+    {execution}/claims/{gen}.runs       the execution its holder started (for a resume claim)
     {execution}/claims/{gen}.released   written by its holder when its run ends
+    {execution}/leases/client-{token}   the holder's heartbeat while it holds the claim
 
-Every object is created once and never changed or deleted. The live claim is the highest
-generation without a ``.released`` marker. Taking a claim creates generation ``latest + 1``; when
-the latest is still held, that is refused (``ExecutionClaimed``) unless it is *stale* — its holder
-was a process on this host that no longer exists, or this very process after its run ended
-without releasing it (the store was unreachable then) — or the caller forces it (``force=True``, for a
-holder known to be dead on another host). Two clients breaking the same stale claim race for the
-same new generation, and the create-only write lets exactly one of them win.
+Every claim object is created once and never changed or deleted. The live claim is the highest
+generation without a ``.released`` marker. Whether its holder is still at work is read from the
+leases (see ``_leases``): the holder's own, and those of the workers of the execution it runs. A
+claim none of whose leases is alive is stale and taken over; so a client whose kernel died while
+its Dask workers go on still holds its claim — the run goes on — until those workers end.
+Two clients breaking the same stale claim race for the same new generation, and the create-only
+write lets exactly one of them win.
 """
 
 from __future__ import annotations
@@ -20,9 +22,16 @@ import datetime as _dt
 import json
 import os
 import socket
+import time
 import uuid
+from typing import Any
 
-__all__ = ["Claim", "Holder", "hold", "latest", "let_go", "new_holder"]
+__all__ = ["CLAIM_GRACE", "CLIENT_LEASE_INTERVAL", "Claim", "Holder", "hold", "latest", "let_go", "new_holder"]
+
+# How often a claiming client renews its lease (seconds), and how long a claim counts as alive
+# before its holder's first lease can have been written.
+CLIENT_LEASE_INTERVAL = 2.0
+CLAIM_GRACE = 5.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,6 +42,7 @@ class Holder:
     host: str
     pid: int
     since: str
+    taken: float = 0.0  # seconds since the epoch, for the grace before its first lease
 
     def to_json(self) -> bytes:
         return json.dumps({"format": 1, **dataclasses.asdict(self)}).encode()
@@ -42,18 +52,26 @@ class Holder:
         """The holder, or ``None`` for an unreadable claim object (treated as stale)."""
         try:
             obj = json.loads(data)
-            return cls(token=str(obj["token"]), host=str(obj["host"]), pid=int(obj["pid"]), since=str(obj["since"]))
+            return cls(token=str(obj["token"]), host=str(obj["host"]), pid=int(obj["pid"]),
+                       since=str(obj["since"]), taken=float(obj.get("taken", 0.0)))
         except (ValueError, KeyError, TypeError):
             return None
 
-    def is_stale(self) -> bool:
-        """True when the holder was a process on this host that has ended, or is this process
-        but no run of it holds the claim any more."""
-        if self.host != socket.gethostname():
-            return False
-        if self.pid == os.getpid():
-            return self.token not in _LIVE
-        return not _alive(self.pid)
+    @property
+    def lease_name(self) -> str:
+        return f"client-{self.token[:12]}"
+
+    def mine(self) -> bool:
+        """A claim that a run of this very process holds now (a process-wide fact)."""
+        return self.token in _LIVE and self.pid == os.getpid()
+
+    def abandoned_here(self) -> bool:
+        """A claim this very process held and no run of it holds any more (its run ended without
+        releasing it: the store was unreachable then)."""
+        return self.pid == os.getpid() and self.host == socket.gethostname() and self.token not in _LIVE
+
+    def in_grace(self, now: float | None = None) -> bool:
+        return ((time.time() if now is None else now) - self.taken) < CLAIM_GRACE
 
     def describe(self) -> str:
         return f"process {self.pid} on {self.host} since {self.since}"
@@ -61,11 +79,16 @@ class Holder:
 
 @dataclasses.dataclass(frozen=True)
 class Claim:
-    """A claim this process holds on ``execution``; give it back with ``Store.release``."""
+    """A claim this process holds on ``execution``; give it back with ``Store.release``.
+
+    ``took_over`` names the execution that the previous holder had started, when this claim was
+    taken over from it (``force=True``): a resume continues from there, so nothing runs twice."""
 
     execution: str
     generation: int
     holder: Holder
+    heartbeat: Any = dataclasses.field(default=None, compare=False, repr=False)
+    took_over: str | None = None
 
 
 # The tokens of the claims that runs of this process hold now: a process-wide fact, like its pid.
@@ -81,11 +104,13 @@ def let_go(holder: Holder) -> None:
 
 
 def new_holder() -> Holder:
+    now = _dt.datetime.now(_dt.timezone.utc)
     return Holder(
         token=uuid.uuid4().hex,
         host=socket.gethostname(),
         pid=os.getpid(),
-        since=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        since=now.isoformat(timespec="seconds"),
+        taken=now.timestamp(),
     )
 
 
@@ -99,14 +124,3 @@ def latest(names: list[str]) -> tuple[int, bool]:
             (taken if kind == "json" else released).add(int(stem))
     gen = max(taken, default=0)
     return gen, gen in released
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
-

@@ -24,6 +24,7 @@ MAX_SMALL_BYTES = 2**20  # worker outcomes, claims, cancel markers
 # 20261125T162126123456Z-1a2b3c4d: UTC creation time to the microsecond, then 32 random bits.
 _ID = re.compile(r"\A\d{8}T\d{12}Z-[0-9a-f]{8}\Z")
 _WRITER = re.compile(r"\A[0-9a-f]{12}\Z")
+_LEASE = re.compile(r"\A[a-z]+-[0-9a-z]{1,32}\Z")
 
 
 def new_execution_id(now: _dt.datetime | None = None) -> str:
@@ -78,11 +79,26 @@ class Layout:
     def cancel(self, eid: str) -> str:
         return f"{self.execution(eid)}/cancel.json"
 
+    def leases_dir(self, eid: str) -> str:
+        return f"{self.execution(eid)}/leases"
+
+    def lease(self, eid: str, name: str) -> str:
+        if not _LEASE.match(name):
+            raise InvalidArgument(f"bad lease name {name!r}")
+        return f"{self.leases_dir(eid)}/{name}.json"
+
+    def task(self, eid: str) -> str:
+        return f"{self.execution(eid)}/task"
+
     def claims_dir(self, eid: str) -> str:
         return f"{self.execution(eid)}/claims"
 
     def claim(self, eid: str, generation: int, released: bool = False) -> str:
         return f"{self.claims_dir(eid)}/{generation:06d}.{'released' if released else 'json'}"
+
+    def claim_runs(self, eid: str, generation: int) -> str:
+        """Names the execution a claim's holder started (a resume): its leases prove the claim alive."""
+        return f"{self.claims_dir(eid)}/{generation:06d}.runs"
 
     def inputs(self, eid: str, block: int) -> str:
         return f"{self.execution(eid)}/inputs/{block:06d}"

@@ -79,12 +79,11 @@ def derive_status(summary: Summary, *, running: bool, cancel_requested: bool) ->
 
 
 def is_running(store: ViewStore, eid: str, summary: Summary) -> bool:
-    """Liveness, from what the store holds today: a live claim on the execution by a process not
-    known to have ended. (A claim names a process; on another host it counts as alive.)"""
+    """Liveness, from what the store holds today: a lease of the execution renewed by one of its
+    workers or by the client holding its claim, wherever they run."""
     if summary.complete:
         return False
-    holder = store.claim_holder(eid)
-    return holder is not None and not holder.is_stale()
+    return store.is_running(eid)
 
 
 def newest_first(parents: Mapping[str, str | None]) -> list[str]:

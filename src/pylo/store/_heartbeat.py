@@ -1,0 +1,99 @@
+"""A heartbeat: one thread per worker (or per claiming client) that keeps its lease fresh in the
+store and looks for the cancel marker, each at a bounded rate.
+
+    every `interval` s:  PUT leases/{name}.json  (renewed, expires)        ─► others see "alive"
+    every `poll` s:      GET cancel.json (one request; missing = not yet)  ─► stop() returns True
+
+The loop between inputs only reads a flag, so a check costs nothing there, and a store request
+rate of ``1/interval + 1/poll`` per worker is independent of how fast the task runs. The thread
+does not survive ``os.fork``: a forked child never renews (nor ends) its parent's lease.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from typing import TYPE_CHECKING
+
+from ..errors import PyloError
+
+if TYPE_CHECKING:
+    from . import Store
+
+__all__ = ["Heartbeat"]
+
+log = logging.getLogger(__name__)
+
+
+class Heartbeat:
+    """Renews ``{execution}/leases/{name}`` every ``interval`` s; with ``watch_cancel``, polls the
+    cancel marker every ``poll`` s and then ``cancelled`` turns true."""
+
+    def __init__(self, store: Store, execution: str, name: str, *, interval: float, poll: float,
+                 watch_cancel: bool = True) -> None:
+        self.store, self.execution, self.name = store, execution, name
+        self.interval, self.poll, self.watch_cancel = interval, poll, watch_cancel
+        self.writer = uuid.uuid4().hex[:12]
+        self._cancelled = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.lost = False  # the store could not be reached for a renewal
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    def start(self) -> Heartbeat:
+        self._renew()  # the lease exists before the first input runs
+        self._thread = threading.Thread(target=self._beat, name=f"pylo-heartbeat-{self.name}", daemon=True)
+        self._thread.start()
+        return self
+
+    def end(self) -> None:
+        """Stop renewing and mark the lease ended, so no one waits for it to expire."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()
+        try:
+            self.store.write_lease(self.execution, self.name, self.writer, self.interval, ended=True)
+        except PyloError:
+            log.warning("execution %s: could not end the lease %s; it expires on its own", self.execution, self.name)
+
+    def abandon(self) -> None:
+        """Stop renewing without writing (the store is unreachable): the lease expires by itself."""
+        self._stop.set()
+
+    def _beat(self) -> None:
+        next_renew = time.monotonic() + self.interval
+        while True:
+            wait = self.poll if self.watch_cancel else self.interval
+            if self._stop.wait(min(wait, max(0.0, next_renew - time.monotonic()))):
+                return
+            if self.watch_cancel and not self._cancelled.is_set():
+                self._check_cancel()
+            if time.monotonic() >= next_renew:
+                self._renew()
+                next_renew = time.monotonic() + self.interval
+
+    def check_cancel(self) -> bool:
+        """Look for the cancel marker now (one GET); return whether the run was cancelled."""
+        if not self._cancelled.is_set():
+            self._check_cancel()
+        return self.cancelled
+
+    def _check_cancel(self) -> None:
+        try:
+            if self.store.cancel_requested(self.execution):
+                self._cancelled.set()
+        except PyloError:
+            log.warning("execution %s: could not look for a cancel request", self.execution)
+
+    def _renew(self) -> None:
+        try:
+            self.store.write_lease(self.execution, self.name, self.writer, self.interval)
+            self.lost = False
+        except PyloError:
+            self.lost = True
+            log.warning("execution %s: could not renew the lease %s", self.execution, self.name)

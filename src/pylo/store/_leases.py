@@ -1,0 +1,61 @@
+"""Leases: how anyone who reaches the store knows that an execution is still running.
+
+    {execution}/leases/{name}.json     {"format", "name", "writer", "renewed", "expires", "ended"}
+
+Whoever runs part of an execution — each worker, wherever it runs, and the client while it holds a
+claim — rewrites its lease every ``interval`` seconds with an expiry a few intervals ahead, and
+writes it once more with ``ended`` when it stops. An execution is *alive* while one of its leases
+has not ended and has not expired. This is the only object of the store that is rewritten: a lease
+is a heartbeat, and a reader that sees either version decides the same way within one interval.
+
+Liveness never comes from process ids: a worker on another host, a client whose kernel died while
+its Dask workers go on, all show up here the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+
+__all__ = ["EXPIRY_INTERVALS", "Lease", "alive"]
+
+# A lease expires this many renewal intervals after it was written: one late renewal is tolerated.
+EXPIRY_INTERVALS = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class Lease:
+    """One lease; times are seconds since the epoch (UTC) of the writer's clock."""
+
+    name: str
+    writer: str
+    renewed: float
+    expires: float
+    ended: bool = False
+
+    @classmethod
+    def now(cls, name: str, writer: str, interval: float, *, ended: bool = False, clock: float | None = None) -> Lease:
+        t = time.time() if clock is None else clock
+        return cls(name=name, writer=writer, renewed=t, expires=t + EXPIRY_INTERVALS * interval, ended=ended)
+
+    def to_json(self) -> bytes:
+        return json.dumps({"format": 1, **dataclasses.asdict(self)}).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> Lease | None:
+        """The lease, or ``None`` for an unreadable object (it proves nothing alive)."""
+        try:
+            obj = json.loads(data)
+            return cls(name=str(obj["name"]), writer=str(obj["writer"]), renewed=float(obj["renewed"]),
+                       expires=float(obj["expires"]), ended=bool(obj.get("ended", False)))
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    def live(self, now: float) -> bool:
+        return not self.ended and now < self.expires
+
+
+def alive(leases: list[Lease], now: float) -> list[Lease]:
+    """The leases that prove something still runs at ``now``."""
+    return [lease for lease in leases if lease.live(now)]
