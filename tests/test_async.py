@@ -89,6 +89,10 @@ def test_awaitable_twins_on_threads(tmp_path: Path) -> None:
         eid = await pylo.start_from_scratch_async(range(30), tasks.fail_kinds, progress=False)
         frame = await pylo.exceptions_frame_async(eid, TimeoutError)
         rerun = await pylo.start_from_past_execution_async(eid, tasks.ok_string, only=TimeoutError, progress=False)
+        attached = await pylo.attach_async(rerun, poll=0.05)  # it has ended: the handle ends at once
+        assert await attached == rerun and attached.progress().finished == 4
+        again = await pylo.resume_or_attach_async(rerun, tasks.ok_string)  # nothing runs it: a resume
+        assert await again != rerun
         return (await pylo.get_state_async(rerun), frame, [p async for p in pylo.get_results_async(rerun, batch=4)],
                 (await pylo.verify_async(rerun)).ok)
 

@@ -326,6 +326,14 @@ class Pylo:
         """``resume`` off the event loop (same keywords)."""
         return await _launch_async(functools.partial(self.resume, execution_id, task, **kwargs))
 
+    async def attach_async(self, execution_id: str, *, poll: float = 1.0) -> Run:
+        """``attach`` off the event loop; ``await`` the handle for the run's end."""
+        return await asyncio.to_thread(functools.partial(self.attach, execution_id, poll=poll))
+
+    async def resume_or_attach_async(self, execution_id: str, task: Callable[[Any], object]) -> Run:
+        """``resume_or_attach`` off the event loop."""
+        return await _launch_async(functools.partial(self.resume_or_attach, execution_id, task))
+
     async def start_from_scratch_async(
         self, inputs: Iterable[Any], task: Callable[[Any], object], *, progress: bool = True
     ) -> str:
