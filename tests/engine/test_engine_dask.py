@@ -119,3 +119,31 @@ def test_an_asynchronous_client_runs_dask_jobs() -> None:
                 return job.result(), values
 
     assert asyncio.run(main()) == (3, [0, 1, 2])
+
+
+def test_the_engines_own_client_can_be_closed_by_awaiting_it_inside_asyncio_run() -> None:
+    """Code written for executor-engine, whose clients are asynchronous, ends its coroutine with
+    ``await engine.dask_client.close()``; the engine's own (synchronous) client accepts that too."""
+    import asyncio
+
+    engine = Engine()
+
+    async def main() -> tuple[Any, Any]:
+        job = DaskJob(engine_tasks.add, (2, 3))
+        await engine.submit_async(job)
+        await job.join(timeout=120)
+        client = engine.dask_client
+        await client.close()
+        return job.result(), client.status
+
+    try:
+        assert asyncio.run(main()) == (5, "closed")
+    finally:
+        engine.stop()
+
+
+def test_the_engines_own_client_still_closes_without_await() -> None:
+    with Engine() as eng:
+        client = eng.dask_client
+        client.close()
+        assert client.status == "closed"
