@@ -147,3 +147,25 @@ def test_the_engines_own_client_still_closes_without_await() -> None:
         client = eng.dask_client
         client.close()
         assert client.status == "closed"
+
+
+def test_a_synchronous_client_may_be_set_from_inside_asyncio_run(dask_client: Any) -> None:
+    """executor-engine refused a synchronous client there; pylo's engine talks to its client from
+    its own threads, so a synchronous one serves as well, set from any code."""
+    import asyncio
+
+    engine = Engine()
+
+    async def main() -> int:
+        engine.dask_client = dask_client
+        assert engine.dask_client is dask_client
+        job = DaskJob(engine_tasks.add, (4, 4))
+        await engine.submit_async(job)
+        await job.join(timeout=120)
+        return int(job.result())
+
+    try:
+        assert asyncio.run(main()) == 8
+    finally:
+        engine.stop()
+    assert dask_client.status == "running"  # a client the engine was given is not the engine's to close
