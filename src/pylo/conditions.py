@@ -331,53 +331,55 @@ def parse_weekday(text: str | int) -> int:
 
 
 @dataclasses.dataclass(frozen=True, init=False, eq=True)
-class AfterWeekday(Condition):
+class _WeekdayWindow(Condition):
+    """True on the days of the week that ``_holds`` accepts, in ``tz``; wakes at the next
+    midnight at which the answer can change."""
+
+    weekday: int
+    tz: dt.tzinfo | None
+
+    def __init__(self, weekday: str | int, tz: dt.tzinfo | None = None) -> None:
+        object.__setattr__(self, "weekday", parse_weekday(weekday))
+        object.__setattr__(self, "tz", tz)
+
+    def _holds(self, day: int) -> bool:
+        raise NotImplementedError
+
+    def _days_to_change(self, day: int) -> int:
+        raise NotImplementedError
+
+    def satisfy(self, engine: ConditionContext | None) -> bool:
+        return self._holds(dt.datetime.fromtimestamp(_now(engine), self.tz).weekday())
+
+    def job_ids(self) -> frozenset[str]:
+        return frozenset()
+
+    def deadline(self, ctx: ConditionContext) -> float | None:
+        now = dt.datetime.fromtimestamp(ctx.time(), self.tz)
+        return None if self._holds(now.weekday()) else _next_midnight(now, self._days_to_change(now.weekday()))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({_WEEKDAYS[self.weekday][:3]!r})"
+
+
+class AfterWeekday(_WeekdayWindow):
     """True from ``weekday`` (``"mon"``… ``"sun"``) to the end of the week (Sunday), in ``tz``."""
 
-    weekday: int
-    tz: dt.tzinfo | None
+    def _holds(self, day: int) -> bool:
+        return day >= self.weekday
 
-    def __init__(self, weekday: str | int, tz: dt.tzinfo | None = None) -> None:
-        object.__setattr__(self, "weekday", parse_weekday(weekday))
-        object.__setattr__(self, "tz", tz)
-
-    def satisfy(self, engine: ConditionContext | None) -> bool:
-        return dt.datetime.fromtimestamp(_now(engine), self.tz).weekday() >= self.weekday
-
-    def job_ids(self) -> frozenset[str]:
-        return frozenset()
-
-    def deadline(self, ctx: ConditionContext) -> float | None:
-        now = dt.datetime.fromtimestamp(ctx.time(), self.tz)
-        return None if now.weekday() >= self.weekday else _next_midnight(now, self.weekday - now.weekday())
-
-    def __repr__(self) -> str:
-        return f"AfterWeekday({_WEEKDAYS[self.weekday][:3]!r})"
+    def _days_to_change(self, day: int) -> int:
+        return self.weekday - day
 
 
-@dataclasses.dataclass(frozen=True, init=False, eq=True)
-class BeforeWeekday(Condition):
+class BeforeWeekday(_WeekdayWindow):
     """True from the start of the week (Monday) to ``weekday`` included, in ``tz``."""
 
-    weekday: int
-    tz: dt.tzinfo | None
+    def _holds(self, day: int) -> bool:
+        return day <= self.weekday
 
-    def __init__(self, weekday: str | int, tz: dt.tzinfo | None = None) -> None:
-        object.__setattr__(self, "weekday", parse_weekday(weekday))
-        object.__setattr__(self, "tz", tz)
-
-    def satisfy(self, engine: ConditionContext | None) -> bool:
-        return dt.datetime.fromtimestamp(_now(engine), self.tz).weekday() <= self.weekday
-
-    def job_ids(self) -> frozenset[str]:
-        return frozenset()
-
-    def deadline(self, ctx: ConditionContext) -> float | None:
-        now = dt.datetime.fromtimestamp(ctx.time(), self.tz)
-        return None if now.weekday() <= self.weekday else _next_midnight(now, 7 - now.weekday())
-
-    def __repr__(self) -> str:
-        return f"BeforeWeekday({_WEEKDAYS[self.weekday][:3]!r})"
+    def _days_to_change(self, day: int) -> int:
+        return 7 - day
 
 
 _PERIOD = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([dhms])\s*$")

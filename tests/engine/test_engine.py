@@ -506,3 +506,13 @@ def test_a_raising_condition_fails_its_job_only(engine: Engine) -> None:
     engine.submit(job)
     assert engine.wait_job(job, 30) is None and job.status is Status.FAILED and isinstance(job.error, KeyError)
     assert engine.submit(ThreadJob(engine_tasks.add, (1, 2))).result(30) == 3
+
+
+def test_submit_starts_an_engine_that_was_not_started() -> None:
+    """A program (or a notebook cell) may build an engine and submit to it at once; executor-engine
+    raised ``RuntimeError`` there, pylo starts the engine instead."""
+    eng = Engine()
+    try:
+        assert eng.submit(ThreadJob(engine_tasks.add, (2, 5))).result(30) == 7
+    finally:
+        eng.stop()

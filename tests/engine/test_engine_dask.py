@@ -119,3 +119,53 @@ def test_an_asynchronous_client_runs_dask_jobs() -> None:
                 return job.result(), values
 
     assert asyncio.run(main()) == (3, [0, 1, 2])
+
+
+def test_the_engines_own_client_can_be_closed_by_awaiting_it_inside_asyncio_run() -> None:
+    """Code written for executor-engine, whose clients are asynchronous, ends its coroutine with
+    ``await engine.dask_client.close()``; the engine's own (synchronous) client accepts that too."""
+    import asyncio
+
+    engine = Engine()
+
+    async def main() -> tuple[Any, Any]:
+        job = DaskJob(engine_tasks.add, (2, 3))
+        await engine.submit_async(job)
+        await job.join(timeout=120)
+        client = engine.dask_client
+        await client.close()
+        return job.result(), client.status
+
+    try:
+        assert asyncio.run(main()) == (5, "closed")
+    finally:
+        engine.stop()
+
+
+def test_the_engines_own_client_still_closes_without_await() -> None:
+    with Engine() as eng:
+        client = eng.dask_client
+        client.close()
+        assert client.status == "closed"
+
+
+def test_a_synchronous_client_may_be_set_from_inside_asyncio_run(dask_client: Any) -> None:
+    """executor-engine refused a synchronous client there; pylo's engine talks to its client from
+    its own threads, so a synchronous one serves as well, set from any code."""
+    import asyncio
+
+    engine = Engine()
+
+    async def main() -> int:
+        engine.dask_client = dask_client
+        assert engine.dask_client is dask_client
+        job = DaskJob(engine_tasks.add, (4, 4))
+        await engine.submit_async(job)
+        await job.join(timeout=120)
+        return int(job.result())
+
+    try:
+        assert asyncio.run(main()) == 8
+    finally:
+        engine.stop()
+    assert dask_client.status == "running"  # a client the engine was given is not the engine's to close

@@ -12,8 +12,11 @@
 One Dask task per Pylo worker: the scheduler holds O(workers) small tasks, whatever the number of
 blocks or the size of the task (it travels through the store, once). When a Dask worker dies, Dask
 reruns that one task elsewhere; it rebuilds its tally from the store and continues the block that
-was running, from its last flush. A task that kills its workers too often (``KilledWorker``) has
-its running block recorded as lost (inputs pending) and is resubmitted for the blocks after it.
+was running, from its last flush. A Dask worker that leaves (retired, scaled down) would wait for
+its running task: its Pylo worker stops between inputs, flushes and hands the task back to the
+scheduler (``Reschedule``), to continue the same way elsewhere. A task that kills its workers too
+often (``KilledWorker``) has its running block recorded as lost (inputs pending) and is
+resubmitted for the blocks after it.
 Cancel: Dask cancels what has not started; what runs sees the store's cancel marker and flushes.
 """
 
@@ -31,7 +34,8 @@ from typing import Any, Callable
 
 import cloudpickle
 from dask.base import annotate, get_annotations
-from distributed import Client, Future, LocalCluster, as_completed, fire_and_forget, get_worker
+from distributed import Client, Future, LocalCluster, Reschedule, as_completed, fire_and_forget, get_worker
+from distributed.core import Status
 from distributed.scheduler import KilledWorker
 
 from .._core.block import BlockContext, Delta, finish_worker, worker_blocks
@@ -431,6 +435,13 @@ def _mark_cancelled(eid: str) -> None:
     _CANCELLED.add(eid)
 
 
+# The states of a Dask worker that is leaving the cluster (retired, scaled down, closing): it
+# waits for its running tasks before its process ends, so a Pylo worker there stops between
+# inputs and hands its task back to the scheduler rather than run its whole chain out of the
+# cluster while Dask reruns it elsewhere.
+_LEAVING = frozenset({Status.closing_gracefully, Status.closing, Status.closed, Status.failed})
+
+
 def _dask_worker(
     store: Store, eid: str, w: int, blocks: tuple[BlockInfo, ...], config: Config, lost: tuple[int, ...]
 ) -> dict[str, int]:
@@ -449,5 +460,12 @@ def _dask_worker(
         msg = {k: v for k, v in delta.__dict__.items() if k != "worker"}
         worker.log_event(topic, {"pylo_worker": delta.worker, **msg})  # the scheduler owns "worker"
 
-    tally = run_worker(ctx, w, blocks, stop=lambda: eid in _CANCELLED, report=report, rerun=rerun, lost=lost)
+    def leaving() -> bool:
+        return worker.status in _LEAVING
+
+    tally = run_worker(ctx, w, blocks, stop=lambda: eid in _CANCELLED or leaving(), report=report, rerun=rerun,
+                       lost=lost)
+    if leaving() and eid not in _CANCELLED:
+        # Flushed and stopped: Dask runs the task again on a worker that stays, from the store.
+        raise Reschedule()
     return {"finished": tally.finished, "failed": tally.failed}

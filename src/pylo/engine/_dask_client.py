@@ -18,7 +18,7 @@ import asyncio
 import logging
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from distributed import Client, Future, LocalCluster
@@ -49,12 +49,30 @@ def _on_client_loop(client: Client, coro: Any) -> Any:
     return asyncio.run_coroutine_threadsafe(coro, loop.asyncio_loop).result()
 
 
+class _Closed:
+    """What the engine's own client's ``close()`` returns: already done, and awaitable."""
+
+    def __await__(self) -> Iterator[None]:
+        return iter(())
+
+
+class _EngineClient(Client):
+    """The engine's own client: synchronous, so that it works from any thread, whose ``close()``
+    closes at once and may also be awaited. Code written for engines that hand out asynchronous
+    clients ends with ``await engine.dask_client.close()`` inside ``asyncio.run``; plain
+    ``client.close()`` keeps working, and no coroutine is left un-awaited."""
+
+    def close(self, *args: Any, **kwargs: Any) -> _Closed:
+        super().close(*args, **kwargs)  # type: ignore[no-untyped-call]
+        return _Closed()
+
+
 def make_client() -> tuple[Client, list[Any]]:
     """A client on a small local cluster, and what to close when done."""
     cluster = LocalCluster(
         n_workers=min(2, os.cpu_count() or 1), threads_per_worker=1, processes=True, dashboard_address=None
     )
-    client = Client(cluster)
+    client = _EngineClient(cluster)  # type: ignore[no-untyped-call]
     return client, [client, cluster]
 
 

@@ -181,7 +181,7 @@ class ExecutionsPage(_Handler):
         query = self.get_query_argument("q", "")
         rows = await self.read(_read.execution_rows, self.view.store, self.view.limit)
         self.render_page("executions.html", title="Executions", rows=_filtered(rows, query), query=query,
-                         total=len(rows), statuses=_read.ViewStatus)
+                         total=len(rows))
 
 
 class ExecutionPage(_Handler):
@@ -194,8 +194,7 @@ class ExecutionPage(_Handler):
         except _read.DAMAGE as exc:
             self.render_page("damaged.html", title=f"Execution {eid}", eid=eid, reason=_read.damage_reason(exc))
             return
-        self.render_page("execution.html", title=f"Execution {eid}", e=detail, groups=groups, lines=lines,
-                         statuses=_read.ViewStatus)
+        self.render_page("execution.html", title=f"Execution {eid}", e=detail, groups=groups, lines=lines)
 
 
 def _everything(store: ViewStore, eid: str) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:

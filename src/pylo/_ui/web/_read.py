@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import enum
 import heapq
 import inspect
 import json
@@ -21,23 +20,21 @@ from typing import Any
 
 from .. import cli_text
 from ..._core.state import chain
-from ..._core.summary import Summary, summarize
+from ..._core.summary import ExecutionStatus, Summary, execution_status, summarize
 from ...errors import ExecutionNotFound, InvalidArgument, PyloError, StoreUnreachable
 from ...store import validate_execution_id
 from ._limits import ViewStore
 
 __all__ = [
     "DAMAGE",
-    "ViewStatus",
     "copy_lines",
     "damage_reason",
-    "derive_status",
     "execution_detail",
     "execution_rows",
     "exception_groups",
-    "is_running",
     "job_rows",
     "newest_first",
+    "status_token",
 ]
 
 # What reading a hostile or damaged object can raise; caught per execution, per job record.
@@ -47,43 +44,12 @@ POSITIONS_SHOWN = 1000  # per exception type in the JSON API; the count is alway
 _JOB_ID = re.compile(r"\A[0-9a-f]{32}\Z")
 
 
-class ViewStatus(str, enum.Enum):
-    """What an execution is doing, as far as the store tells."""
-
-    RUNNING = "running"
-    FINISHED = "finished"
-    FAILED_INPUTS = "failed_inputs"
-    CANCELLED = "cancelled"
-    GAVE_UP = "gave_up"
-    INTERRUPTED = "interrupted"  # not running, yet some of its workers never reported an end
-
-    @property
-    def label(self) -> str:
-        return self.value.replace("_", " ")
-
-
-def derive_status(summary: Summary, *, running: bool, cancel_requested: bool) -> ViewStatus:
-    """The one place the view turns counts into a status. Every input finished is ``finished``
-    whatever else happened; an execution is never shown finished while inputs are unfinished."""
-    if summary.unfinished == 0 and (summary.total > 0 or summary.complete):
-        return ViewStatus.FINISHED
-    if running:
-        return ViewStatus.RUNNING
-    if cancel_requested:
-        return ViewStatus.CANCELLED
-    if summary.gave_up:
-        return ViewStatus.GAVE_UP
-    if summary.complete:
-        return ViewStatus.FAILED_INPUTS
-    return ViewStatus.INTERRUPTED
-
-
-def is_running(store: ViewStore, eid: str, summary: Summary) -> bool:
-    """Liveness, from what the store holds today: a lease of the execution renewed by one of its
-    workers or by the client holding its claim, wherever they run."""
-    if summary.complete:
-        return False
-    return store.is_running(eid)
+def status_token(summary: Summary) -> str:
+    """The execution's status as the pages and the JSON API spell it (``failed_inputs``: a CSS
+    class and a filter word). The decision itself is the summary's, the same for ``pylo ls``,
+    ``pylo status`` and the notebook view; liveness comes from the leases the running workers
+    and the client holding the claim renew in the store."""
+    return execution_status(summary).name.lower()
 
 
 def newest_first(parents: Mapping[str, str | None]) -> list[str]:
@@ -169,11 +135,10 @@ def execution_rows(store: ViewStore, limit: int | None = None) -> list[dict[str,
 
 def _counts(store: ViewStore, eid: str) -> tuple[dict[str, Any], Summary]:
     summary = summarize(store, eid, top=0)
-    running = is_running(store, eid, summary)
-    status = derive_status(summary, running=running, cancel_requested=store.cancel_requested(eid))
+    status = status_token(summary)
     ended = max((w.ended for w in summary.workers if w.ended), default=None) if summary.complete else None
     return {
-        "status": status.value, "task": summary.task, "created": summary.created, "ended": ended,
+        "status": status, "task": summary.task, "created": summary.created, "ended": ended,
         "total": summary.total, "finished": summary.finished, "failed": summary.failed,
         "pending": summary.pending, "inherited": summary.inherited, "unfinished": summary.unfinished,
         "complete": summary.complete,
@@ -237,7 +202,7 @@ def copy_lines(detail: dict[str, Any], groups: list[dict[str, Any]]) -> dict[str
     if module == "__main__" or not all(p.isidentifier() for p in name.split(".")):
         task = "MODULE:FUNCTION"  # a lambda or a local function: the user names an importable one
     lines: dict[str, Any] = {"status": f"pylo status {store} {eid}"}
-    running = detail.get("status") == ViewStatus.RUNNING.value
+    running = detail.get("status") == ExecutionStatus.RUNNING.name.lower()
     if detail.get("unfinished") and not running:  # a resume of a running execution is refused
         lines["resume"] = f"pylo resume {store} {eid} --task {task}"
     from ...execution import Pylo
