@@ -1,5 +1,5 @@
 """The engine: kinds, limits, cancel, retries, callbacks, result dependencies, event-driven
-conditions; one regression test per bug of executor-engine (PEERS §3)."""
+conditions; one regression test per bug of executor-engine."""
 
 from __future__ import annotations
 
@@ -237,7 +237,7 @@ def _deaf_to_sigterm(pid_file: Any, shell: bool) -> str | list[str]:
 
 @pytest.mark.parametrize("shell", [False, True], ids=["argv", "shell"])
 def test_stop_kills_a_subprocess_deaf_to_sigterm(tmp_path: Any, shell: bool) -> None:
-    """Review B4: the SIGKILL after the grace period was a timer on the loop that stop() ends, so
+    """The SIGKILL after the grace period was a timer on the loop that stop() ends, so
     a command ignoring SIGTERM outlived the engine."""
     from pylo.engine._extend import KILL_GRACE
 

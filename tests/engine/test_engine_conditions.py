@@ -1,4 +1,5 @@
-"""Conditions are pure functions of job statuses and an injected clock (PEERS §3, bugs 4 and 5)."""
+"""Conditions are pure functions of job statuses and an injected clock (executor-engine compared
+clock fields one by one, and its time conditions changed themselves when asked)."""
 
 from __future__ import annotations
 

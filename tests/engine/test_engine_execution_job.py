@@ -85,7 +85,7 @@ def test_cancelling_an_execution_job_cancels_its_run(tmp_path: Any) -> None:
 
 
 def test_a_retry_resumes_the_failed_attempt_instead_of_rereading_its_generator(tmp_path: Any) -> None:
-    """Review B8: a retry called ``pylo.submit`` again on the generator the first attempt had
+    """A retry called ``pylo.submit`` again on the generator the first attempt had
     consumed: an empty execution, and the job ended done."""
     import functools
 
@@ -107,7 +107,7 @@ def test_a_retry_resumes_the_failed_attempt_instead_of_rereading_its_generator(t
 
 
 def test_a_rerun_resumes_the_last_execution(tmp_path: Any) -> None:
-    """Review B8: a re-run of a job over a generator ran an empty execution."""
+    """A re-run of a job over a generator ran an empty execution."""
     pylo = Pylo.local_multithread(str(tmp_path / "store"), number_of_workers=2)
     with Engine() as eng:
         job = ExecutionJob(pylo, (x for x in range(10)), engine_tasks.identity)

@@ -48,7 +48,7 @@ def test_worker_count(size: int, steps: str, started: list[bool], live: int, fre
 
 
 def test_detached_thread_frees_its_place_after_a_reused_thread_took_a_queued_task() -> None:
-    """Review B3: with two threads, a thread that ended a task and took one queued while the pool
+    """With two threads, a thread that ended a task and took one queued while the pool
     was full was counted idle anyway; after detaching the other thread the next task waited."""
     pool = ThreadPool(2)
     second_running, third_running, queued_third = threading.Event(), threading.Event(), threading.Event()

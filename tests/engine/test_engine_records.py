@@ -1,4 +1,5 @@
-"""Job records in the store, and an engine restarted on it (PEERS §3, bug 12)."""
+"""Job records in the store, and an engine restarted on it (executor-engine reloaded pending and
+running jobs but never scheduled them again)."""
 
 from __future__ import annotations
 

@@ -335,4 +335,4 @@ def _stop_server(server: Any) -> None:
         server.kill()
 
 
-WebAppJob = WebappJob  # the seed's other spelling
+WebAppJob = WebappJob  # executor-engine's other spelling
