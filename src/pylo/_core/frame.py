@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..store import ExceptionRecord
+from ..store._results import short_repr
 
 __all__ = ["COLUMNS", "records_frame", "traceback_ends"]
 
@@ -24,7 +25,7 @@ def records_frame(records: Iterable[ExceptionRecord]) -> Any:
     rows = []
     for rec in records:
         first, last = traceback_ends(rec.traceback)
-        rows.append((rec.position, _repr(rec.input), rec.worker, rec.attempt, rec.type, rec.message,
+        rows.append((rec.position, short_repr(rec.input, 200), rec.worker, rec.attempt, rec.type, rec.message,
                      rec.time, first, last))
     return pd.DataFrame.from_records(rows, columns=list(COLUMNS))
 
@@ -40,10 +41,3 @@ def traceback_ends(text: str) -> tuple[str, str]:
     first = (outside or frames or lines)[0]
     return first, lines[-1]
 
-
-def _repr(value: Any, limit: int = 200) -> str:
-    try:
-        text = repr(value)
-    except Exception:  # a broken __repr__ of the user's input
-        return f"<{type(value).__qualname__}>"
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -21,7 +21,7 @@ from ..errors import CorruptSnapshot, ResultNotSerializable
 from ._layout import FORMAT_VERSION
 from ._segments import check_version
 
-__all__ = ["decode_results", "dump_result", "encode_results", "keeping_results", "load_result"]
+__all__ = ["decode_results", "dump_result", "encode_results", "keeping_results", "load_result", "short_repr"]
 
 
 # Values of these exact types always pickle and load back: no check needed (the common case).
@@ -41,7 +41,7 @@ def dump_result(value: object, given: object) -> bytes:
         pickle.loads(data)
     except Exception as exc:  # the user's object failed to serialize or to come back
         raise ResultNotSerializable(
-            f"the result of input {_short(given)} ({type(value).__qualname__}) cannot be serialized "
+            f"the result of input {short_repr(given)} ({type(value).__qualname__}) cannot be serialized "
             f"and loaded back, so it cannot be kept: {exc!r}"
         ) from exc
     return data
@@ -94,7 +94,8 @@ def load_result(data: bytes, position: int) -> Any:
         raise CorruptSnapshot(f"the result of position {position} cannot be loaded: {exc!r}") from exc
 
 
-def _short(value: object, limit: int = 80) -> str:
+def short_repr(value: object, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for messages naming a user's input."""
     try:
         text = repr(value)
     except Exception:  # a broken __repr__ of the user's input
