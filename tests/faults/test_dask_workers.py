@@ -139,3 +139,31 @@ def test_a_worker_killed_mid_chain_reruns_only_the_running_block(
     started = client.run_on_scheduler(starts, eid=run.id)
     assert sorted(started.values()) == [2], started
     ledger.record("worker killed mid-chain", lost=n - summary.finished, rerun=len(twice), bound=FLUSH)
+
+
+def test_a_worker_killed_mid_pack_on_s3_reruns_only_what_it_had_not_flushed(
+    make_cluster: Any, moto_server: Any, tmp_path: Path
+) -> None:
+    # On an object store each worker's blocks share one pack, run as one stream whose flushes
+    # may cover several blocks: after a kill the rerun reads them back block by block, skips
+    # what concluded and counts every input once.
+    client = make_cluster(n_workers=2)
+    _, calls, gates = _dirs(tmp_path)
+    pylo = Pylo.dask(client, f"s3://{moto_server.new_bucket()}/store", storage_options=moto_server.options(),
+                     number_of_workers=2, block_size=12, task_executions_before_flush=FLUSH, flush_interval=60.0)
+    kill_at = (17, 41)  # one in each worker's pack: blocks 0-2 are worker 0's, 3-4 worker 1's
+    run = pylo.submit(range(60), functools.partial(fault_tasks.gated, str(calls), str(gates), kill_at))
+    assert [b.pack for b in pylo.store.read_manifest(run.id).blocks] == [0, 0, 0, 3, 3]
+    for x in kill_at:
+        gate = gates / f"gate-{x}"
+        pid = wait_for(lambda g=gate: g.exists() and read_pid(g), f"input {x} to reach its gate")
+        assert pid in client.run(os.getpid).values()
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda p=pid: not _alive(p), "the killed worker process to be gone")
+    assert run.wait(timeout=90) == run.id
+    assert pylo.get_state(run.id) == (list(range(60)), [])
+    summary = pylo.summary(run.id)
+    assert (summary.finished, summary.failed, summary.pending) == (60, 0, 0)
+    assert sum(w.finished for w in summary.workers) == 60
+    twice = reruns(calls)
+    assert {str(x) for x in kill_at} <= twice.keys() and all(n == 2 for n in twice.values()), twice
