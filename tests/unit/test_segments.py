@@ -92,3 +92,29 @@ def test_merge_of_duplicated_segments_keeps_sets() -> None:
     seg = Segment(block=0, finished=((0, 3),), failed=((4, 2),))
     state = merge(itertools.repeat(seg, 3))
     assert state.finished == {0, 1, 2} and set(state.failed) == {4}
+
+
+def test_positions_behave_as_a_set_of_their_ranges() -> None:
+    from pylo.store import Positions
+
+    pos = Positions([(5, 8), (0, 2), (7, 10), (12, 12), (1, 3)])  # overlapping, unsorted, one empty
+    assert list(pos) == [0, 1, 2, 5, 6, 7, 8, 9] and len(pos) == 8
+    assert pos == {0, 1, 2, 5, 6, 7, 8, 9} and {0, 5} <= pos and not {3} <= pos
+    assert [p for p in range(-1, 12) if p in pos] == list(pos) and "1" not in pos
+    assert pos | {3} == {0, 1, 2, 3, 5, 6, 7, 8, 9} and isinstance(pos | {3}, set)
+    assert pos & {2, 3} == {2} and not Positions() and Positions([(4, 6)]) == Positions([(4, 5), (5, 6)])
+
+
+def test_a_block_state_holds_ranges_not_an_entry_per_input() -> None:
+    # A summary of 10^7 inputs read every block's state at once: as sets, ~80 bytes per input.
+    import tracemalloc
+
+    segments = [Segment(block=0, finished=((i, i + 1000),)) for i in range(0, 200_000, 1000)]
+    tracemalloc.start()
+    try:
+        state = merge(segments)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(state.finished) == 200_000 and 199_999 in state.finished
+    assert peak < 200_000, peak  # a set of them alone takes ~16 MB

@@ -8,7 +8,7 @@ position, so memory holds one block per execution of the chain, never the whole 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from operator import itemgetter
 from typing import Any
 
@@ -79,7 +79,7 @@ def _execution_results(store: Store, manifest: Manifest) -> Iterator[tuple[int, 
 
 
 def block_results(
-    store: Store, manifest: Manifest, info: BlockInfo, finished: set[int], reader: InputsReader | None = None
+    store: Store, manifest: Manifest, info: BlockInfo, finished: Container[int], reader: InputsReader | None = None
 ) -> Iterator[tuple[int, Any, bytes]]:
     """(root position, input, pickled result) of the finished inputs of one block, in order.
     A finished input without a result is a damaged store (``CorruptSnapshot``). ``reader``: the

@@ -60,7 +60,7 @@ from ._input_packs import decode_pack, encode_pack
 from ._manifest import BlockInfo, Manifest
 from ._exception_records import ExceptionRecord, record_failure, decode_records, encode_records, to_record
 from ._results import decode_results, encode_results
-from ._segments import BlockState, Segment, _load_json, check_version, decode_segment, encode_segment, merge
+from ._segments import BlockState, Positions, Segment, _load_json, check_version, decode_segment, encode_segment, merge
 
 __all__ = [
     "BlockInfo",
@@ -71,6 +71,7 @@ __all__ = [
     "InputsReader",
     "Lease",
     "Manifest",
+    "Positions",
     "Segment",
     "Store",
     "record_failure",
