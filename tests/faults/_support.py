@@ -211,12 +211,17 @@ LEDGER = Ledger()
 
 
 def wait_flushed(store: Any, eid: str, x: int, flush: int, block_size: int) -> None:
-    """Wait until the flushes of input ``x``'s block that come before ``x`` are in the store.
+    """Wait until the flushes of input ``x``'s block (of its pack) that come before ``x`` are in the store.
 
     Flushes are written in the background: waiting for them makes the point of a kill exact —
     what is lost is then the attempts since the last flush, at most one window of ``flush``."""
-    start = x - x % block_size
-    done = set(range(start, start + (x - start) // flush * flush))
     manifest = store.read_manifest(eid)
     info = manifest.blocks[x // block_size]
-    wait_for(lambda: done <= store.read_block_state(eid, info).finished, f"the flushes before input {x}")
+    start = info.stored_span.start  # the blocks of a pack run as one: their windows count from its start
+    done = set(range(start, start + (x - start) // flush * flush))
+    run = [b for b in manifest.blocks if b.inputs_object == info.inputs_object and b.start <= x]
+
+    def flushed() -> set[int]:
+        return set().union(*(store.read_block_state(eid, b).finished for b in run))
+
+    wait_for(lambda: done <= flushed(), f"the flushes before input {x}")

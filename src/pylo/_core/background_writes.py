@@ -37,10 +37,6 @@ class BackgroundWrites:
             self._pool = concurrent.futures.ThreadPoolExecutor(self.threads, thread_name_prefix="pylo-write")
         self._pending.append(self._pool.submit(write))
 
-    def busy(self) -> bool:
-        """Whether a submit now would wait for a write in flight (never with no threads)."""
-        return self.threads > 0 and len(self._pending) >= self.depth and not self._pending[0].done()
-
     def wait(self) -> None:
         """Block until every queued write is done; raise the first error."""
         try:

@@ -17,6 +17,7 @@ import datetime as _dt
 import logging
 import os
 import random
+import threading
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -162,6 +163,8 @@ class _BlockRun:
         self.records: list[dict[str, Any]] = []
         self.record_bytes = 0
         self.since = 0
+        self.queued = _Handover()  # handed to the writer, not yet being written
+        self.handing = threading.Lock()
         self.pid = os.getpid()  # a task that forks: its child must not run pylo's shutdown path
         # On an object store one flush is written in the background while the task goes on; a
         # local write (~0.3 ms) costs less than handing it to another thread.
@@ -181,7 +184,7 @@ class _BlockRun:
             self.tally = self.tally.add(finished=len(prior.finished), failed=len(prior.failed))
             log.info("block %d of %s rerun: %d inputs already concluded", info.block, ctx.execution,
                      len(prior.finished) + len(prior.failed))
-        skip = prior.finished | prior.failed.keys()
+        skip = {*prior.finished, *prior.failed}  # a set: looked up at every input of the loop
         try:
             self._loop(values, skip)
         except StoreUnreachable:
@@ -308,60 +311,87 @@ class _BlockRun:
         return True
 
     def flush(self, *, coalesce: bool = False) -> None:
-        """Hand what changed since the last flush to the writer: errors first, so a failure always
-        has its records, then the progress segment, then the progress report.
+        """Hand what changed since the last flush to the writer, which writes it as soon as it is
+        free: errors first, so a failure always has its records, then the results, then the
+        progress segment, then the progress report.
 
-        ``coalesce``: while the previous flush is still being written (an object store's PUT takes
-        longer than a window of fast tasks), keep gathering instead of waiting for it; the next
-        flush then writes everything in one segment."""
+        On an object store a PUT takes longer than a window of fast tasks: while one is being
+        written, the flushes that follow gather into the next one (written as soon as the first
+        is done, even if the task is then stuck for long). ``coalesce``: in the task loop, past
+        ``COALESCE_WINDOWS`` windows gathered the loop waits for the store to catch up."""
         if not (self.finished or self.failed or self.records):
             return
-        gathered = len(self.finished) + len(self.failed)
-        if coalesce and self.writes.busy() and gathered < COALESCE_WINDOWS * self.ctx.config.task_executions_before_flush:
-            return
+        handed = len(self.finished), len(self.failed), self.since
+        with self.handing:
+            self.queued.take(self)
+            gathered = self.queued.count
+            schedule = not self.queued.scheduled
+            self.queued.scheduled = True
+        self.tally = self.tally.add(finished=handed[0], failed=handed[1], attempts=handed[2])
+        self.record_bytes = 0
+        self.since = 0
+        if schedule:
+            self.writes.submit(self._drain)
+        if coalesce and gathered >= COALESCE_WINDOWS * self.ctx.config.task_executions_before_flush:
+            self.writes.wait()  # the store is slower than the task: wait for it to catch up
+
+    def _drain(self) -> None:
+        """Write what the flushes handed over since the last write (on the writer's thread)."""
+        ctx, eid = self.ctx, self.ctx.execution
         # the directory of the block's objects: its own, or its pack's (a run of the pack's blocks)
-        ctx, block, eid = self.ctx, self.info.inputs_object, self.ctx.execution
-        writes: list[Callable[[], None]] = []
-        if self.records:
-            records, seq = self.records, self.seq
-            writes.append(lambda: ctx.store.write_records(eid, block, records, seq, self.writer))
-            self.records = []
-            self.record_bytes = 0
+        block = self.info.inputs_object
+        with self.handing:
+            batch, self.queued = self.queued, _Handover()
+        if batch.records:
+            ctx.store.write_records(eid, block, batch.records, self.seq, self.writer)
             self.seq += 1
-        if self.finished or self.failed:
-            seg = Segment(
-                block=block,
-                finished=tuple(to_ranges(self.finished)),
-                failed=tuple(self.failed),
-                retried=tuple(self.retried),
-            )
+        if batch.finished or batch.failed:
             seq = self.seq
-            delta = Delta(eid, self.tally.worker, block, len(self.finished), len(self.failed), self.since,
-                          seq, self.writer)
-            if self.results:  # before the segment: a finished input always has its result
-                kept, blobs = list(self.finished), self.results[:]
-                writes.append(lambda: ctx.store.write_results(eid, block, kept, blobs, seq, self.writer))
-                self.results.clear()
-            writes.append(lambda: ctx.store.write_segment(eid, seg, seq, self.writer))
-            writes.append(lambda: self.report(delta))  # progress counts only what is stored
             self.seq += 1
-            self.tally = self.tally.add(finished=delta.finished, failed=delta.failed, attempts=delta.attempts)
-            self.finished.clear()
-            self.failed.clear()
-            self.retried.clear()
-            self.since = 0
+            if batch.results:  # before the segment: a finished input always has its result
+                ctx.store.write_results(eid, block, batch.finished, batch.results, seq, self.writer)
+            seg = Segment(block=block, finished=tuple(to_ranges(batch.finished)), failed=tuple(batch.failed),
+                          retried=tuple(batch.retried))
+            ctx.store.write_segment(eid, seg, seq, self.writer)
+            self.report(Delta(eid, self.tally.worker, block, len(batch.finished), len(batch.failed), batch.since,
+                              seq, self.writer))  # progress counts only what is stored
 
-        def write_all() -> None:
-            for write in writes:
-                write()
 
-        self.writes.submit(write_all)
+class _Handover:
+    """What flushes handed to the writer and it has not started writing yet (read and changed
+    under the run's ``handing`` lock: the task loop hands over, the writer takes)."""
+
+    def __init__(self) -> None:
+        self.scheduled = False  # a write that will take this is queued
+        self.finished: list[int] = []
+        self.failed: list[tuple[int, int]] = []
+        self.retried: list[tuple[int, int]] = []
+        self.records: list[dict[str, Any]] = []
+        self.results: list[bytes] = []
+        self.since = 0
+
+    @property
+    def count(self) -> int:
+        return len(self.finished) + len(self.failed)
+
+    def take(self, run: _BlockRun) -> None:
+        """Move what ``run`` gathered since its last flush here (the run's lists are emptied in
+        place: its task loop and the results wrapper hold them)."""
+        self.finished.extend(run.finished)
+        self.failed.extend(run.failed)
+        self.retried.extend(run.retried)
+        self.records.extend(run.records)
+        self.results.extend(run.results)
+        self.since += run.since
+        for gathered in (run.finished, run.failed, run.retried, run.records, run.results):
+            gathered.clear()
 
 
 def new_writer(ctx: BlockContext) -> BackgroundWrites:
-    """The writer of a worker's flushes: in the background, one in flight, on an object store; a
+    """The writer of a worker's flushes: in the background on an object store, one write in
+    flight and one queued behind it (which takes whatever was handed over when it starts); a
     local write (~0.3 ms) costs less than handing it to another thread."""
-    return BackgroundWrites(threads=0 if ctx.store.files.local else 1, depth=1)
+    return BackgroundWrites(threads=0 if ctx.store.files.local else 1, depth=2)
 
 
 def _record_size(record: dict[str, Any]) -> int:
