@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .._core.status import Status
-from ..errors import InvalidArgument
+from ..errors import InvalidArgument, InvalidStateError
 from ._timers import EngineClock, LoopClock
 from ._core import Scheduler
 from ..errors import JobNotFound
@@ -268,7 +268,9 @@ class Engine(Scheduler):
     @property
     def dask_client(self) -> Any:
         """The Dask client for ``DaskJob``s (a local cluster is started on first use unless one
-        was given); settable, to a synchronous or an asynchronous ``distributed.Client``."""
+        was given to ``Engine(dask_client=...)``, synchronous or asynchronous). Settable, as in
+        executor-engine, to an asynchronous ``distributed.Client`` only: a synchronous one is
+        refused with ``InvalidArgument`` (a ``ValueError``); give it to the constructor instead."""
         if not self._client_checked:
             from . import _dask_client as _dask
 
@@ -286,7 +288,7 @@ class Engine(Scheduler):
     def dask_client(self, client: Any) -> None:
         from . import _dask_client as _dask
 
-        self._client = _dask.check_client(client)
+        self._client = _dask.check_asynchronous_client(client)
         self._client_checked = True
 
     def get_cache_dir(self) -> Path:
@@ -305,14 +307,19 @@ class Engine(Scheduler):
     # -- submitting and controlling jobs --------------------------------------------------------------
 
     def submit(self, *jobs: Job) -> Any:
-        """Queue ``jobs`` (starting the engine if needed) and return once the engine has taken
-        them in: each is in ``engine.jobs``, and running already if it could start. Returns the
-        job's future (a list of them for several jobs). A job that ended is run again; one
-        still pending or running, or one of another engine, is refused with ``InvalidArgument``."""
+        """Queue ``jobs`` and return once the engine has taken them in: each is in
+        ``engine.jobs``, and running already if it could start. Returns the job's future (a list
+        of them for several jobs). A job that ended is run again; one still pending or running,
+        or one of another engine, is refused with ``InvalidArgument``. ``InvalidStateError`` (a
+        ``RuntimeError``) if the engine is not running: start it first (``with Engine() as
+        engine``, or ``engine.start()``), as with executor-engine."""
         for job in jobs:
             self._check_submittable(job)
-        if threading.get_ident() != self._loop_thread:  # on the loop (a sentinel, a callback) it runs,
-            self.start()  # and stop() may hold the lifecycle lock while it waits for the loop
+        if not self.running:
+            raise InvalidStateError(
+                f"{self!r} is not running: use it as a context manager (with Engine() as engine) "
+                "or call engine.start() before submitting jobs"
+            )
         if any(job.kind == "dask" for job in jobs) and threading.get_ident() != self._loop_thread:
             _ = self.dask_client  # a local cluster is started here, not on the loop thread
         fresh = [job for job in jobs if job._engine is None]
@@ -402,7 +409,7 @@ class Engine(Scheduler):
     def _on_loop(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(*args)`` on the loop thread and return its result (blocking the caller)."""
         if self._state != "running" or self.loop.is_closed():
-            raise RuntimeError("the engine is not running")
+            raise InvalidStateError(f"{self!r} is not running")
         if threading.get_ident() == self._loop_thread:
             return fn(*args)
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
@@ -571,7 +578,8 @@ def _takes(func: Any, name: str) -> bool:
 
 def get_default_engine() -> Engine:
     """The engine of the innermost ``with Engine()`` block, else one engine of the process
-    (created on first use, started when a job is submitted to it)."""
+    (created on first use; like any engine it takes jobs from ``submit`` once started, and
+    ``submit_async`` starts it)."""
     global _process_engine
     with _default_lock:
         if _defaults:
