@@ -199,6 +199,42 @@ def test_numeric_options_refuse_bools_nan_inf_and_out_of_range(option: str, valu
         ThreadJob(engine_tasks.add, (1, 1), **{option: value})
 
 
+def _refusal(make: Any) -> str | None:
+    """The message of the ``InvalidArgument`` that ``make()`` raises, the option's name cut out."""
+    try:
+        make()
+    except InvalidArgument as exc:
+        return str(exc).split(" ", 1)[1]
+    return None
+
+
+_NUMBERS = [0, 1, 2.5, -1, -0.5, True, False, "1", None, float("nan"), float("inf"), 1e300, threading.TIMEOUT_MAX]
+
+
+@pytest.mark.parametrize("value", _NUMBERS, ids=repr)
+@pytest.mark.parametrize(
+    "job_option, config_option",
+    [("retries", "retries"), ("retry_time_delta", "retry_delay"), ("retry_backoff", "retry_backoff"),
+     ("retry_max_delay", "retry_max_delay")],
+)
+def test_a_jobs_retry_options_follow_the_rules_of_an_executions(job_option: str, config_option: str, value: Any) -> None:
+    """One retry policy: a job refuses exactly the values an execution's config refuses, in the same words."""
+    from pylo._core.config import Config
+
+    job = _refusal(lambda: ThreadJob(engine_tasks.add, (1, 1), **{job_option: value}))
+    config = _refusal(lambda: Config(**{config_option: value}))
+    assert job == config
+
+
+@pytest.mark.parametrize("value", _NUMBERS, ids=repr)
+def test_engine_limits_follow_the_rules_of_a_worker_count(value: Any) -> None:
+    from pylo._core.config import Config
+
+    engine = _refusal(lambda: Engine(max_jobs=value, limits={"thread": value}))
+    config = None if value is None else _refusal(lambda: Config(number_of_workers=value))
+    assert engine == config
+
+
 @pytest.mark.parametrize("timeout", [True, float("nan"), float("inf"), -1.0, threading.TIMEOUT_MAX * 2])
 def test_waits_refuse_bad_timeouts(engine: Engine, timeout: Any) -> None:
     job = ThreadJob(engine_tasks.add, (1, 1))

@@ -19,7 +19,7 @@ from typing import Any
 import cloudpickle
 
 from ..errors import ArgumentTypeError, InvalidArgument
-from ._job import Job, ProcessJob, Runtime, ThreadJob, callable_name, check_seconds
+from ._job import Job, ProcessJob, Runtime, ThreadJob, callable_name, check_count, check_seconds
 from ._outcome import Outcome, outcome_of
 
 __all__ = ["Command", "SubprocessJob", "WebAppJob", "WebappJob", "answers", "finish_off", "free_port"]
@@ -247,10 +247,9 @@ class WebappJob(Job):
                 raise InvalidArgument(f"a web_launcher command needs {{ip}} and {{port}} placeholders, got {web_launcher!r}")
         elif not callable(web_launcher):
             raise ArgumentTypeError(f"web_launcher must be a command template or a callable, got {web_launcher!r}")
-        if isinstance(check_times, bool) or not isinstance(check_times, int) or check_times < 1:
-            raise InvalidArgument(f"check_times must be an integer >= 1, got {check_times!r}")
-        if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536):
-            raise InvalidArgument(f"port must be an integer in 1..65535 or None, got {port!r}")
+        check_count("check_times", check_times, minimum=1)
+        if port is not None:
+            check_count("port", port, minimum=1, maximum=65535)
         self.ip, self.port = ip, port or free_port(ip)
         self.web_launcher = self.target = web_launcher
         self.base_class = base_class

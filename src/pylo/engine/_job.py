@@ -14,12 +14,12 @@ import logging
 import math
 import os
 import random
-import threading
 import time
 from pathlib import Path
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from .._core.config import MAX_SECONDS, _check_float, _check_int
 from .._core.decide import RetryPolicy
 from .._core.status import Status
 from ..conditions import AfterOthers, AllSatisfied, Condition
@@ -448,31 +448,35 @@ def _with_upstreams(condition: Condition | None, args: tuple[Any, ...], kwargs: 
 
 
 def retry_policy(retries: Any, delay: Any, backoff: Any, max_delay: Any) -> RetryPolicy:
-    """The retry policy of a job, validated (``InvalidArgument`` names the bad option)."""
-    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-        raise InvalidArgument(f"retries must be an integer >= 0, got {retries!r}")
+    """The retry policy of a job, validated by the rules of an execution's retry options
+    (``InvalidArgument`` names the bad option)."""
     return RetryPolicy(
-        retries=retries,
+        retries=check_count("retries", retries, minimum=0),
         delay=check_seconds("retry_time_delta", delay),
-        backoff=check_number("retry_backoff", backoff, minimum=1.0),
+        backoff=check_number("retry_backoff", backoff, minimum=1.0, maximum=1000.0),
         max_delay=check_seconds("retry_max_delay", max_delay),
     )
 
 
+# The engine's options follow the rules of every pylo option (``pylo._core.config``): one
+# implementation, which refuses bools, NaN, infinities and values out of range.
+
+
+def check_count(what: str, value: Any, *, minimum: int, maximum: int | None = None) -> int:
+    """``value`` when it is an int in range, else ``InvalidArgument`` (a bool is refused)."""
+    _check_int(what, value, minimum=minimum, maximum=maximum)
+    return int(value)
+
+
 def check_number(what: str, value: Any, *, minimum: float = 0.0, maximum: float = math.inf, positive: bool = False) -> float:
-    """``value`` as a float when it is a finite real number in range, else ``InvalidArgument``
-    (bools, NaN and infinities are refused)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InvalidArgument(f"{what} must be a finite number, got {value!r}")
-    if value < minimum or value > maximum or (positive and value <= 0):
-        low = f"> {minimum}" if positive else f">= {minimum}"
-        raise InvalidArgument(f"{what} must be {low} and <= {maximum}, got {value!r}")
+    """``value`` as a float when it is a finite real number in range, else ``InvalidArgument``."""
+    _check_float(what, value, minimum=minimum, maximum=maximum, positive=positive)
     return float(value)
 
 
 def check_seconds(what: str, value: Any, *, positive: bool = False) -> float:
-    """A duration usable as a timer or a wait: finite, >= 0, at most ``threading.TIMEOUT_MAX``."""
-    return check_number(what, value, maximum=threading.TIMEOUT_MAX, positive=positive)
+    """A duration usable as a timer or a wait: finite, >= 0, at most ``MAX_SECONDS``."""
+    return check_number(what, value, maximum=MAX_SECONDS, positive=positive)
 
 
 def check_timeout(timeout: Any) -> float | None:
