@@ -33,9 +33,10 @@ def test_after_another_is_a_dependency_on_the_settled_future(dask_engine: Engine
     dask_engine.submit(up)
     dask_engine.submit(down)
     try:
-        key = _wait_for_future(down).key
+        wait_for(lambda: dask_engine.dask_key(down) is not None)
+        key = dask_engine.dask_key(down)
         wait_for(lambda: _dask.dependencies(dask_client, key) != [])  # submitting is asynchronous
-        assert _dask.dependencies(dask_client, key) == [up._dask_future.key]  # the scheduler holds the gate
+        assert _dask.dependencies(dask_client, key) == [dask_engine.dask_key(up)]  # the scheduler holds the gate
         assert down.status is Status.PENDING
     finally:
         release.touch()  # never leave a Dask worker blocked for the next test
@@ -91,12 +92,6 @@ def test_distributed_is_imported_only_by_the_dask_module() -> None:
         text = Path(module.__file__).read_text() if getattr(module, "__file__", None) else ""
         assert "from distributed" not in text and "import distributed" not in text, module.__name__
     assert engine_pkg.DaskJob.__module__ == "pylo.engine"  # its public path, though defined in _dask_job
-
-
-def _wait_for_future(job: DaskJob) -> Any:
-
-    wait_for(lambda: job._dask_future is not None)
-    return job._dask_future
 
 
 def test_an_asynchronous_client_runs_dask_jobs() -> None:

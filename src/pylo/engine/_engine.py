@@ -36,7 +36,8 @@ from ._timers import EngineClock, LoopClock
 from ._core import Scheduler
 from ..errors import JobNotFound
 from ._extend import finish_off
-from ._job import Job, JobFuture, awaitable, check_timeout, new_job_id
+from ._checks import check_timeout
+from ._job import Job, JobFuture, awaitable, new_job_id
 from ._jobs import Jobs
 from ._process_pool import ProcessPool
 from ._job_records import JobRecord, RecordStore, rebuild, record_of, spec_of
@@ -140,7 +141,7 @@ class Engine(Scheduler):
         self.print_traceback = bool(setting.print_traceback)
         self._clock_given = clock
         self._thread: threading.Thread | None = None
-        self._state = "new"
+        self._phase = "new"
         self._life = threading.Lock()
         self._threads: ThreadPool | None = None
         self._processes: ProcessPool | None = None
@@ -151,11 +152,11 @@ class Engine(Scheduler):
         self._cache_dir: Path | None = None
 
     def __repr__(self) -> str:
-        return f"<Engine id={self.id[:8]} {self._state}: {len(self.jobs)} jobs>"
+        return f"<Engine id={self.id[:8]} {self._phase}: {len(self.jobs)} jobs>"
 
     @property
     def running(self) -> bool:
-        return self._state == "running"
+        return self._phase == "running"
 
     @property
     def jobs(self) -> Jobs:
@@ -170,7 +171,7 @@ class Engine(Scheduler):
         starts again); with a store, reload its job records and re-submit the unfinished jobs
         that can be rebuilt."""
         with self._life:
-            if self._state == "running":
+            if self._phase == "running":
                 log.debug("%r is already running", self)
                 return self
             self.loop = asyncio.new_event_loop()
@@ -182,7 +183,7 @@ class Engine(Scheduler):
             ready.wait()
             if self.record_store is not None:
                 self._writes = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="pylo-engine-records")
-            self._state = "running"
+            self._phase = "running"
         if self.record_store is not None:
             try:
                 self._on_loop(self._restore)
@@ -203,7 +204,7 @@ class Engine(Scheduler):
         owned Dask client. Stopping an engine that is not running does nothing. Raises
         ``RuntimeError`` when called from inside a job on the loop."""
         with self._life:
-            if self._state != "running":
+            if self._phase != "running":
                 log.debug("%r is not running: nothing to stop", self)
                 return
             if threading.get_ident() == self._loop_thread:
@@ -215,14 +216,14 @@ class Engine(Scheduler):
             self._thread.join()
             self._loop_thread = 0  # a later thread may be given the same ident
             self.loop.close()
-            self._state = "stopped"
+            self._phase = "stopped"
         self._close_resources()
 
     def _cancel_all(self, reason: str) -> list[Any]:
         """Cancel every job; return the handles of every job's latest attempt (a command
         cancelled just before may still be in its grace period, too)."""
         self._stopping = True
-        handles = [job._handle for job in self._jobs.values() if job._handle is not None]
+        handles = [job._state.handle for job in self._jobs.values() if job._state.handle is not None]
         for job in list(self._jobs.values()):
             self._cancel(job, reason)
         return handles
@@ -322,7 +323,7 @@ class Engine(Scheduler):
             )
         if any(job.kind == "dask" for job in jobs) and threading.get_ident() != self._loop_thread:
             _ = self.dask_client  # a local cluster is started here, not on the loop thread
-        fresh = [job for job in jobs if job._engine is None]
+        fresh = [job for job in jobs if job.engine is None]
         for job in fresh:
             self._prepare(job)
         self._on_loop(self._take, list(jobs))
@@ -332,20 +333,20 @@ class Engine(Scheduler):
     def _check_submittable(self, job: Job) -> None:
         if not isinstance(job, Job):
             raise InvalidArgument(f"submit takes jobs, got {type(job).__name__}")
-        if job._engine is not None and job._engine is not self:
+        if job.engine is not None and job.engine is not self:
             raise InvalidArgument(f"job {job.id} was submitted to another engine")
-        if job._engine is self and not job.status.settled:
+        if job.engine is self and not job.status.settled:
             raise InvalidArgument(f"job {job.id} is already {job.status.value} in this engine")
 
     def _prepare(self, job: Job) -> None:
         job._engine = self
-        job.submitted = time.time()
+        job._state.submitted = time.time()
         key = self.setting.kwargs_inject_key
         if key and key not in job.kwargs and _takes(job.func, key):
             job.kwargs[key] = self
         if self.record_store is not None:  # recorded before submit returns: a crash cannot lose it
-            job._spec_blob = spec_of(job)
-            self.record_store.write(record_of(job), job._spec_blob)
+            job._state.spec = spec_of(job)
+            self.record_store.write(record_of(job), job._state.spec)
 
     def _take(self, jobs: list[Job]) -> None:
         for job in jobs:
@@ -358,7 +359,7 @@ class Engine(Scheduler):
     async def submit_async(self, *jobs: Job) -> Any:
         """``submit`` for async code: the engine's own loop runs the jobs, so any event loop may
         await them; it is started if needed (and stopped at exit if nobody stops it)."""
-        if self._state != "running":
+        if self._phase != "running":
             self.start()
             atexit.register(_stop_at_exit, weakref.ref(self))
         return self.submit(*jobs)
@@ -387,10 +388,8 @@ class Engine(Scheduler):
     def _remove(self, job: Job) -> None:
         self._cancel(job, "removed from the engine")
         self._jobs.pop(job.id, None)
-        for table in (self._upstreams, self._timers, self._tokens, self._status_watchers):
+        for table in (self._upstreams, self._status_watchers):
             table.pop(job.id, None)
-        self._gated.discard(job.id)
-        self._compiled.discard(job.id)
 
     def rerun(self, job: Job | str) -> JobFuture:
         """Run a job that ended (done, failed or cancelled) again; returns its new future."""
@@ -398,7 +397,7 @@ class Engine(Scheduler):
 
     def _job(self, job: Job | str) -> Job:
         if isinstance(job, Job):
-            if job._engine is not self:
+            if job.engine is not self:
                 raise JobNotFound(f"job {job.id} was not submitted to this engine")
             return job
         try:
@@ -408,7 +407,7 @@ class Engine(Scheduler):
 
     def _on_loop(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(*args)`` on the loop thread and return its result (blocking the caller)."""
-        if self._state != "running" or self.loop.is_closed():
+        if self._phase != "running" or self.loop.is_closed():
             raise InvalidStateError(f"{self!r} is not running")
         if threading.get_ident() == self._loop_thread:
             return fn(*args)
@@ -513,11 +512,11 @@ class Engine(Scheduler):
 
     def get_job(self, job_id: str) -> Job:
         """The job with that id; ``JobNotFound`` if none was submitted here."""
-        return self._on_loop(self._job, job_id) if self._state == "running" else self._job(job_id)
+        return self._on_loop(self._job, job_id) if self._phase == "running" else self._job(job_id)
 
     def records(self) -> list[JobRecord]:
         """What this engine knows: its jobs, and the records found in its store at start."""
-        if self._state != "running":
+        if self._phase != "running":
             return [record_of(j) for j in self._jobs.values()]
         found = self._on_loop(lambda: [*self._restored.values(), *(record_of(j) for j in self._jobs.values())])
         return sorted(found, key=lambda r: r.created)
@@ -557,7 +556,7 @@ class Engine(Scheduler):
             return
         log.info("job %s (%s) re-submitted from the store", job.name, job.id)
         job._engine = self
-        job.submitted = time.time()
+        job._state.submitted = time.time()
         self._inc()
         self._accept(job)
 
