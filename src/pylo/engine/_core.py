@@ -22,14 +22,13 @@ import collections
 import dataclasses
 import functools
 import logging
-import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._core.status import Status, check_transition
 from ._timers import EngineClock
 from ._deps import Deferred, bind, upstreams
-from ..errors import InvalidArgument, JobCancelled, JobError
+from ..errors import InvalidArgument, JobCancelled
 from ._job import Job
 from ._job_state import JobFuture, JobState, call_hook
 from ._outcome import Outcome
@@ -39,6 +38,8 @@ from ._scheduling import (
     after_outcome, gate, on_cancel, on_rerun, upstream_of,
 )
 from ._slots import Slots
+from ._inbox import Inbox
+from ._unsettled import Unsettled
 
 if TYPE_CHECKING:
     from ._process_pool import ProcessPool
@@ -82,14 +83,9 @@ class Scheduler:
         self._ready: dict[str, collections.deque[Job]] = collections.defaultdict(collections.deque)
         self._pumping = self._pump_again = False
         self._stopping = False
-        self._count_lock = threading.Lock()
-        self._unsettled = 0
-        self._idle: list[Any] = []
+        self._unsettled = Unsettled()
         self._writes: Any = None  # a one-thread executor for record writes
-        self._loop_thread = 0
-        self._inbox: collections.deque[tuple[Callable[..., None], tuple[Any, ...]]] = collections.deque()
-        self._inbox_lock = threading.Lock()
-        self._drain_scheduled = False
+        self._inbox = Inbox()
         self.print_traceback = True
         self._status_watchers: dict[str, list[tuple[Callable[[Job], bool], Any]]] = {}
         self._upstreams: dict[str, list[Job]] = {}  # the jobs whose results each job takes
@@ -111,30 +107,6 @@ class Scheduler:
         finally:
             timer.cancel()
 
-    # -- counting unsettled jobs (any thread) ---------------------------------------------------
-
-    def _inc(self) -> None:
-        with self._count_lock:
-            self._unsettled += 1
-
-    def _dec(self) -> None:
-        with self._count_lock:
-            self._unsettled -= 1
-            idle, self._idle = (self._idle, []) if self._unsettled == 0 else ([], self._idle)
-        for future in idle:
-            if not future.done():  # a waiter that timed out may have cancelled its future
-                future.set_result(None)
-
-    def _idle_future(self) -> Any:
-        import concurrent.futures
-
-        with self._count_lock:
-            if self._unsettled == 0:
-                return None
-            future: concurrent.futures.Future[None] = concurrent.futures.Future()
-            self._idle.append(future)
-            return future
-
     # -- hand-over from other threads ------------------------------------------------------------
 
     def report(self, job: Job, token: int, outcome: Outcome) -> None:
@@ -149,32 +121,14 @@ class Scheduler:
     def _on_loop(self, fn: Callable[..., Any], *args: Any) -> Any:  # Engine provides it
         raise NotImplementedError
 
-    def _handover(self, fn: Callable[..., None], *args: Any) -> None:
-        """Run ``fn(*args)`` on the loop: now if on it, else soon. Calls from other threads are
-        queued in an inbox and drained in batches: one loop wake-up for many job ends."""
-        if threading.get_ident() == self._loop_thread:
-            fn(*args)
-            return
-        self._inbox.append((fn, args))
-        with self._inbox_lock:
-            if self._drain_scheduled:
-                return
-            self._drain_scheduled = True
-        try:
-            self.loop.call_soon_threadsafe(self._drain)
-        except RuntimeError:  # the engine stopped: nobody waits for this any more
-            log.debug("engine stopped; dropped %s", getattr(fn, "__name__", fn))
+    @property
+    def _loop_thread(self) -> int:
+        """The ident of the loop thread (0 while none runs)."""
+        return self._inbox.owner
 
-    def _drain(self) -> None:
-        with self._inbox_lock:
-            self._drain_scheduled = False
-        inbox = self._inbox
-        while inbox:
-            fn, args = inbox.popleft()
-            try:
-                fn(*args)
-            except Exception:  # noqa: BLE001 - one broken hand-over must not strand the others
-                log.exception("engine: %s failed", getattr(fn, "__name__", fn))
+    def _handover(self, fn: Callable[..., None], *args: Any) -> None:
+        """Run ``fn(*args)`` on the loop: now if on it, else soon (through the inbox)."""
+        self._inbox.put(fn, *args)
 
     # -- accepting and gating --------------------------------------------------------------------
 
@@ -429,7 +383,7 @@ class Scheduler:
         self._resolve(job, state)  # before anyone woken by the status reads the result
         self._notify(job)
         self._persist(job)
-        self._dec()
+        self._unsettled.settled()
         self._pump()
 
     def _resolve(self, job: Job, state: JobState) -> None:
@@ -467,7 +421,7 @@ class Scheduler:
             token=old.token,  # attempts of the old run that still report are dropped
         )
         self.statuses[job.id] = Status.PENDING
-        self._inc()
+        self._unsettled.add()
         self._watch(job)
         self._persist(job)
         self._notify(job)

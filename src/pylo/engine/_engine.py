@@ -194,7 +194,7 @@ class Engine(Scheduler):
 
     def _serve(self, ready: threading.Event) -> None:
         asyncio.set_event_loop(self.loop)
-        self._loop_thread = threading.get_ident()
+        self._inbox.open(self.loop)
         self.loop.call_soon(ready.set)
         self.loop.run_forever()
 
@@ -214,7 +214,7 @@ class Engine(Scheduler):
             self.loop.call_soon_threadsafe(self.loop.stop)
             assert self._thread is not None
             self._thread.join()
-            self._loop_thread = 0  # a later thread may be given the same ident
+            self._inbox.close()
             self.loop.close()
             self._phase = "stopped"
         self._close_resources()
@@ -353,7 +353,7 @@ class Engine(Scheduler):
             if job.id in self._jobs and job.status.settled:
                 self._rerun(job)
             elif job.id not in self._jobs:
-                self._inc()
+                self._unsettled.add()
                 self._accept(job)
 
     async def submit_async(self, *jobs: Job) -> Any:
@@ -436,7 +436,7 @@ class Engine(Scheduler):
         timeout = check_timeout(timeout)
         if select_jobs is not None:
             return self._wait_selected(select_jobs, timeout)
-        future = self._idle_future()
+        future = self._unsettled.when_idle()
         if future is None:
             return True
         done, _ = concurrent.futures.wait([future], timeout)
@@ -469,7 +469,7 @@ class Engine(Scheduler):
         they all ended within ``timeout`` (a timeout is not an error, as in executor-engine)."""
         timeout = check_timeout(timeout)
         if jobs is None:
-            future = self._idle_future()
+            future = self._unsettled.when_idle()
             if future is None:
                 return True
             _, pending = await asyncio.wait([awaitable(future)], timeout=timeout)
@@ -557,7 +557,7 @@ class Engine(Scheduler):
         log.info("job %s (%s) re-submitted from the store", job.name, job.id)
         job._engine = self
         job._state.submitted = time.time()
-        self._inc()
+        self._unsettled.add()
         self._accept(job)
 
 
