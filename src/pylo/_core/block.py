@@ -45,7 +45,7 @@ RECORDS_FLUSH_BYTES = 1 << 20
 # On an object store, flushes gather behind the one being written for at most this many windows
 # of ``task_executions_before_flush`` attempts; then the loop waits for it. This only happens when
 # a window of tasks runs faster than one PUT, i.e. when rerunning the window after a crash is cheap.
-COALESCE_WINDOWS = 8
+COALESCE_WINDOWS = 16
 
 
 @dataclasses.dataclass(frozen=True)

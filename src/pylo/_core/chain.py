@@ -154,11 +154,12 @@ class _ReadAhead:
             1, thread_name_prefix="pylo-prefetch")
         self.next: concurrent.futures.Future[tuple[BlockState, list[Any]]] | None = None
         self.info: BlockInfo | None = None
+        self.inputs = ctx.store.inputs_reader(ctx.execution)  # one load at a time: never shared
 
     def _load(self, info: BlockInfo) -> tuple[BlockState, list[Any]]:
         store, eid = self.ctx.store, self.ctx.execution
         prior = store.read_block_state(eid, info) if self.rerun else BlockState()
-        return prior, store.read_inputs(eid, info)[1]
+        return prior, self.inputs.read(info)[1]
 
     def read(self, info: BlockInfo | None) -> None:
         self.info = info

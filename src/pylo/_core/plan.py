@@ -19,7 +19,7 @@ from typing import Any
 from .config import Config
 from ..errors import InvalidArgument
 from .background_writes import BackgroundWrites
-from ..store import BlockInfo, Manifest, Store, dump_inputs, new_execution_id
+from ..store import BlockInfo, Manifest, Store, dump_inputs, encode_pack, new_execution_id
 from ..store._manifest import HELD
 
 #: (root position, input, last raw exception record or None) of an input a resume left out.
@@ -35,6 +35,11 @@ UPLOAD_THREADS = 8
 
 # Inputs of unknown count held at most while deciding how to split them (a generator's).
 SPREAD_LIMIT = 1_000_000
+
+# On an object store, consecutive blocks of one worker share one inputs object (a pack) while it
+# stays under both limits: one PUT at planning and one GET on the worker instead of one per block.
+PACK_BLOCKS = 16
+PACK_BYTES = 4 * 2**20
 
 
 def plan_execution(
@@ -86,13 +91,24 @@ def _write(
     # uploaded by helper threads: on an object store the PUT latencies overlap.
     threads = 0 if store.files.local else UPLOAD_THREADS
     uploads = BackgroundWrites(threads=threads, depth=2 * UPLOAD_THREADS)
+    # With a known count on an object store, each worker takes consecutive blocks, so that they
+    # can share packs; otherwise block i goes to worker i % workers.
+    assign = _contiguous(total, config.block_size, workers) if total is not None and not store.files.local else None
+    packs = _Packs(store, eid, uploads) if assign is not None else None
     try:
         for index, chunk in enumerate(_chunks(values, config.block_size, workers, total)):
             roots = None if positions is None else list(itertools.islice(positions, len(chunk)))
             data = dump_inputs(roots, chunk, start)
-            uploads.submit(functools.partial(store.write_inputs, eid, index, data))
-            blocks.append(BlockInfo(block=index, start=start, count=len(chunk), worker=index % workers))
+            worker = index % workers if assign is None else assign(index)
+            pack = None
+            if packs is None:
+                uploads.submit(functools.partial(store.write_inputs, eid, index, data))
+            else:
+                pack = packs.add(index, worker, data)
+            blocks.append(BlockInfo(block=index, start=start, count=len(chunk), worker=worker, pack=pack))
             start += len(chunk)
+        if packs is not None:
+            packs.flush()
         running = len(blocks)
         for chunk in _batches(iter(held), config.block_size):
             blocks.append(_write_held(store, eid, chunk, len(blocks), start, uploads, parent))
@@ -107,12 +123,48 @@ def _write(
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds"),
         task=task_name(task),
         n_inputs=start,
-        workers=min(workers, running),  # a worker without blocks would never report an end
+        # a worker without blocks would never report an end
+        workers=len({b.worker for b in blocks[:running]}),
         blocks=tuple(blocks),
         config=config,
     )
     store.write_manifest(manifest)
     return manifest
+
+
+def _contiguous(total: int, block_size: int, workers: int) -> Callable[[int], int]:
+    """Block -> worker, each worker taking a run of consecutive blocks (as many as the others,
+    give or take one). An iterable whose ``len`` was too small puts its extra blocks on the last."""
+    n_blocks = max(1, math.ceil(total / _block_size(total, block_size, workers)))
+    if n_blocks <= workers:
+        return lambda index: min(index, workers - 1)
+    return lambda index: min(workers - 1, index * workers // n_blocks)
+
+
+class _Packs:
+    """Gathers consecutive blocks of one worker into packs and uploads each when it is full."""
+
+    def __init__(self, store: Store, eid: str, uploads: BackgroundWrites) -> None:
+        self.store, self.eid, self.uploads = store, eid, uploads
+        self.first, self.worker, self.size = 0, -1, 0
+        self.blobs: list[bytes] = []
+
+    def add(self, index: int, worker: int, data: bytes) -> int:
+        """Put block ``index`` in a pack; return the pack's first block."""
+        if self.blobs and (worker != self.worker or len(self.blobs) >= PACK_BLOCKS
+                           or self.size + len(data) > PACK_BYTES):
+            self.flush()
+        if not self.blobs:
+            self.first, self.worker = index, worker
+        self.blobs.append(data)
+        self.size += len(data)
+        return self.first
+
+    def flush(self) -> None:
+        if self.blobs:
+            data = encode_pack(self.first, self.blobs)
+            self.uploads.submit(functools.partial(self.store.write_inputs, self.eid, self.first, data))
+        self.blobs, self.size = [], 0
 
 
 def _write_held(
@@ -144,7 +196,7 @@ def _chunks(values: Iterator[Any], block_size: int, workers: int, total: int | N
     Streamed: with a known ``total`` one block is held at a time; otherwise at most
     ``SPREAD_LIMIT`` inputs are held while deciding, however many workers there are."""
     if total is not None:
-        size = block_size if total >= block_size * workers else max(1, math.ceil(total / workers))
+        size = _block_size(total, block_size, workers)
         while chunk := list(itertools.islice(values, size)):
             yield chunk
         return
@@ -160,6 +212,12 @@ def _chunks(values: Iterator[Any], block_size: int, workers: int, total: int | N
     del head
     while chunk := list(itertools.islice(values, size)):
         yield chunk
+
+
+def _block_size(total: int, block_size: int, workers: int) -> int:
+    """The size of the blocks of ``total`` inputs: ``block_size``, or less so that every worker
+    gets a block."""
+    return block_size if total >= block_size * workers else max(1, math.ceil(total / workers))
 
 
 def task_name(task: Callable[..., object]) -> str:

@@ -13,7 +13,7 @@ from operator import itemgetter
 from typing import Any
 
 from ..errors import CorruptSnapshot, ResultsNotKept
-from ..store import BlockInfo, Manifest, Store
+from ..store import BlockInfo, InputsReader, Manifest, Store
 from ..store._results import load_result
 from .state import chain
 
@@ -60,8 +60,9 @@ def _merged(store: Store, manifests: list[Manifest]) -> Iterator[tuple[Any, Any]
 def _roots(store: Store, manifest: Manifest) -> set[int]:
     """The root positions of every input of ``manifest`` (a resume: the ones it reran or holds)."""
     roots: set[int] = set()
+    reader = store.inputs_reader(manifest.id)
     for info in manifest.blocks:
-        positions, _ = store.read_inputs(manifest.id, info)
+        positions, _ = reader.read(info)
         roots.update(info.positions if positions is None else positions)
     return roots
 
@@ -70,18 +71,20 @@ def _execution_results(store: Store, manifest: Manifest) -> Iterator[tuple[int, 
     if not manifest.config.store_results:
         return  # check_kept made sure it finished nothing
     states = store.read_states(manifest)
+    reader = store.inputs_reader(manifest.id)
     for info in manifest.blocks:
         finished = states[info.block].finished
         if finished:
-            yield from block_results(store, manifest, info, finished)
+            yield from block_results(store, manifest, info, finished, reader)
 
 
 def block_results(
-    store: Store, manifest: Manifest, info: BlockInfo, finished: set[int]
+    store: Store, manifest: Manifest, info: BlockInfo, finished: set[int], reader: InputsReader | None = None
 ) -> Iterator[tuple[int, Any, bytes]]:
     """(root position, input, pickled result) of the finished inputs of one block, in order.
-    A finished input without a result is a damaged store (``CorruptSnapshot``)."""
-    positions, values = store.read_inputs(manifest.id, info)
+    A finished input without a result is a damaged store (``CorruptSnapshot``). ``reader``: the
+    caller's, when it goes through several blocks (a pack is then read once)."""
+    positions, values = (reader or store.inputs_reader(manifest.id)).read(info)
     kept = store.read_results(manifest.id, info)
     roots = info.positions if positions is None else positions
     for i, pos in enumerate(info.positions):

@@ -15,7 +15,7 @@ from typing import Any
 
 from .plan import Held
 from .rerun import Selector, last_failures, reruns
-from ..store import BlockInfo, BlockState, ExceptionRecord, Manifest, Store, to_record
+from ..store import BlockInfo, BlockState, ExceptionRecord, InputsReader, Manifest, Store, to_record
 
 __all__ = ["chain", "read_exceptions", "read_state", "split_unfinished", "unfinished", "unfinished_entries"]
 
@@ -33,18 +33,19 @@ def chain(store: Store, eid: str) -> list[Manifest]:
     return manifests
 
 
-def _block_items(store: Store, manifest: Manifest, info: BlockInfo) -> tuple[range | list[int], list[Any]]:
+def _block_items(reader: InputsReader, info: BlockInfo) -> tuple[range | list[int], list[Any]]:
     """(root positions, values) of one block, position i of the block at index i."""
-    positions, values = store.read_inputs(manifest.id, info)
+    positions, values = reader.read(info)
     return (info.positions if positions is None else list(positions)), values
 
 
 def _finished_items(store: Store, manifest: Manifest, states: dict[int, BlockState]) -> Iterator[tuple[int, Any]]:
+    reader = store.inputs_reader(manifest.id)
     for info in manifest.blocks:
         state = states[info.block]
         if not state.finished:
             continue
-        roots, values = _block_items(store, manifest, info)
+        roots, values = _block_items(reader, info)
         for i, pos in enumerate(info.positions):
             if pos in state.finished:
                 yield roots[i], values[i]
@@ -53,11 +54,12 @@ def _finished_items(store: Store, manifest: Manifest, states: dict[int, BlockSta
 def _unfinished_items(
     store: Store, manifest: Manifest, states: dict[int, BlockState], blocks: Iterable[BlockInfo]
 ) -> Iterator[tuple[int, int, Any, bool]]:
+    reader = store.inputs_reader(manifest.id)
     for info in blocks:
         state = states[info.block]
         if len(state.finished) == info.count:
             continue  # nothing to read: every input of the block finished
-        roots, values = _block_items(store, manifest, info)
+        roots, values = _block_items(reader, info)
         for i, pos in enumerate(info.positions):
             if pos not in state.finished:
                 yield pos, roots[i], values[i], pos in state.failed
@@ -112,9 +114,10 @@ def read_state(store: Store, eid: str) -> tuple[list[Any], list[Any]]:
     own: set[int] = set()
     mine: list[tuple[int, Any]] = []
     todo: list[tuple[int, Any]] = []
+    reader = store.inputs_reader(last.id)
     for info in last.blocks:
         state = states[info.block]
-        roots, values = _block_items(store, last, info)
+        roots, values = _block_items(reader, info)
         own.update(roots)
         for i, pos in enumerate(info.positions):
             (mine if pos in state.finished else todo).append((roots[i], values[i]))
@@ -147,9 +150,10 @@ def read_exceptions(store: Store, eid: str, select: Selector | None = None) -> l
         block = bisect.bisect_right(starts, rec["pos"]) - 1
         by_block.setdefault(max(block, 0), []).append(rec)
     records = []
-    for block, recs in by_block.items():
+    reader = store.inputs_reader(manifest.id)
+    for block, recs in sorted(by_block.items()):  # in block order: a pack is read once
         info = manifest.blocks[block]
-        roots, values = _block_items(store, manifest, info)
+        roots, values = _block_items(reader, info)
         for rec in recs:
             i = rec["pos"] - info.start
             if 0 <= i < info.count:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from ..errors import CorruptSnapshot, ExecutionNotFound, SnapshotError
 from ..store import Manifest, Store
 from ..store._exception_records import decode_records
+from ..store._input_packs import decode_pack
 from ..store._layout import MAX_JSON_BYTES, MAX_RECORDS_BYTES, MAX_SMALL_BYTES
 from ..store._results import decode_results
 from ..store._segments import _load_json, check_version, decode_segment
@@ -121,9 +122,16 @@ class _Checker:
 
     def execution(self, manifest: Manifest) -> None:
         store, layout = self.store, self.store.layout
+        packs: dict[int, int] = {}  # first block of a pack -> how many blocks it must hold
         for info in manifest.blocks:
-            path = layout.inputs(manifest.id, info.block)
-            self._check(path, functools.partial(_check_pickle, store, path))
+            if info.pack is None:
+                path = layout.inputs(manifest.id, info.block)
+                self._check(path, functools.partial(_check_block, store, path))
+            else:
+                packs[info.pack] = info.block - info.pack + 1
+        for first, count in packs.items():
+            path = layout.inputs(manifest.id, first)
+            self._check(path, functools.partial(_check_pack, store, path, first, count))
         decoders: list[tuple[str, Callable[[bytes, str], object], int | None]] = [
             (layout.progress_dir(manifest.id), _segment_check(manifest), MAX_JSON_BYTES),
             (layout.errors_dir(manifest.id), decode_records, MAX_RECORDS_BYTES),
@@ -166,12 +174,28 @@ def _read(store: Store, path: str, limit: int | None) -> bytes:
         raise CorruptSnapshot(f"missing object {path}", path) from None
 
 
-def _check_pickle(store: Store, path: str) -> None:
-    """Walk the pickle's opcodes to its STOP without running it: truncation and garbage show."""
+def _check_block(store: Store, path: str) -> None:
+    _check_pickle(_read_inputs(store, path), path)
+
+
+def _check_pack(store: Store, path: str, first: int, count: int) -> None:
+    """A pack's header, then each of its blocks as a pickle of its own."""
+    blobs = decode_pack(_read_inputs(store, path), path, first)
+    if len(blobs) < count:
+        raise CorruptSnapshot(f"corrupt input pack {path}: {len(blobs)} blocks, expected {count}", path)
+    for i, blob in enumerate(blobs):
+        _check_pickle(blob, f"{path} (block {first + i})")
+
+
+def _read_inputs(store: Store, path: str) -> bytes:
     try:
-        data = store.files.get(path)
+        return store.files.get(path)
     except FileNotFoundError:
         raise CorruptSnapshot(f"missing input block {path}", path) from None
+
+
+def _check_pickle(data: bytes, path: str) -> None:
+    """Walk the pickle's opcodes to its STOP without running it: truncation and garbage show."""
     try:
         ops = list(pickletools.genops(data))
     except Exception as exc:  # pickletools raises ValueError and others on malformed streams

@@ -4,7 +4,8 @@ Layout (a format other clusters, versions and the CLI read; every object written
 modified)::
 
     {root}/{execution}/execution.json               manifest (JSON)
-    {root}/{execution}/inputs/{block}               (root positions | None, inputs) — cloudpickle
+    {root}/{execution}/inputs/{block}               (root positions | None, inputs) — cloudpickle;
+                                                    or a pack of consecutive blocks (see _input_packs)
     {root}/{execution}/progress/{block}/{seq}-{w}   progress segment (JSON)
     {root}/{execution}/errors/{block}/{seq}-{w}     exception records (JSON, pickles base64)
     {root}/{execution}/results/{block}/{seq}-{w}    return values (store_results): JSON header, pickles
@@ -55,6 +56,7 @@ from ._layout import (
     new_execution_id,
     validate_execution_id,
 )
+from ._input_packs import decode_pack, encode_pack
 from ._manifest import BlockInfo, Manifest
 from ._exception_records import ExceptionRecord, record_failure, decode_records, encode_records, to_record
 from ._results import decode_results, encode_results
@@ -66,12 +68,14 @@ __all__ = [
     "Claim",
     "ExceptionRecord",
     "Heartbeat",
+    "InputsReader",
     "Lease",
     "Manifest",
     "Segment",
     "Store",
     "record_failure",
     "dump_inputs",
+    "encode_pack",
     "new_execution_id",
     "order_by_parents",
     "to_record",
@@ -184,18 +188,19 @@ class Store:
 
     def read_inputs(self, eid: str, info: BlockInfo) -> tuple[Sequence[int] | None, list[Any]]:
         """(root positions or ``None`` when they equal the execution's, values) of one block."""
-        path = self.layout.inputs(eid, info.block)
+        return self.inputs_reader(eid).read(info)
+
+    def inputs_reader(self, eid: str) -> InputsReader:
+        """A reader of ``eid``'s blocks that reads a pack once for its consecutive blocks."""
+        return InputsReader(self, eid)
+
+    def read_inputs_object(self, eid: str, info: BlockInfo) -> tuple[str, bytes]:
+        """(path, bytes) of the object holding ``info``'s inputs: the block's own, or its pack."""
+        path = self.layout.inputs(eid, info.inputs_object)
         try:
-            data = self.files.get(path)
+            return path, self.files.get(path)
         except FileNotFoundError:
             raise CorruptSnapshot(f"missing input block {path}", path) from None
-        try:
-            positions, values = pickle.loads(data)
-        except Exception as exc:  # any unpickling failure means a damaged object
-            raise CorruptSnapshot(f"corrupt input block {path}: {exc!r}", path) from exc
-        if not isinstance(values, list) or len(values) != info.count:
-            raise CorruptSnapshot(f"corrupt input block {path}: expected {info.count} inputs", path)
-        return positions, values
 
     # -- progress and errors -------------------------------------------------------------------
 
@@ -485,6 +490,44 @@ def order_by_parents(parents: dict[str, str | None]) -> list[str]:
             heapq.heappush(ready, child)
     placed = set(out)
     return out + sorted(e for e in parents if e not in placed)
+
+
+class InputsReader:
+    """Reads the inputs of one execution's blocks, keeping the last pack it read: a reader going
+    through a worker's consecutive blocks GETs each pack once, and holds one pack at most."""
+
+    def __init__(self, store: Store, eid: str) -> None:
+        self.store, self.eid = store, eid
+        self._pack: tuple[int, str, list[bytes]] | None = None  # (first block, path, its blocks)
+
+    def read(self, info: BlockInfo) -> tuple[Sequence[int] | None, list[Any]]:
+        if info.pack is None:
+            path, data = self.store.read_inputs_object(self.eid, info)
+        else:
+            path, blobs = self._blocks_of(info)
+            if info.block - info.pack >= len(blobs):
+                raise CorruptSnapshot(f"corrupt input pack {path}: no block {info.block} in it", path)
+            data = blobs[info.block - info.pack]
+            path = f"{path} (block {info.block})"
+        return _load_inputs(data, path, info)
+
+    def _blocks_of(self, info: BlockInfo) -> tuple[str, list[bytes]]:
+        assert info.pack is not None
+        if self._pack is None or self._pack[0] != info.pack:
+            self._pack = None  # the old one is let go before the new one is read
+            path, data = self.store.read_inputs_object(self.eid, info)
+            self._pack = (info.pack, path, decode_pack(data, path, info.pack))
+        return self._pack[1], self._pack[2]
+
+
+def _load_inputs(data: bytes, path: str, info: BlockInfo) -> tuple[Sequence[int] | None, list[Any]]:
+    try:
+        positions, values = pickle.loads(data)
+    except Exception as exc:  # any unpickling failure means a damaged object
+        raise CorruptSnapshot(f"corrupt input block {path}: {exc!r}", path) from exc
+    if not isinstance(values, list) or len(values) != info.count:
+        raise CorruptSnapshot(f"corrupt input block {path}: expected {info.count} inputs", path)
+    return positions, values
 
 
 def dump_inputs(positions: Sequence[int] | None, values: list[Any], first: int) -> bytes:

@@ -93,6 +93,10 @@ class Files:
         self.fs: fsspec.AbstractFileSystem = fs
         self.root: str = root.rstrip("/") or root
         self.local = isinstance(fs, LocalFileSystem)
+        # s3fs asks for an object's size (a HEAD) before every read, to decide whether to read
+        # it in parallel ranges; pylo's objects are read whole, so one GET each is enough: on an
+        # object store the request count, not the bytes, is what a run waits on.
+        self._read_options: dict[str, Any] = {"max_concurrency": 1} if hasattr(fs, "max_concurrency") else {}
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_files, (self.url, self.storage_options, self.retry_for, self.attempts, self.backoff))
@@ -276,7 +280,7 @@ class Files:
         if limit is not None:
             size = self.retrying(f"stat {path}", lambda: self.fs.info(path).get("size"))
             _check_size(path, size, limit)
-        data = bytes(self.retrying(f"read {path}", lambda: self.fs.cat_file(path)))
+        data = bytes(self.retrying(f"read {path}", lambda: self.fs.cat_file(path, **self._read_options)))
         _check_size(path, len(data), limit)
         return data
 
@@ -298,7 +302,7 @@ class Files:
                 known.update(self.retrying("stat objects", lambda: self._sizes(unknown)))
             for path in paths:
                 _check_size(path, known.get(path), limit)
-        out = self.retrying("read objects", lambda: self.fs.cat(paths, on_error="return"))
+        out = self.retrying("read objects", lambda: self.fs.cat(paths, on_error="return", **self._read_options))
         result: dict[str, bytes] = {}
         for path in paths:
             value: Any = out.get(path) if isinstance(out, dict) else out

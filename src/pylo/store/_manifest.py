@@ -11,10 +11,14 @@ from ..errors import CorruptSnapshot
 from ._layout import FORMAT_VERSION, validate_execution_id
 from ._segments import _int, _load_json, check_version
 
-__all__ = ["HELD", "BlockInfo", "Manifest"]
+__all__ = ["HELD", "PACKED_FORMAT", "BlockInfo", "Manifest"]
 
 #: The worker of a block that no worker runs.
 HELD = -1
+
+#: The manifest format whose blocks may share an inputs object (a pack, see ``_input_packs``):
+#: a pylo that does not know packs refuses such a manifest instead of missing its inputs.
+PACKED_FORMAT = 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,16 +27,25 @@ class BlockInfo:
 
     A *held* block (``worker`` is ``HELD``, -1) is run by no worker: it keeps the inputs a resume
     with ``only=`` left out, so they stay unfinished in the new execution and a later resume finds
-    them."""
+    them.
+
+    ``pack``: the first block of the pack that holds this block's inputs, or ``None`` when the
+    block's inputs are an object of their own."""
 
     block: int
     start: int
     count: int
     worker: int
+    pack: int | None = None
 
     @property
     def held(self) -> bool:
         return self.worker == HELD
+
+    @property
+    def inputs_object(self) -> int:
+        """The block whose name the object holding this block's inputs has."""
+        return self.block if self.pack is None else self.pack
 
     @property
     def positions(self) -> range:
@@ -55,9 +68,10 @@ class Manifest:
         return [b for b in self.blocks if b.worker == worker]
 
     def encode(self) -> bytes:
+        packed = any(b.pack is not None for b in self.blocks)
         return json.dumps(
             {
-                "format": FORMAT_VERSION,
+                "format": PACKED_FORMAT if packed else FORMAT_VERSION,
                 "id": self.id,
                 "parent": self.parent,
                 "root": self.root,
@@ -65,7 +79,7 @@ class Manifest:
                 "task": self.task,
                 "n_inputs": self.n_inputs,
                 "workers": self.workers,
-                "blocks": [[b.start, b.count, b.worker] for b in self.blocks],
+                "blocks": [[b.start, b.count, b.worker] + ([] if b.pack is None else [b.pack]) for b in self.blocks],
                 "config": self.config.to_json(),
             },
             indent=1,
@@ -74,13 +88,10 @@ class Manifest:
     @classmethod
     def decode(cls, data: bytes, path: str) -> Manifest:
         obj = _load_json(data, path)
-        check_version(obj, path)
+        version = check_version(obj, path, (FORMAT_VERSION, PACKED_FORMAT))
         try:
             config = Config.from_json(dict(obj["config"]))
-            blocks = tuple(
-                BlockInfo(block=i, start=_int(s), count=_int(c), worker=_int(w))
-                for i, (s, c, w) in enumerate(obj["blocks"])
-            )
+            blocks = tuple(_block(i, entry, version) for i, entry in enumerate(obj["blocks"]))
             manifest = cls(
                 id=validate_execution_id(obj["id"]),
                 parent=None if obj["parent"] is None else validate_execution_id(obj["parent"]),
@@ -100,6 +111,14 @@ class Manifest:
         return manifest
 
 
+def _block(index: int, entry: object, version: int) -> BlockInfo:
+    """One manifest entry: ``[start, count, worker]``, then the pack's first block if packed."""
+    if not isinstance(entry, list) or len(entry) not in ((3, 4) if version == PACKED_FORMAT else (3,)):
+        raise ValueError(f"block {index}: bad entry {entry!r:.80}")
+    pack = _int(entry[3]) if len(entry) == 4 else None
+    return BlockInfo(block=index, start=_int(entry[0]), count=_int(entry[1]), worker=_int(entry[2]), pack=pack)
+
+
 def _inconsistency(m: Manifest) -> str | None:
     """What does not add up in a manifest, checked before any reader allocates by its counts:
     blocks tile ``0 … n_inputs-1`` in order, none larger than the block size (itself bounded),
@@ -111,6 +130,8 @@ def _inconsistency(m: Manifest) -> str | None:
             return f"block {b.block} ({b.start}, {b.count}) does not follow at {start} within {m.config.block_size}"
         if not (b.held or 0 <= b.worker < m.workers):
             return f"block {b.block} has worker {b.worker}, not one of {m.workers}"
+        if b.pack is not None and not _packs_with(m, b):
+            return f"block {b.block} is in pack {b.pack}, which does not hold it"
         start += b.count
     if start != m.n_inputs:
         return "block sizes do not add up to n_inputs"
@@ -119,3 +140,12 @@ def _inconsistency(m: Manifest) -> str | None:
         return f"{m.workers} workers for {running} blocks"
     return None
 
+
+
+def _packs_with(m: Manifest, b: BlockInfo) -> bool:
+    """A pack is a run of consecutive blocks of one worker, named by its first block."""
+    p = b.pack
+    if p is None or not 0 <= p <= b.block or m.blocks[p].pack != p:
+        return False
+    before = m.blocks[b.block - 1] if b.block > p else None
+    return before is None or (before.pack == p and before.worker == b.worker)

@@ -127,15 +127,19 @@ def _load_json(data: bytes, path: str) -> Any:
     return obj
 
 
-def check_version(obj: dict[str, Any], path: str) -> None:
+def check_version(obj: dict[str, Any], path: str, versions: tuple[int, ...] = (FORMAT_VERSION,)) -> int:
+    """The object's format version, if it is one of ``versions`` this pylo reads."""
     version = obj.get("format")
-    if version != FORMAT_VERSION:
+    if isinstance(version, bool) or version not in versions:
         if isinstance(version, int) and not isinstance(version, bool):
+            known = " and ".join(str(v) for v in versions)
             raise IncompatibleSnapshot(
-                f"{path} has store format version {version}; this pylo reads version {FORMAT_VERSION}",
+                f"{path} has store format version {version}; this pylo reads version {known}",
                 path,
             )
         raise CorruptSnapshot(f"corrupt object {path}: no valid format version", path)
+    assert isinstance(version, int)
+    return version
 
 
 def _int(value: object) -> int:

@@ -1,0 +1,145 @@
+"""On an object store a run waits on its request count: input packs, and one request per read.
+
+A moto S3 server over HTTP through s3fs; requests are counted with botocore's own event hooks
+on the s3fs client the store uses (every request the store makes, as the server receives it).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+from typing import Any
+
+import pytest
+
+import tasks
+from pylo import Pylo
+from pylo.errors import CorruptSnapshot, IncompatibleSnapshot
+from pylo.store import Manifest
+from pylo.store._fs import Files
+from pylo.store._input_packs import decode_pack, encode_pack
+from pylo._core.plan import _block_size, _contiguous
+
+
+def _count_requests(files: Files) -> collections.Counter[tuple[str, str]]:
+    """(operation, kind of object) of every S3 request ``files`` makes from now on."""
+    files.fs.ls(files.root.split("/", 1)[0])  # connect: the client exists after a first request
+    counts: collections.Counter[tuple[str, str]] = collections.Counter()
+
+    def seen(event_name: str, params: dict[str, Any], **_: Any) -> None:
+        key = str(params.get("Key", ""))  # store/{execution}/inputs/000000, or store/a
+        parts = key.split("/")
+        kind = parts[2] if len(parts) > 3 else parts[-1]
+        counts[(event_name.rsplit(".", 1)[-1], kind)] += 1
+
+    files.fs.s3.meta.events.register("before-parameter-build.s3", seen)
+    return counts
+
+
+@pytest.fixture
+def s3_pylo(moto_server: Any) -> Any:
+    def make(**options: Any) -> Pylo:
+        url = f"s3://{moto_server.new_bucket()}/store"
+        options.setdefault("number_of_workers", 2)
+        return Pylo.local_multithread(url, storage_options=moto_server.options(), **options)
+
+    return make
+
+
+def test_a_read_is_one_get_without_a_head(moto_server: Any) -> None:
+    # s3fs asks for an object's size before each read unless told not to: two requests per read.
+    files = Files(f"s3://{moto_server.new_bucket()}/store", moto_server.options())
+    files.put(f"{files.root}/a", b"one")
+    files.put(f"{files.root}/b", b"two")
+    counts = _count_requests(files)
+    assert files.get(f"{files.root}/a") == b"one"
+    assert files.get_many([f"{files.root}/a", f"{files.root}/b"]) == {f"{files.root}/a": b"one", f"{files.root}/b": b"two"}
+    assert counts == {("GetObject", "a"): 2, ("GetObject", "b"): 1}
+
+
+def test_a_workers_consecutive_blocks_share_one_inputs_object(s3_pylo: Any) -> None:
+    # 40 blocks over 2 workers: each takes 20 consecutive blocks, in packs of at most PACK_BLOCKS,
+    # so 4 packs in all: 4 PUTs at planning and 4 GETs by the workers, instead of 40 and 40.
+    pylo = s3_pylo(block_size=5)
+    counts = _count_requests(pylo.store.files)
+    eid = pylo.start_from_scratch(range(200), tasks.noop, progress=False)
+    manifest = pylo.store.read_manifest(eid)
+    assert [b.worker for b in manifest.blocks] == [0] * 20 + [1] * 20
+    assert [b.pack for b in manifest.blocks] == [0] * 16 + [16] * 4 + [20] * 16 + [36] * 4
+    assert counts[("PutObject", "inputs")] == 4
+    assert counts[("GetObject", "inputs")] == 4
+    assert pylo.summary(eid).finished == 200
+    finished, unfinished = pylo.get_state(eid)
+    assert finished == list(range(200)) and unfinished == []
+
+
+def test_a_packed_execution_resumes_and_reads_back(s3_pylo: Any) -> None:
+    pylo = s3_pylo(block_size=4)
+    eid = pylo.start_from_scratch(range(100), tasks.fail_multiples_of_7, progress=False)
+    finished, unfinished = pylo.get_state(eid)
+    assert unfinished == list(range(0, 100, 7))
+    assert sorted(r.input for r in pylo.get_exceptions(eid)) == unfinished
+    again = pylo.start_from_past_execution(eid, tasks.noop, progress=False)
+    assert pylo.get_state(again) == (list(range(100)), [])
+    assert pylo.verify(again).ok
+
+
+def test_verify_names_a_damaged_pack(s3_pylo: Any) -> None:
+    pylo = s3_pylo(block_size=4)
+    eid = pylo.start_from_scratch(range(40), tasks.noop, progress=False)
+    manifest = pylo.store.read_manifest(eid)
+    path = pylo.store.layout.inputs(eid, manifest.blocks[0].inputs_object)
+    files = pylo.store.files
+    files.put(path, files.get(path)[:-10])  # torn: the sizes in its header no longer add up
+    report = pylo.verify(eid)
+    assert not report.ok and [p.path for p in report.problems] == [path]
+    with pytest.raises(CorruptSnapshot, match="input pack"):
+        pylo.get_state(eid)
+
+
+def test_a_pack_of_blocks_round_trips_and_refuses_damage() -> None:
+    blobs = [b"a" * 3, b"", b"bc"]
+    data = encode_pack(8, blobs)
+    assert decode_pack(data, "p", 8) == blobs
+    for bad in (data[:-1], data + b"x", b"not a pack", data.replace(b'"first":8', b'"first":9'),
+                data.replace(b'"format":1', b'"format":7'), data.replace(b"[3,0,2]", b"[[[[3,0,2]]]]")):
+        with pytest.raises((CorruptSnapshot, IncompatibleSnapshot)):
+            decode_pack(bad, "p", 8)
+
+
+def _manifest(blocks: list[list[int]], version: int, workers: int = 2) -> bytes:
+    return json.dumps({
+        "format": version, "id": "20261201T000000000000Z-0000abcd", "parent": None,
+        "root": "20261201T000000000000Z-0000abcd", "created": "2026-12-01T00:00:00.000+00:00",
+        "task": "m:f", "n_inputs": 2 * len(blocks), "workers": workers, "blocks": blocks,
+        "config": {"block_size": 2},
+    }).encode()
+
+
+def test_manifests_with_packs_have_their_own_format_and_are_checked() -> None:
+    plain = Manifest.decode(_manifest([[0, 2, 0], [2, 2, 1]], 1), "m")  # written before packs
+    assert [b.pack for b in plain.blocks] == [None, None]
+    packed = Manifest.decode(_manifest([[0, 2, 0, 0], [2, 2, 0, 0], [4, 2, 1, 2]], 2), "m")
+    assert [b.inputs_object for b in packed.blocks] == [0, 0, 2]
+    assert Manifest.decode(packed.encode(), "m") == packed and json.loads(packed.encode())["format"] == 2
+    refused = [
+        _manifest([[0, 2, 0, 0], [2, 2, 1, 0]], 2),  # a pack across two workers
+        _manifest([[0, 2, 0, 1], [2, 2, 1, 1]], 2),  # a pack named after a later block
+        _manifest([[0, 2, 0], [2, 2, 0, 0]], 2),  # a pack whose first block is not in it
+        _manifest([[0, 2, 0, 0], [2, 2, 0, 0]], 1),  # packs in a manifest of the old format
+    ]
+    for data in refused:
+        with pytest.raises(CorruptSnapshot):
+            Manifest.decode(data, "m")
+
+
+@pytest.mark.parametrize(("total", "size", "workers"), [(200, 5, 2), (7, 10, 4), (30, 1, 7), (5, 1, 10)])
+def test_contiguous_blocks_give_every_worker_a_run_of_blocks(total: int, size: int, workers: int) -> None:
+    assign = _contiguous(total, size, workers)
+    n = -(-total // _block_size(total, size, workers))
+    owners = [assign(i) for i in range(n)]
+    assert owners == sorted(owners) and owners[0] == 0
+    assert set(owners) == set(range(min(workers, n)))  # none skipped: each has a block
+    counts = collections.Counter(owners).values()
+    assert max(counts) - min(counts) <= 1
+    assert assign(n + 5) == workers - 1  # an iterable longer than its len: the extra go last
