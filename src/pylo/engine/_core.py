@@ -11,8 +11,8 @@
 What to do is decided by the pure functions of ``_scheduling`` (events in, actions out); this
 module carries the actions out. Each job's run-time state is a ``JobState`` (``job._state``, one
 per run), written only here. Only the loop thread touches this state; other threads hand work
-over with ``call_soon_threadsafe``. Nothing here sleeps or polls, except for custom conditions
-that do not declare what they depend on.
+over through the inbox (``_inbox``). A job holds a slot exactly while it is running (``_move``).
+Nothing here sleeps or polls, except for custom conditions that do not declare what they depend on.
 """
 
 from __future__ import annotations
