@@ -316,6 +316,23 @@ def test_rerun(engine: Engine) -> None:
     assert calls == [1, 1] and job.status is Status.DONE and job.attempts == 1
 
 
+def test_what_a_cancelled_attempt_reports_late_never_ends_the_next_run(engine: Engine, tmp_path: Any) -> None:
+    """A re-run is a new run. Its first attempt must not take the report of the cancelled
+    attempt before it, which arrives once that attempt's command has died of the SIGTERM."""
+    release = tmp_path / "go"
+    waiter = f"import sys; sys.path.insert(0, {os.path.dirname(engine_tasks.__file__)!r}); import engine_tasks; engine_tasks.wait_for_file({str(release)!r})"
+    job = SubprocessJob([sys.executable, "-c", waiter])
+    engine.submit(job)
+    reapers = [t for t in threading.enumerate() if t.name == "pylo-engine-subprocess"]  # the first command's
+    assert engine.cancel(job) and job.status is Status.CANCELLED
+    again = engine.rerun(job)
+    wait_for(lambda: not any(t.is_alive() for t in reapers))  # the cancelled attempt has reported
+    engine.submit(ThreadJob(engine_tasks.add, (1, 1)))  # returns once the engine took in what came before
+    assert job.status is Status.RUNNING, job.error
+    release.touch()
+    assert again.result(60) == 0 and job.status is Status.DONE
+
+
 def test_condition_on_failure_only(engine: Engine) -> None:
     ok, bad = ThreadJob(engine_tasks.add, (1, 1)), ThreadJob(engine_tasks.boom)
     on_ok_fail = ThreadJob(engine_tasks.add, (0, 0), condition=AfterAnother(ok.id, statuses=["failed"]))
