@@ -30,7 +30,7 @@ class Config:
     many seconds, whichever comes first.
     ``retries`` — extra attempts per input; the n-th retry waits
     ``min(retry_delay * retry_backoff**(n-1), retry_max_delay)``, scaled by ``1 ± retry_jitter``.
-    ``block_size`` — inputs per block, the unit of storage and of Dask tasks (at most
+    ``block_size`` — inputs per block, the unit of storage, progress and rerun (at most
     ``MAX_BLOCK_SIZE``).
     ``store_results`` — keep each finished input's return value in the store, written with the
     progress of the same flush; a value that cannot be serialized fails its attempt.

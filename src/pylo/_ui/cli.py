@@ -107,7 +107,7 @@ def _runner_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--max-worker-failures", type=click.IntRange(min=0), default=1000, show_default=True, help="Failed attempts a worker tolerates before it gives up."),
         click.option("--retries", type=click.IntRange(min=0), default=0, show_default=True, help="Extra attempts per input."),
         click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds an attempt may take before it counts as failed."),
-        click.option("--block-size", type=click.IntRange(min=1), default=10_000, show_default=True, help="Inputs per block (the unit of storage and of Dask tasks)."),
+        click.option("--block-size", type=click.IntRange(min=1), default=10_000, show_default=True, help="Inputs per block (the unit of storage, progress and rerun)."),
         click.option("--flush-every", "flush", type=click.IntRange(min=1), default=1000, show_default=True, help="Flush progress every N attempts (and every few seconds)."),
         click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar on stderr (when it is a terminal)."),
         click.option("--store-retry-seconds", "store_retry", type=click.FloatRange(0, 86_400), default=6.5, show_default=True,
