@@ -27,3 +27,15 @@ def test_bench_quick_runs_every_row(tmp_path: Any) -> None:
             "io-bound", "condition"} <= ids
     assert "| throughput |" in proc.stdout
     assert os.listdir(tmp_path) == ["bench.json"]  # no store left behind in the working directory
+
+
+@pytest.mark.timeout(300)
+def test_the_scaling_benchmark_runs_at_small_counts(tmp_path: Any) -> None:
+    # Made for a many-core machine; here at one and two worker processes so that it never rots.
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "benchmarks", "scaling.py"), "--workers", "1", "2", "--n", "20000"],
+        capture_output=True, text=True, timeout=280, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "| scaling | 1 worker processes" in proc.stdout and "| scaling | 2 worker processes" in proc.stdout
+    assert os.listdir(tmp_path) == []

@@ -68,6 +68,10 @@ def test_a_workers_consecutive_blocks_share_one_inputs_object(s3_pylo: Any) -> N
     assert [b.pack for b in manifest.blocks] == [0] * 16 + [16] * 4 + [20] * 16 + [36] * 4
     assert counts[("PutObject", "inputs")] == 4
     assert counts[("GetObject", "inputs")] == 4
+    # a pack's blocks run as one stream: one flush at its end (fewer than 1,000 attempts), not one
+    # per block; the state of each block is still its own
+    assert counts[("PutObject", "progress")] == 4
+    assert all(len(state.finished) == 5 for state in pylo.store.read_states(manifest).values())
     assert pylo.summary(eid).finished == 200
     finished, unfinished = pylo.get_state(eid)
     assert finished == list(range(200)) and unfinished == []
@@ -143,3 +147,12 @@ def test_contiguous_blocks_give_every_worker_a_run_of_blocks(total: int, size: i
     counts = collections.Counter(owners).values()
     assert max(counts) - min(counts) <= 1
     assert assign(n + 5) == workers - 1  # an iterable longer than its len: the extra go last
+
+
+def test_a_segment_restricted_to_a_block_keeps_only_its_positions() -> None:
+    from pylo.store import Segment
+
+    seg = Segment(block=0, finished=((0, 3), (5, 12)), failed=((3, 2), (12, 1)), retried=((6, 2),))
+    assert seg.restricted(range(4, 8)) == Segment(block=0, finished=((5, 8),), failed=(), retried=((6, 2),))
+    assert seg.restricted(range(0, 4)) == Segment(block=0, finished=((0, 3),), failed=((3, 2),))
+    assert seg.restricted(range(12, 16)) == Segment(block=0, failed=((12, 1),))

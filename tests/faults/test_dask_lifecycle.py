@@ -151,3 +151,22 @@ def test_the_task_travels_to_the_cluster_once_not_with_every_block(dask_client: 
         (gates / "open-1").touch()
     run.wait(60)
     assert pylo.summary(run.id).finished == 40
+
+
+def test_a_cancel_reaches_twenty_thousand_queued_blocks_within_seconds(dask_inproc_client: Any, tmp_path: Path) -> None:
+    # Each worker is held at the first input of its 10,000 one-input blocks; the cancel must stop
+    # both between inputs, leaving the rest pending, instead of draining the queue.
+    import uuid
+
+    gates = tmp_path / "gates"
+    gates.mkdir()
+    inputs: list[Any] = list(range(20_000))
+    inputs[0] = inputs[10_000] = "until:open"
+    pylo = Pylo.dask(dask_inproc_client, f"memory://pylo-{uuid.uuid4().hex}", number_of_workers=2, block_size=1)
+    run = pylo.submit(inputs, functools.partial(tasks.wait_for_file, str(gates)))
+    assert len(pylo.store.read_manifest(run.id).blocks) == 20_000
+    run.cancel()
+    (gates / "open").touch()
+    assert run.wait(timeout=15) == run.id and run.status is Status.CANCELLED
+    summary = pylo.summary(run.id)
+    assert summary.finished + summary.pending == 20_000 and summary.pending >= 19_000, summary

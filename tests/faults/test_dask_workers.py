@@ -7,6 +7,7 @@ import functools
 import os
 import signal
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -37,16 +38,8 @@ def test_a_worker_killed_twice_mid_run(make_cluster: Any, tmp_path: Path, ledger
     task = functools.partial(fault_tasks.gated, str(calls), str(gates), kill_at)
     run = pylo.submit(range(60), task)
     for x in kill_at:
-        gate = gates / f"gate-{x}"
-        pid = wait_for(lambda g=gate: g.exists() and read_pid(g), f"input {x} to reach its gate")
-        wait_flushed(pylo.store, run.id, x, FLUSH, 12)
-        assert pid in client.run(os.getpid).values()  # a Dask worker process, not this one
-        os.kill(pid, signal.SIGKILL)
-        wait_for(lambda p=pid: not _alive(p), "the killed worker process to be gone")
-    assert run.wait(timeout=90) == run.id
-    assert pylo.get_state(run.id) == (list(range(60)), [])
-    summary = pylo.summary(run.id)
-    assert (summary.finished, summary.failed, summary.pending) == (60, 0, 0)
+        _kill_at_gate(client, gates, x, lambda x=x: wait_flushed(pylo.store, run.id, x, FLUSH, 12))
+    summary = _ended_whole(pylo, run, 60)
     twice = reruns(calls)
     assert set(tasks_called(calls)) == {str(x) for x in range(60)}
     bound = len(kill_at) * FLUSH
@@ -83,6 +76,25 @@ def test_a_block_that_kills_its_worker_three_times_is_lost_then_resumed(
     assert pylo.get_state(resumed) == (list(range(40)), [])
     assert tasks_called(calls)["16"] == 1
     ledger.record("block lost to KilledWorker", lost=40 - pylo.summary(resumed).finished, rerun=0, bound=0)
+
+
+def _kill_at_gate(client: Any, gates: Path, x: int, before: Callable[[], None] = lambda: None) -> None:
+    """SIGKILL the Dask worker process whose task waits at input ``x``'s gate (after ``before``)."""
+    gate = gates / f"gate-{x}"
+    pid = wait_for(lambda: gate.exists() and read_pid(gate), f"input {x} to reach its gate")
+    before()
+    assert pid in client.run(os.getpid).values()  # a Dask worker process, not this one
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not _alive(pid), "the killed worker process to be gone")
+
+
+def _ended_whole(pylo: Pylo, run: Any, n: int) -> Any:
+    """The summary of ``run`` once it ended with each of its ``n`` inputs finished."""
+    assert run.wait(timeout=90) == run.id
+    assert pylo.get_state(run.id) == (list(range(n)), [])
+    summary = pylo.summary(run.id)
+    assert (summary.finished, summary.failed, summary.pending) == (n, 0, 0)
+    return summary
 
 
 def _alive(pid: int) -> bool:
@@ -139,3 +151,24 @@ def test_a_worker_killed_mid_chain_reruns_only_the_running_block(
     started = client.run_on_scheduler(starts, eid=run.id)
     assert sorted(started.values()) == [2], started
     ledger.record("worker killed mid-chain", lost=n - summary.finished, rerun=len(twice), bound=FLUSH)
+
+
+def test_a_worker_killed_mid_pack_on_s3_reruns_only_what_it_had_not_flushed(
+    make_cluster: Any, moto_server: Any, tmp_path: Path
+) -> None:
+    # On an object store each worker's blocks share one pack, run as one stream whose flushes
+    # may cover several blocks: after a kill the rerun reads them back block by block, skips
+    # what concluded and counts every input once.
+    client = make_cluster(n_workers=2)
+    _, calls, gates = _dirs(tmp_path)
+    pylo = Pylo.dask(client, f"s3://{moto_server.new_bucket()}/store", storage_options=moto_server.options(),
+                     number_of_workers=2, block_size=12, task_executions_before_flush=FLUSH, flush_interval=60.0)
+    kill_at = (17, 41)  # one in each worker's pack: blocks 0-2 are worker 0's, 3-4 worker 1's
+    run = pylo.submit(range(60), functools.partial(fault_tasks.gated, str(calls), str(gates), kill_at))
+    assert [b.pack for b in pylo.store.read_manifest(run.id).blocks] == [0, 0, 0, 3, 3]
+    for x in kill_at:
+        _kill_at_gate(client, gates, x)
+    summary = _ended_whole(pylo, run, 60)
+    assert sum(w.finished for w in summary.workers) == 60
+    twice = reruns(calls)
+    assert {str(x) for x in kill_at} <= twice.keys() and all(n == 2 for n in twice.values()), twice

@@ -42,6 +42,7 @@ def test_the_dashboard_serves_the_web_view(tmp_path: Any) -> None:
             assert reply.status == 200
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(f"{base}/api/executions/%2e%2e")
+        refused.value.close()  # an HTTPError keeps its response open: its socket would leak
         assert refused.value.code == 400
 
 
@@ -50,4 +51,5 @@ def test_the_dashboard_says_when_no_store_is_configured() -> None:
     with _cluster_with_pylo_routes({"pylo.web.store": None}) as cluster:
         with pytest.raises(urllib.error.HTTPError) as answer:
             urllib.request.urlopen(f"http://127.0.0.1:{cluster.scheduler.http_server.port}/pylo/")
-        assert answer.value.code == 503 and b"set pylo.web.store" in answer.value.read()
+        with answer.value:  # an HTTPError keeps its response open: its socket would leak
+            assert answer.value.code == 503 and b"set pylo.web.store" in answer.value.read()

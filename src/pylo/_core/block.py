@@ -319,7 +319,8 @@ class _BlockRun:
         gathered = len(self.finished) + len(self.failed)
         if coalesce and self.writes.busy() and gathered < COALESCE_WINDOWS * self.ctx.config.task_executions_before_flush:
             return
-        ctx, block, eid = self.ctx, self.info.block, self.ctx.execution
+        # the directory of the block's objects: its own, or its pack's (a run of the pack's blocks)
+        ctx, block, eid = self.ctx, self.info.inputs_object, self.ctx.execution
         writes: list[Callable[[], None]] = []
         if self.records:
             records, seq = self.records, self.seq

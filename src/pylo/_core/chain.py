@@ -59,8 +59,9 @@ def run_worker(
     todo = [b for b in blocks if b.block not in tally.lost_blocks]
     if rerun:
         todo, tally = _skip_concluded(ctx, todo, tally)
+    runs = runs_of(todo)
     ahead = _ReadAhead(ctx, rerun)
-    ahead.read(todo[0] if todo else None)  # on an object store, beside the lease's first write
+    ahead.read(runs[0] if runs else None)  # on an object store, beside the lease's first write
     beat = Heartbeat(ctx.store, ctx.execution, lease_name(worker), interval=ctx.config.lease_interval,
                      poll=cancel_poll(ctx)).start()
 
@@ -69,7 +70,7 @@ def run_worker(
 
     writes = new_writer(ctx)
     try:
-        tally = _run_blocks(ctx, todo, tally, stopped, report, ahead, beat, writes)
+        tally = _run_blocks(ctx, runs, tally, stopped, report, ahead, beat, writes)
         writes.wait()  # the last block's last flush
     except StoreUnreachable:
         beat.abandon()  # nothing more can be written: the lease expires on its own
@@ -94,9 +95,28 @@ def _finish_quietly(ctx: BlockContext, tally: WorkerTally) -> None:
         log.exception("worker %d of %s: recording its outcome failed", tally.worker, ctx.execution)
 
 
+def runs_of(blocks: Sequence[BlockInfo]) -> list[list[BlockInfo]]:
+    """The worker's blocks as runs that go through the task loop as one: a block alone, or the
+    consecutive blocks of one pack (one stream of positions, flushed into the pack's objects, so
+    that on an object store a flush is not forced at every block's end)."""
+    runs: list[list[BlockInfo]] = []
+    for info in blocks:
+        last = runs[-1][-1] if runs else None
+        if last is not None and info.pack is not None and info.pack == last.pack and info.block == last.block + 1:
+            runs[-1].append(info)
+        else:
+            runs.append([info])
+    return runs
+
+
+def as_one(run: Sequence[BlockInfo]) -> BlockInfo:
+    """A run of consecutive blocks as one block over all their positions (same pack, same objects)."""
+    return run[0] if len(run) == 1 else dataclasses.replace(run[0], count=sum(b.count for b in run))
+
+
 def _run_blocks(
     ctx: BlockContext,
-    todo: list[BlockInfo],
+    runs: list[list[BlockInfo]],
     tally: WorkerTally,
     stop: Callable[[], bool],
     report: Callable[[Delta], None],
@@ -107,12 +127,13 @@ def _run_blocks(
     # On local disk a block asks for the cancel marker as it starts (a cheap GET, so a cancel
     # never waits for the next poll); on an object store the heartbeat's poll is enough.
     check = beat.check_cancel if ctx.store.files.local else (lambda: beat.cancelled)
-    for i, info in enumerate(todo):
+    for i, run in enumerate(runs):
         if check():
             break
         start = ahead.take()
-        ahead.read(todo[i + 1] if i + 1 < len(todo) else None)
-        tally = run_block(ctx, info, tally, stop=stop, report=report, start=start, writes=writes)
+        ahead.read(runs[i + 1] if i + 1 < len(runs) else None)
+        tally = run_block(ctx, as_one(run), tally, stop=stop, report=report, start=start, writes=writes)
+        tally = dataclasses.replace(tally, blocks=tally.blocks + len(run) - 1)
         if tally.gave_up or stop():
             break
     return tally
@@ -153,23 +174,26 @@ class _ReadAhead:
         self.pool = None if ctx.store.files.local else concurrent.futures.ThreadPoolExecutor(
             1, thread_name_prefix="pylo-prefetch")
         self.next: concurrent.futures.Future[tuple[BlockState, list[Any]]] | None = None
-        self.info: BlockInfo | None = None
+        self.run: list[BlockInfo] | None = None
         self.inputs = ctx.store.inputs_reader(ctx.execution)  # one load at a time: never shared
 
-    def _load(self, info: BlockInfo) -> tuple[BlockState, list[Any]]:
+    def _load(self, run: list[BlockInfo]) -> tuple[BlockState, list[Any]]:
         store, eid = self.ctx.store, self.ctx.execution
-        prior = store.read_block_state(eid, info) if self.rerun else BlockState()
-        return prior, self.inputs.read(info)[1]
+        prior = store.read_block_state(eid, as_one(run)) if self.rerun else BlockState()
+        values: list[Any] = []
+        for info in run:
+            values.extend(self.inputs.read(info)[1])
+        return prior, values
 
-    def read(self, info: BlockInfo | None) -> None:
-        self.info = info
-        if info is not None and self.pool is not None:
-            self.next = self.pool.submit(self._load, info)
+    def read(self, run: list[BlockInfo] | None) -> None:
+        self.run = run
+        if run is not None and self.pool is not None:
+            self.next = self.pool.submit(self._load, run)
 
     def take(self) -> tuple[BlockState, list[Any]]:
-        assert self.info is not None
+        assert self.run is not None
         if self.pool is None:
-            return self._load(self.info)
+            return self._load(self.run)
         assert self.next is not None
         return self.next.result()
 

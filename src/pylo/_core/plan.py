@@ -20,7 +20,7 @@ from .config import Config
 from ..errors import InvalidArgument
 from .background_writes import BackgroundWrites
 from ..store import BlockInfo, Manifest, Store, dump_inputs, encode_pack, new_execution_id
-from ..store._manifest import HELD
+from ..store._manifest import HELD, with_pack_spans
 
 #: (root position, input, last raw exception record or None) of an input a resume left out.
 Held = tuple[int, Any, "dict[str, Any] | None"]
@@ -125,7 +125,7 @@ def _write(
         n_inputs=start,
         # a worker without blocks would never report an end
         workers=len({b.worker for b in blocks[:running]}),
-        blocks=tuple(blocks),
+        blocks=with_pack_spans(blocks),
         config=config,
     )
     store.write_manifest(manifest)

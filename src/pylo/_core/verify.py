@@ -148,7 +148,7 @@ class _Checker:
 def _segment_check(manifest: Manifest) -> Callable[[bytes, str], object]:
     def check(data: bytes, path: str) -> object:
         block = int(path.rsplit("/", 2)[-2])
-        return decode_segment(data, path, manifest.blocks[block].positions)
+        return decode_segment(data, path, manifest.blocks[block].stored_span)
 
     return check
 
@@ -158,7 +158,8 @@ def _check_object(
 ) -> None:
     """Decode ``{base}/{block}/{name}``; an object outside a known block is damage too."""
     rest = path[len(base) + 1 :].split("/")
-    if len(rest) != 2 or not rest[0].isdigit() or int(rest[0]) >= len(manifest.blocks):
+    if len(rest) != 2 or not rest[0].isdigit() or int(rest[0]) >= len(manifest.blocks) \
+            or manifest.blocks[int(rest[0])].inputs_object != int(rest[0]):  # a pack's objects are under its first block
         raise CorruptSnapshot(f"unexpected object {path}: no such block", path)
     decode(_read(store, path, limit), path)
 

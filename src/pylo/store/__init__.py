@@ -220,37 +220,40 @@ class Store:
         self.files.put(f"{self.layout.results_dir(eid, block)}/{name}", encode_results(positions, blobs))
 
     def read_results(self, eid: str, info: BlockInfo) -> dict[int, bytes]:
-        """Position -> pickled result, the union of the block's results objects."""
-        paths = self.files.find(self.layout.results_dir(eid, info.block))
+        """Position -> pickled result, the union of the block's results objects (of its pack's,
+        then only the block's own positions)."""
+        paths = self.files.find(self.layout.results_dir(eid, info.inputs_object))
         out: dict[int, bytes] = {}
         for path, data in self.files.get_many(paths).items():
             for pos, blob in decode_results(data, path).items():
-                if pos not in info.positions:
+                if pos not in info.stored_span:
                     raise CorruptSnapshot(f"corrupt results object {path}: position {pos} out of block range", path)
-                out.setdefault(pos, blob)  # a rerun block may have kept a value twice: either will do
+                if pos in info.positions:
+                    out.setdefault(pos, blob)  # a rerun block may have kept a value twice: either will do
         return out
 
     def read_block_state(self, eid: str, info: BlockInfo) -> BlockState:
-        prefix = self.layout.progress_dir(eid, info.block)
+        prefix = self.layout.progress_dir(eid, info.inputs_object)
         listed = self.files.find_sized(prefix)
         segments = self.files.get_many(listed, MAX_JSON_BYTES, listed)
-        return merge(decode_segment(d, p, info.positions) for p, d in segments.items())
+        return _block_state(info, [decode_segment(d, p, info.stored_span) for p, d in segments.items()])
 
     def read_states(self, manifest: Manifest) -> dict[int, BlockState]:
         """The merged state of every block, from one listing and one batched read."""
-        listed = self.files.find_sized(self.layout.progress_dir(manifest.id))
-        by_block: dict[int, list[Segment]] = {b.block: [] for b in manifest.blocks}
+        base = self.layout.progress_dir(manifest.id)
+        listed = self.files.find_sized(base)
+        by_dir: dict[int, list[Segment]] = {b.inputs_object: [] for b in manifest.blocks}
         for path in listed:  # names first: an unexpected object is refused before anything is read
-            _block_of(path, self.layout.progress_dir(manifest.id), by_block)
+            _block_of(path, base, by_dir)
         for path, data in self.files.get_many(listed, MAX_JSON_BYTES, listed).items():
-            block = _block_of(path, self.layout.progress_dir(manifest.id), by_block)
-            by_block[block].append(decode_segment(data, path, manifest.blocks[block].positions))
-        return {b: merge(segs) for b, segs in by_block.items()}
+            block = _block_of(path, base, by_dir)
+            by_dir[block].append(decode_segment(data, path, manifest.blocks[block].stored_span))
+        return {b.block: _block_state(b, by_dir[b.inputs_object]) for b in manifest.blocks}
 
     def read_records(self, manifest: Manifest) -> list[dict[str, Any]]:
         """Every raw exception record of the execution, in no particular order."""
         base = self.layout.errors_dir(manifest.id)
-        known: dict[int, list[Any]] = {b.block: [] for b in manifest.blocks}
+        known: dict[int, list[Any]] = {b.inputs_object: [] for b in manifest.blocks}
         records: list[dict[str, Any]] = []
         listed = self.files.find_sized(base)
         for path in listed:
@@ -547,6 +550,14 @@ def dump_inputs(positions: Sequence[int] | None, values: list[Any], first: int) 
                 ) from inner
         raise TaskNotSerializable(f"inputs cannot be serialized: {exc!r}") from exc
     return data
+
+
+def _block_state(info: BlockInfo, segments: list[Segment]) -> BlockState:
+    """The state of one block from the segments of its directory (its pack's: then only what
+    they say of the block's own positions)."""
+    if info.pack is None:
+        return merge(segments)
+    return merge(seg.restricted(info.positions) for seg in segments)
 
 
 def _block_of(path: str, base: str, known: dict[int, Any]) -> int:

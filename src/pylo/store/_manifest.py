@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from .._core.config import Config
@@ -11,7 +12,7 @@ from ..errors import CorruptSnapshot
 from ._layout import FORMAT_VERSION, validate_execution_id
 from ._segments import _int, _load_json, check_version
 
-__all__ = ["HELD", "PACKED_FORMAT", "BlockInfo", "Manifest"]
+__all__ = ["HELD", "PACKED_FORMAT", "BlockInfo", "Manifest", "with_pack_spans"]
 
 #: The worker of a block that no worker runs.
 HELD = -1
@@ -30,13 +31,16 @@ class BlockInfo:
     them.
 
     ``pack``: the first block of the pack that holds this block's inputs, or ``None`` when the
-    block's inputs are an object of their own."""
+    block's inputs are an object of their own. The blocks of a pack also share its progress,
+    errors and results directories (named by the pack too), whose objects may cover any of the
+    pack's positions, ``pack_span`` (derived from the manifest, never stored)."""
 
     block: int
     start: int
     count: int
     worker: int
     pack: int | None = None
+    pack_span: range | None = None
 
     @property
     def held(self) -> bool:
@@ -44,12 +48,29 @@ class BlockInfo:
 
     @property
     def inputs_object(self) -> int:
-        """The block whose name the object holding this block's inputs has."""
+        """The block whose name this block's objects have: its own, or its pack's."""
         return self.block if self.pack is None else self.pack
+
+    @property
+    def stored_span(self) -> range:
+        """The positions the objects of this block's directories may cover."""
+        return self.positions if self.pack_span is None else self.pack_span
 
     @property
     def positions(self) -> range:
         return range(self.start, self.start + self.count)
+
+
+def with_pack_spans(blocks: Sequence[BlockInfo]) -> tuple[BlockInfo, ...]:
+    """``blocks`` with the span of each one's pack filled in (packs are runs of blocks)."""
+    stops: dict[int, int] = {}
+    for b in blocks:
+        if b.pack is not None:
+            stops[b.pack] = b.start + b.count
+    return tuple(
+        b if b.pack is None else dataclasses.replace(b, pack_span=range(blocks[b.pack].start, stops[b.pack]))
+        for b in blocks
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,7 +129,7 @@ class Manifest:
         problem = _inconsistency(manifest)
         if problem:
             raise CorruptSnapshot(f"corrupt manifest {path}: {problem}", path)
-        return manifest
+        return dataclasses.replace(manifest, blocks=with_pack_spans(manifest.blocks))
 
 
 def _block(index: int, entry: object, version: int) -> BlockInfo:

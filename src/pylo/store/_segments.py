@@ -30,6 +30,16 @@ class Segment:
         for start, stop in self.finished:
             yield from range(start, stop)
 
+    def restricted(self, positions: range) -> Segment:
+        """What this segment says of ``positions`` only (a block of the pack it covers)."""
+        lo, hi = positions.start, positions.stop
+        return Segment(
+            block=self.block,
+            finished=tuple((max(a, lo), min(b, hi)) for a, b in self.finished if a < hi and b > lo),
+            failed=tuple(e for e in self.failed if lo <= e[0] < hi),
+            retried=tuple(e for e in self.retried if lo <= e[0] < hi),
+        )
+
 
 @dataclasses.dataclass
 class BlockState:
