@@ -24,8 +24,9 @@
     ├── JobError (RuntimeError)                          a job failed remotely and its exception
     │                                                    could not travel back: type, message, text
     ├── JobNotFound (LookupError)                        no job with that id in this engine
-    └── InvalidStateError (RuntimeError)                 a job was asked for what its status does
-                                                         not allow (its result before it ended)
+    └── InvalidStateError (RuntimeError)                 a job or an engine was asked for what its
+                                                         state does not allow (a job's result
+                                                         before it ended, a submit before start)
 
 Each exception pickles and unpickles, so it crosses Dask process boundaries intact.
 """
@@ -174,5 +175,6 @@ class JobNotFound(PyloError, LookupError):
 
 
 class InvalidStateError(PyloError, RuntimeError):
-    """A job was asked for something its status does not allow: its result before it ended,
-    joining or re-running it before it was submitted."""
+    """A job or an engine was asked for something its state does not allow: a job's result
+    before it ended, joining or re-running it before it was submitted, submitting jobs to an
+    engine that was never started or has stopped."""

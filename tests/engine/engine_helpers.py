@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
+import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 
@@ -29,6 +31,19 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 30.0) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError("condition not reached")
         pause.wait(0.005)
+
+
+@contextlib.contextmanager
+def reserved_port(ip: str = "127.0.0.1") -> Iterator[int]:
+    """A free port, held bound (not listening) until the block ends, with ``SO_REUSEPORT``: a
+    server that binds the same way (``engine_tasks.serve_sharing_port``) can take it, while no
+    other program, nor the kernel handing out ports for outgoing connections, can take it between
+    the choice of the port and the server's start. Connecting to it is refused until that server
+    listens, and again once it is gone."""
+    with socket.socket() as held:
+        held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        held.bind((ip, 0))
+        yield int(held.getsockname()[1])
 
 
 class ManualClock:

@@ -119,3 +119,23 @@ def serve(ip: str, port: int) -> None:
     from http.server import HTTPServer, SimpleHTTPRequestHandler
 
     HTTPServer((ip, port), SimpleHTTPRequestHandler).serve_forever()
+
+
+def serve_sharing_port(ip: str, port: int) -> None:
+    """A web server that binds with ``SO_REUSEPORT``: it can take a port that a test holds bound
+    (see ``engine_helpers.reserved_port``), which no other program can take in the meantime."""
+    import socket
+    from http.server import HTTPServer, SimpleHTTPRequestHandler
+
+    class SharingServer(HTTPServer):
+        def server_bind(self) -> None:
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            super().server_bind()
+
+    SharingServer((ip, port), SimpleHTTPRequestHandler).serve_forever()
+
+
+if __name__ == "__main__":  # as a command: python engine_tasks.py IP PORT
+    import sys
+
+    serve_sharing_port(sys.argv[1], int(sys.argv[2]))

@@ -16,6 +16,7 @@ import pytest
 import engine_tasks
 from pylo import Status
 from pylo.conditions import AfterAnother, AfterTimepoint, Condition
+from pylo.errors import InvalidStateError
 from pylo.engine import (
     Engine,
     JobCancelled,
@@ -315,6 +316,23 @@ def test_rerun(engine: Engine) -> None:
     assert calls == [1, 1] and job.status is Status.DONE and job.attempts == 1
 
 
+def test_what_a_cancelled_attempt_reports_late_never_ends_the_next_run(engine: Engine, tmp_path: Any) -> None:
+    """A re-run is a new run. Its first attempt must not take the report of the cancelled
+    attempt before it, which arrives once that attempt's command has died of the SIGTERM."""
+    release = tmp_path / "go"
+    waiter = f"import sys; sys.path.insert(0, {os.path.dirname(engine_tasks.__file__)!r}); import engine_tasks; engine_tasks.wait_for_file({str(release)!r})"
+    job = SubprocessJob([sys.executable, "-c", waiter])
+    engine.submit(job)
+    reapers = [t for t in threading.enumerate() if t.name == "pylo-engine-subprocess"]  # the first command's
+    assert engine.cancel(job) and job.status is Status.CANCELLED
+    again = engine.rerun(job)
+    wait_for(lambda: not any(t.is_alive() for t in reapers))  # the cancelled attempt has reported
+    engine.submit(ThreadJob(engine_tasks.add, (1, 1)))  # returns once the engine took in what came before
+    assert job.status is Status.RUNNING, job.error
+    release.touch()
+    assert again.result(60) == 0 and job.status is Status.DONE
+
+
 def test_condition_on_failure_only(engine: Engine) -> None:
     ok, bad = ThreadJob(engine_tasks.add, (1, 1)), ThreadJob(engine_tasks.boom)
     on_ok_fail = ThreadJob(engine_tasks.add, (0, 0), condition=AfterAnother(ok.id, statuses=["failed"]))
@@ -508,11 +526,37 @@ def test_a_raising_condition_fails_its_job_only(engine: Engine) -> None:
     assert engine.submit(ThreadJob(engine_tasks.add, (1, 2))).result(30) == 3
 
 
-def test_submit_starts_an_engine_that_was_not_started() -> None:
-    """A program (or a notebook cell) may build an engine and submit to it at once; executor-engine
-    raised ``RuntimeError`` there, pylo starts the engine instead."""
+def test_an_engine_takes_jobs_only_while_it_runs() -> None:
+    """As with executor-engine, ``submit`` refuses jobs (a ``RuntimeError``) until the engine is
+    started and after it stopped; the refused job is left untouched and can be submitted later."""
     eng = Engine()
+    job = ThreadJob(engine_tasks.add, (2, 5))
+    with pytest.raises(InvalidStateError, match="not running") as refused:
+        eng.submit(job)
+    assert isinstance(refused.value, RuntimeError)
+    assert job.engine is None and job not in eng.jobs and job.status is Status.PENDING
+    eng.start()
     try:
-        assert eng.submit(ThreadJob(engine_tasks.add, (2, 5))).result(30) == 7
+        assert eng.submit(job).result(30) == 7
+    finally:
+        eng.stop()
+    with pytest.raises(InvalidStateError):
+        eng.submit(ThreadJob(engine_tasks.add, (1, 1)))
+    with eng:  # a stopped engine starts again
+        assert eng.submit(ThreadJob(engine_tasks.add, (1, 1))).result(30) == 2
+
+
+def test_submit_async_starts_the_engine_it_needs() -> None:
+    """Async code awaits its jobs without starting the engine first, as executor-engine's does."""
+    eng = Engine()
+
+    async def main() -> int:
+        job = ThreadJob(engine_tasks.add, (3, 4))
+        await eng.submit_async(job)
+        await job.join(timeout=30)
+        return int(job.result())
+
+    try:
+        assert asyncio.run(main()) == 7
     finally:
         eng.stop()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import os
+import shlex
 import subprocess
 import sys
 import threading
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 
 import engine_tasks
-from engine_helpers import ManualClock, wait_for
+from engine_helpers import ManualClock, reserved_port, wait_for
 from pylo import InvalidArgument, Status
 from pylo.conditions import AfterAnother, AfterOthers, AllSatisfied, EveryPeriod
 from pylo.engine import (
@@ -196,6 +197,42 @@ def test_retry_options_and_what_is_left() -> None:
 def test_numeric_options_refuse_bools_nan_inf_and_out_of_range(option: str, value: Any) -> None:
     with pytest.raises(InvalidArgument, match=option):
         ThreadJob(engine_tasks.add, (1, 1), **{option: value})
+
+
+def _refusal(make: Any) -> str | None:
+    """The message of the ``InvalidArgument`` that ``make()`` raises, the option's name cut out."""
+    try:
+        make()
+    except InvalidArgument as exc:
+        return str(exc).split(" ", 1)[1]
+    return None
+
+
+_NUMBERS = [0, 1, 2.5, -1, -0.5, True, False, "1", None, float("nan"), float("inf"), 1e300, threading.TIMEOUT_MAX]
+
+
+@pytest.mark.parametrize("value", _NUMBERS, ids=repr)
+@pytest.mark.parametrize(
+    "job_option, config_option",
+    [("retries", "retries"), ("retry_time_delta", "retry_delay"), ("retry_backoff", "retry_backoff"),
+     ("retry_max_delay", "retry_max_delay")],
+)
+def test_a_jobs_retry_options_follow_the_rules_of_an_executions(job_option: str, config_option: str, value: Any) -> None:
+    """One retry policy: a job refuses exactly the values an execution's config refuses, in the same words."""
+    from pylo._core.config import Config
+
+    job = _refusal(lambda: ThreadJob(engine_tasks.add, (1, 1), **{job_option: value}))
+    config = _refusal(lambda: Config(**{config_option: value}))
+    assert job == config
+
+
+@pytest.mark.parametrize("value", _NUMBERS, ids=repr)
+def test_engine_limits_follow_the_rules_of_a_worker_count(value: Any) -> None:
+    from pylo._core.config import Config
+
+    engine = _refusal(lambda: Engine(max_jobs=value, limits={"thread": value}))
+    config = None if value is None else _refusal(lambda: Config(number_of_workers=value))
+    assert engine == config
 
 
 @pytest.mark.parametrize("timeout", [True, float("nan"), float("inf"), -1.0, threading.TIMEOUT_MAX * 2])
@@ -389,16 +426,21 @@ def test_webapp_job_checks_its_arguments_and_its_port(engine: Engine) -> None:
     assert wrong.status == "failed" and isinstance(wrong.exception(), OSError)
 
 
-@pytest.mark.parametrize("target", [engine_tasks.serve, f"{sys.executable} -m http.server -b {{ip}} {{port}}"])
-def test_webapp_job_runs_until_cancelled(engine: Engine, target: Any) -> None:
+@pytest.mark.parametrize("as_command", [False, True], ids=["serve", "command"])
+def test_webapp_job_runs_until_cancelled(engine: Engine, as_command: bool) -> None:
     from pylo.engine._extend import answers
 
-    job = WebappJob(target, check_delta=0.2)
-    engine.submit(job)
-    wait_for(lambda: answers(job.ip, job.port) or job.done(), timeout=60)
-    assert job.status == "running", job.error  # (a port taken by another program in between fails it)
-    assert engine.cancel(job) and job.status == "cancelled"
-    wait_for(lambda: not answers(job.ip, job.port), timeout=30)
+    with reserved_port() as port:  # nothing else can take the port before the server does
+        target: Any = engine_tasks.serve_sharing_port
+        if as_command:
+            target = shlex.join([sys.executable, engine_tasks.__file__]) + " {ip} {port}"
+        # a server slow to start (a loaded machine) is given a minute; a quick one answers at once
+        job = WebappJob(target, port=port, check_times=300, check_delta=0.2)
+        engine.submit(job)
+        wait_for(lambda: answers(job.ip, job.port) or job.done(), timeout=90)
+        assert job.status == "running", job.error
+        assert engine.cancel(job) and job.status == "cancelled"
+        wait_for(lambda: not answers(job.ip, job.port), timeout=30)
 
 
 def test_cron_job_submits_once_per_period_by_the_engine_clock() -> None:

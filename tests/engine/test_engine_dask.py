@@ -12,6 +12,7 @@ import engine_tasks
 from pylo import Status
 from pylo.conditions import AfterAnother, AfterTimepoint
 from pylo.engine import DaskJob, Engine, ThreadJob
+from pylo.errors import InvalidArgument
 from pylo.engine import _dask_client as _dask
 
 from engine_helpers import wait_for
@@ -32,9 +33,10 @@ def test_after_another_is_a_dependency_on_the_settled_future(dask_engine: Engine
     dask_engine.submit(up)
     dask_engine.submit(down)
     try:
-        key = _wait_for_future(down).key
+        wait_for(lambda: dask_engine.dask_key(down) is not None)
+        key = dask_engine.dask_key(down)
         wait_for(lambda: _dask.dependencies(dask_client, key) != [])  # submitting is asynchronous
-        assert _dask.dependencies(dask_client, key) == [up._dask_future.key]  # the scheduler holds the gate
+        assert _dask.dependencies(dask_client, key) == [dask_engine.dask_key(up)]  # the scheduler holds the gate
         assert down.status is Status.PENDING
     finally:
         release.touch()  # never leave a Dask worker blocked for the next test
@@ -92,12 +94,6 @@ def test_distributed_is_imported_only_by_the_dask_module() -> None:
     assert engine_pkg.DaskJob.__module__ == "pylo.engine"  # its public path, though defined in _dask_job
 
 
-def _wait_for_future(job: DaskJob) -> Any:
-
-    wait_for(lambda: job._dask_future is not None)
-    return job._dask_future
-
-
 def test_an_asynchronous_client_runs_dask_jobs() -> None:
     """executor-engine's engines take an asynchronous client, set on the engine from async code."""
     import asyncio
@@ -149,23 +145,18 @@ def test_the_engines_own_client_still_closes_without_await() -> None:
         assert client.status == "closed"
 
 
-def test_a_synchronous_client_may_be_set_from_inside_asyncio_run(dask_client: Any) -> None:
-    """executor-engine refused a synchronous client there; pylo's engine talks to its client from
-    its own threads, so a synchronous one serves as well, set from any code."""
-    import asyncio
-
-    engine = Engine()
-
-    async def main() -> int:
+def test_only_an_asynchronous_client_can_be_set_on_the_engine(dask_client: Any) -> None:
+    """``engine.dask_client = client`` is executor-engine's way to give the engine a client, and
+    it takes asynchronous clients only: a synchronous one is refused with a ``ValueError`` and the
+    engine keeps the client it had. The constructor takes either kind."""
+    engine = Engine(dask_client=dask_client)
+    with pytest.raises(InvalidArgument, match="asynchronous") as refused:
         engine.dask_client = dask_client
+    assert isinstance(refused.value, ValueError)
+    with pytest.raises(InvalidArgument):
+        engine.dask_client = "tcp://127.0.0.1:1"  # an address is the constructor's to take, too
+    with engine:
         assert engine.dask_client is dask_client
         job = DaskJob(engine_tasks.add, (4, 4))
-        await engine.submit_async(job)
-        await job.join(timeout=120)
-        return int(job.result())
-
-    try:
-        assert asyncio.run(main()) == 8
-    finally:
-        engine.stop()
+        assert engine.submit(job).result(120) == 8
     assert dask_client.status == "running"  # a client the engine was given is not the engine's to close

@@ -4,12 +4,15 @@
                   ▲            │  └─(waits)─► woken by: a status change of a job it names,
                   │            │              its one deadline timer, or (opaque only) a poll
                   │            └─(can never hold / upstream failed)──► cancelled, with the reason
-    report(outcome) ──► _ended ──► done | failed | retry later | cancelled ──► _settle
-                                                                                └─► _notify waiters
+    report(outcome) ──► _ended ──► after_outcome: settle | retry later | take back ──► _settle
+    cancel / rerun  ──► on_cancel / on_rerun ──────────────────────────────────────────┘
+                                                                       └─► _notify waiters
 
-Only the loop thread touches this state; other threads hand work over with
-``call_soon_threadsafe``. Nothing here sleeps or polls, except for custom conditions that do not
-declare what they depend on.
+What to do is decided by the pure functions of ``_scheduling`` (events in, actions out); this
+module carries the actions out. Each job's run-time state is a ``JobState`` (``job._state``, one
+per run), written only here. Only the loop thread touches this state; other threads hand work
+over through the inbox (``_inbox``). A job holds a slot exactly while it is running (``_move``).
+Nothing here sleeps or polls, except for custom conditions that do not declare what they depend on.
 """
 
 from __future__ import annotations
@@ -19,19 +22,24 @@ import collections
 import dataclasses
 import functools
 import logging
-import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._core.status import Status, check_transition
 from ._timers import EngineClock
 from ._deps import Deferred, bind, upstreams
-from ..errors import InvalidArgument, JobCancelled, JobError
-from ._job import Job, JobFuture, call_hook
+from ..errors import InvalidArgument, JobCancelled
+from ._job import Job
+from ._job_state import JobFuture, JobState, call_hook
 from ._outcome import Outcome
 from ._job_records import RecordStore, record_of, spec_of
-from ._scheduling import Cancel, Fail, GiveUp, Start, after_failure, gate, upstream_of
+from ._scheduling import (
+    BeginOnDask, Cancel, Fail, Halt, Restart, RetryLater, RunAction, Settle, Start, Stream, TakeBack,
+    after_outcome, gate, on_cancel, on_rerun, upstream_of,
+)
 from ._slots import Slots
+from ._inbox import Inbox
+from ._unsettled import Unsettled
 
 if TYPE_CHECKING:
     from ._process_pool import ProcessPool
@@ -75,22 +83,12 @@ class Scheduler:
         self._ready: dict[str, collections.deque[Job]] = collections.defaultdict(collections.deque)
         self._pumping = self._pump_again = False
         self._stopping = False
-        self._count_lock = threading.Lock()
-        self._unsettled = 0
-        self._idle: list[Any] = []
+        self._unsettled = Unsettled()
         self._writes: Any = None  # a one-thread executor for record writes
-        self._loop_thread = 0
-        self._inbox: collections.deque[tuple[Callable[..., None], tuple[Any, ...]]] = collections.deque()
-        self._inbox_lock = threading.Lock()
-        self._drain_scheduled = False
+        self._inbox = Inbox()
         self.print_traceback = True
         self._status_watchers: dict[str, list[tuple[Callable[[Job], bool], Any]]] = {}
-        # the run-time state of each job, by id: the scheduler's, not the job's
-        self._upstreams: dict[str, list[Job]] = {}  # the jobs whose results it takes
-        self._gated: set[str] = set()  # pending jobs whose gate is passed (ready, or retrying)
-        self._timers: dict[str, Any] = {}  # the one timer of a pending job (deadline, poll, retry)
-        self._tokens: dict[str, int] = {}  # the number of the current attempt: late reports are dropped
-        self._compiled: set[str] = set()  # Dask jobs whose gate the Dask scheduler holds
+        self._upstreams: dict[str, list[Job]] = {}  # the jobs whose results each job takes
 
     # -- the condition context -----------------------------------------------------------------
 
@@ -109,30 +107,6 @@ class Scheduler:
         finally:
             timer.cancel()
 
-    # -- counting unsettled jobs (any thread) ---------------------------------------------------
-
-    def _inc(self) -> None:
-        with self._count_lock:
-            self._unsettled += 1
-
-    def _dec(self) -> None:
-        with self._count_lock:
-            self._unsettled -= 1
-            idle, self._idle = (self._idle, []) if self._unsettled == 0 else ([], self._idle)
-        for future in idle:
-            if not future.done():  # a waiter that timed out may have cancelled its future
-                future.set_result(None)
-
-    def _idle_future(self) -> Any:
-        import concurrent.futures
-
-        with self._count_lock:
-            if self._unsettled == 0:
-                return None
-            future: concurrent.futures.Future[None] = concurrent.futures.Future()
-            self._idle.append(future)
-            return future
-
     # -- hand-over from other threads ------------------------------------------------------------
 
     def report(self, job: Job, token: int, outcome: Outcome) -> None:
@@ -147,32 +121,14 @@ class Scheduler:
     def _on_loop(self, fn: Callable[..., Any], *args: Any) -> Any:  # Engine provides it
         raise NotImplementedError
 
-    def _handover(self, fn: Callable[..., None], *args: Any) -> None:
-        """Run ``fn(*args)`` on the loop: now if on it, else soon. Calls from other threads are
-        queued in an inbox and drained in batches: one loop wake-up for many job ends."""
-        if threading.get_ident() == self._loop_thread:
-            fn(*args)
-            return
-        self._inbox.append((fn, args))
-        with self._inbox_lock:
-            if self._drain_scheduled:
-                return
-            self._drain_scheduled = True
-        try:
-            self.loop.call_soon_threadsafe(self._drain)
-        except RuntimeError:  # the engine stopped: nobody waits for this any more
-            log.debug("engine stopped; dropped %s", getattr(fn, "__name__", fn))
+    @property
+    def _loop_thread(self) -> int:
+        """The ident of the loop thread (0 while none runs)."""
+        return self._inbox.owner
 
-    def _drain(self) -> None:
-        with self._inbox_lock:
-            self._drain_scheduled = False
-        inbox = self._inbox
-        while inbox:
-            fn, args = inbox.popleft()
-            try:
-                fn(*args)
-            except Exception:  # noqa: BLE001 - one broken hand-over must not strand the others
-                log.exception("engine: %s failed", getattr(fn, "__name__", fn))
+    def _handover(self, fn: Callable[..., None], *args: Any) -> None:
+        """Run ``fn(*args)`` on the loop: now if on it, else soon (through the inbox)."""
+        self._inbox.put(fn, *args)
 
     # -- accepting and gating --------------------------------------------------------------------
 
@@ -180,17 +136,17 @@ class Scheduler:
         self._jobs[job.id] = job
         self.statuses[job.id] = Status.PENDING
         self._upstreams[job.id] = upstreams(job)
-        foreign = [up for up in self._upstreams[job.id] if up._engine is not None and up._engine is not self]
+        foreign = [up for up in self._upstreams[job.id] if up.engine is not None and up.engine is not self]
         if foreign:  # its status changes are seen by another engine only: it would wait forever
             self._watch(job)
-            job.error = InvalidArgument(
+            self._settle(job, Status.FAILED, InvalidArgument(
                 f"job {job.name!r} takes the result of job {foreign[0].name!r} ({foreign[0].id}), "
                 "which was submitted to another engine"
-            )
-            self._settle(job, Status.FAILED)
+            ))
             return
-        if getattr(job, "_spec_blob", None) is None and self.record_store is not None:
-            job._spec_blob = spec_of(job)
+        state = job._state
+        if state.spec is None and self.record_store is not None:
+            state.spec = spec_of(job)
         self._watch(job)
         self._persist(job)
         if job.kind == "dask":
@@ -209,7 +165,8 @@ class Scheduler:
 
     def _consider(self, job: Job) -> None:
         """Decide what a pending job does now (``_scheduling.gate``), and do it."""
-        if job._status is not Status.PENDING or job.id in self._gated:
+        state = job._state
+        if state.status is not Status.PENDING or state.gated:
             return
         self.stats.condition_checks += 1
         ups = [upstream_of(up, self.statuses.get(up.id)) for up in self._upstreams[job.id]]
@@ -219,22 +176,22 @@ class Scheduler:
         elif isinstance(action, Cancel):
             self._cancel(job, action.reason)
         elif isinstance(action, Fail):
-            job.error = action.error
-            self._settle(job, Status.FAILED)
+            self._settle(job, Status.FAILED, action.error)
         elif action.until is not None:
-            self._arm(job, action.until, poll=action.poll)
+            self._arm(job, action.until, functools.partial(self._on_timer, job, action.poll))
 
-    def _arm(self, job: Job, when: float, *, poll: bool) -> None:
-        self._disarm(job)
-        self._timers[job.id] = self.clock.call_at(when, functools.partial(self._handover, self._on_timer, job, poll))
+    def _arm(self, job: Job, when: float, fire: Callable[[], None]) -> None:
+        state = job._state
+        self._disarm(state)
+        state.timer = self.clock.call_at(when, functools.partial(self._handover, fire))
 
-    def _disarm(self, job: Job) -> None:
-        timer = self._timers.pop(job.id, None)
+    def _disarm(self, state: JobState) -> None:
+        timer, state.timer = state.timer, None
         if timer is not None:
             timer.cancel()
 
     def _on_timer(self, job: Job, poll: bool) -> None:
-        self._timers.pop(job.id, None)
+        job._state.timer = None
         if poll:
             self.stats.poll_wakeups += 1
         else:
@@ -242,8 +199,9 @@ class Scheduler:
         self._consider(job)
 
     def _make_ready(self, job: Job) -> None:
-        self._gated.add(job.id)
-        self._disarm(job)
+        state = job._state
+        state.gated = True
+        self._disarm(state)
         self._ready[job.kind].append(job)
         self._pump()
 
@@ -253,7 +211,7 @@ class Scheduler:
         if not waiters:
             return
         for waiter in list(waiters):
-            if waiter._status is not Status.PENDING or waiter.id in self._gated:
+            if waiter._state.status is not Status.PENDING or waiter._state.gated:
                 waiters.discard(waiter)
             else:
                 self._consider(waiter)
@@ -280,6 +238,29 @@ class Scheduler:
         self._status_watchers.setdefault(job.id, []).append((check, future))
         self._wake_watchers(job)
 
+    # -- statuses: a job holds a slot exactly while it is running -----------------------------------
+
+    def _move(self, job: Job, status: Status) -> None:
+        """Change the job's status (``check_transition`` refuses an illegal change), taking a
+        slot as it starts running and giving it back as it stops."""
+        state = job._state
+        before = state.status
+        state.status = check_transition(before, status)
+        self.statuses[job.id] = status
+        if before is Status.RUNNING:
+            self.slots.give(job.kind)
+        if status is Status.RUNNING:
+            self.slots.take(job.kind)
+            state.started = self.time()
+            state.attempts += 1
+
+    def _back_to_pending(self, job: Job, via: Status) -> None:
+        """A running job whose attempt ended without settling it (to be retried, or taken back
+        from Dask) goes back to pending the way a re-run does, through ``via``; only the loop
+        thread sees the step in between, and no one is notified of it."""
+        self._move(job, via)
+        self._move(job, Status.PENDING)
+
     # -- running -----------------------------------------------------------------------------------
 
     def _pump(self) -> None:
@@ -296,157 +277,155 @@ class Scheduler:
                     queue = self._ready[kind]
                     while queue and self.slots.free(kind):
                         job = queue.popleft()
-                        if job._status is Status.PENDING and job.id in self._gated:
+                        if job._state.status is Status.PENDING and job._state.gated:
                             self._start(job)
         finally:
             self._pumping = False
 
     def _start(self, job: Job) -> None:
-        self.slots.take(job.kind)
-        job._status = check_transition(job._status, Status.RUNNING)
-        self.statuses[job.id] = Status.RUNNING
-        job.started = self.time()
-        job.attempts += 1
-        if job.id not in self._compiled:
-            self._tokens[job.id] = self._tokens.get(job.id, 0) + 1
+        state = job._state
+        self._move(job, Status.RUNNING)
+        if not state.compiled:
+            state.token += 1
             try:
-                job._launch(self, job._attempt_call(bind(job)), self._tokens.get(job.id, 0))
+                state.handle = job._launch(self, job._attempt_call(bind(job)), state.token)
             except Exception as exc:  # noqa: BLE001 - e.g. an unpicklable call: the attempt fails
-                self._ended(job, self._tokens.get(job.id, 0), Outcome("failed", exc))
+                self._ended(job, state.token, Outcome("failed", exc))
                 return
         self._persist(job)
         self._notify(job)
 
     def _ended(self, job: Job, token: int, outcome: Outcome) -> None:
-        if token != self._tokens.get(job.id, 0):
-            return  # an attempt that was cancelled or superseded
-        if job.id in self._compiled and outcome.status == "lost":
-            self._decompile(job)
-            return
-        if job.id in self._compiled and job._status is Status.PENDING:
-            self._make_running(job)
-        if job._status is not Status.RUNNING:
-            return
-        if outcome.status == "stream":  # a generator job started: it runs until exhausted
-            job._result = outcome.value
-            return
-        self.slots.give(job.kind)
-        job._handle = None
-        if outcome.status == "done":
-            job._result = outcome.value
-            self._settle(job, Status.DONE)
-        elif outcome.status == "skipped":
-            self._settle(job, Status.CANCELLED, reason=f"condition not met on Dask: {outcome.value}")
-        else:
-            error = outcome.value if isinstance(outcome.value, BaseException) else JobError(f"Lost: {outcome.value}", "Lost")
-            self._failed(job, error)
+        """An attempt reported its outcome: decide (``after_outcome``) and carry it out."""
+        for action in after_outcome(job._state, token, outcome, job.retry_policy):
+            self._carry_out(job, action)
 
-    def _make_running(self, job: Job) -> None:
-        self._gated.add(job.id)
-        self.slots.take(job.kind)
-        job._status = check_transition(job._status, Status.RUNNING)
-        self.statuses[job.id] = Status.RUNNING
-        job.started = self.time()
-        job.attempts += 1
+    def _carry_out(self, job: Job, action: RunAction) -> None:
+        state = job._state
+        if isinstance(action, BeginOnDask):
+            state.gated = True
+            self._move(job, Status.RUNNING)
+        elif isinstance(action, Stream):  # a generator job started: it runs until exhausted
+            state.result = action.value
+        elif isinstance(action, Settle):
+            self._settle(job, action.status, action.value)
+        elif isinstance(action, RetryLater):
+            self._retry_later(job, action)
+        elif isinstance(action, TakeBack):
+            self._take_back(job)
+        elif isinstance(action, Halt):
+            self._halt(job)
+        elif isinstance(action, Restart):
+            self._restart(job)
 
-    def _failed(self, job: Job, error: BaseException) -> None:
-        job.error = error
-        decision = after_failure(job.attempts, job.retry_policy)
-        if isinstance(decision, GiveUp):
-            self._settle(job, Status.FAILED)
-            return
+    def _retry_later(self, job: Job, action: RetryLater) -> None:
+        state = job._state
+        state.error = action.error
         self.stats.retries += 1
-        _back_to_pending(job, Status.FAILED)
-        self.statuses[job.id] = Status.PENDING
-        if job._dask_future is not None:
-            _release(job._dask_future)
-        self._compiled.discard(job.id)
-        job._dask_future = None
-        log.info("job %s (%s) failed attempt %d: %r; retrying", job.name, job.id, job.attempts, error)
+        self._back_to_pending(job, Status.FAILED)
+        self._drop_attempt(job)
+        state.compiled = False  # the next attempt is the engine's to start
+        log.info("job %s (%s) failed attempt %d: %r; retrying", job.name, job.id, state.attempts, action.error)
         self._persist(job)
-        token = self._tokens.get(job.id, 0)
-        self._timers[job.id] = self.clock.call_at(self.time() + decision.delay, functools.partial(self._handover, self._retry, job, token))
+        self._arm(job, self.time() + action.delay, functools.partial(self._retry, job, state.token))
         self._pump()
 
     def _retry(self, job: Job, token: int) -> None:
-        self._timers.pop(job.id, None)
-        if self._tokens.get(job.id, 0) == token and job._status is Status.PENDING and job.id in self._gated:
+        state = job._state
+        state.timer = None
+        if state.token == token and state.status is Status.PENDING and state.gated:
             self._ready[job.kind].append(job)
             self._pump()
+
+    def _drop_attempt(self, job: Job, *, keep_handle: bool = False) -> None:
+        """The attempt is over: let go of what it holds on a cluster, and of its handle unless
+        ``keep_handle`` (a cancelled command may still be in its grace period: ``stop()``
+        finishes it off through its handle)."""
+        state = job._state
+        handle = state.handle
+        if not keep_handle:
+            state.handle = None
+        if handle is not None:
+            job._release(handle)
 
     # -- ending ------------------------------------------------------------------------------------
 
     def _cancel(self, job: Job, reason: str) -> bool:
-        if job._status.settled:
-            return False
-        if job._status is Status.RUNNING:
-            self.slots.give(job.kind)
-            try:
-                job._halt(self)
-            except Exception:  # noqa: BLE001 - stopping is best effort; the job is cancelled anyway
-                log.exception("job %s: stopping it failed", job.id)
-        elif job.id in self._compiled and job._dask_future is not None:
-            job._halt(self)
-        self._tokens[job.id] = self._tokens.get(job.id, 0) + 1
-        self._settle(job, Status.CANCELLED, reason=reason)
-        return True
+        state = job._state
+        actions = on_cancel(state, reason, state.handle is not None)
+        for action in actions:
+            self._carry_out(job, action)
+        return bool(actions)
 
-    def _settle(self, job: Job, status: Status, *, reason: str | None = None) -> None:
-        job._status = check_transition(job._status, status)
-        self.statuses[job.id] = status
-        job.stopped = self.time()
-        self._disarm(job)
-        if job._dask_future is not None:  # the result is on the job: the cluster need not keep it
-            _release(job._dask_future)
-            job._dask_future = None
-        if status is Status.CANCELLED:
-            job.cancel_reason = reason
-        elif status is Status.FAILED and self.print_traceback and job.error is not None:
-            log.error("job %s (%s) failed", job.name, job.id, exc_info=job.error)
-        self._resolve(job, status)  # before anyone woken by the status reads the result
+    def _halt(self, job: Job) -> None:
+        try:
+            job._halt(self, job._state.handle)
+        except Exception:  # noqa: BLE001 - stopping is best effort; the job is cancelled anyway
+            log.exception("job %s: stopping it failed", job.id)
+
+    def _settle(self, job: Job, status: Status, value: Any) -> None:
+        """End the run: ``value`` is the result (done), the exception (failed) or why (cancelled)."""
+        state = job._state
+        self._move(job, status)
+        state.stopped = self.time()
+        state.token += 1  # whatever an attempt of the ended run still reports is dropped
+        self._disarm(state)
+        # the result is on the job: the cluster need not keep it
+        self._drop_attempt(job, keep_handle=status is Status.CANCELLED)
+        if status is Status.DONE:
+            state.result = value
+        elif status is Status.FAILED:
+            state.error = value
+            if self.print_traceback:
+                log.error("job %s (%s) failed", job.name, job.id, exc_info=value)
+        else:
+            state.cancel_reason = value
+        self._resolve(job, state)  # before anyone woken by the status reads the result
         self._notify(job)
         self._persist(job)
-        self._dec()
+        self._unsettled.settled()
         self._pump()
 
-    def _resolve(self, job: Job, status: Status) -> None:
-        future = job._future._cf
+    def _resolve(self, job: Job, state: JobState) -> None:
+        future = state.future._cf
         if future.done():
             return
-        if status is Status.DONE:
-            call_hook(job, job.callback, job._result)
-            future.set_result(job._result)
-        elif status is Status.FAILED:
-            assert job.error is not None
-            call_hook(job, job.error_callback, job.error)
-            future.set_exception(job.error)
+        if state.status is Status.DONE:
+            call_hook(job, job.callback, state.result)
+            future.set_result(state.result)
+        elif state.status is Status.FAILED:
+            assert state.error is not None
+            call_hook(job, job.error_callback, state.error)
+            future.set_exception(state.error)
         else:
-            future.set_exception(JobCancelled(job.cancel_reason or "cancelled"))
+            future.set_exception(JobCancelled(state.cancel_reason or "cancelled"))
 
     def _persist(self, job: Job) -> None:
         if self.record_store is None or self._stopping:
             return
-        self._writes.submit(_write, self.record_store, record_of(job), getattr(job, "_spec_blob", None))
+        self._writes.submit(_write, self.record_store, record_of(job), job._state.spec)
 
     # -- re-running ------------------------------------------------------------------------------------
 
     def _rerun(self, job: Job) -> JobFuture:
-        if not job._status.settled:
-            return job._future
-        job._status = check_transition(job._status, Status.PENDING)
+        for action in on_rerun(job._state):
+            self._carry_out(job, action)
+        return job.future
+
+    def _restart(self, job: Job) -> None:
+        """A new run of an ended job: a fresh state (and future), pending."""
+        old = job._state
+        check_transition(old.status, Status.PENDING)
+        job._state = dataclasses.replace(
+            JobState.fresh(job), submitted=old.submitted, spec=old.spec,
+            token=old.token,  # attempts of the old run that still report are dropped
+        )
         self.statuses[job.id] = Status.PENDING
-        job._future = JobFuture(job)
-        job.attempts, job.error, job.cancel_reason, job._result = 0, None, None, None
-        job.started = job.stopped = None
-        self._gated.discard(job.id)
-        self._compiled.discard(job.id)
-        job._dask_future = None
-        self._inc()
+        self._unsettled.add()
         self._watch(job)
         self._persist(job)
         self._notify(job)
         self._consider(job)
-        return job._future
 
     # -- Dask: gates compiled to dependencies ----------------------------------------------------------
 
@@ -461,54 +440,46 @@ class Scheduler:
         from . import _dask_client as _dask
 
         order = [job_id for job_id, _ in plan]
-        self._tokens[job.id] = self._tokens.get(job.id, 0) + 1
-        token = self._tokens.get(job.id, 0)
-        self._compiled.add(job.id)
-        job._dask_future = _dask.submit(
+        state = job._state
+        state.token += 1
+        state.compiled = True
+        token = state.token
+        state.handle = _dask.submit(
             self.dask_client, _dask.settled_after, Deferred.of(job, order), [f for _, f in plan],
-            *[self._jobs[job_id]._dask_future for job_id, _ in plan],
+            *[self._jobs[job_id]._state.handle for job_id, _ in plan],
             key=f"pylo-job-{job.name}-{job.id}-{token}", on_done=functools.partial(self.report, job, token),
         )
         log.debug("job %s handed to Dask after %s", job.id, order)
 
     def gated_on_dask(self, job: Job) -> bool:
         """Whether ``job`` (a ``DaskJob``) waits for its upstreams on the Dask scheduler itself."""
-        return job.id in self._compiled
+        return job._state.compiled
 
-    def _decompile(self, job: Job) -> None:
+    def dask_key(self, job: Job) -> str | None:
+        """The key of the Dask task of ``job``'s current attempt (a ``DaskJob``), once it has one."""
+        from ._dask_job import _dask_future
+
+        future = _dask_future(job._state.handle)
+        return None if future is None else str(future.key)
+
+    def _take_back(self, job: Job) -> None:
         """A compiled job's Dask future ended without an outcome: decide on the client instead."""
-        self._compiled.discard(job.id)
-        job._dask_future = None
-        self._tokens[job.id] = self._tokens.get(job.id, 0) + 1
-        if job._status is Status.RUNNING:
-            self.slots.give(job.kind)
-            _back_to_pending(job, Status.CANCELLED)
-            self.statuses[job.id] = Status.PENDING
-            job.attempts -= 1
-        self._gated.discard(job.id)
+        state = job._state
+        state.compiled = False
+        state.handle = None
+        state.token += 1
+        if state.status is Status.RUNNING:
+            self._back_to_pending(job, Status.CANCELLED)
+            state.attempts -= 1
+        state.gated = False
         self._consider(job)
 
     dask_client: Any  # Engine's property: the client for Dask jobs
 
 
-
-def _back_to_pending(job: Job, via: Status) -> None:
-    """A running job whose attempt ended without settling it (to be retried, or taken back from
-    Dask) goes back to pending the way a re-run does, through ``via``; only the loop thread sees
-    the step in between, and no one is notified of it."""
-    job._status = check_transition(check_transition(job._status, via), Status.PENDING)
-
-
 def _wake(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
-
-
-def _release(future: Any) -> None:
-    try:
-        future.release()
-    except Exception:  # noqa: BLE001 - a client already closed has nothing left to release
-        log.debug("could not release Dask future %s", getattr(future, "key", future))
 
 
 def _write(records: RecordStore, record: Any, spec: bytes | None) -> None:

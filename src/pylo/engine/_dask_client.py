@@ -26,7 +26,7 @@ from distributed import Client, Future, LocalCluster
 from ..errors import InvalidArgument
 from ._outcome import Outcome, outcome_of, portable_error
 
-__all__ = ["cancel", "check_client", "make_client", "settled_after", "settled_call", "submit"]
+__all__ = ["cancel", "check_asynchronous_client", "check_client", "make_client", "settled_after", "settled_call", "submit"]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,19 @@ def check_client(client: Any) -> Client:
         return Client(client)
     if not isinstance(client, Client):
         raise InvalidArgument(f"dask_client must be a distributed.Client or an address, got {client!r}")
+    return client
+
+
+def check_asynchronous_client(client: Any) -> Client:
+    """An asynchronous ``distributed.Client``, or ``InvalidArgument`` (a ``ValueError``, what
+    executor-engine's ``engine.dask_client = client`` raises for a synchronous one)."""
+    if not isinstance(client, Client):
+        raise InvalidArgument(f"dask_client must be an asynchronous distributed.Client, got {client!r}")
+    if not client.asynchronous:
+        raise InvalidArgument(
+            "engine.dask_client must be set to an asynchronous client (Client(..., asynchronous=True)); "
+            "pass a synchronous one to the constructor instead: Engine(dask_client=client)"
+        )
     return client
 
 

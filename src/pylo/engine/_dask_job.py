@@ -3,14 +3,18 @@ dependencies (pure: no ``distributed`` here; ``_dask`` does the submitting)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from .._core.status import SETTLED, Status
 from ..conditions import AfterAnother, AfterOthers, AllSatisfied, Condition
+from ._generators import Stepper
 from ._job import Job, Runtime
 
 __all__ = ["DaskJob", "dask_plan", "in_flight"]
+
+log = logging.getLogger("pylo.engine")
 
 
 class DaskJob(Job):
@@ -21,19 +25,29 @@ class DaskJob(Job):
 
     kind = "dask"
 
-    def _begin(self, rt: Runtime, call: Callable[[], Any], token: int) -> None:
+    def _begin(self, rt: Runtime, call: Callable[[], Any], token: int) -> Any:
+        """Returns the attempt's Dask future."""
         from . import _dask_client as _dask
 
-        self._dask_future = _dask.submit(
+        return _dask.submit(
             rt.dask_client, _dask.settled_call, call,
             key=f"pylo-job-{self.name}-{self.id}-{token}", on_done=lambda o: rt.report(self, token, o),
         )
 
-    def _stop(self, rt: Runtime) -> None:
-        if self._dask_future is not None:
+    def _stop(self, rt: Runtime, handle: Any) -> None:
+        if _dask_future(handle) is not None:
             from . import _dask_client as _dask
 
-            _dask.cancel(self._dask_future)
+            _dask.cancel(handle)
+
+    def _release(self, handle: Any) -> None:
+        """The job settled with its result: the cluster need not keep it."""
+        future = _dask_future(handle)
+        if future is not None:
+            try:
+                future.release()
+            except Exception:  # noqa: BLE001 - a client already closed has nothing left to release
+                log.debug("could not release Dask future %s", getattr(future, "key", future))
 
 
 def _status_terms(cond: Condition | None) -> list[tuple[str, frozenset[Status]]] | None:
@@ -80,6 +94,11 @@ def dask_plan(
 def in_flight(job: Job | None) -> bool:
     """Whether ``job`` is a Dask job whose future can be another Dask job's dependency."""
     return (
-        isinstance(job, DaskJob) and job._dask_future is not None and not job.retries
+        isinstance(job, DaskJob) and _dask_future(job._state.handle) is not None and not job.retries
         and job.status in (Status.PENDING, Status.RUNNING)
     )
+
+
+def _dask_future(handle: Any) -> Any:
+    """The Dask future among a Dask job's attempt handles (a generator job's is its stepper)."""
+    return None if handle is None or isinstance(handle, Stepper) else handle

@@ -42,7 +42,7 @@ def bind(job: Job) -> Callable[[], Any]:
 
 def _value(value: Any) -> Any:
     up = _as_job(value)
-    return value if up is None else up._result
+    return value if up is None else up._state.result
 
 
 @dataclasses.dataclass(frozen=True)

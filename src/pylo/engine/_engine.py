@@ -31,73 +31,23 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .._core.status import Status
-from ..errors import InvalidArgument
+from ..errors import InvalidArgument, InvalidStateError
 from ._timers import EngineClock, LoopClock
 from ._core import Scheduler
 from ..errors import JobNotFound
 from ._extend import finish_off
-from ._job import Job, JobFuture, awaitable, check_timeout, new_job_id
+from ._checks import check_timeout
+from ._job import Job, JobFuture, awaitable, new_job_id
 from ._jobs import Jobs
 from ._process_pool import ProcessPool
 from ._job_records import JobRecord, RecordStore, rebuild, record_of, spec_of
-from ._slots import Slots
+from ._setting import EngineSetting
 from ._thread_pool import ThreadPool
 
 __all__ = ["Engine", "EngineSetting", "get_default_engine"]
 
 log = logging.getLogger("pylo.engine")
 T = TypeVar("T")
-
-
-def _default_limits() -> dict[str, int | None]:
-    cpus = os.cpu_count() or 1
-    return {"thread": min(32, cpus + 4), "process": cpus}
-
-
-@dataclasses.dataclass
-class EngineSetting:
-    """How an engine runs jobs (executor-engine's fields and defaults; validated by ``Engine``).
-
-    - ``max_jobs`` — jobs running at once, of the kinds run here (default 20; ``None``: no
-      limit). Dask jobs do not count: the cluster's workers limit them (``max_dask_jobs`` does);
-    - ``max_thread_jobs``, ``max_process_jobs``, ``max_dask_jobs`` — the same per kind
-      (``None``: only ``max_jobs`` limits them); ``limits`` — the same for any kind by name
-      (``"local"``, ``"subprocess"``, ``"webapp"``, ``"execution"``…). The shared thread and
-      process pools are as large as these limits allow;
-    - ``cache_path`` — the folder holding each job's ``cache_dir`` (default: a folder of its own
-      in the system's temporary directory, made only when a job first needs it);
-    - ``cache_type`` — executor-engine's job cache (``"none"``; pylo keeps job records in the
-      engine's ``store`` instead, so ``"diskcache"`` is refused);
-    - ``print_traceback`` — log each failed job's traceback (through ``logging``);
-    - ``kwargs_inject_key`` — a job function with a parameter of that name gets the engine.
-    """
-
-    max_thread_jobs: int | None = None
-    max_process_jobs: int | None = None
-    max_dask_jobs: int | None = None
-    max_jobs: int | None = 20
-    cache_type: str = "none"
-    cache_path: str | None = None
-    print_traceback: bool = True
-    kwargs_inject_key: str = "__engine__"
-    limits: Mapping[str, int | None] = dataclasses.field(default_factory=dict)
-
-    def slots(self) -> Slots:
-        if self.cache_type != "none":
-            raise InvalidArgument(
-                f"cache_type={self.cache_type!r} is not supported: give the engine a store "
-                "(Engine(store=...)) to keep job records"
-            )
-        per_kind = {
-            "thread": self.max_thread_jobs, "process": self.max_process_jobs, "dask": self.max_dask_jobs,
-            **dict(self.limits),
-        }
-        return Slots(self.max_jobs, per_kind, outside_total=("dask",))
-
-    def pool_size(self, kind: str) -> int:
-        """Workers of the shared pool of ``kind``: as many as may run at once."""
-        limit = self.limits.get(kind) or {"thread": self.max_thread_jobs, "process": self.max_process_jobs}.get(kind)
-        return limit or self.max_jobs or _default_limits()[kind] or 1
 
 
 _UNSET: Any = object()
@@ -140,7 +90,7 @@ class Engine(Scheduler):
         self.print_traceback = bool(setting.print_traceback)
         self._clock_given = clock
         self._thread: threading.Thread | None = None
-        self._state = "new"
+        self._phase = "new"
         self._life = threading.Lock()
         self._threads: ThreadPool | None = None
         self._processes: ProcessPool | None = None
@@ -151,11 +101,11 @@ class Engine(Scheduler):
         self._cache_dir: Path | None = None
 
     def __repr__(self) -> str:
-        return f"<Engine id={self.id[:8]} {self._state}: {len(self.jobs)} jobs>"
+        return f"<Engine id={self.id[:8]} {self._phase}: {len(self.jobs)} jobs>"
 
     @property
     def running(self) -> bool:
-        return self._state == "running"
+        return self._phase == "running"
 
     @property
     def jobs(self) -> Jobs:
@@ -170,7 +120,7 @@ class Engine(Scheduler):
         starts again); with a store, reload its job records and re-submit the unfinished jobs
         that can be rebuilt."""
         with self._life:
-            if self._state == "running":
+            if self._phase == "running":
                 log.debug("%r is already running", self)
                 return self
             self.loop = asyncio.new_event_loop()
@@ -182,7 +132,7 @@ class Engine(Scheduler):
             ready.wait()
             if self.record_store is not None:
                 self._writes = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="pylo-engine-records")
-            self._state = "running"
+            self._phase = "running"
         if self.record_store is not None:
             try:
                 self._on_loop(self._restore)
@@ -193,7 +143,7 @@ class Engine(Scheduler):
 
     def _serve(self, ready: threading.Event) -> None:
         asyncio.set_event_loop(self.loop)
-        self._loop_thread = threading.get_ident()
+        self._inbox.open(self.loop)
         self.loop.call_soon(ready.set)
         self.loop.run_forever()
 
@@ -203,7 +153,7 @@ class Engine(Scheduler):
         owned Dask client. Stopping an engine that is not running does nothing. Raises
         ``RuntimeError`` when called from inside a job on the loop."""
         with self._life:
-            if self._state != "running":
+            if self._phase != "running":
                 log.debug("%r is not running: nothing to stop", self)
                 return
             if threading.get_ident() == self._loop_thread:
@@ -213,16 +163,16 @@ class Engine(Scheduler):
             self.loop.call_soon_threadsafe(self.loop.stop)
             assert self._thread is not None
             self._thread.join()
-            self._loop_thread = 0  # a later thread may be given the same ident
+            self._inbox.close()
             self.loop.close()
-            self._state = "stopped"
+            self._phase = "stopped"
         self._close_resources()
 
     def _cancel_all(self, reason: str) -> list[Any]:
         """Cancel every job; return the handles of every job's latest attempt (a command
         cancelled just before may still be in its grace period, too)."""
         self._stopping = True
-        handles = [job._handle for job in self._jobs.values() if job._handle is not None]
+        handles = [job._state.handle for job in self._jobs.values() if job._state.handle is not None]
         for job in list(self._jobs.values()):
             self._cancel(job, reason)
         return handles
@@ -268,7 +218,9 @@ class Engine(Scheduler):
     @property
     def dask_client(self) -> Any:
         """The Dask client for ``DaskJob``s (a local cluster is started on first use unless one
-        was given); settable, to a synchronous or an asynchronous ``distributed.Client``."""
+        was given to ``Engine(dask_client=...)``, synchronous or asynchronous). Settable, as in
+        executor-engine, to an asynchronous ``distributed.Client`` only: a synchronous one is
+        refused with ``InvalidArgument`` (a ``ValueError``); give it to the constructor instead."""
         if not self._client_checked:
             from . import _dask_client as _dask
 
@@ -286,7 +238,7 @@ class Engine(Scheduler):
     def dask_client(self, client: Any) -> None:
         from . import _dask_client as _dask
 
-        self._client = _dask.check_client(client)
+        self._client = _dask.check_asynchronous_client(client)
         self._client_checked = True
 
     def get_cache_dir(self) -> Path:
@@ -305,17 +257,22 @@ class Engine(Scheduler):
     # -- submitting and controlling jobs --------------------------------------------------------------
 
     def submit(self, *jobs: Job) -> Any:
-        """Queue ``jobs`` (starting the engine if needed) and return once the engine has taken
-        them in: each is in ``engine.jobs``, and running already if it could start. Returns the
-        job's future (a list of them for several jobs). A job that ended is run again; one
-        still pending or running, or one of another engine, is refused with ``InvalidArgument``."""
+        """Queue ``jobs`` and return once the engine has taken them in: each is in
+        ``engine.jobs``, and running already if it could start. Returns the job's future (a list
+        of them for several jobs). A job that ended is run again; one still pending or running,
+        or one of another engine, is refused with ``InvalidArgument``. ``InvalidStateError`` (a
+        ``RuntimeError``) if the engine is not running: start it first (``with Engine() as
+        engine``, or ``engine.start()``), as with executor-engine."""
         for job in jobs:
             self._check_submittable(job)
-        if threading.get_ident() != self._loop_thread:  # on the loop (a sentinel, a callback) it runs,
-            self.start()  # and stop() may hold the lifecycle lock while it waits for the loop
+        if not self.running:
+            raise InvalidStateError(
+                f"{self!r} is not running: use it as a context manager (with Engine() as engine) "
+                "or call engine.start() before submitting jobs"
+            )
         if any(job.kind == "dask" for job in jobs) and threading.get_ident() != self._loop_thread:
             _ = self.dask_client  # a local cluster is started here, not on the loop thread
-        fresh = [job for job in jobs if job._engine is None]
+        fresh = [job for job in jobs if job.engine is None]
         for job in fresh:
             self._prepare(job)
         self._on_loop(self._take, list(jobs))
@@ -325,33 +282,33 @@ class Engine(Scheduler):
     def _check_submittable(self, job: Job) -> None:
         if not isinstance(job, Job):
             raise InvalidArgument(f"submit takes jobs, got {type(job).__name__}")
-        if job._engine is not None and job._engine is not self:
+        if job.engine is not None and job.engine is not self:
             raise InvalidArgument(f"job {job.id} was submitted to another engine")
-        if job._engine is self and not job.status.settled:
+        if job.engine is self and not job.status.settled:
             raise InvalidArgument(f"job {job.id} is already {job.status.value} in this engine")
 
     def _prepare(self, job: Job) -> None:
         job._engine = self
-        job.submitted = time.time()
+        job._state.submitted = time.time()
         key = self.setting.kwargs_inject_key
         if key and key not in job.kwargs and _takes(job.func, key):
             job.kwargs[key] = self
         if self.record_store is not None:  # recorded before submit returns: a crash cannot lose it
-            job._spec_blob = spec_of(job)
-            self.record_store.write(record_of(job), job._spec_blob)
+            job._state.spec = spec_of(job)
+            self.record_store.write(record_of(job), job._state.spec)
 
     def _take(self, jobs: list[Job]) -> None:
         for job in jobs:
             if job.id in self._jobs and job.status.settled:
                 self._rerun(job)
             elif job.id not in self._jobs:
-                self._inc()
+                self._unsettled.add()
                 self._accept(job)
 
     async def submit_async(self, *jobs: Job) -> Any:
         """``submit`` for async code: the engine's own loop runs the jobs, so any event loop may
         await them; it is started if needed (and stopped at exit if nobody stops it)."""
-        if self._state != "running":
+        if self._phase != "running":
             self.start()
             atexit.register(_stop_at_exit, weakref.ref(self))
         return self.submit(*jobs)
@@ -380,10 +337,8 @@ class Engine(Scheduler):
     def _remove(self, job: Job) -> None:
         self._cancel(job, "removed from the engine")
         self._jobs.pop(job.id, None)
-        for table in (self._upstreams, self._timers, self._tokens, self._status_watchers):
+        for table in (self._upstreams, self._status_watchers):
             table.pop(job.id, None)
-        self._gated.discard(job.id)
-        self._compiled.discard(job.id)
 
     def rerun(self, job: Job | str) -> JobFuture:
         """Run a job that ended (done, failed or cancelled) again; returns its new future."""
@@ -391,7 +346,7 @@ class Engine(Scheduler):
 
     def _job(self, job: Job | str) -> Job:
         if isinstance(job, Job):
-            if job._engine is not self:
+            if job.engine is not self:
                 raise JobNotFound(f"job {job.id} was not submitted to this engine")
             return job
         try:
@@ -401,8 +356,8 @@ class Engine(Scheduler):
 
     def _on_loop(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(*args)`` on the loop thread and return its result (blocking the caller)."""
-        if self._state != "running" or self.loop.is_closed():
-            raise RuntimeError("the engine is not running")
+        if self._phase != "running" or self.loop.is_closed():
+            raise InvalidStateError(f"{self!r} is not running")
         if threading.get_ident() == self._loop_thread:
             return fn(*args)
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
@@ -430,7 +385,7 @@ class Engine(Scheduler):
         timeout = check_timeout(timeout)
         if select_jobs is not None:
             return self._wait_selected(select_jobs, timeout)
-        future = self._idle_future()
+        future = self._unsettled.when_idle()
         if future is None:
             return True
         done, _ = concurrent.futures.wait([future], timeout)
@@ -463,7 +418,7 @@ class Engine(Scheduler):
         they all ended within ``timeout`` (a timeout is not an error, as in executor-engine)."""
         timeout = check_timeout(timeout)
         if jobs is None:
-            future = self._idle_future()
+            future = self._unsettled.when_idle()
             if future is None:
                 return True
             _, pending = await asyncio.wait([awaitable(future)], timeout=timeout)
@@ -506,11 +461,11 @@ class Engine(Scheduler):
 
     def get_job(self, job_id: str) -> Job:
         """The job with that id; ``JobNotFound`` if none was submitted here."""
-        return self._on_loop(self._job, job_id) if self._state == "running" else self._job(job_id)
+        return self._on_loop(self._job, job_id) if self._phase == "running" else self._job(job_id)
 
     def records(self) -> list[JobRecord]:
         """What this engine knows: its jobs, and the records found in its store at start."""
-        if self._state != "running":
+        if self._phase != "running":
             return [record_of(j) for j in self._jobs.values()]
         found = self._on_loop(lambda: [*self._restored.values(), *(record_of(j) for j in self._jobs.values())])
         return sorted(found, key=lambda r: r.created)
@@ -550,8 +505,8 @@ class Engine(Scheduler):
             return
         log.info("job %s (%s) re-submitted from the store", job.name, job.id)
         job._engine = self
-        job.submitted = time.time()
-        self._inc()
+        job._state.submitted = time.time()
+        self._unsettled.add()
         self._accept(job)
 
 
@@ -571,7 +526,8 @@ def _takes(func: Any, name: str) -> bool:
 
 def get_default_engine() -> Engine:
     """The engine of the innermost ``with Engine()`` block, else one engine of the process
-    (created on first use, started when a job is submitted to it)."""
+    (created on first use; like any engine it takes jobs from ``submit`` once started, and
+    ``submit_async`` starts it)."""
     global _process_engine
     with _default_lock:
         if _defaults:

@@ -102,14 +102,15 @@ class ExecutionJob(Job):
             )
         return eid
 
-    def _begin(self, rt: Runtime, call: Callable[[], Any], token: int) -> None:
+    def _begin(self, rt: Runtime, call: Callable[[], Any], token: int) -> Any:
         with self._lock:
             self._run, self._cancelled = None, False
         threading.Thread(
             target=lambda: rt.report(self, token, outcome_of(call)), name="pylo-engine-execution", daemon=True
         ).start()
+        return None  # the attempt is stopped through its pylo run, which it keeps itself
 
-    def _stop(self, rt: Runtime) -> None:
+    def _stop(self, rt: Runtime, handle: Any) -> None:
         with self._lock:
             self._cancelled = True
             run = self._run

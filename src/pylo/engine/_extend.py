@@ -19,7 +19,8 @@ from typing import Any
 import cloudpickle
 
 from ..errors import ArgumentTypeError, InvalidArgument
-from ._job import Job, ProcessJob, Runtime, ThreadJob, callable_name, check_seconds
+from ._checks import check_count, check_seconds
+from ._job import Job, ProcessJob, Runtime, ThreadJob, callable_name
 from ._outcome import Outcome, outcome_of
 
 __all__ = ["Command", "SubprocessJob", "WebAppJob", "WebappJob", "answers", "finish_off", "free_port"]
@@ -100,23 +101,22 @@ class SubprocessJob(Job):
     def _attempt_call(self, call: Callable[[], Any]) -> Callable[[], Any]:
         return self._command()  # the command takes care of its own output and folder
 
-    def _begin(self, rt: Runtime, call: Callable[[], Any], token: int) -> None:
+    def _begin(self, rt: Runtime, call: Callable[[], Any], token: int) -> Any:
         if self.base_class is not None:
-            self.base_class._begin(self, rt, call, token)
-            return
+            return self.base_class._begin(self, rt, call, token)
         assert isinstance(call, Command)
         proc = call.popen()
-        self._handle = proc
         threading.Thread(
             target=_reap, args=(proc, call, functools.partial(rt.report, self, token)),
             name="pylo-engine-subprocess", daemon=True,
         ).start()
+        return proc
 
-    def _stop(self, rt: Runtime) -> None:
+    def _stop(self, rt: Runtime, handle: Any) -> None:
         if self.base_class is not None:
-            self.base_class._stop(self, rt)
+            self.base_class._stop(self, rt, handle)
             return
-        proc = self._handle
+        proc = handle
         if isinstance(proc, subprocess.Popen) and proc.poll() is None:
             _signal_group(proc, signal.SIGTERM)
             # the whole group, even once its leader is gone: a shell dies of the SIGTERM while
@@ -247,10 +247,9 @@ class WebappJob(Job):
                 raise InvalidArgument(f"a web_launcher command needs {{ip}} and {{port}} placeholders, got {web_launcher!r}")
         elif not callable(web_launcher):
             raise ArgumentTypeError(f"web_launcher must be a command template or a callable, got {web_launcher!r}")
-        if isinstance(check_times, bool) or not isinstance(check_times, int) or check_times < 1:
-            raise InvalidArgument(f"check_times must be an integer >= 1, got {check_times!r}")
-        if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536):
-            raise InvalidArgument(f"port must be an integer in 1..65535 or None, got {port!r}")
+        check_count("check_times", check_times, minimum=1)
+        if port is not None:
+            check_count("port", port, minimum=1, maximum=65535)
         self.ip, self.port = ip, port or free_port(ip)
         self.web_launcher = self.target = web_launcher
         self.base_class = base_class
@@ -272,18 +271,18 @@ class WebappJob(Job):
     def _spec(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
         return (self.web_launcher, self.ip, self.port, self.base_class, self.check_times, self.check_delta), self._options()
 
-    def _begin(self, rt: Runtime, call: Callable[[], Any], token: int) -> None:
+    def _begin(self, rt: Runtime, call: Callable[[], Any], token: int) -> Any:
         if self.cmd is not None:
             server: Any = subprocess.Popen(self.cmd, shell=True, start_new_session=True)
         else:
             ctx = multiprocessing.get_context("spawn")
             server = ctx.Process(target=_run_pickled, args=(cloudpickle.dumps(call),), daemon=True)
             server.start()
-        self._handle = server
         threading.Thread(
             target=self._watch, args=(server, functools.partial(rt.report, self, token)),
             name="pylo-engine-webapp", daemon=True,
         ).start()
+        return server
 
     def _watch(self, server: Any, report: Callable[[Outcome], None]) -> None:
         """Check the port, then wait for the server's end and report it."""
@@ -297,8 +296,8 @@ class WebappJob(Job):
         _stop_server(server)
         report(Outcome("failed", OSError(f"the web app of job {self.name!r} did not answer on {self.ip}:{self.port}")))
 
-    def _stop(self, rt: Runtime) -> None:
-        _stop_server(self._handle)
+    def _stop(self, rt: Runtime, handle: Any) -> None:
+        _stop_server(handle)
 
 
 def _serve_forever(launcher: Any, ip: str, port: int) -> Any:

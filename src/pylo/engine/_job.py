@@ -1,7 +1,9 @@
-"""A job: a call, its status, its future, and how it runs (one subclass per kind).
+"""A job: the user's description of a call, and how it runs (one subclass per kind).
 
-The engine owns every status change; a job kind only knows how to *begin* an attempt and how to
-*stop* a running one, and reports each attempt's ``Outcome`` back through the runtime it is given.
+Its run-time state (status, outcome, attempts…) is the scheduler's: a ``JobState`` per run,
+which the job's public API reads. A job kind only knows how to *begin* an attempt (returning
+what stops it) and how to *stop* it, and reports each attempt's ``Outcome`` back through the
+runtime it is given.
 """
 
 from __future__ import annotations
@@ -11,10 +13,8 @@ import concurrent.futures
 import functools
 import inspect
 import logging
-import math
 import os
 import random
-import threading
 import time
 from pathlib import Path
 from collections.abc import Callable, Generator
@@ -23,9 +23,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from .._core.decide import RetryPolicy
 from .._core.status import Status
 from ..conditions import AfterOthers, AllSatisfied, Condition
-from ..errors import ArgumentTypeError, InvalidArgument, InvalidStateError, JobCancelled
+from ..errors import ArgumentTypeError, InvalidArgument, InvalidStateError
+from ._checks import check_count, check_number, check_seconds, check_timeout
 from ._generators import AsyncJobGenerator, JobGenerator, Stepper, local_stepper, process_stepper, thread_stepper
 from ._job_io import InJobIO
+from ._job_state import JobFuture, JobState
 from ._outcome import Outcome, outcome_of
 
 if TYPE_CHECKING:
@@ -46,88 +48,6 @@ os.register_at_fork(after_in_child=_ids.seed)
 def new_job_id() -> str:
     """32 hex digits, unique with overwhelming probability."""
     return f"{_ids.getrandbits(128):032x}"
-
-
-class JobFuture:
-    """The future of one run of a job; ``job`` is the job. Pass it as another job's argument to
-    make that job run with this one's result.
-
-    ``result(timeout)`` and ``exception(timeout)`` wait, like ``concurrent.futures``; as in
-    executor-engine, ``add_done_callback(fn)`` calls ``fn(result)`` once the job is done and
-    ``add_error_callback(fn)`` calls ``fn(exception)`` once it has failed (at once if it already
-    has), on the engine's loop thread."""
-
-    def __init__(self, job: Job) -> None:
-        self.job = job
-        self._cf: concurrent.futures.Future[Any] = concurrent.futures.Future()
-
-    @property
-    def job_id(self) -> str:
-        return self.job.id
-
-    def __repr__(self) -> str:
-        return f"<JobFuture of {self.job!r}>"
-
-    def result(self, timeout: float | None = None) -> Any:
-        return self._cf.result(check_timeout(timeout))
-
-    def exception(self, timeout: float | None = None) -> BaseException | None:
-        return self._cf.exception(check_timeout(timeout))
-
-    def done(self) -> bool:
-        return self._cf.done()
-
-    def cancel(self) -> bool:
-        """Cancel the job itself (through its engine); False once it has ended."""
-        engine = self.job._engine
-        if self.done() or engine is None or not engine.running:
-            return False
-        return bool(engine.cancel(self.job, reason="cancelled through its future"))
-
-    def add_done_callback(self, fn: Callable[[Any], object]) -> None:
-        self._cf.add_done_callback(functools.partial(_on_success, self.job, fn))
-
-    def add_error_callback(self, fn: Callable[[BaseException], object]) -> None:
-        self._cf.add_done_callback(functools.partial(_on_failure, self.job, fn))
-
-    def __await__(self) -> Generator[Any, None, Any]:
-        return asyncio.wrap_future(self._cf).__await__()
-
-
-def _on_success(job: Job, fn: Callable[[Any], object], cf: concurrent.futures.Future[Any]) -> None:
-    if not cf.cancelled() and cf.exception() is None:
-        call_hook(job, fn, cf.result())
-
-
-def _on_failure(job: Job, fn: Callable[[BaseException], object], cf: concurrent.futures.Future[Any]) -> None:
-    error = None if cf.cancelled() else cf.exception()
-    if error is not None and not isinstance(error, JobCancelled):
-        call_hook(job, fn, error)
-
-
-def call_hook(job: Job, hook: Callable[[Any], object] | None, value: Any) -> None:
-    """Call a user's callback; an ``async def`` one is run as a task on the engine's loop (or
-    the running loop). Whatever it raises is logged and changes nothing about the job."""
-    if hook is None:
-        return
-    try:
-        out = hook(value)
-        if inspect.isawaitable(out):
-            engine = job._engine
-            loop = engine.loop if engine is not None and engine.running else asyncio.get_running_loop()
-            task = asyncio.run_coroutine_threadsafe(_awaited(out), loop)
-            task.add_done_callback(functools.partial(_log_hook_failure, job))
-    except Exception:  # noqa: BLE001 - a callback's failure never changes the job
-        log.exception("callback of job %s (%s) raised; the job keeps its status", job.name, job.id)
-
-
-async def _awaited(awaitable: Any) -> Any:
-    return await awaitable
-
-
-def _log_hook_failure(job: Job, cf: concurrent.futures.Future[Any]) -> None:
-    if not cf.cancelled() and cf.exception() is not None:
-        log.error("async callback of job %s (%s) raised %r; the job keeps its status", job.name, job.id, cf.exception())
 
 
 class Runtime(Protocol):
@@ -177,9 +97,6 @@ class Job:
     kind: ClassVar[str] = "job"
     #: whether ``change_dir`` can be honoured without changing the whole process's directory
     _own_process: ClassVar[bool] = False
-    # set by the engine when the job is submitted: its upstream jobs, its serialized spec
-    _ups: list[Job]
-    _spec_blob: bytes | None
 
     def __init__(
         self,
@@ -225,19 +142,8 @@ class Job:
         self.attrs = attrs
         self.id = new_job_id()
         self.created = time.time()
-        self.submitted: float | None = None
-        self.started: float | None = None
-        self.stopped: float | None = None
-        self.attempts = 0
-        self.error: BaseException | None = None
-        self.cancel_reason: str | None = None
-        self._status = Status.PENDING
-        self._result: Any = None
-        self._future = JobFuture(self)
-        self._engine: Any = None
-        # run-time bookkeeping, owned by the engine's loop
-        self._handle: Any = None
-        self._dask_future: Any = None
+        self._engine: Any = None  # the engine it was submitted to
+        self._state = JobState.fresh(self)  # its current run: the scheduler's to change
 
     def __repr__(self) -> str:
         shown = [f"{key}={value}" for key, value in self._repr_fields() if value]  # as executor-engine: unset is unsaid
@@ -245,7 +151,7 @@ class Job:
 
     def _repr_fields(self) -> list[tuple[str, Any]]:
         return [
-            ("status", self._status.value), ("id", self.id), ("func", self.name),
+            ("status", self.status.value), ("id", self.id), ("func", self.name),
             ("condition", self.condition), ("retry_remain", self.retry_remain),
         ]
 
@@ -262,7 +168,8 @@ class Job:
     @property
     def retry_remain(self) -> int:
         """Retries left to this run of the job."""
-        return max(0, self.retries - max(0, self.attempts - (1 if self._status is Status.RUNNING else 0)))
+        state = self._state
+        return max(0, self.retries - max(0, state.attempts - (1 if state.status is Status.RUNNING else 0)))
 
     @property
     def engine(self) -> Any:
@@ -271,12 +178,40 @@ class Job:
 
     @property
     def status(self) -> Status:
-        return self._status
+        return self._state.status
 
     @property
     def future(self) -> JobFuture:
         """The future of the job's current run (a re-run gets a new one)."""
-        return self._future
+        return self._state.future
+
+    @property
+    def error(self) -> BaseException | None:
+        """The exception of its latest failed attempt (``None`` if none failed)."""
+        return self._state.error
+
+    @property
+    def cancel_reason(self) -> str | None:
+        """Why it was cancelled, once it was."""
+        return self._state.cancel_reason
+
+    @property
+    def attempts(self) -> int:
+        """Attempts started in this run (retries included)."""
+        return self._state.attempts
+
+    @property
+    def submitted(self) -> float | None:
+        return self._state.submitted
+
+    @property
+    def started(self) -> float | None:
+        """When its latest attempt started (engine clock)."""
+        return self._state.started
+
+    @property
+    def stopped(self) -> float | None:
+        return self._state.stopped
 
     @property
     def cache_dir(self) -> Path | None:
@@ -293,28 +228,30 @@ class Job:
         does not wait: ``InvalidStateError`` while the job has not ended (except a generator
         job, whose result is its generator from the moment it runs); with ``timeout`` it waits
         that long, then raises ``TimeoutError``."""
-        if timeout is None and not self._future.done():
-            if self._status is Status.RUNNING and is_generator(self.func) and self._result is not None:
-                return self._result
-            if self._status.settled:  # read by another thread while the engine resolves it
-                return self._future.result()
-            raise InvalidStateError(f"job {self.id} is {self._status.value}: it has no result yet")
-        return self._future.result(timeout)
+        state = self._state
+        if timeout is None and not state.future.done():
+            if state.status is Status.RUNNING and is_generator(self.func) and state.result is not None:
+                return state.result
+            if state.status.settled:  # read by another thread while the engine resolves it
+                return state.future.result()
+            raise InvalidStateError(f"job {self.id} is {state.status.value}: it has no result yet")
+        return state.future.result(timeout)
 
     def exception(self, timeout: float | None = None) -> BaseException | None:
         """The job's exception (``None`` if it is done); waits like ``result``."""
-        if timeout is None and not self._future.done():
-            return self.error
+        state = self._state
+        if timeout is None and not state.future.done():
+            return state.error
         try:
-            return self._future.exception(timeout)
+            return state.future.exception(timeout)
         except concurrent.futures.CancelledError as exc:
             return exc
 
     def done(self) -> bool:
-        return self._future.done()
+        return self._state.future.done()
 
     def __await__(self) -> Generator[Any, None, Any]:
-        return self._future.__await__()
+        return self._state.future.__await__()
 
     # -- what users await (executor-engine's coroutines) ------------------------------------------
 
@@ -324,7 +261,7 @@ class Job:
         ``InvalidStateError`` if it was never submitted."""
         if self._engine is None:
             raise InvalidStateError(f"job {self.id} was never submitted: nothing to join")
-        cf = self._future._cf
+        cf = self._state.future._cf
         if not cf.done():
             await asyncio.wait([awaitable(cf)], timeout=check_timeout(timeout))
 
@@ -337,8 +274,8 @@ class Job:
     async def rerun(self) -> JobFuture:
         """Run the job again once it has ended (see ``Engine.rerun``); ``InvalidStateError``
         while it has not ended or was never submitted."""
-        if self._engine is None or not self._status.settled:
-            raise InvalidStateError(f"job {self.id} is {self._status.value}: only an ended job can be re-run")
+        if self._engine is None or not self.status.settled:
+            raise InvalidStateError(f"job {self.id} is {self.status.value}: only an ended job can be re-run")
         return self._engine.rerun(self)  # type: ignore[no-any-return]
 
     async def wait_until(self, check: Callable[[Job], bool], timeout: float | None = None) -> None:
@@ -373,23 +310,23 @@ class Job:
             return call
         return InJobIO(call, out, err, cwd, own_process=self._own_process, on_loop=self.kind == "local")
 
-    def _launch(self, rt: Runtime, call: Callable[[], Any], token: int) -> None:
-        """Start attempt ``token``: a generator job hands its generator back at once, as a
-        ``"stream"`` outcome, and ends when it is exhausted."""
+    def _launch(self, rt: Runtime, call: Callable[[], Any], token: int) -> Any:
+        """Start attempt ``token`` and return what stops it (for ``_halt``): a generator job
+        hands its generator back at once, as a ``"stream"`` outcome, and ends when it is
+        exhausted."""
         if not is_generator(self.func):
-            self._begin(rt, call, token)
-            return
+            return self._begin(rt, call, token)
         stepper = self._stepper(call)
-        self._handle = stepper
         kind = AsyncJobGenerator if inspect.isasyncgenfunction(unwrap(self.func)) else JobGenerator
         rt.report(self, token, Outcome("stream", kind(stepper, functools.partial(rt.report_now, self, token))))
+        return stepper
 
-    def _halt(self, rt: Runtime) -> None:
-        """Stop the running attempt, generator or not."""
-        if isinstance(self._handle, Stepper):
-            self._handle.close()
+    def _halt(self, rt: Runtime, handle: Any) -> None:
+        """Stop the running attempt whose ``_launch`` returned ``handle``, generator or not."""
+        if isinstance(handle, Stepper):
+            handle.close()
         else:
-            self._stop(rt)
+            self._stop(rt, handle)
 
     def _stepper(self, call: Callable[[], Any]) -> Stepper:
         """Where this kind's generator jobs keep their generator."""
@@ -397,12 +334,17 @@ class Job:
 
     # -- what kinds implement ------------------------------------------------------------------
 
-    def _begin(self, rt: Runtime, call: Callable[[], Any], token: int) -> None:
-        """Start attempt ``token`` of ``call``; report its outcome through ``rt.report``."""
+    def _begin(self, rt: Runtime, call: Callable[[], Any], token: int) -> Any:
+        """Start attempt ``token`` of ``call``; report its outcome through ``rt.report``.
+        Returns what ``_stop`` needs to stop it."""
         raise NotImplementedError
 
-    def _stop(self, rt: Runtime) -> None:
-        """Stop the running attempt, without blocking (best effort)."""
+    def _stop(self, rt: Runtime, handle: Any) -> None:
+        """Stop the running attempt that ``_begin`` returned ``handle`` for, without blocking
+        (best effort)."""
+
+    def _release(self, handle: Any) -> None:
+        """The attempt of ``handle`` ended: let go of what it holds elsewhere."""
 
     def _spec(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """Constructor arguments that rebuild this job (persisted when they pickle)."""
@@ -448,36 +390,14 @@ def _with_upstreams(condition: Condition | None, args: tuple[Any, ...], kwargs: 
 
 
 def retry_policy(retries: Any, delay: Any, backoff: Any, max_delay: Any) -> RetryPolicy:
-    """The retry policy of a job, validated (``InvalidArgument`` names the bad option)."""
-    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-        raise InvalidArgument(f"retries must be an integer >= 0, got {retries!r}")
+    """The retry policy of a job, validated by the rules of an execution's retry options
+    (``InvalidArgument`` names the bad option)."""
     return RetryPolicy(
-        retries=retries,
+        retries=check_count("retries", retries, minimum=0),
         delay=check_seconds("retry_time_delta", delay),
-        backoff=check_number("retry_backoff", backoff, minimum=1.0),
+        backoff=check_number("retry_backoff", backoff, minimum=1.0, maximum=1000.0),
         max_delay=check_seconds("retry_max_delay", max_delay),
     )
-
-
-def check_number(what: str, value: Any, *, minimum: float = 0.0, maximum: float = math.inf, positive: bool = False) -> float:
-    """``value`` as a float when it is a finite real number in range, else ``InvalidArgument``
-    (bools, NaN and infinities are refused)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InvalidArgument(f"{what} must be a finite number, got {value!r}")
-    if value < minimum or value > maximum or (positive and value <= 0):
-        low = f"> {minimum}" if positive else f">= {minimum}"
-        raise InvalidArgument(f"{what} must be {low} and <= {maximum}, got {value!r}")
-    return float(value)
-
-
-def check_seconds(what: str, value: Any, *, positive: bool = False) -> float:
-    """A duration usable as a timer or a wait: finite, >= 0, at most ``threading.TIMEOUT_MAX``."""
-    return check_number(what, value, maximum=threading.TIMEOUT_MAX, positive=positive)
-
-
-def check_timeout(timeout: Any) -> float | None:
-    """A wait's ``timeout``: ``None`` (no limit) or seconds (``check_seconds``)."""
-    return None if timeout is None else check_seconds("timeout", timeout)
 
 
 def callable_name(func: Any) -> str:
@@ -504,24 +424,32 @@ class LocalJob(Job):
 
     kind = "local"
 
-    def _begin(self, rt: Runtime, call: Callable[[], Any], token: int) -> None:
-        rt.loop.call_soon(LocalJob._run, self, rt, call, token)  # also for SubprocessJob(base_class=LocalJob)
+    def _begin(self, rt: Runtime, call: Callable[[], Any], token: int) -> Any:
+        attempt = _LocalAttempt()
+        rt.loop.call_soon(LocalJob._run, self, rt, call, token, attempt)  # also for SubprocessJob(base_class=LocalJob)
+        return attempt
 
-    def _run(self, rt: Runtime, call: Callable[[], Any], token: int) -> None:
+    def _run(self, rt: Runtime, call: Callable[[], Any], token: int, attempt: _LocalAttempt) -> None:
         outcome = outcome_of(call, run_coroutines=False)
         if outcome.status == "done" and inspect.isawaitable(outcome.value):
             task = asyncio.ensure_future(_guarded(outcome.value))
-            self._handle = task
+            attempt.task = task
             task.add_done_callback(lambda t: None if t.cancelled() else rt.report(self, token, t.result()))
             return
         rt.report(self, token, outcome)
 
-    def _stop(self, rt: Runtime) -> None:
-        if isinstance(self._handle, asyncio.Future):
-            self._handle.cancel()
+    def _stop(self, rt: Runtime, handle: Any) -> None:
+        if isinstance(handle, _LocalAttempt) and handle.task is not None:
+            handle.task.cancel()
 
     def _stepper(self, call: Callable[[], Any]) -> Stepper:
         return local_stepper(call)
+
+
+class _LocalAttempt:
+    """A local job's attempt: the task awaiting its coroutine, once there is one."""
+
+    task: asyncio.Future[Any] | None = None
 
 
 async def _guarded(awaitable: Any) -> Outcome:
@@ -542,12 +470,12 @@ class ThreadJob(Job):
 
     kind = "thread"
 
-    def _begin(self, rt: Runtime, call: Callable[[], Any], token: int) -> None:
-        self._handle = rt.thread_pool().submit(call, functools.partial(rt.report, self, token))
+    def _begin(self, rt: Runtime, call: Callable[[], Any], token: int) -> Any:
+        return rt.thread_pool().submit(call, functools.partial(rt.report, self, token))
 
-    def _stop(self, rt: Runtime) -> None:
-        if self._handle is not None:
-            rt.thread_pool().detach(self._handle)
+    def _stop(self, rt: Runtime, handle: Any) -> None:
+        if handle is not None:
+            rt.thread_pool().detach(handle)
 
 
 class ProcessJob(Job):
@@ -557,12 +485,12 @@ class ProcessJob(Job):
     kind = "process"
     _own_process = True
 
-    def _begin(self, rt: Runtime, call: Callable[[], Any], token: int) -> None:
-        self._handle = rt.process_pool().submit(call, functools.partial(rt.report, self, token))
+    def _begin(self, rt: Runtime, call: Callable[[], Any], token: int) -> Any:
+        return rt.process_pool().submit(call, functools.partial(rt.report, self, token))
 
-    def _stop(self, rt: Runtime) -> None:
-        if self._handle is not None:
-            rt.process_pool().kill(self._handle)
+    def _stop(self, rt: Runtime, handle: Any) -> None:
+        if handle is not None:
+            rt.process_pool().kill(handle)
 
     def _stepper(self, call: Callable[[], Any]) -> Stepper:
         return process_stepper(call)

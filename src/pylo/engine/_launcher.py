@@ -36,7 +36,8 @@ def _is_cmd2func(func: Any) -> bool:
 
 class Launcher:
     """Submits ``func`` as a job of ``job_type`` to ``engine`` (by default the engine of the
-    enclosing ``with Engine()``, else the process's default engine; started when needed).
+    enclosing ``with Engine()``, else the process's default engine, which a synchronous
+    launcher needs started: ``get_default_engine().start()``; an async one starts it).
     ``job_attrs`` are passed to every job (``retries``, ``condition``…)."""
 
     async_mode = False

@@ -19,7 +19,8 @@ from typing import Any
 from .._core.status import Status
 from ..conditions import AfterClock, AfterTimepoint, AfterWeekday, AllSatisfied, BeforeClock, BeforeTimepoint, BeforeWeekday, Condition, EveryPeriod
 from ..errors import InvalidArgument
-from ._job import Job, LocalJob, ProcessJob, ThreadJob, callable_name, check_seconds
+from ._checks import check_seconds
+from ._job import Job, LocalJob, ProcessJob, ThreadJob, callable_name
 
 __all__ = ["CronJob", "SentinelJob", "between_clock", "between_timepoint", "between_weekday"]
 
@@ -88,7 +89,7 @@ class _SentinelJob(LocalJob):
         return [*super()._repr_fields(), ("sentinel_condition", self.sentinel_condition)]
 
     async def _watch(self) -> None:
-        engine = self._engine
+        engine = self.engine
         pacer = _Pacer(engine)
         cond = self.sentinel_condition
         while True:

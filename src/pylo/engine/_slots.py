@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from ..errors import InvalidArgument
+from .._core.config import _check_int
 
 __all__ = ["Slots"]
 
@@ -19,8 +19,8 @@ class Slots:
 
     def __init__(self, total: int | None, per_kind: Mapping[str, int | None], outside_total: Iterable[str] = ()) -> None:
         for what, value in [("max_jobs", total), *((f"limit of {k!r} jobs", v) for k, v in per_kind.items())]:
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                raise InvalidArgument(f"{what} must be a positive integer or None, got {value!r}")
+            if value is not None:
+                _check_int(what, value, minimum=1)
         self.total = total
         self.per_kind = dict(per_kind)
         self.outside_total = frozenset(outside_total)

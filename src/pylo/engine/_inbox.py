@@ -1,0 +1,66 @@
+"""Calls handed over to the engine's loop thread from other threads, in batches.
+
+    pool threads, Dask callbacks, callers ──put(fn, args)──► deque ──one call_soon_threadsafe──►
+                                                                     loop thread: drain, in order
+
+Many job ends arriving at once cost one wake-up of the loop, not one each; a call made on the
+loop thread itself runs at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["Inbox"]
+
+log = logging.getLogger("pylo.engine")
+
+
+class Inbox:
+    """The hand-over to one loop thread (``open`` on it, ``close`` once it ended)."""
+
+    def __init__(self) -> None:
+        self.owner = 0  # the loop thread's ident; 0 while none runs
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._calls: collections.deque[tuple[Callable[..., None], tuple[Any, ...]]] = collections.deque()
+        self._lock = threading.Lock()
+        self._scheduled = False
+
+    def open(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Called on the thread that runs ``loop``: it is the owner from now on."""
+        self._loop, self.owner = loop, threading.get_ident()
+
+    def close(self) -> None:
+        self.owner = 0  # a later thread may be given the same ident
+
+    def put(self, fn: Callable[..., None], *args: Any) -> None:
+        """Run ``fn(*args)`` on the loop: now if on it, else soon, after every call put before."""
+        if threading.get_ident() == self.owner:
+            fn(*args)
+            return
+        self._calls.append((fn, args))
+        with self._lock:
+            if self._scheduled:
+                return
+            self._scheduled = True
+        try:
+            assert self._loop is not None, "the inbox was never opened"
+            self._loop.call_soon_threadsafe(self._drain)
+        except RuntimeError:  # the loop was closed: nobody waits for this any more
+            log.debug("engine stopped; dropped %s", getattr(fn, "__name__", fn))
+
+    def _drain(self) -> None:
+        with self._lock:
+            self._scheduled = False
+        calls = self._calls
+        while calls:
+            fn, args = calls.popleft()
+            try:
+                fn(*args)
+            except Exception:  # noqa: BLE001 - one broken hand-over must not strand the others
+                log.exception("engine: %s failed", getattr(fn, "__name__", fn))
