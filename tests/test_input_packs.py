@@ -7,6 +7,7 @@ on the s3fs client the store uses (every request the store makes, as the server 
 from __future__ import annotations
 
 import collections
+import itertools
 import json
 from typing import Any
 
@@ -18,7 +19,7 @@ from pylo.errors import CorruptSnapshot, IncompatibleSnapshot
 from pylo.store import Manifest
 from pylo.store._fs import Files
 from pylo.store._input_packs import decode_pack, encode_pack
-from pylo._core.plan import _block_size, _contiguous
+from pylo._core.plan import PACK_BLOCKS, _block_size, _by_rounds
 
 
 def _count_requests(files: Files) -> collections.Counter[tuple[str, str]]:
@@ -58,14 +59,15 @@ def test_a_read_is_one_get_without_a_head(moto_server: Any) -> None:
 
 
 def test_a_workers_consecutive_blocks_share_one_inputs_object(s3_pylo: Any) -> None:
-    # 40 blocks over 2 workers: each takes 20 consecutive blocks, in packs of at most PACK_BLOCKS,
-    # so 4 packs in all: 4 PUTs at planning and 4 GETs by the workers, instead of 40 and 40.
+    # 40 blocks over 2 workers: each takes 20 blocks, in two rounds of 10 consecutive ones (a run
+    # fits a pack of at most PACK_BLOCKS), so 4 packs in all: 4 PUTs at planning and 4 GETs by the
+    # workers, instead of 40 and 40.
     pylo = s3_pylo(block_size=5)
     counts = _count_requests(pylo.store.files)
     eid = pylo.start_from_scratch(range(200), tasks.noop, progress=False)
     manifest = pylo.store.read_manifest(eid)
-    assert [b.worker for b in manifest.blocks] == [0] * 20 + [1] * 20
-    assert [b.pack for b in manifest.blocks] == [0] * 16 + [16] * 4 + [20] * 16 + [36] * 4
+    assert [b.worker for b in manifest.blocks] == ([0] * 10 + [1] * 10) * 2
+    assert [b.pack for b in manifest.blocks] == [0] * 10 + [10] * 10 + [20] * 10 + [30] * 10
     assert counts[("PutObject", "inputs")] == 4
     assert counts[("GetObject", "inputs")] == 4
     # a pack's blocks run as one stream: one flush at its end (fewer than 1,000 attempts), not one
@@ -137,16 +139,20 @@ def test_manifests_with_packs_have_their_own_format_and_are_checked() -> None:
             Manifest.decode(data, "m")
 
 
-@pytest.mark.parametrize(("total", "size", "workers"), [(200, 5, 2), (7, 10, 4), (30, 1, 7), (5, 1, 10)])
-def test_contiguous_blocks_give_every_worker_a_run_of_blocks(total: int, size: int, workers: int) -> None:
-    assign = _contiguous(total, size, workers)
+@pytest.mark.parametrize(("total", "size", "workers"),
+                         [(200, 5, 2), (7, 10, 4), (30, 1, 7), (5, 1, 10), (10**6, 10_000, 2), (10**6, 10_000, 16)])
+def test_blocks_go_to_workers_in_rounds_of_runs_that_fit_a_pack(total: int, size: int, workers: int) -> None:
+    assign = _by_rounds(total, size, workers)
     n = -(-total // _block_size(total, size, workers))
     owners = [assign(i) for i in range(n)]
-    assert owners == sorted(owners) and owners[0] == 0
-    assert set(owners) == set(range(min(workers, n)))  # none skipped: each has a block
+    assert owners[0] == 0 and set(owners) == set(range(min(workers, n)))  # none skipped: each has a block
     counts = collections.Counter(owners).values()
-    assert max(counts) - min(counts) <= 1
-    assert assign(n + 5) == workers - 1  # an iterable longer than its len: the extra go last
+    assert max(counts) - min(counts) <= 1  # as many blocks each, give or take one
+    runs = [len(list(group)) for _, group in itertools.groupby(owners)]
+    assert max(runs) <= PACK_BLOCKS  # a run fits a pack
+    rounds = -(-max(counts) // PACK_BLOCKS)
+    assert len(runs) <= rounds * min(workers, n)  # and no more of them than it takes
+    assert assign(n + 5) == min(workers, n) - 1  # an iterable longer than its len: the extra go last
 
 
 def test_a_segment_restricted_to_a_block_keeps_only_its_positions() -> None:

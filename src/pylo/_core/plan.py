@@ -91,9 +91,9 @@ def _write(
     # uploaded by helper threads: on an object store the PUT latencies overlap.
     threads = 0 if store.files.local else UPLOAD_THREADS
     uploads = BackgroundWrites(threads=threads, depth=2 * UPLOAD_THREADS)
-    # With a known count on an object store, each worker takes consecutive blocks, so that they
-    # can share packs; otherwise block i goes to worker i % workers.
-    assign = _contiguous(total, config.block_size, workers) if total is not None and not store.files.local else None
+    # With a known count on an object store, each worker takes runs of consecutive blocks, so
+    # that they can share packs; otherwise block i goes to worker i % workers.
+    assign = _by_rounds(total, config.block_size, workers) if total is not None and not store.files.local else None
     packs = _Packs(store, eid, uploads) if assign is not None else None
     try:
         for index, chunk in enumerate(_chunks(values, config.block_size, workers, total)):
@@ -132,13 +132,21 @@ def _write(
     return manifest
 
 
-def _contiguous(total: int, block_size: int, workers: int) -> Callable[[int], int]:
-    """Block -> worker, each worker taking a run of consecutive blocks (as many as the others,
-    give or take one). An iterable whose ``len`` was too small puts its extra blocks on the last."""
+def _by_rounds(total: int, block_size: int, workers: int) -> Callable[[int], int]:
+    """Block -> worker for a known count: every worker gets the same number of blocks (give or
+    take one), in rounds of runs of consecutive blocks, one run per worker and round, each at
+    most ``PACK_BLOCKS`` long so that it fits a pack. Rounds spread each worker over the whole
+    input, as one block each would: inputs sorted by cost do not load one worker with the
+    costly end. An iterable whose ``len`` was too small puts its extra blocks on the last worker."""
     n_blocks = max(1, math.ceil(total / _block_size(total, block_size, workers)))
-    if n_blocks <= workers:
-        return lambda index: min(index, workers - 1)
-    return lambda index: min(workers - 1, index * workers // n_blocks)
+    used = min(workers, n_blocks)
+    shares = [n_blocks // used + (1 if w < n_blocks % used else 0) for w in range(used)]
+    rounds = math.ceil(max(shares) / PACK_BLOCKS)
+    owners: list[int] = []
+    for r in range(rounds):
+        for w, share in enumerate(shares):
+            owners.extend([w] * (share * (r + 1) // rounds - share * r // rounds))
+    return lambda index: owners[index] if index < len(owners) else used - 1
 
 
 class _Packs:
