@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -62,6 +63,7 @@ def test_bad_execution_job_arguments() -> None:
 
 
 def wait_then_pass(release: str, x: int) -> None:
+    open(f"{release}.started", "a").close()  # the test may now count on an input in flight
     engine_tasks.wait_for_file(release)
 
 
@@ -129,7 +131,7 @@ def test_a_rerun_right_after_a_cancel_waits_for_the_cancelled_run(tmp_path: Any)
     with Engine() as eng:
         job = ExecutionJob(pylo, (x for x in range(20)), functools.partial(wait_then_pass, release))
         eng.submit(job)
-        wait_for(lambda: job.run is not None)
+        wait_for(lambda: os.path.exists(f"{release}.started"))  # a worker is inside the task
         first = job.run
         assert eng.cancel(job)
         again = eng.rerun(job)
