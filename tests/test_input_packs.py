@@ -162,3 +162,4 @@ def test_a_segment_restricted_to_a_block_keeps_only_its_positions() -> None:
     assert seg.restricted(range(4, 8)) == Segment(block=0, finished=((5, 8),), failed=(), retried=((6, 2),))
     assert seg.restricted(range(0, 4)) == Segment(block=0, finished=((0, 3),), failed=((3, 2),))
     assert seg.restricted(range(12, 16)) == Segment(block=0, failed=((12, 1),))
+

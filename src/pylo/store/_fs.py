@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
+from fsspec.implementations.memory import MemoryFileSystem
 
 from ..errors import CorruptSnapshot, InvalidArgument, StoreNotFound, StoreNotWritable, StoreUnreachable
 
@@ -93,6 +94,7 @@ class Files:
         self.fs: fsspec.AbstractFileSystem = fs
         self.root: str = root.rstrip("/") or root
         self.local = isinstance(fs, LocalFileSystem)
+        self._memory = isinstance(fs, MemoryFileSystem)
         # s3fs asks for an object's size (a HEAD) before every read, to decide whether to read
         # it in parallel ranges; pylo's objects are read whole, so one GET each is enough: on an
         # object store the request count, not the bytes, is what a run waits on.
@@ -121,6 +123,12 @@ class Files:
                 return op()
             except _PERMANENT:
                 raise
+            except RuntimeError as exc:
+                # fsspec's memory store lists by walking the one dict that other threads of the
+                # process may be writing to (planning's uploads, in-process Dask workers): such
+                # a listing fails now and then, and is simply done again.
+                if not (self._memory and "changed size during iteration" in str(exc)) or attempt >= 10:
+                    raise
             except _TRANSIENT as exc:
                 elapsed = self._clock() - start
                 if elapsed + delay > self.retry_for or attempt == self.attempts:
