@@ -16,7 +16,7 @@ import pytest
 import tasks
 from pylo import Pylo
 from pylo.errors import CorruptSnapshot, IncompatibleSnapshot
-from pylo.store import Manifest
+from pylo.store import BlockState, Manifest
 from pylo.store._fs import Files
 from pylo.store._input_packs import decode_pack, encode_pack
 from pylo._core.plan import PACK_BLOCKS, _block_size, _by_rounds
@@ -70,9 +70,12 @@ def test_a_workers_consecutive_blocks_share_one_inputs_object(s3_pylo: Any) -> N
     assert [b.pack for b in manifest.blocks] == [0] * 10 + [10] * 10 + [20] * 10 + [30] * 10
     assert counts[("PutObject", "inputs")] == 4
     assert counts[("GetObject", "inputs")] == 4
-    # a pack's blocks run as one stream: one flush at its end (fewer than 1,000 attempts), not one
-    # per block; the state of each block is still its own
-    assert counts[("PutObject", "progress")] == 4
+    # the blocks of a pack write their progress into the pack's directory (at most one segment
+    # per block end, fewer when they gather behind a write in flight); each block's state is its own
+    assert counts[("PutObject", "progress")] <= 40
+    files = pylo.store.files
+    dirs = {p.rsplit("/", 2)[-2] for p in files.find(pylo.store.layout.progress_dir(eid))}
+    assert dirs == {f"{b:06d}" for b in (0, 10, 20, 30)}
     assert all(len(state.finished) == 5 for state in pylo.store.read_states(manifest).values())
     assert pylo.summary(eid).finished == 200
     finished, unfinished = pylo.get_state(eid)
@@ -163,3 +166,35 @@ def test_a_segment_restricted_to_a_block_keeps_only_its_positions() -> None:
     assert seg.restricted(range(0, 4)) == Segment(block=0, finished=((0, 3),), failed=((3, 2),))
     assert seg.restricted(range(12, 16)) == Segment(block=0, failed=((12, 1),))
 
+
+
+def test_the_ends_of_a_packs_blocks_gather_behind_a_write_in_flight(tmp_path: Any) -> None:
+    # While the writer is busy, what the blocks of one pack hand over at their ends waits for it
+    # and goes out as one segment of the pack: a block's end does not cost a PUT of its own.
+    import threading
+
+    from pylo import Config
+    from pylo._core.background_writes import BackgroundWrites
+    from pylo._core.block import BlockContext, FlushWriter, run_block
+    from pylo._core.decide import WorkerTally
+    from pylo.store import BlockInfo, Store
+
+    store = Store(f"memory://gather-{tmp_path.name}")
+    eid = "20261201T000000000000Z-0000abcd"
+    ctx = BlockContext(store, eid, tasks.noop, Config(task_executions_before_flush=1000))
+    blocks = [BlockInfo(b, 4 * b, 4, 0, pack=0, pack_span=range(0, 12)) for b in range(3)]
+    writes = BackgroundWrites(threads=1, depth=2)
+    held, deltas = threading.Event(), []
+    writes.submit(lambda: held.wait(30))  # the writer is busy with something else
+    out = FlushWriter(ctx, 0, writes, deltas.append)
+    tally = WorkerTally(0)
+    for info in blocks:
+        tally = run_block(ctx, info, tally, start=(BlockState(), list(range(4))), writes=writes, out=out)
+    held.set()
+    writes.wait()
+    writes.close()
+    segments = store.files.find(store.layout.progress_dir(eid))
+    assert len(segments) == 1 and len(deltas) == 1 and deltas[0].finished == 12
+    assert tally.finished == 12 and tally.blocks == 3
+    assert [sorted(store.read_block_state(eid, b).finished) for b in blocks] == [
+        [0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]]

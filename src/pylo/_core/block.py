@@ -43,10 +43,11 @@ STOP_CHECK_INTERVAL = 0.05
 # flushed early, whatever ``task_executions_before_flush`` says.
 RECORDS_FLUSH_BYTES = 1 << 20
 
-# On an object store, flushes gather behind the one being written for at most this many windows
-# of ``task_executions_before_flush`` attempts; then the loop waits for it. This only happens when
-# a window of tasks runs faster than one PUT, i.e. when rerunning the window after a crash is cheap.
-COALESCE_WINDOWS = 16
+# On an object store, at most this many windows of ``task_executions_before_flush`` attempts are
+# handed over and not yet written (the write in flight and the one queued behind it); past it the
+# loop waits for the store. This only happens when a window of tasks runs faster than one PUT, i.e.
+# when rerunning the windows after a crash is cheap.
+COALESCE_WINDOWS = 32
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,11 +89,13 @@ def run_block(
     report: Callable[[Delta], None] = lambda d: None,
     start: tuple[BlockState, list[Any]] | None = None,
     writes: BackgroundWrites | None = None,
+    out: FlushWriter | None = None,
 ) -> WorkerTally:
     """Run the task over one block and return the worker's tally after it. ``start``: what earlier
     attempts of the block concluded and its inputs, when the caller read them ahead. ``writes``:
     the caller's writer, shared by its blocks (then the caller waits for it at its end, and a
-    block's last flush is written while the next block runs)."""
+    block's last flush is written while the next block runs). ``out``: the caller's
+    ``FlushWriter`` for the block's objects, shared with the block before it in the same pack."""
     if tally.gave_up:
         return tally
     if start is None:
@@ -101,7 +104,7 @@ def run_block(
         start = None
     if start is None:  # cancelled before it began
         return tally
-    return _BlockRun(ctx, info, tally, stop, report, writes).run(*start)
+    return _BlockRun(ctx, info, tally, stop, report, writes, out).run(*start)
 
 
 def _read_block(ctx: BlockContext, info: BlockInfo, stop: Callable[[], bool]) -> tuple[BlockState, list[Any]] | None:
@@ -139,8 +142,9 @@ class _BlockRun:
         stop: Callable[[], bool],
         report: Callable[[Delta], None],
         writes: BackgroundWrites | None = None,
+        out: FlushWriter | None = None,
     ) -> None:
-        self.ctx, self.info, self.stop, self.report = ctx, info, stop, report
+        self.ctx, self.info, self.stop = ctx, info, stop
         cfg = ctx.config
         self.retry = RetryPolicy.from_config(cfg)
         # With a timeout, attempts run on a helper thread that a hung call can be abandoned on.
@@ -153,8 +157,6 @@ class _BlockRun:
             self.call = keeping_results(self.call, self.results)
         self.max_failures = cfg.max_worker_failures
         self.keep_records = cfg.store_exceptions
-        self.writer = uuid.uuid4().hex[:12]
-        self.seq = 0
         self.rng = random.Random()
         # What changed since the last flush.
         self.finished: list[int] = []
@@ -163,13 +165,12 @@ class _BlockRun:
         self.records: list[dict[str, Any]] = []
         self.record_bytes = 0
         self.since = 0
-        self.queued = _Handover()  # handed to the writer, not yet being written
-        self.handing = threading.Lock()
         self.pid = os.getpid()  # a task that forks: its child must not run pylo's shutdown path
         # On an object store one flush is written in the background while the task goes on; a
         # local write (~0.3 ms) costs less than handing it to another thread.
         self.shared = writes is not None
         self.writes = writes or new_writer(ctx)
+        self.out = out or FlushWriter(ctx, info.inputs_object, self.writes, report)
         # Running totals of this block, folded into the tally at the end.
         self.tally = tally if tally.started else dataclasses.replace(tally, started=_now())
         self.failed_attempts = tally.failed_attempts
@@ -311,57 +312,96 @@ class _BlockRun:
         return True
 
     def flush(self, *, coalesce: bool = False) -> None:
-        """Hand what changed since the last flush to the writer, which writes it as soon as it is
-        free: errors first, so a failure always has its records, then the results, then the
-        progress segment, then the progress report.
-
-        On an object store a PUT takes longer than a window of fast tasks: while one is being
-        written, the flushes that follow gather into the next one (written as soon as the first
-        is done, even if the task is then stuck for long). ``coalesce``: in the task loop, past
-        ``COALESCE_WINDOWS`` windows gathered the loop waits for the store to catch up."""
-        if not (self.finished or self.failed or self.records):
-            return
-        handed = len(self.finished), len(self.failed), self.since
-        with self.handing:
-            self.queued.take(self)
-            gathered = self.queued.count
-            schedule = not self.queued.scheduled
-            self.queued.scheduled = True
-        self.tally = self.tally.add(finished=handed[0], failed=handed[1], attempts=handed[2])
+        """Hand what changed since the last flush to the writer of the block's objects, which
+        writes it as soon as it is free (see ``FlushWriter``). ``coalesce``: in the task loop,
+        past ``COALESCE_WINDOWS`` windows not yet written the loop waits for the store."""
+        # Counted as soon as handed over; a hand-over always happens, even of nothing: it queues
+        # a write for what an earlier one left queued when a write had failed.
+        self.tally = self.tally.add(finished=len(self.finished), failed=len(self.failed), attempts=self.since)
         self.record_bytes = 0
-        self.since = 0
-        if schedule:
-            self.writes.submit(self._drain)
-        if coalesce and gathered >= COALESCE_WINDOWS * self.ctx.config.task_executions_before_flush:
-            self.writes.wait()  # the store is slower than the task: wait for it to catch up
+        unwritten = self.out.hand(self)
+        limit = COALESCE_WINDOWS * self.ctx.config.task_executions_before_flush
+        if coalesce and unwritten >= limit:
+            self.out.wait_below(limit)  # the store is slower than the task: let it catch up
 
-    def _drain(self) -> None:
-        """Write what the flushes handed over since the last write (on the writer's thread)."""
-        ctx, eid = self.ctx, self.ctx.execution
-        # the directory of the block's objects: its own, or its pack's (a run of the pack's blocks)
-        block = self.info.inputs_object
-        with self.handing:
+
+class FlushWriter:
+    """Writes the flushes of the blocks whose objects share one directory (a block's own, or a
+    pack's, for the consecutive blocks of it that a worker runs), under one writer id: errors
+    first, so a failure always has its records, then the results, then the progress segment,
+    then the progress report.
+
+    On an object store a PUT takes longer than a window of fast tasks: while one is being
+    written, what later flushes hand over gathers into the next write, queued behind it, which
+    takes everything handed over when it starts — even if the task is stuck by then, and across
+    the end of a block of the same pack. The task loop writes the lists it gathers; the writer
+    thread takes them from here, under ``lock``."""
+
+    def __init__(self, ctx: BlockContext, directory: int, writes: BackgroundWrites,
+                 report: Callable[[Delta], None]) -> None:
+        self.ctx, self.directory, self.writes, self.report = ctx, directory, writes, report
+        self.writer = uuid.uuid4().hex[:12]
+        self.seq = 0  # only the writes change it, one at a time
+        self.lock = threading.Lock()
+        self.written = threading.Condition(self.lock)  # a write ended
+        self.queued = _Handover()  # handed over, not yet being written
+        self.in_flight = 0  # inputs of the write being made
+
+    def hand(self, run: _BlockRun) -> int:
+        """Take what ``run`` gathered since its last flush; return how many concluded inputs are
+        not written yet. Raises the error of an earlier write (what was handed over stays queued)."""
+        with self.lock:
+            self.queued.take(run)
+            queued, unwritten = self.queued, self.queued.count + self.in_flight
+            schedule = not queued.scheduled and not queued.empty
+            queued.scheduled = queued.scheduled or schedule
+        if schedule:
+            try:
+                self.writes.submit(self._write)
+            except BaseException:
+                with self.lock:  # no write was queued for it: the next hand-over queues one
+                    queued.scheduled = False
+                raise
+        return unwritten
+
+    def _write(self) -> None:
+        """Write what was handed over since the last write (on the writer's thread)."""
+        ctx, eid, block = self.ctx, self.ctx.execution, self.directory
+        with self.lock:
             batch, self.queued = self.queued, _Handover()
-        if batch.records:
-            ctx.store.write_records(eid, block, batch.records, self.seq, self.writer)
-            self.seq += 1
-        if batch.finished or batch.failed:
-            seq = self.seq
-            self.seq += 1
-            if batch.results:  # before the segment: a finished input always has its result
-                ctx.store.write_results(eid, block, batch.finished, batch.results, seq, self.writer)
-            seg = Segment(block=block, finished=tuple(to_ranges(batch.finished)), failed=tuple(batch.failed),
-                          retried=tuple(batch.retried))
-            ctx.store.write_segment(eid, seg, seq, self.writer)
-            self.report(Delta(eid, self.tally.worker, block, len(batch.finished), len(batch.failed), batch.since,
-                              seq, self.writer))  # progress counts only what is stored
+            self.in_flight = batch.count
+        try:
+            if batch.records:
+                ctx.store.write_records(eid, block, batch.records, self.seq, self.writer)
+                self.seq += 1
+            if batch.finished or batch.failed:
+                seq = self.seq
+                self.seq += 1
+                if batch.results:  # before the segment: a finished input always has its result
+                    ctx.store.write_results(eid, block, batch.finished, batch.results, seq, self.writer)
+                seg = Segment(block=block, finished=tuple(to_ranges(batch.finished)), failed=tuple(batch.failed),
+                              retried=tuple(batch.retried))
+                ctx.store.write_segment(eid, seg, seq, self.writer)
+                self.report(Delta(eid, batch.worker, block, len(batch.finished), len(batch.failed),
+                                  batch.since, seq, self.writer))  # progress counts only what is stored
+        finally:
+            with self.lock:
+                self.in_flight = 0
+                self.written.notify_all()
+
+    def wait_below(self, limit: int) -> None:
+        """Wait until fewer than ``limit`` concluded inputs are unwritten (or nothing is being
+        written any more: a failed write is raised by the next hand-over)."""
+        with self.written:
+            while self.queued.count + self.in_flight >= limit and (self.in_flight or self.queued.scheduled):
+                self.written.wait(1.0)
 
 
 class _Handover:
-    """What flushes handed to the writer and it has not started writing yet (read and changed
-    under the run's ``handing`` lock: the task loop hands over, the writer takes)."""
+    """What flushes handed to a ``FlushWriter`` and it has not started writing (under its lock)."""
 
     def __init__(self) -> None:
+        self.worker = 0
         self.scheduled = False  # a write that will take this is queued
         self.finished: list[int] = []
         self.failed: list[tuple[int, int]] = []
@@ -374,15 +414,21 @@ class _Handover:
     def count(self) -> int:
         return len(self.finished) + len(self.failed)
 
+    @property
+    def empty(self) -> bool:
+        return not (self.finished or self.failed or self.records)
+
     def take(self, run: _BlockRun) -> None:
         """Move what ``run`` gathered since its last flush here (the run's lists are emptied in
         place: its task loop and the results wrapper hold them)."""
+        self.worker = run.tally.worker
         self.finished.extend(run.finished)
         self.failed.extend(run.failed)
         self.retried.extend(run.retried)
         self.records.extend(run.records)
         self.results.extend(run.results)
         self.since += run.since
+        run.since = 0
         for gathered in (run.finished, run.failed, run.retried, run.records, run.results):
             gathered.clear()
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .background_writes import BackgroundWrites
-from .block import BlockContext, Delta, finish_worker, new_writer, run_block
+from .block import BlockContext, Delta, FlushWriter, finish_worker, new_writer, run_block
 from .decide import WorkerTally, gives_up
 from ..errors import PyloError, StoreUnreachable
 from ..store import BlockInfo, BlockState, Heartbeat
@@ -59,9 +59,8 @@ def run_worker(
     todo = [b for b in blocks if b.block not in tally.lost_blocks]
     if rerun:
         todo, tally = _skip_concluded(ctx, todo, tally)
-    runs = runs_of(todo)
     ahead = _ReadAhead(ctx, rerun)
-    ahead.read(runs[0] if runs else None)  # on an object store, beside the lease's first write
+    ahead.read(todo[0] if todo else None)  # on an object store, beside the lease's first write
     beat = Heartbeat(ctx.store, ctx.execution, lease_name(worker), interval=ctx.config.lease_interval,
                      poll=cancel_poll(ctx)).start()
 
@@ -70,14 +69,14 @@ def run_worker(
 
     writes = new_writer(ctx)
     try:
-        tally = _run_blocks(ctx, runs, tally, stopped, report, ahead, beat, writes)
+        tally = _run_blocks(ctx, todo, tally, stopped, report, ahead, beat, writes)
         writes.wait()  # the last block's last flush
     except StoreUnreachable:
         beat.abandon()  # nothing more can be written: the lease expires on its own
         raise
     except BaseException:  # KeyboardInterrupt, SystemExit, a bug: record the worker, re-raise
         if os.getpid() == pid:
-            _finish_quietly(ctx, tally)
+            _finish_quietly(ctx, tally, writes)
             beat.end()
         raise
     finally:
@@ -88,35 +87,25 @@ def run_worker(
     return tally
 
 
-def _finish_quietly(ctx: BlockContext, tally: WorkerTally) -> None:
+def _finish_quietly(ctx: BlockContext, tally: WorkerTally, writes: BackgroundWrites) -> None:
+    """Record the worker's outcome while another exception is on its way out, after the flushes
+    still being written (an outcome never comes before the segments it counts)."""
     try:
+        writes.wait()
         finish_worker(ctx, tally, cancelled=True)
     except PyloError:
         log.exception("worker %d of %s: recording its outcome failed", tally.worker, ctx.execution)
 
 
-def runs_of(blocks: Sequence[BlockInfo]) -> list[list[BlockInfo]]:
-    """The worker's blocks as runs that go through the task loop as one: a block alone, or the
-    consecutive blocks of one pack (one stream of positions, flushed into the pack's objects, so
-    that on an object store a flush is not forced at every block's end)."""
-    runs: list[list[BlockInfo]] = []
-    for info in blocks:
-        last = runs[-1][-1] if runs else None
-        if last is not None and info.pack is not None and info.pack == last.pack and info.block == last.block + 1:
-            runs[-1].append(info)
-        else:
-            runs.append([info])
-    return runs
-
-
-def as_one(run: Sequence[BlockInfo]) -> BlockInfo:
-    """A run of consecutive blocks as one block over all their positions (same pack, same objects)."""
-    return run[0] if len(run) == 1 else dataclasses.replace(run[0], count=sum(b.count for b in run))
+def continues(info: BlockInfo, before: BlockInfo | None) -> bool:
+    """Whether ``info`` follows ``before`` in the same pack: their flushes then share the pack's
+    objects and one writer, so a block's end does not force a write of its own."""
+    return before is not None and info.pack is not None and info.pack == before.pack and info.block == before.block + 1
 
 
 def _run_blocks(
     ctx: BlockContext,
-    runs: list[list[BlockInfo]],
+    todo: list[BlockInfo],
     tally: WorkerTally,
     stop: Callable[[], bool],
     report: Callable[[Delta], None],
@@ -127,13 +116,15 @@ def _run_blocks(
     # On local disk a block asks for the cancel marker as it starts (a cheap GET, so a cancel
     # never waits for the next poll); on an object store the heartbeat's poll is enough.
     check = beat.check_cancel if ctx.store.files.local else (lambda: beat.cancelled)
-    for i, run in enumerate(runs):
+    out: FlushWriter | None = None
+    for i, info in enumerate(todo):
         if check():
             break
         start = ahead.take()
-        ahead.read(runs[i + 1] if i + 1 < len(runs) else None)
-        tally = run_block(ctx, as_one(run), tally, stop=stop, report=report, start=start, writes=writes)
-        tally = dataclasses.replace(tally, blocks=tally.blocks + len(run) - 1)
+        ahead.read(todo[i + 1] if i + 1 < len(todo) else None)
+        if out is None or not continues(info, todo[i - 1]):
+            out = FlushWriter(ctx, info.inputs_object, writes, report)
+        tally = run_block(ctx, info, tally, stop=stop, report=report, start=start, writes=writes, out=out)
         if tally.gave_up or stop():
             break
     return tally
@@ -174,26 +165,23 @@ class _ReadAhead:
         self.pool = None if ctx.store.files.local else concurrent.futures.ThreadPoolExecutor(
             1, thread_name_prefix="pylo-prefetch")
         self.next: concurrent.futures.Future[tuple[BlockState, list[Any]]] | None = None
-        self.run: list[BlockInfo] | None = None
+        self.info: BlockInfo | None = None
         self.inputs = ctx.store.inputs_reader(ctx.execution)  # one load at a time: never shared
 
-    def _load(self, run: list[BlockInfo]) -> tuple[BlockState, list[Any]]:
+    def _load(self, info: BlockInfo) -> tuple[BlockState, list[Any]]:
         store, eid = self.ctx.store, self.ctx.execution
-        prior = store.read_block_state(eid, as_one(run)) if self.rerun else BlockState()
-        values: list[Any] = []
-        for info in run:
-            values.extend(self.inputs.read(info)[1])
-        return prior, values
+        prior = store.read_block_state(eid, info) if self.rerun else BlockState()
+        return prior, self.inputs.read(info)[1]
 
-    def read(self, run: list[BlockInfo] | None) -> None:
-        self.run = run
-        if run is not None and self.pool is not None:
-            self.next = self.pool.submit(self._load, run)
+    def read(self, info: BlockInfo | None) -> None:
+        self.info = info
+        if info is not None and self.pool is not None:
+            self.next = self.pool.submit(self._load, info)
 
     def take(self) -> tuple[BlockState, list[Any]]:
-        assert self.run is not None
+        assert self.info is not None
         if self.pool is None:
-            return self._load(self.run)
+            return self._load(self.info)
         assert self.next is not None
         return self.next.result()
 

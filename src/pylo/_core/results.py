@@ -72,20 +72,26 @@ def _execution_results(store: Store, manifest: Manifest) -> Iterator[tuple[int, 
         return  # check_kept made sure it finished nothing
     states = store.read_states(manifest)
     reader = store.inputs_reader(manifest.id)
+    kept: tuple[int, dict[int, bytes]] = (-1, {})  # the results of the last directory read
     for info in manifest.blocks:
         finished = states[info.block].finished
         if finished:
-            yield from block_results(store, manifest, info, finished, reader)
+            if kept[0] != info.inputs_object:  # a pack's results are read once for its blocks
+                kept = (-1, {})  # the last one is let go before the next is read
+                kept = (info.inputs_object, store.read_directory_results(manifest.id, info))
+            yield from block_results(store, manifest, info, finished, reader, kept[1])
 
 
 def block_results(
-    store: Store, manifest: Manifest, info: BlockInfo, finished: Container[int], reader: InputsReader | None = None
+    store: Store, manifest: Manifest, info: BlockInfo, finished: Container[int], reader: InputsReader | None = None,
+    kept: dict[int, bytes] | None = None,
 ) -> Iterator[tuple[int, Any, bytes]]:
     """(root position, input, pickled result) of the finished inputs of one block, in order.
     A finished input without a result is a damaged store (``CorruptSnapshot``). ``reader``: the
-    caller's, when it goes through several blocks (a pack is then read once)."""
+    caller's, when it goes through several blocks (a pack is then read once); ``kept``: the
+    results of the block's directory, when the caller read them already."""
     positions, values = (reader or store.inputs_reader(manifest.id)).read(info)
-    kept = store.read_results(manifest.id, info)
+    kept = store.read_results(manifest.id, info) if kept is None else kept
     roots = info.positions if positions is None else positions
     for i, pos in enumerate(info.positions):
         if pos not in finished:

@@ -223,14 +223,19 @@ class Store:
     def read_results(self, eid: str, info: BlockInfo) -> dict[int, bytes]:
         """Position -> pickled result, the union of the block's results objects (of its pack's,
         then only the block's own positions)."""
+        kept = self.read_directory_results(eid, info)
+        return {pos: blob for pos, blob in kept.items() if pos in info.positions} if info.pack is not None else kept
+
+    def read_directory_results(self, eid: str, info: BlockInfo) -> dict[int, bytes]:
+        """Position -> pickled result for every position of the directory ``info``'s results
+        are in: the block's, or its whole pack's (a reader going block by block reads it once)."""
         paths = self.files.find(self.layout.results_dir(eid, info.inputs_object))
         out: dict[int, bytes] = {}
         for path, data in self.files.get_many(paths).items():
             for pos, blob in decode_results(data, path).items():
                 if pos not in info.stored_span:
                     raise CorruptSnapshot(f"corrupt results object {path}: position {pos} out of block range", path)
-                if pos in info.positions:
-                    out.setdefault(pos, blob)  # a rerun block may have kept a value twice: either will do
+                out.setdefault(pos, blob)  # a rerun block may have kept a value twice: either will do
         return out
 
     def read_block_state(self, eid: str, info: BlockInfo) -> BlockState:

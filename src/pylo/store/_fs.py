@@ -123,11 +123,12 @@ class Files:
                 return op()
             except _PERMANENT:
                 raise
-            except RuntimeError as exc:
+            except (RuntimeError, KeyError) as exc:
                 # fsspec's memory store lists by walking the one dict that other threads of the
                 # process may be writing to (planning's uploads, in-process Dask workers): such
-                # a listing fails now and then, and is simply done again.
-                if not (self._memory and "changed size during iteration" in str(exc)) or attempt >= 10:
+                # a listing fails now and then (the dict changed size, or a key it had just seen
+                # was deleted), and is simply done again.
+                if not (self._memory and _listing_raced(exc)) or attempt >= 10:
                     raise
             except _TRANSIENT as exc:
                 elapsed = self._clock() - start
@@ -386,6 +387,10 @@ def _files(url: str, options: dict[str, Any], retry_for: float, attempts: int | 
 # for a connection to open: under pylo's own retries that made an unreachable endpoint silent for
 # a minute. pylo does the retrying (visible, within ``retry_for``); an option given wins.
 _S3_CONFIG = {"connect_timeout": 5, "retries": {"total_max_attempts": 1}}
+
+
+def _listing_raced(exc: Exception) -> bool:
+    return isinstance(exc, KeyError) or "changed size during iteration" in str(exc)
 
 
 def _with_defaults(url: str, options: dict[str, Any]) -> dict[str, Any]:
