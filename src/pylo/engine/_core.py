@@ -9,9 +9,11 @@
                                                                        └─► _notify waiters
 
 What to do is decided by the pure functions of ``_scheduling`` (events in, actions out); this
-module carries the actions out. Each job's run-time state is a ``JobState`` (``job._state``, one
-per run), written only here. Only the loop thread touches this state; other threads hand work
-over through the inbox (``_inbox``). A job holds a slot exactly while it is running (``_move``).
+module carries the actions out, handing the writing of job records to ``_job_records`` and a
+Dask job's gate, when the Dask scheduler can hold it, to ``_dask_gates``. Each job's run-time
+state is a ``JobState`` (``job._state``, one per run), written only here. Only the loop thread
+touches this state; other threads hand work over through the inbox (``_inbox``). A job holds a
+slot exactly while it is running (``_move``).
 Nothing here sleeps or polls, except for custom conditions that do not declare what they depend on.
 """
 
