@@ -10,7 +10,7 @@ import engine_tasks
 from pylo import InvalidArgument
 from pylo.conditions import AfterAnother, AfterOthers, AfterTimepoint
 from pylo.engine import DaskJob, ThreadJob
-from pylo.engine._dask_job import dask_plan, in_flight
+from pylo.engine._dask_gates import dask_plan, in_flight
 from pylo.engine._slots import Slots
 
 
@@ -54,5 +54,7 @@ def test_dask_plan_needs_every_upstream_in_flight_on_dask() -> None:
 
 def test_in_flight_means_a_dask_job_handed_over_and_not_settled() -> None:
     job = DaskJob(engine_tasks.add, (1, 2))
-    assert not in_flight(job) and not in_flight(None)  # not handed to Dask yet
-    assert not in_flight(ThreadJob(engine_tasks.add, (1, 1)))
+    assert not in_flight(job, None)  # not handed to Dask yet
+    assert not in_flight(ThreadJob(engine_tasks.add, (1, 1)), object())
+    assert in_flight(job, object())  # its attempt holds a Dask future, and it is pending
+    assert not in_flight(DaskJob(engine_tasks.add, (1, 2), retries=1), object())  # a retry makes a new future

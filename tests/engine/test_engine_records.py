@@ -152,3 +152,26 @@ def test_resubmitted_after_the_engine_process_is_killed(tmp_path: Any) -> None:
         eng.wait(60)
         assert eng.get_job(second).result() == 42
     assert {r["status"] for r in read_records(store).values()} == {"done"}
+
+
+def test_the_record_writer_logs_a_failed_write_and_drops_writes_once_muted(
+    tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from pylo.engine._job_records import RecordStore, RecordWriter, record_of
+
+    store = tmp_path / "store"
+    writer = RecordWriter(RecordStore(store))
+    first, second = ThreadJob(engine_tasks.add, (1, 2)), ThreadJob(engine_tasks.add, (3, 4))
+    writer.write(record_of(first), None)
+    writer.mute()  # a stopping engine: the records of the jobs it cancels stay as they were
+    writer.write(record_of(second), None)
+    writer.shutdown()
+    assert set(read_records(store)) == {first.id}
+
+    blocked = tmp_path / "blocked"
+    blocked.mkdir()
+    (blocked / "jobs").write_text("a file where the jobs folder should be")
+    writer = RecordWriter(RecordStore(blocked))
+    writer.write(record_of(first), None)  # fails on the writer's thread: logged, not raised
+    writer.shutdown()
+    assert f"could not write the record of job {first.id}" in caplog.text

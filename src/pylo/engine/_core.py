@@ -9,9 +9,11 @@
                                                                        └─► _notify waiters
 
 What to do is decided by the pure functions of ``_scheduling`` (events in, actions out); this
-module carries the actions out. Each job's run-time state is a ``JobState`` (``job._state``, one
-per run), written only here. Only the loop thread touches this state; other threads hand work
-over through the inbox (``_inbox``). A job holds a slot exactly while it is running (``_move``).
+module carries the actions out, handing the writing of job records to ``_job_records`` and a
+Dask job's gate, when the Dask scheduler can hold it, to ``_dask_gates``. Each job's run-time
+state is a ``JobState`` (``job._state``, one per run), written only here. Only the loop thread
+touches this state; other threads hand work over through the inbox (``_inbox``). A job holds a
+slot exactly while it is running (``_move``).
 Nothing here sleeps or polls, except for custom conditions that do not declare what they depend on.
 """
 
@@ -27,12 +29,14 @@ from typing import TYPE_CHECKING, Any
 
 from .._core.status import Status, check_transition
 from ._timers import EngineClock
-from ._deps import Deferred, bind, upstreams
+from ._dask_gates import dask_plan, in_flight, submit_gated
+from ._dask_job import _dask_future
+from ._deps import bind, upstreams
 from ..errors import InvalidArgument, JobCancelled
 from ._job import Job
 from ._job_state import JobFuture, JobState, call_hook
 from ._outcome import Outcome
-from ._job_records import RecordStore, record_of, spec_of
+from ._job_records import RecordStore, RecordWriter, record_of, spec_of
 from ._scheduling import (
     BeginOnDask, Cancel, Fail, Halt, Restart, RetryLater, RunAction, Settle, Start, Stream, TakeBack,
     after_outcome, gate, on_cancel, on_rerun, upstream_of,
@@ -82,9 +86,8 @@ class Scheduler:
         self._waiters: dict[str, set[Job]] = collections.defaultdict(set)
         self._ready: dict[str, collections.deque[Job]] = collections.defaultdict(collections.deque)
         self._pumping = self._pump_again = False
-        self._stopping = False
         self._unsettled = Unsettled()
-        self._writes: Any = None  # a one-thread executor for record writes
+        self._records: RecordWriter | None = None  # the record store's writer while running
         self._inbox = Inbox()
         self.print_traceback = True
         self._status_watchers: dict[str, list[tuple[Callable[[Job], bool], Any]]] = {}
@@ -288,7 +291,7 @@ class Scheduler:
         if not state.compiled:
             state.token += 1
             try:
-                state.handle = job._launch(self, job._attempt_call(bind(job)), state.token)
+                state.handle = job._launch(self, job._attempt_call(bind(job, _result_of)), state.token)
             except Exception as exc:  # noqa: BLE001 - e.g. an unpicklable call: the attempt fails
                 self._ended(job, state.token, Outcome("failed", exc))
                 return
@@ -401,9 +404,8 @@ class Scheduler:
             future.set_exception(JobCancelled(state.cancel_reason or "cancelled"))
 
     def _persist(self, job: Job) -> None:
-        if self.record_store is None or self._stopping:
-            return
-        self._writes.submit(_write, self.record_store, record_of(job), job._state.spec)
+        if self._records is not None:
+            self._records.write(record_of(job), job._state.spec)
 
     # -- re-running ------------------------------------------------------------------------------------
 
@@ -430,26 +432,23 @@ class Scheduler:
     # -- Dask: gates compiled to dependencies ----------------------------------------------------------
 
     def _compile(self, job: Job) -> None:
+        """Leave ``job``'s gate to the Dask scheduler when it can hold it all (``_dask_gates``)."""
         if self.slots.per_kind.get("dask") is not None:
             return  # the engine must count these jobs itself (Dask jobs are outside max_jobs)
-        from ._dask_job import dask_plan, in_flight
-
-        plan = dask_plan(job.condition, [up.id for up in self._upstreams[job.id]], lambda i: in_flight(self._jobs.get(i)))
+        ups = [up.id for up in self._upstreams[job.id]]
+        plan = dask_plan(job.condition, ups, self._in_flight)
         if not plan:
             return
-        from . import _dask_client as _dask
-
-        order = [job_id for job_id, _ in plan]
         state = job._state
         state.token += 1
         state.compiled = True
-        token = state.token
-        state.handle = _dask.submit(
-            self.dask_client, _dask.settled_after, Deferred.of(job, order), [f for _, f in plan],
-            *[self._jobs[job_id]._state.handle for job_id, _ in plan],
-            key=f"pylo-job-{job.name}-{job.id}-{token}", on_done=functools.partial(self.report, job, token),
-        )
-        log.debug("job %s handed to Dask after %s", job.id, order)
+        handles = [self._jobs[job_id]._state.handle for job_id, _ in plan]
+        report = functools.partial(self.report, job, state.token)
+        state.handle = submit_gated(self.dask_client, job, state.token, plan, handles, report)
+
+    def _in_flight(self, job_id: str) -> bool:
+        job = self._jobs.get(job_id)
+        return job is not None and in_flight(job, job._state.handle)
 
     def gated_on_dask(self, job: Job) -> bool:
         """Whether ``job`` (a ``DaskJob``) waits for its upstreams on the Dask scheduler itself."""
@@ -457,8 +456,6 @@ class Scheduler:
 
     def dask_key(self, job: Job) -> str | None:
         """The key of the Dask task of ``job``'s current attempt (a ``DaskJob``), once it has one."""
-        from ._dask_job import _dask_future
-
         future = _dask_future(job._state.handle)
         return None if future is None else str(future.key)
 
@@ -482,8 +479,5 @@ def _wake(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
-def _write(records: RecordStore, record: Any, spec: bytes | None) -> None:
-    try:
-        records.write(record, spec)
-    except Exception:  # noqa: BLE001 - a lost record write must not stop the engine
-        log.exception("could not write the record of job %s", record.id)
+def _result_of(job: Job) -> Any:
+    return job._state.result

@@ -31,18 +31,19 @@ def upstreams(job: Job) -> list[Job]:
     return list(found.values())
 
 
-def bind(job: Job) -> Callable[[], Any]:
-    """``job``'s call with every upstream replaced by its result (upstreams must be done)."""
+def bind(job: Job, result_of: Callable[[Job], Any]) -> Callable[[], Any]:
+    """``job``'s call with every upstream replaced by its result, ``result_of(upstream)``
+    (upstreams must be done)."""
     if not any(_as_job(v) is not None for v in (*job.args, *job.kwargs.values())):
         return functools.partial(job.func, *job.args, **job.kwargs)
-    args = [_value(v) for v in job.args]
-    kwargs = {k: _value(v) for k, v in job.kwargs.items()}
+
+    def value(arg: Any) -> Any:
+        up = _as_job(arg)
+        return arg if up is None else result_of(up)
+
+    args = [value(v) for v in job.args]
+    kwargs = {k: value(v) for k, v in job.kwargs.items()}
     return functools.partial(job.func, *args, **kwargs)
-
-
-def _value(value: Any) -> Any:
-    up = _as_job(value)
-    return value if up is None else up._state.result
 
 
 @dataclasses.dataclass(frozen=True)

@@ -40,7 +40,7 @@ from ._checks import check_timeout
 from ._job import Job, JobFuture, awaitable, new_job_id
 from ._jobs import Jobs
 from ._process_pool import ProcessPool
-from ._job_records import JobRecord, RecordStore, rebuild, record_of, spec_of
+from ._job_records import JobRecord, RecordStore, RecordWriter, rebuild, record_of, spec_of
 from ._setting import EngineSetting
 from ._thread_pool import ThreadPool
 
@@ -125,13 +125,12 @@ class Engine(Scheduler):
                 return self
             self.loop = asyncio.new_event_loop()
             self.clock = self._clock_given or LoopClock(self.loop)
-            self._stopping = False
             ready = threading.Event()
             self._thread = threading.Thread(target=self._serve, args=(ready,), name="pylo-engine-loop", daemon=True)
             self._thread.start()
             ready.wait()
             if self.record_store is not None:
-                self._writes = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="pylo-engine-records")
+                self._records = RecordWriter(self.record_store)
             self._phase = "running"
         if self.record_store is not None:
             try:
@@ -171,17 +170,18 @@ class Engine(Scheduler):
     def _cancel_all(self, reason: str) -> list[Any]:
         """Cancel every job; return the handles of every job's latest attempt (a command
         cancelled just before may still be in its grace period, too)."""
-        self._stopping = True
+        if self._records is not None:
+            self._records.mute()
         handles = [job._state.handle for job in self._jobs.values() if job._state.handle is not None]
         for job in list(self._jobs.values()):
             self._cancel(job, reason)
         return handles
 
     def _close_resources(self) -> None:
-        for pool in (self._threads, self._processes, self._writes):
+        for pool in (self._threads, self._processes, self._records):
             if pool is not None:
                 pool.shutdown()
-        self._threads = self._processes = self._writes = None
+        self._threads = self._processes = self._records = None
         for thing in reversed(self._owned):
             try:
                 thing.close()
@@ -499,8 +499,8 @@ class Engine(Scheduler):
             )
             self.statuses[record.id] = Status.FAILED
             self._restored[record.id] = failed
-            assert self.record_store is not None  # restoring means reading one
-            self._writes.submit(self.record_store.write, failed, spec)
+            assert self._records is not None  # restoring means reading a record store
+            self._records.write(failed, spec)
             log.warning("job %s (%s) could not be re-submitted: %s", record.name, record.id, exc)
             return
         log.info("job %s (%s) re-submitted from the store", job.name, job.id)

@@ -9,11 +9,15 @@ Times are epoch seconds. ``spec`` is the job's constructor arguments, pickled wi
 ``pickle`` (functions by reference: module and qualified name), base64: present only when they
 pickle, i.e. when the function is importable. Like every pickle in the store it runs code when
 loaded: the store must be trusted. Each write replaces the whole record atomically.
+
+The engine writes a record at each status change through a ``RecordWriter``: on one background
+thread, in order, so its loop never waits for the store.
 """
 
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import dataclasses
 import json
 import logging
@@ -27,7 +31,7 @@ from ..errors import CorruptSnapshot, IncompatibleSnapshot
 from ..store._fs import Files
 from ._job import Job
 
-__all__ = ["JobRecord", "RecordStore", "record_of", "spec_of"]
+__all__ = ["JobRecord", "RecordStore", "RecordWriter", "record_of", "spec_of"]
 
 log = logging.getLogger(__name__)
 
@@ -143,3 +147,32 @@ class RecordStore:
         if not _ID.match(job_id):
             raise ValueError(f"not a job id: {job_id!r}")
         return f"{self.prefix}/{job_id}.json"
+
+
+class RecordWriter:
+    """Writes records to a ``RecordStore`` on one background thread, in the order given. A write
+    that fails is logged, never raised: a lost record must not stop the engine. Once ``mute()``
+    is called later writes are dropped: the jobs a stopping engine cancels keep their unfinished
+    records, so an engine restarted on the same store takes them up again."""
+
+    def __init__(self, records: RecordStore) -> None:
+        self.records = records
+        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="pylo-engine-records")
+        self._muted = False
+
+    def write(self, record: JobRecord, spec: bytes | None) -> None:
+        if not self._muted:
+            self._pool.submit(self._write, record, spec)
+
+    def mute(self) -> None:
+        self._muted = True
+
+    def shutdown(self) -> None:
+        """Wait for the writes given so far."""
+        self._pool.shutdown()
+
+    def _write(self, record: JobRecord, spec: bytes | None) -> None:
+        try:
+            self.records.write(record, spec)
+        except Exception:  # noqa: BLE001 - a lost record write must not stop the engine
+            log.exception("could not write the record of job %s", record.id)
