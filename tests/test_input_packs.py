@@ -198,3 +198,41 @@ def test_the_ends_of_a_packs_blocks_gather_behind_a_write_in_flight(tmp_path: An
     assert tally.finished == 12 and tally.blocks == 3
     assert [sorted(store.read_block_state(eid, b).finished) for b in blocks] == [
         [0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]]
+
+
+def test_results_of_a_pack_are_read_once_for_all_its_blocks(s3_pylo: Any) -> None:
+    pylo = s3_pylo(block_size=5, number_of_workers=1, store_results=True)
+    counts = _count_requests(pylo.store.files)
+    eid = pylo.start_from_scratch(range(80), tasks.ok_string, progress=False)  # 16 blocks, one pack
+    assert {b.pack for b in pylo.store.read_manifest(eid).blocks} == {0}
+    written = counts[("PutObject", "results")]
+    assert list(pylo.get_results(eid)) == [(x, tasks.ok_string(x)) for x in range(80)]
+    assert counts[("GetObject", "results")] == written  # each results object once, not once per block
+
+
+def test_a_failed_write_does_not_stop_the_later_flushes_of_the_run(tmp_path: Any) -> None:
+    # A write that failed raises at the next hand-over; what was handed over stays queued and the
+    # flush made while the error goes out must still write it (it was silently dropped).
+    from pylo import Config
+    from pylo._core.background_writes import BackgroundWrites
+    from pylo._core.block import BlockContext, FlushWriter, run_block
+    from pylo._core.decide import WorkerTally
+    from pylo.store import BlockInfo, Store
+
+    store = Store(f"memory://failed-write-{tmp_path.name}")
+    eid = "20261201T000000000000Z-0000abcd"
+    ctx = BlockContext(store, eid, tasks.noop, Config(task_executions_before_flush=5))
+    info = BlockInfo(0, 0, 20, 0)
+    writes = BackgroundWrites(threads=1, depth=2)
+
+    def refused() -> None:  # not a store error (after those the run stops writing, by design)
+        raise RuntimeError("a write failed")
+
+    writes.submit(refused)  # an earlier write of this writer that failed
+    writes.settle()  # it has failed; its error waits for the next submit
+    out = FlushWriter(ctx, 0, writes, lambda d: None)
+    with pytest.raises(RuntimeError, match="a write failed"):
+        run_block(ctx, info, WorkerTally(0), start=(BlockState(), list(range(20))), writes=writes, out=out)
+    writes.wait()
+    writes.close()
+    assert store.read_block_state(eid, info).finished  # the flush on the way out was written

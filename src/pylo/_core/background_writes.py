@@ -37,6 +37,10 @@ class BackgroundWrites:
             self._pool = concurrent.futures.ThreadPoolExecutor(self.threads, thread_name_prefix="pylo-write")
         self._pending.append(self._pool.submit(write))
 
+    def settle(self) -> None:
+        """Block until every queued write has ended, keeping their errors for the next submit."""
+        concurrent.futures.wait(list(self._pending))
+
     def wait(self) -> None:
         """Block until every queued write is done; raise the first error."""
         try:
