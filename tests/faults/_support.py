@@ -225,3 +225,12 @@ def wait_flushed(store: Any, eid: str, x: int, flush: int, block_size: int) -> N
         return set().union(*(store.read_block_state(eid, b).finished for b in run))
 
     wait_for(lambda: done <= flushed(), f"the flushes before input {x}")
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` still exists."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

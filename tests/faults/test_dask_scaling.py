@@ -13,7 +13,7 @@ import pytest
 
 import fault_tasks
 import tasks
-from _support import read_pid, wait_for, wait_flushed
+from _support import alive, read_pid, wait_for, wait_flushed
 from pylo import Pylo
 
 pytestmark = pytest.mark.slow
@@ -91,7 +91,7 @@ def test_a_retired_workers_pylo_worker_stops_between_inputs(make_cluster: Any, t
     [address] = [a for a, p in client.run(os.getpid).items() if p == retired]
     client.retire_workers([address], close_workers=True)
     (gates / f"open-{GATES[0]}").touch()  # the other Pylo worker stays at its gate meanwhile
-    wait_for(lambda: not _alive(retired), "the retired worker's process to end")
+    wait_for(lambda: not alive(retired), "the retired worker's process to end")
     (gates / f"open-{GATES[1]}").touch()
     assert run.wait(timeout=90) == run.id
     _assert_counted_once(pylo, run, calls)
@@ -99,14 +99,6 @@ def test_a_retired_workers_pylo_worker_stops_between_inputs(make_cluster: Any, t
     # It stopped at its next look at its Dask worker (within one flush window), not at the end of its chain.
     assert ran_there[:GATES[0] + 1] == [str(x) for x in range(GATES[0] + 1)], ran_there
     assert len(ran_there) <= GATES[0] + 1 + FLUSH, ran_there
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def test_an_adaptive_cluster_from_zero_workers_runs_every_pylo_worker_and_loses_nothing(tmp_path: Path) -> None:

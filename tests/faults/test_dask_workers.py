@@ -14,7 +14,7 @@ import pytest
 
 import fault_tasks
 import tasks
-from _support import Ledger, read_pid, reruns, wait_for, wait_flushed
+from _support import Ledger, alive, read_pid, reruns, wait_for, wait_flushed
 from pylo import Pylo
 
 pytestmark = pytest.mark.slow
@@ -85,7 +85,7 @@ def _kill_at_gate(client: Any, gates: Path, x: int, before: Callable[[], None] =
     before()
     assert pid in client.run(os.getpid).values()  # a Dask worker process, not this one
     os.kill(pid, signal.SIGKILL)
-    wait_for(lambda: not _alive(pid), "the killed worker process to be gone")
+    wait_for(lambda: not alive(pid), "the killed worker process to be gone")
 
 
 def _ended_whole(pylo: Pylo, run: Any, n: int) -> Any:
@@ -95,14 +95,6 @@ def _ended_whole(pylo: Pylo, run: Any, n: int) -> Any:
     summary = pylo.summary(run.id)
     assert (summary.finished, summary.failed, summary.pending) == (n, 0, 0)
     return summary
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def tasks_called(calls: Path) -> dict[str, int]:
