@@ -43,10 +43,11 @@ STOP_CHECK_INTERVAL = 0.05
 # flushed early, whatever ``task_executions_before_flush`` says.
 RECORDS_FLUSH_BYTES = 1 << 20
 
-# On an object store, at most this many windows of ``task_executions_before_flush`` attempts are
-# handed over and not yet written (the write in flight and the one queued behind it); past it the
-# loop waits for the store. This only happens when a window of tasks runs faster than one PUT, i.e.
-# when rerunning the windows after a crash is cheap.
+# At most this many windows of ``task_executions_before_flush`` attempts are handed over and not
+# yet written (the write in flight and the one queued behind it); past it the loop waits for the
+# store. This only happens when a window of tasks runs faster than one write (a PUT, or a local
+# fsync), i.e. when rerunning the windows after a crash is cheap. Exception records gather the same
+# way up to RECORDS_FLUSH_BYTES queued behind the write in flight, so they never pile up in memory.
 COALESCE_WINDOWS = 32
 
 
@@ -166,10 +167,9 @@ class _BlockRun:
         self.record_bytes = 0
         self.since = 0
         self.pid = os.getpid()  # a task that forks: its child must not run pylo's shutdown path
-        # On an object store one flush is written in the background while the task goes on; a
-        # local write (~0.3 ms) costs less than handing it to another thread.
+        # Flushes are written in the background while the task goes on (see ``new_writer``).
         self.shared = writes is not None
-        self.writes = writes or new_writer(ctx)
+        self.writes = writes or new_writer()
         self.out = out or FlushWriter(ctx, info.inputs_object, self.writes, report)
         # Running totals of this block, folded into the tally at the end.
         self.tally = tally if tally.started else dataclasses.replace(tally, started=_now())
@@ -318,11 +318,10 @@ class _BlockRun:
         # Counted as soon as handed over; a hand-over always happens, even of nothing: it queues
         # a write for what an earlier one left queued when a write had failed.
         self.tally = self.tally.add(finished=len(self.finished), failed=len(self.failed), attempts=self.since)
-        self.record_bytes = 0
-        unwritten = self.out.hand(self)
+        unwritten, queued_bytes = self.out.hand(self)
         limit = COALESCE_WINDOWS * self.ctx.config.task_executions_before_flush
-        if coalesce and unwritten >= limit:
-            self.out.wait_below(limit)  # the store is slower than the task: let it catch up
+        if coalesce and (unwritten >= limit or queued_bytes >= RECORDS_FLUSH_BYTES):
+            self.out.wait_below(limit, RECORDS_FLUSH_BYTES)  # the store is slower than the task
 
 
 class FlushWriter:
@@ -347,12 +346,14 @@ class FlushWriter:
         self.queued = _Handover()  # handed over, not yet being written
         self.in_flight = 0  # inputs of the write being made
 
-    def hand(self, run: _BlockRun) -> int:
+    def hand(self, run: _BlockRun) -> tuple[int, int]:
         """Take what ``run`` gathered since its last flush; return how many concluded inputs are
-        not written yet. Raises the error of an earlier write (what was handed over stays queued)."""
+        not written yet and how many bytes of exception records wait behind the write in flight.
+        Raises the error of an earlier write (what was handed over stays queued)."""
         with self.lock:
             self.queued.take(run)
             queued, unwritten = self.queued, self.queued.count + self.in_flight
+            queued_bytes = queued.record_bytes
             schedule = not queued.scheduled and not queued.empty
             queued.scheduled = queued.scheduled or schedule
         if schedule:
@@ -362,7 +363,7 @@ class FlushWriter:
                 with self.lock:  # no write was queued for it: the next hand-over queues one
                     queued.scheduled = False
                 raise
-        return unwritten
+        return unwritten, queued_bytes
 
     def _write(self) -> None:
         """Write what was handed over since the last write (on the writer's thread)."""
@@ -389,11 +390,13 @@ class FlushWriter:
                 self.in_flight = 0
                 self.written.notify_all()
 
-    def wait_below(self, limit: int) -> None:
-        """Wait until fewer than ``limit`` concluded inputs are unwritten (or nothing is being
-        written any more: a failed write is raised by the next hand-over)."""
+    def wait_below(self, limit: int, record_bytes: int) -> None:
+        """Wait until fewer than ``limit`` concluded inputs are unwritten and fewer than
+        ``record_bytes`` of exception records are queued (or nothing is being written any more:
+        a failed write is raised by the next hand-over)."""
         with self.written:
-            while self.queued.count + self.in_flight >= limit and (self.in_flight or self.queued.scheduled):
+            while ((self.queued.count + self.in_flight >= limit or self.queued.record_bytes >= record_bytes)
+                   and (self.in_flight or self.queued.scheduled)):
                 self.written.wait(1.0)
 
 
@@ -407,6 +410,7 @@ class _Handover:
         self.failed: list[tuple[int, int]] = []
         self.retried: list[tuple[int, int]] = []
         self.records: list[dict[str, Any]] = []
+        self.record_bytes = 0
         self.results: list[bytes] = []
         self.since = 0
 
@@ -426,18 +430,20 @@ class _Handover:
         self.failed.extend(run.failed)
         self.retried.extend(run.retried)
         self.records.extend(run.records)
+        self.record_bytes += run.record_bytes
         self.results.extend(run.results)
         self.since += run.since
-        run.since = 0
+        run.since = run.record_bytes = 0
         for gathered in (run.finished, run.failed, run.retried, run.records, run.results):
             gathered.clear()
 
 
-def new_writer(ctx: BlockContext) -> BackgroundWrites:
-    """The writer of a worker's flushes: in the background on an object store, one write in
-    flight and one queued behind it (which takes whatever was handed over when it starts); a
-    local write (~0.3 ms) costs less than handing it to another thread."""
-    return BackgroundWrites(threads=0 if ctx.store.files.local else 1, depth=2)
+def new_writer() -> BackgroundWrites:
+    """The writer of a worker's flushes, in the background: one write in flight and one queued
+    behind it (which takes whatever was handed over when it starts). On an object store a write
+    is a PUT (~10 ms); on local disk an fsync (~0.4 ms): both longer than a window of fast tasks,
+    and written inline they halved a run of no-op tasks."""
+    return BackgroundWrites(threads=1, depth=2)
 
 
 def _record_size(record: dict[str, Any]) -> int:

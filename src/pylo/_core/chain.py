@@ -67,7 +67,7 @@ def run_worker(
     def stopped() -> bool:  # read between inputs: a flag, no I/O
         return stop() or beat.cancelled
 
-    writes = new_writer(ctx)
+    writes = new_writer()
     try:
         tally = _run_blocks(ctx, todo, tally, stopped, report, ahead, beat, writes)
         writes.wait()  # the last block's last flush
