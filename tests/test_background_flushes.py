@@ -62,27 +62,38 @@ class GatedStore(Store):
 
 
 class _Signals(threading.Condition):
-    """A condition variable that sets ``event`` whenever someone waits on it while ``ready()``."""
+    """A condition variable that sets ``event`` whenever someone waits on it while ``ready()``.
+    ``untimed``: a wait lasts until notified (the waiter must be woken, not find out by polling)."""
 
-    def __init__(self, lock: Any, event: threading.Event, ready: Callable[[], bool]) -> None:
+    def __init__(self, lock: Any, event: threading.Event, ready: Callable[[], bool], untimed: bool = False) -> None:
         super().__init__(lock)
-        self.event, self.ready = event, ready
+        self.event, self.ready, self.untimed = event, ready, untimed
 
     def wait(self, timeout: float | None = None) -> bool:
         if self.ready():
             self.event.set()
-        return super().wait(timeout)
+        return super().wait(None if self.untimed else timeout)
 
 
 class SignallingFlushWriter(FlushWriter):
-    """A real ``FlushWriter`` that sets ``waiting`` when the task loop waits for the store while
-    ``store``'s held write is at its gate (a wait before the writer took the batch, or reached
-    the store, says nothing about the cap)."""
+    """A real ``FlushWriter`` (of block 0's objects) that sets ``waiting`` when the task loop
+    waits for the store while ``ready()``; ``untimed`` as for ``_Signals``."""
 
-    def __init__(self, ctx: BlockContext, store: GatedStore, writes: BackgroundWrites,
-                 waiting: threading.Event) -> None:
+    def __init__(self, ctx: BlockContext, writes: BackgroundWrites, waiting: threading.Event,
+                 ready: Callable[[], bool], untimed: bool = False) -> None:
         super().__init__(ctx, 0, writes, lambda d: None)
-        self.written = _Signals(self.lock, waiting, store.entered.is_set)
+        self.written = _Signals(self.lock, waiting, ready, untimed)
+
+
+MESSAGE = "x" * 60_000  # its record nears the size limit (message and traceback cut, pickle kept)
+
+
+def _record_bytes() -> int:
+    """The size of the record of a task raising ``ValueError(MESSAGE)``, as the loop counts it."""
+    try:
+        raise ValueError(MESSAGE)
+    except ValueError as exc:
+        return _record_size(record_failure(exc, position=0, worker=0, attempt=1))
 
 
 @pytest.fixture
@@ -108,7 +119,9 @@ def _run_held(pool: concurrent.futures.ThreadPoolExecutor, store: GatedStore, co
     ctx = BlockContext(store, EID, counted, config)
     info = BlockInfo(0, 0, count, 0)
     writes = new_writer()
-    out = SignallingFlushWriter(ctx, store, writes, arrived)
+    # A wait before the writer took the first batch, or before it reached the store, says
+    # nothing about the cap: only one while the held write is at its gate.
+    out = SignallingFlushWriter(ctx, writes, arrived, store.entered.is_set)
     loop = pool.submit(run_block, ctx, info, WorkerTally(0), start=(BlockState(), list(range(count))),
                        writes=writes, out=out)
     try:
@@ -145,16 +158,12 @@ def test_exception_records_held_for_the_store_stay_within_two_flushes(
     # Large tracebacks flush on size; while the store is slow they must not pile up in memory:
     # the loop waits once a flush's worth of records is queued behind the write in flight.
     store = GatedStore(str(tmp_path / "s"))
-    message = "x" * 60_000  # a record near its size limit (message, traceback and pickle cut or kept)
-    try:
-        raise ValueError(message)
-    except ValueError as exc:
-        size = _record_size(record_failure(exc, position=0, worker=0, attempt=1))
+    size = _record_bytes()
     per_flush = math.ceil(RECORDS_FLUSH_BYTES / size)  # records gathered before a flush on size
     bound = 2 * per_flush  # the write in flight and the one queued behind it
 
     def task(x: int) -> None:
-        raise ValueError(message)
+        raise ValueError(MESSAGE)
 
     count = 3 * bound
     config = Config(task_executions_before_flush=100_000, flush_interval=600.0, max_worker_failures=100_000)
@@ -164,6 +173,46 @@ def test_exception_records_held_for_the_store_stay_within_two_flushes(
     assert ran == bound
     assert tally.failed == count
     assert len(store.read_block_state(EID, BlockInfo(0, 0, count, 0)).failed) == count
+
+
+def test_records_waiting_for_the_writer_let_the_loop_go_on_once_it_takes_them(
+        tmp_path: Any, pool: concurrent.futures.ThreadPoolExecutor) -> None:
+    # The loop waits while a flush's worth of records is queued; once the writer takes them (their
+    # write now in flight, nothing queued behind it) the loop must go on at once, not wait for
+    # that write to end (it waited for every write of records: as if they were written inline).
+    store = GatedStore(str(tmp_path / "s"))
+    per_flush = math.ceil(RECORDS_FLUSH_BYTES / _record_bytes())
+    busy = threading.Event()
+    went_on = threading.Event()
+
+    def task(x: int) -> None:
+        if x == per_flush:  # the first input after the first flush
+            went_on.set()
+        raise ValueError(MESSAGE)
+
+    count = 3 * per_flush
+    ctx = BlockContext(store, EID, task, Config(task_executions_before_flush=100_000, flush_interval=600.0))
+    writes = new_writer()
+
+    def earlier_write() -> None:  # the writer is busy: the first records wait for it
+        assert busy.wait(HOLD)
+
+    writes.submit(earlier_write)
+    waits = threading.Event()
+    out = SignallingFlushWriter(ctx, writes, waits, lambda: True, untimed=True)
+    loop = pool.submit(run_block, ctx, BlockInfo(0, 0, count, 0), WorkerTally(0),
+                       start=(BlockState(), list(range(count))), writes=writes, out=out)
+    try:
+        assert waits.wait(HOLD)  # the loop waits for the writer to take the first flush
+        busy.set()
+        assert store.entered.wait(HOLD)  # taken: its write is held in the store
+        assert went_on.wait(10.0), "the loop waited for the write in flight to end"
+    finally:
+        busy.set()
+        store.gate.set()
+    assert loop.result(HOLD).failed == count
+    writes.wait()
+    writes.close()
 
 
 class OutcomeStore(Store):

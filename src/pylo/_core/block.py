@@ -342,7 +342,7 @@ class FlushWriter:
         self.writer = uuid.uuid4().hex[:12]
         self.seq = 0  # only the writes change it, one at a time
         self.lock = threading.Lock()
-        self.written = threading.Condition(self.lock)  # a write ended
+        self.written = threading.Condition(self.lock)  # a write took what was queued, or ended
         self.queued = _Handover()  # handed over, not yet being written
         self.in_flight = 0  # inputs of the write being made
 
@@ -371,6 +371,7 @@ class FlushWriter:
         with self.lock:
             batch, self.queued = self.queued, _Handover()
             self.in_flight = batch.count
+            self.written.notify_all()  # nothing queued now: a loop waiting on its records goes on
         try:
             if batch.records:
                 ctx.store.write_records(eid, block, batch.records, self.seq, self.writer)
