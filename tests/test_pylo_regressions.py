@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -96,16 +97,29 @@ class TickingClock:
 
 def test_bug4_flush_interval_bounds_what_a_crash_can_lose(tmp_path: Any) -> None:
     clock = TickingClock()
+    pylo = Pylo.local_multithread(str(tmp_path / "s"), number_of_workers=1, clock=clock, flush_interval=10.0)
+
+    def written() -> int:
+        return sum("/progress/" in p for p in pylo.store.files.find(pylo.store.files.root))
 
     def slow(x: int) -> None:  # each input "takes" 4 s
+        if x in (3, 6):  # flushes are written in the background: let the one before this input
+            _wait_until(lambda: written() == x // 3)  # land, or the next gathers into its write
         clock.now += 4.0
 
-    pylo = Pylo.local_multithread(str(tmp_path / "s"), number_of_workers=1, clock=clock, flush_interval=10.0)
     eid = pylo.start_from_scratch(range(9), slow)
     files = pylo.store.files
     segments = files.find(pylo.store.layout.progress_dir(eid))
     # A flush every third input (12 s > 10 s): 3 segments, never 1000 inputs at risk.
     assert len(segments) == 3
+
+
+def _wait_until(condition: Any, timeout: float = 30.0) -> None:
+    """Poll ``condition`` until it holds (a bounded wait on a condition, not a sleep)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting for a condition"
+        time.sleep(0.005)
 
 
 def test_bug5_writes_are_atomic_under_sigkill(tmp_path: Any) -> None:
