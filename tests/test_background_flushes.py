@@ -249,16 +249,22 @@ class OutcomeStore(Store):
 
 class GateOpeningWrites(BackgroundWrites):
     """The worker's real writer, which opens ``gate`` when the worker waits for its writes (or
-    closes it, which waits too): the held write ends only once the worker waits for it, never
-    before the worker decided when to write its outcome."""
+    closes it, which waits too) once ``held`` writes were handed to it, the held one among them:
+    that write ends only once the worker waits for it, never before the worker decided what it
+    does next (write its outcome, start a block)."""
 
-    def __init__(self, gate: threading.Event) -> None:
+    def __init__(self, gate: threading.Event, held: int) -> None:
         like = new_writer()
         super().__init__(threads=like.threads, depth=like.depth)
-        self.gate = gate
+        self.gate, self.held, self.submitted = gate, held, 0
+
+    def submit(self, write: Callable[[], None]) -> None:
+        self.submitted += 1
+        super().submit(write)
 
     def wait(self) -> None:
-        self.gate.set()
+        if self.submitted >= self.held:
+            self.gate.set()
         super().wait()
 
     def close(self) -> None:
@@ -280,7 +286,7 @@ def test_the_outcome_is_written_after_the_last_segments(tmp_path: Any, monkeypat
     store = OutcomeStore(str(tmp_path / "s"))
     blocks = _write_blocks(store, [3, 3])
     gate = store.hold(1, 0)  # the last block's only flush: written while the worker ends
-    monkeypatch.setattr(chain, "new_writer", lambda: GateOpeningWrites(gate))
+    monkeypatch.setattr(chain, "new_writer", lambda: GateOpeningWrites(gate, held=2))
     ctx = BlockContext(store, EID, lambda x: None, Config(flush_interval=600.0))
     tally = chain.run_worker(ctx, 0, blocks)
     assert tally.finished == 6
@@ -297,7 +303,7 @@ def test_a_block_that_raised_records_the_outcome_after_the_write_in_flight(
     first = store.hold(0, 0)
     store.fail.add((0, 0))  # the first write, of inputs 0-1, fails once let through
     second = store.hold(0, 1)  # the second, of inputs 2-3, is being written as the block ends
-    monkeypatch.setattr(chain, "new_writer", lambda: GateOpeningWrites(second))
+    monkeypatch.setattr(chain, "new_writer", lambda: GateOpeningWrites(second, held=2))
 
     def task(x: int) -> None:
         if x == 2:  # the first write has taken inputs 0-1 and waits at its gate
@@ -321,7 +327,7 @@ def test_a_worker_that_raised_between_blocks_records_the_outcome_after_the_write
     store = OutcomeStore(str(tmp_path / "s"))
     blocks = _write_blocks(store, [3, 3], missing=frozenset({1}))
     gate = store.hold(0, 0)
-    monkeypatch.setattr(chain, "new_writer", lambda: GateOpeningWrites(gate))
+    monkeypatch.setattr(chain, "new_writer", lambda: GateOpeningWrites(gate, held=1))
     ctx = BlockContext(store, EID, lambda x: None, Config(flush_interval=600.0))
     with pytest.raises(CorruptSnapshot, match="missing input block"):
         chain.run_worker(ctx, 0, blocks)
@@ -340,3 +346,24 @@ def test_a_failed_last_write_is_raised_not_dropped(tmp_path: Any) -> None:
         chain.run_worker(ctx, 0, blocks)
     assert store.read_workers(EID)[0]["cancelled"] is True
     assert sorted(store.read_block_state(EID, blocks[1]).finished) == []
+
+
+def test_on_a_rerun_a_block_starts_once_the_blocks_before_it_are_stored(
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A rerun follows the death of a process. When a block kills it too often, the backend records
+    # as lost the first block the store shows unconcluded: the block before must not still have
+    # its last flush in flight (it was recorded lost in place of the block that killed the worker,
+    # which then ran and killed again).
+    store = OutcomeStore(str(tmp_path / "s"))
+    blocks = _write_blocks(store, [3, 3])
+    gate = store.hold(0, 0)  # the first block's only flush
+    monkeypatch.setattr(chain, "new_writer", lambda: GateOpeningWrites(gate, held=1))
+    seen: list[int] = []
+
+    def task(x: int) -> None:
+        if x == 3:  # the second block's first input
+            seen.append(len(store.read_block_state(EID, blocks[0]).finished))
+
+    ctx = BlockContext(store, EID, task, Config(flush_interval=600.0))
+    assert chain.run_worker(ctx, 0, blocks, rerun=True).finished == 6
+    assert seen == [3]

@@ -69,7 +69,7 @@ def run_worker(
 
     writes = new_writer()
     try:
-        tally = _run_blocks(ctx, todo, tally, stopped, report, ahead, beat, writes)
+        tally = _run_blocks(ctx, todo, tally, stopped, report, ahead, beat, writes, careful=rerun)
         writes.wait()  # the last block's last flush
     except StoreUnreachable:
         beat.abandon()  # nothing more can be written: the lease expires on its own
@@ -112,7 +112,13 @@ def _run_blocks(
     ahead: _ReadAhead,
     beat: Heartbeat,
     writes: BackgroundWrites,
+    careful: bool,
 ) -> WorkerTally:
+    # ``careful`` (a rerun: a process died running this worker): a block starts once the blocks
+    # before it are in the store. Should it kill its process again, the first block the store
+    # shows unconcluded is then this one, which the backend records as lost (``KilledWorker``),
+    # not the block before whose last flush was still in flight. A first run lets that flush be
+    # written while the next block runs.
     # On local disk a block asks for the cancel marker as it starts (a cheap GET, so a cancel
     # never waits for the next poll); on an object store the heartbeat's poll is enough.
     check = beat.check_cancel if ctx.store.files.local else (lambda: beat.cancelled)
@@ -122,6 +128,8 @@ def _run_blocks(
             break
         start = ahead.take()
         ahead.read(todo[i + 1] if i + 1 < len(todo) else None)
+        if careful:
+            writes.wait()
         if out is None or not continues(info, todo[i - 1]):
             out = FlushWriter(ctx, info.inputs_object, writes, report)
         tally = run_block(ctx, info, tally, stop=stop, report=report, start=start, writes=writes, out=out)
