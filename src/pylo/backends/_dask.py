@@ -159,18 +159,22 @@ class DaskBackend:
             owned.close()
         self._owned = []
 
-    def submit_worker(self, store: Store, eid: str, w: int, blocks: Sequence[BlockInfo], config: Config,
-                      lost: tuple[int, ...], generation: int, annotations: dict[str, Any]) -> Future[Any]:
-        """The one place a Pylo worker is handed to Dask: first submission and resubmissions alike
-        carry the same restrictions and annotations."""
+    def submit_workers(self, store: Store, eid: str, chains: dict[int, Sequence[BlockInfo]], config: Config,
+                       lost: dict[int, tuple[int, ...]], generation: dict[int, int],
+                       annotations: dict[str, Any]) -> list[Future[Any]]:
+        """The one place Pylo workers are handed to Dask: first submission and resubmissions alike
+        carry the same restrictions and annotations. All of a run's workers go in one
+        submission: one by one, 32 of them reached their Dask workers over ~70 ms."""
+        ws = list(chains)
         with annotate(**annotations):
-            future: Future[Any] = self.client.submit(
-                _dask_worker, store, eid, w, tuple(blocks), config, lost,
-                key=worker_key(eid, w, generation), pure=False,
+            futures: list[Future[Any]] = self.client.map(
+                _dask_worker, [store] * len(ws), [eid] * len(ws), ws, [tuple(chains[w]) for w in ws],
+                [config] * len(ws), [lost[w] for w in ws],
+                key=[worker_key(eid, w, generation[w]) for w in ws], pure=False,
                 resources=self.resources, workers=self.workers,
             )
-        fire_and_forget(future)  # the run belongs to the store: it outlives this client
-        return future
+        fire_and_forget(futures)  # the run belongs to the store: it outlives this client
+        return futures
 
 
 def new_local_cluster(n_workers: int | None = None) -> LocalCluster:
@@ -228,8 +232,7 @@ class _Driver:
         try:
             self.ctx.store.write_task(self.manifest.id, cloudpickle.dumps(self.ctx.task))
             self.client.subscribe_topic(self.topic, self._on_event)
-            for w in self.chains:
-                self._submit(w)
+            self._submit(list(self.chains))
             threading.Thread(target=self._drive, name=f"pylo-{self.manifest.id}-driver", daemon=True).start()
         except BaseException as exc:  # the client failed us: drop the futures, end the run
             self._unsubscribe()
@@ -237,13 +240,14 @@ class _Driver:
             self._settle(exc)
             raise
 
-    def _submit(self, w: int) -> None:
-        fut = self.backend.submit_worker(self.ctx.store, self.manifest.id, w, self.chains[w], self.ctx.config,
-                                         self.lost[w], self.generation[w], self.annotations)
+    def _submit(self, workers: list[int]) -> None:
+        futures = self.backend.submit_workers(self.ctx.store, self.manifest.id, {w: self.chains[w] for w in workers},
+                                              self.ctx.config, self.lost, self.generation, self.annotations)
         with self.lock:
-            self.futures[str(fut.key)] = (w, self.generation[w])
-            self.live[w] = fut
-        self.pending.add(fut)
+            for w, fut in zip(workers, futures):
+                self.futures[str(fut.key)] = (w, self.generation[w])
+                self.live[w] = fut
+        self.pending.update(futures)
 
     def cancel_queued(self) -> None:
         """Cancel the tasks that have not started, and tell the running ones at once through
@@ -275,11 +279,11 @@ class _Driver:
                     w, gen = self.futures.pop(str(fut.key))
                 if gen != self.generation[w]:
                     continue
-                if fut.status == "finished":
+                counts, failure = _outcome(fut)
+                if failure is None:
                     if not self.lost[w]:  # a lost block's partial progress is in the store only
-                        self.counts[w] = fut.result()
+                        self.counts[w] = counts
                     continue
-                failure = self._failure(fut)
                 if isinstance(failure, KilledWorker) and error is None and not self.run.cancel_requested:
                     self._lost(w)
                 elif failure is not None and error is None and not (
@@ -309,15 +313,6 @@ class _Driver:
         if not left:
             return None
         return self._translate(left[0], CancelledError(_reason(left[0])))  # type: ignore[return-value]
-
-    def _failure(self, fut: Future[Any]) -> BaseException | None:
-        if fut.status == "cancelled":  # by us, or by the client when it lost its scheduler
-            return CancelledError(_reason(fut))
-        try:
-            failure: BaseException | None = fut.exception()
-            return failure
-        except CancelledError as exc:
-            return exc
 
     def _translate(self, fut: Future[Any], failure: BaseException) -> BaseException:
         if isinstance(failure, CancelledError):
@@ -349,7 +344,7 @@ class _Driver:
         log.error("block %d of %s lost (KilledWorker); its inputs stay pending", running.block, eid)
         self.lost[w] = (*self.lost[w], running.block)
         self.generation[w] += 1
-        self._submit(w)
+        self._submit([w])
 
     def _wait_leases(self) -> None:
         """Wait until no worker lease of the run is alive: after a cancel, running workers flush
@@ -413,6 +408,19 @@ class _Driver:
 
 def _late_event(event: Any) -> None:
     """Progress of a run that has ended: its counts were reconciled with the store already."""
+
+
+def _outcome(fut: Future[Any]) -> tuple[Any, BaseException | None]:
+    """What a worker's task ended with: its counts, or why it has none. The future is read once:
+    Dask may cancel it at any moment, even once it has finished (cancelling a run cancels all its
+    tasks), so a status read first could say ``finished`` of a future that is cancelled by the time
+    its result is asked for."""
+    try:
+        return fut.result(), None
+    except CancelledError:  # by us, or by the client when it lost its scheduler
+        return None, CancelledError(_reason(fut))
+    except Exception as exc:  # noqa: BLE001 - the task's own error, or KilledWorker
+        return None, exc
 
 
 def _reason(fut: Future[Any]) -> str:
