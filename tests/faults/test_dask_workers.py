@@ -108,6 +108,32 @@ def test_the_block_that_kills_its_worker_is_lost_not_the_one_whose_last_flush_wa
     assert all(tasks_called(calls)[str(x)] == 1 for x in (4, 5))
 
 
+@pytest.mark.parametrize("how", [{"rerun": True}, {"careful": True}])
+def test_a_careful_worker_starts_a_block_once_the_one_before_concluded_in_the_store(
+    tmp_path: Path, how: dict[str, bool]
+) -> None:
+    # What the Dask client relies on after KilledWorker, without Dask: when the first input of
+    # block 1 runs, block 0's last flush (a large result, slow to write) is in the store already.
+    from pylo import Config
+    from pylo._core.block import BlockContext, worker_blocks
+    from pylo._core.chain import run_worker
+    from pylo._core.plan import plan_execution
+    from pylo.store import Store
+
+    store = Store(str(tmp_path / "store"))
+    config = Config(block_size=3, store_results=True, task_executions_before_flush=2, flush_interval=60.0)
+    seen: list[list[int]] = []
+
+    def task(x: int) -> bytes:
+        if x == 3:  # the first input of block 1
+            seen.append(sorted(store.read_block_state(manifest.id, manifest.blocks[0]).finished))
+        return b"x" * BIG if x == 2 else b""
+
+    manifest = plan_execution(store, range(6), task, config, 1)
+    tally = run_worker(BlockContext(store, manifest.id, task, config), 0, worker_blocks(manifest)[0], **how)
+    assert seen == [[0, 1, 2]] and tally.finished == 6
+
+
 def _kill_at_gate(client: Any, gates: Path, x: int, before: Callable[[], None] = lambda: None) -> None:
     """SIGKILL the Dask worker process whose task waits at input ``x``'s gate (after ``before``)."""
     gate = gates / f"gate-{x}"

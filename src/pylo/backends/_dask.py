@@ -16,7 +16,10 @@ was running, from its last flush. A Dask worker that leaves (retired, scaled dow
 its running task: its Pylo worker stops between inputs, flushes and hands the task back to the
 scheduler (``Reschedule``), to continue the same way elsewhere. A task that kills its workers too
 often (``KilledWorker``) has its running block recorded as lost (inputs pending) and is
-resubmitted for the blocks after it.
+resubmitted for the blocks after it. The running block is the first one not concluded in the
+store: a rerun waits for each block's flushes before the next block starts so that this holds
+when it dies, and so does a first run when the scheduler's ``allowed-failures`` is 0 (its first
+death is then the last).
 Cancel: Dask cancels what has not started; what runs sees the store's cancel marker and flushes.
 """
 
@@ -160,12 +163,13 @@ class DaskBackend:
         self._owned = []
 
     def submit_worker(self, store: Store, eid: str, w: int, blocks: Sequence[BlockInfo], config: Config,
-                      lost: tuple[int, ...], generation: int, annotations: dict[str, Any]) -> Future[Any]:
+                      lost: tuple[int, ...], generation: int, annotations: dict[str, Any],
+                      careful: bool = False) -> Future[Any]:
         """The one place a Pylo worker is handed to Dask: first submission and resubmissions alike
-        carry the same restrictions and annotations."""
+        carry the same restrictions and annotations. ``careful``: see ``run_worker``."""
         with annotate(**annotations):
             future: Future[Any] = self.client.submit(
-                _dask_worker, store, eid, w, tuple(blocks), config, lost,
+                _dask_worker, store, eid, w, tuple(blocks), config, lost, careful,
                 key=worker_key(eid, w, generation), pure=False,
                 resources=self.resources, workers=self.workers,
             )
@@ -219,6 +223,9 @@ class _Driver:
         self.counts: dict[int, dict[str, int]] = {}  # worker -> final counts its task returned
         self.pending = as_completed(loop=self.client.loop)  # not the default client's loop
         self.lock = threading.Lock()
+        # The scheduler's allowed-failures is 0: a task's first death is its last, so even a first
+        # run waits for each block's flushes before the next block starts (see ``run_worker``).
+        self.careful = False
 
     def start(self) -> None:
         self.run.start()
@@ -227,6 +234,7 @@ class _Driver:
             return
         try:
             self.ctx.store.write_task(self.manifest.id, cloudpickle.dumps(self.ctx.task))
+            self.careful = _allowed_failures(self.client) == 0
             self.client.subscribe_topic(self.topic, self._on_event)
             for w in self.chains:
                 self._submit(w)
@@ -239,7 +247,7 @@ class _Driver:
 
     def _submit(self, w: int) -> None:
         fut = self.backend.submit_worker(self.ctx.store, self.manifest.id, w, self.chains[w], self.ctx.config,
-                                         self.lost[w], self.generation[w], self.annotations)
+                                         self.lost[w], self.generation[w], self.annotations, self.careful)
         with self.lock:
             self.futures[str(fut.key)] = (w, self.generation[w])
             self.live[w] = fut
@@ -422,6 +430,24 @@ def _reason(fut: Future[Any]) -> str:
     return text.splitlines()[0] if text else f"future {fut.status}"
 
 
+# Seconds the start of a run waits for the scheduler to say its allowed-failures.
+_ASK_TIMEOUT = 10.0
+
+
+def _allowed_failures(client: Client) -> int | None:
+    """How many deaths of a task the scheduler reruns before ``KilledWorker`` (``None``: it did
+    not say in time, or refuses pickled functions; a lost scheduler fails the run later anyway)."""
+    try:
+        return int(client.run_on_scheduler(_scheduler_allowed_failures, callback_timeout=_ASK_TIMEOUT))
+    except Exception:  # noqa: BLE001 - an older or locked-down scheduler: assume Dask's default
+        log.debug("could not read the scheduler's allowed-failures", exc_info=True)
+        return None
+
+
+# A lambda, so that cloudpickle ships it by value: the scheduler need not have pylo installed.
+_scheduler_allowed_failures: Callable[..., int] = lambda dask_scheduler: dask_scheduler.allowed_failures  # noqa: E731
+
+
 def _unconcluded(store: Store, eid: str, info: BlockInfo) -> bool:
     state = store.read_block_state(eid, info)
     return len(state.finished) + len(state.failed) < info.count
@@ -443,7 +469,8 @@ _LEAVING = frozenset({Status.closing_gracefully, Status.closing, Status.closed, 
 
 
 def _dask_worker(
-    store: Store, eid: str, w: int, blocks: tuple[BlockInfo, ...], config: Config, lost: tuple[int, ...]
+    store: Store, eid: str, w: int, blocks: tuple[BlockInfo, ...], config: Config, lost: tuple[int, ...],
+    careful: bool = False,
 ) -> dict[str, int]:
     """One Pylo worker, on a Dask worker; returns its final counts. ``rerun``: its lease exists
     already, so an earlier attempt of this task ran (its Dask worker died): continue from the store.
@@ -464,7 +491,7 @@ def _dask_worker(
         return worker.status in _LEAVING
 
     tally = run_worker(ctx, w, blocks, stop=lambda: eid in _CANCELLED or leaving(), report=report, rerun=rerun,
-                       lost=lost)
+                       lost=lost, careful=careful)
     if leaving() and eid not in _CANCELLED:
         # Flushed and stopped: Dask runs the task again on a worker that stays, from the store.
         raise Reschedule()
