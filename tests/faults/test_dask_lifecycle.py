@@ -170,3 +170,25 @@ def test_a_cancel_reaches_twenty_thousand_queued_blocks_within_seconds(dask_inpr
     assert run.wait(timeout=15) == run.id and run.status is Status.CANCELLED
     summary = pylo.summary(run.id)
     assert summary.finished + summary.pending == 20_000 and summary.pending >= 19_000, summary
+
+
+def test_a_worker_task_cancelled_once_it_finished_reads_as_cancelled_not_as_the_run_failing(
+    dask_client: Any,
+) -> None:
+    # Cancelling a run cancels all its Dask tasks, also those that finished meanwhile. The drive
+    # loop once read "finished" off the status, then asked for the result of a future cancelled in
+    # between: the cancelled run ended "failed" (seen under load after a Ctrl-C). A task's end is
+    # now read from the future once.
+    from concurrent.futures import CancelledError
+
+    from pylo.backends._dask import _outcome
+
+    fut = dask_client.submit(abs, -7, pure=False)
+    assert _outcome(fut) == (7, None)
+    dask_client.cancel([fut], reason="pylo: the execution was cancelled")
+    counts, failure = _outcome(fut)
+    assert counts is None and isinstance(failure, CancelledError)
+    assert "the execution was cancelled" in str(failure)
+    failing = dask_client.submit(int, "not a number", pure=False)
+    counts, failure = _outcome(failing)
+    assert counts is None and isinstance(failure, ValueError)

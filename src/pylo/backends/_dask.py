@@ -283,11 +283,11 @@ class _Driver:
                     w, gen = self.futures.pop(str(fut.key))
                 if gen != self.generation[w]:
                     continue
-                if fut.status == "finished":
+                counts, failure = _outcome(fut)
+                if failure is None:
                     if not self.lost[w]:  # a lost block's partial progress is in the store only
-                        self.counts[w] = fut.result()
+                        self.counts[w] = counts
                     continue
-                failure = self._failure(fut)
                 if isinstance(failure, KilledWorker) and error is None and not self.run.cancel_requested:
                     self._lost(w)
                 elif failure is not None and error is None and not (
@@ -317,15 +317,6 @@ class _Driver:
         if not left:
             return None
         return self._translate(left[0], CancelledError(_reason(left[0])))  # type: ignore[return-value]
-
-    def _failure(self, fut: Future[Any]) -> BaseException | None:
-        if fut.status == "cancelled":  # by us, or by the client when it lost its scheduler
-            return CancelledError(_reason(fut))
-        try:
-            failure: BaseException | None = fut.exception()
-            return failure
-        except CancelledError as exc:
-            return exc
 
     def _translate(self, fut: Future[Any], failure: BaseException) -> BaseException:
         if isinstance(failure, CancelledError):
@@ -421,6 +412,19 @@ class _Driver:
 
 def _late_event(event: Any) -> None:
     """Progress of a run that has ended: its counts were reconciled with the store already."""
+
+
+def _outcome(fut: Future[Any]) -> tuple[Any, BaseException | None]:
+    """What a worker's task ended with: its counts, or why it has none. The future is read once:
+    Dask may cancel it at any moment, even once it has finished (cancelling a run cancels all its
+    tasks), so a status read first could say ``finished`` of a future that is cancelled by the time
+    its result is asked for."""
+    try:
+        return fut.result(), None
+    except CancelledError:  # by us, or by the client when it lost its scheduler
+        return None, CancelledError(_reason(fut))
+    except Exception as exc:  # noqa: BLE001 - the task's own error, or KilledWorker
+        return None, exc
 
 
 def _reason(fut: Future[Any]) -> str:
