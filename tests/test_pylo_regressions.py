@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -94,18 +95,55 @@ class TickingClock:
         self.now += seconds
 
 
+class _Reports:
+    """The finished counts a run reports, one per flush written; ``wait(n)`` blocks until the
+    count ``n`` has been reported (a write in the background, while the task goes on)."""
+
+    def __init__(self) -> None:
+        self.seen: list[int] = []
+        self.changed = threading.Condition()
+
+    def __call__(self, progress: Any) -> None:
+        with self.changed:
+            self.seen.append(progress.finished)
+            self.changed.notify_all()
+
+    def wait(self, n: int) -> bool:
+        with self.changed:
+            return self.changed.wait_for(lambda: n in self.seen, timeout=30)
+
+
+def _watched(pylo: Pylo, inputs: range, task: Callable[[int], None], reports: _Reports) -> Any:
+    """Run ``task`` with ``reports`` listening from before the first input."""
+    listening = threading.Event()
+
+    def first_waits(x: int) -> None:
+        if x == inputs[0]:
+            assert listening.wait(30)  # nothing flushes before the listener is attached
+        task(x)
+
+    run = pylo.submit(inputs, first_waits)
+    run.add_listener(reports)
+    listening.set()
+    run.wait()
+    return run
+
+
 def test_bug4_flush_interval_bounds_what_a_crash_can_lose(tmp_path: Any) -> None:
     clock = TickingClock()
+    reports = _Reports()
 
     def slow(x: int) -> None:  # each input "takes" 4 s
+        if x in (3, 6):  # the window before was written while the block ran, not at its end
+            assert reports.wait(x)
         clock.now += 4.0
 
     pylo = Pylo.local_multithread(str(tmp_path / "s"), number_of_workers=1, clock=clock, flush_interval=10.0)
-    eid = pylo.start_from_scratch(range(9), slow)
-    files = pylo.store.files
-    segments = files.find(pylo.store.layout.progress_dir(eid))
+    run = _watched(pylo, range(9), slow, reports)
+    segments = pylo.store.files.find(pylo.store.layout.progress_dir(run.id))
     # A flush every third input (12 s > 10 s): 3 segments, never 1000 inputs at risk.
-    assert len(segments) == 3
+    assert len(segments) == 3 and reports.seen == [3, 6, 9]
+    assert pylo.get_state(run.id) == (list(range(9)), [])
 
 
 def test_bug5_writes_are_atomic_under_sigkill(tmp_path: Any) -> None:
@@ -217,18 +255,16 @@ def test_bug9_ctrl_c_cancels_flushes_and_ends_the_worker_threads(tmp_path: Any) 
 
 def test_progress_is_reported_while_running(tmp_path: Any) -> None:
     pylo = Pylo.local_multithread(str(tmp_path / "s"), number_of_workers=1, task_executions_before_flush=10)
-    updates: list[int] = []
-    listening = threading.Event()
+    reports = _Reports()
 
     def task(x: int) -> None:
-        if x == 0:
-            assert listening.wait(30)  # nothing flushes before the listener is attached
+        if x and x % 10 == 0:  # the window before was reported while the block runs
+            assert reports.wait(x)
 
-    run = pylo.submit(range(200), task)
-    run.add_listener(lambda p: updates.append(p.finished))
-    listening.set()
-    run.wait()
-    assert updates == list(range(10, 201, 10))  # one report per flush, in order, none lost
+    run = _watched(pylo, range(200), task, reports)
+    # One report per flush, in order, none lost (flushes gather into one write only when a
+    # window of tasks runs faster than a write, which the waits above rule out here).
+    assert reports.seen == list(range(10, 201, 10))
     assert run.progress().finished == 200
 
 

@@ -302,6 +302,10 @@ def test_segments_and_records_keep_their_data_manifests_their_names_too(
     assert not any(d.startswith(("progress/", "errors/")) for d in dirs), dirs
     data = {p[len(execution) + 1:].split("/")[0] for p in synced if "/.tmp-" in p and p.startswith(execution)}
     assert {"progress", "errors", "inputs", "workers"} <= data
+    # Leases say something is alive, which a power cut makes false anyway: never fsynced.
+    leases = pylo.store.layout.leases_dir(eid)[len(execution) + 1:]
+    assert leases not in data and not any(d.startswith(leases) for d in dirs), (data, dirs)
+    assert pylo.store.files.find(pylo.store.layout.leases_dir(eid))  # they were written
 
 
 READ_ONLY = """

@@ -41,7 +41,7 @@ def _flushes_in_flight() -> int:
 
 
 WRITES_IN_FLIGHT = _flushes_in_flight()
-# On an object store, flushes also gather behind the one in flight for up to COALESCE_WINDOWS
+# Flushes also gather behind the one in flight for up to COALESCE_WINDOWS
 # windows (see "What may run twice" in the README).
 OBJECT_STORE_WINDOWS = WRITES_IN_FLIGHT + 1 + COALESCE_WINDOWS
 GATES = (14, 24)  # block 1 (chain 1) and block 2 (chain 0), with block_size 10

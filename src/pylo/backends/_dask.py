@@ -162,19 +162,23 @@ class DaskBackend:
             owned.close()
         self._owned = []
 
-    def submit_worker(self, store: Store, eid: str, w: int, blocks: Sequence[BlockInfo], config: Config,
-                      lost: tuple[int, ...], generation: int, annotations: dict[str, Any],
-                      careful: bool = False) -> Future[Any]:
-        """The one place a Pylo worker is handed to Dask: first submission and resubmissions alike
-        carry the same restrictions and annotations. ``careful``: see ``run_worker``."""
+    def submit_workers(self, store: Store, eid: str, chains: dict[int, Sequence[BlockInfo]], config: Config,
+                       lost: dict[int, tuple[int, ...]], generation: dict[int, int],
+                       annotations: dict[str, Any], careful: bool = False) -> list[Future[Any]]:
+        """The one place Pylo workers are handed to Dask: first submission and resubmissions alike
+        carry the same restrictions and annotations. All of a run's workers go in one
+        submission: one by one, 32 of them reached their Dask workers over ~70 ms.
+        ``careful``: see ``run_worker``."""
+        ws = list(chains)
         with annotate(**annotations):
-            future: Future[Any] = self.client.submit(
-                _dask_worker, store, eid, w, tuple(blocks), config, lost, careful,
-                key=worker_key(eid, w, generation), pure=False,
+            futures: list[Future[Any]] = self.client.map(
+                _dask_worker, [store] * len(ws), [eid] * len(ws), ws, [tuple(chains[w]) for w in ws],
+                [config] * len(ws), [lost[w] for w in ws], [careful] * len(ws),
+                key=[worker_key(eid, w, generation[w]) for w in ws], pure=False,
                 resources=self.resources, workers=self.workers,
             )
-        fire_and_forget(future)  # the run belongs to the store: it outlives this client
-        return future
+        fire_and_forget(futures)  # the run belongs to the store: it outlives this client
+        return futures
 
 
 def new_local_cluster(n_workers: int | None = None) -> LocalCluster:
@@ -236,8 +240,7 @@ class _Driver:
             self.ctx.store.write_task(self.manifest.id, cloudpickle.dumps(self.ctx.task))
             self.careful = _allowed_failures(self.client) == 0
             self.client.subscribe_topic(self.topic, self._on_event)
-            for w in self.chains:
-                self._submit(w)
+            self._submit(list(self.chains))
             threading.Thread(target=self._drive, name=f"pylo-{self.manifest.id}-driver", daemon=True).start()
         except BaseException as exc:  # the client failed us: drop the futures, end the run
             self._unsubscribe()
@@ -245,13 +248,15 @@ class _Driver:
             self._settle(exc)
             raise
 
-    def _submit(self, w: int) -> None:
-        fut = self.backend.submit_worker(self.ctx.store, self.manifest.id, w, self.chains[w], self.ctx.config,
-                                         self.lost[w], self.generation[w], self.annotations, self.careful)
+    def _submit(self, workers: list[int]) -> None:
+        futures = self.backend.submit_workers(self.ctx.store, self.manifest.id, {w: self.chains[w] for w in workers},
+                                              self.ctx.config, self.lost, self.generation, self.annotations,
+                                              self.careful)
         with self.lock:
-            self.futures[str(fut.key)] = (w, self.generation[w])
-            self.live[w] = fut
-        self.pending.add(fut)
+            for w, fut in zip(workers, futures):
+                self.futures[str(fut.key)] = (w, self.generation[w])
+                self.live[w] = fut
+        self.pending.update(futures)
 
     def cancel_queued(self) -> None:
         """Cancel the tasks that have not started, and tell the running ones at once through
@@ -348,7 +353,7 @@ class _Driver:
         log.error("block %d of %s lost (KilledWorker); its inputs stay pending", running.block, eid)
         self.lost[w] = (*self.lost[w], running.block)
         self.generation[w] += 1
-        self._submit(w)
+        self._submit([w])
 
     def _wait_leases(self) -> None:
         """Wait until no worker lease of the run is alive: after a cancel, running workers flush

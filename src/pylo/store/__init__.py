@@ -320,7 +320,7 @@ class Store:
 
     def write_lease(self, eid: str, name: str, writer: str, interval: float, *, ended: bool = False) -> None:
         lease = Lease.now(name, writer, interval, ended=ended)
-        self.files.put(self.layout.lease(eid, name), lease.to_json())
+        self.files.put(self.layout.lease(eid, name), lease.to_json(), volatile=True)
 
     def read_leases(self, eid: str) -> list[Lease]:
         """Every readable lease of ``eid`` (an unreadable one proves nothing and is left out)."""

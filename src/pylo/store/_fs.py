@@ -10,7 +10,9 @@ input blocks, claims, worker outcomes, cancel markers) the directory is fsynced 
 too (and so is the parent of a directory just created), so they are still there after it.
 Progress segments and exception records, written at every flush, skip that second fsync: a power
 cut can lose the newest of them, whole (the file system's last few seconds, 5 s on ext4), and
-their inputs run again on resume, as after any crash. A writer killed mid-write leaves a
+their inputs run again on resume, as after any crash. Leases are not fsynced at all: they say
+that a worker or client is alive, which a power cut makes false anyway (a lease lost or torn by
+it reads as not alive, which is then the truth). A writer killed mid-write leaves a
 ``.tmp-*`` file, which every reader ignores and ``remove_stale_temps`` deletes.
 """
 
@@ -142,13 +144,13 @@ class Files:
 
     # -- writes --------------------------------------------------------------------------------
 
-    def put(self, path: str, data: bytes, *, keep_name: bool = True) -> None:
+    def put(self, path: str, data: bytes, *, keep_name: bool = True, volatile: bool = False) -> None:
         """Write ``data`` at ``path`` atomically: readers see all of it or nothing. On local disk
         the data is fsynced before the rename; with ``keep_name`` the directory is too, so the
         name survives a power cut (without, a power cut may lose the newest such objects, whole,
-        never leave them torn)."""
+        never leave them torn). ``volatile``: nothing is fsynced (a lease: see above)."""
         with self._refused_write(path):
-            self.retrying(f"write {path}", lambda: self._put(path, data, keep_name))
+            self.retrying(f"write {path}", lambda: self._put(path, data, keep_name, volatile))
 
     @contextlib.contextmanager
     def _refused_write(self, path: str) -> Iterator[None]:
@@ -168,10 +170,11 @@ class Files:
                 f"store {self.url!r}: the bucket {bucket!r} does not exist (writing {path}): {exc}"
             ) from exc
 
-    def _put(self, path: str, data: bytes, keep_name: bool = True) -> None:
+    def _put(self, path: str, data: bytes, keep_name: bool = True, volatile: bool = False) -> None:
         if not self.local:
             self.fs.pipe_file(path, data)
             return
+        sync = self.durable and not volatile
         directory = os.path.dirname(path)
         tmp = f"{directory}/{TEMP_PREFIX}{uuid.uuid4().hex}"
         try:
@@ -182,14 +185,14 @@ class Files:
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
-                if self.durable:
+                if sync:
                     fh.flush()
                     os.fsync(fh.fileno())
             os.replace(tmp, path)
         except BaseException:
             _unlink_quietly(tmp)
             raise
-        if self.durable and keep_name:
+        if sync and keep_name:
             _fsync_dir(directory)
 
     def _makedirs(self, directory: str) -> None:
