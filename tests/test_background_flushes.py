@@ -348,8 +348,9 @@ def test_a_failed_last_write_is_raised_not_dropped(tmp_path: Any) -> None:
     assert sorted(store.read_block_state(EID, blocks[1]).finished) == []
 
 
+@pytest.mark.parametrize("rerun", [True, False], ids=["rerun", "careful"])
 def test_on_a_rerun_a_block_starts_once_the_blocks_before_it_are_stored(
-        tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch, rerun: bool) -> None:
     # A rerun follows the death of a process. When a block kills it too often, the backend records
     # as lost the first block the store shows unconcluded: the block before must not still have
     # its last flush in flight (it was recorded lost in place of the block that killed the worker,
@@ -365,5 +366,5 @@ def test_on_a_rerun_a_block_starts_once_the_blocks_before_it_are_stored(
             seen.append(len(store.read_block_state(EID, blocks[0]).finished))
 
     ctx = BlockContext(store, EID, task, Config(flush_interval=600.0))
-    assert chain.run_worker(ctx, 0, blocks, rerun=True).finished == 6
+    assert chain.run_worker(ctx, 0, blocks, rerun=rerun, careful=not rerun).finished == 6
     assert seen == [3]

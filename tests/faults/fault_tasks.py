@@ -51,6 +51,13 @@ def kills_its_worker(log_dir: str, killer: int, x: int) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+def big_then_kills(log_dir: str, big: Collection[int], killer: int, size: int, x: int) -> bytes:
+    """Log the call; the inputs in ``big`` return ``size`` bytes (with ``store_results`` their
+    flush takes a while to write), input ``killer`` SIGKILLs the process running it, every time."""
+    kills_its_worker(log_dir, killer, x)
+    return b"x" * size if x in big else b""
+
+
 def interrupts(log_dir: str, at: int, kind: str, x: int) -> None:
     """Log the call; input ``at`` raises ``KeyboardInterrupt`` or ``SystemExit``."""
     _log(log_dir, x)

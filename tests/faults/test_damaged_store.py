@@ -302,6 +302,13 @@ def test_segments_and_records_keep_their_data_manifests_their_names_too(
     assert not any(d.startswith(("progress/", "errors/")) for d in dirs), dirs
     data = {p[len(execution) + 1:].split("/")[0] for p in synced if "/.tmp-" in p and p.startswith(execution)}
     assert {"progress", "errors", "inputs", "workers"} <= data
+    # The input blocks' names are kept by one fsync of their directory, after the last block's
+    # data and before the manifest is written: never one per block.
+    inputs = f"{execution}/inputs"
+    at = [i for i, p in enumerate(synced) if p == inputs]
+    last_block = max(i for i, p in enumerate(synced) if p.startswith(inputs + "/.tmp-"))
+    manifest = min(i for i, p in enumerate(synced) if p.startswith(execution + "/.tmp-"))
+    assert len(at) == 1 and last_block < at[0] < manifest, (at, last_block, manifest)
     # Leases say something is alive, which a power cut makes false anyway: never fsynced.
     leases = pylo.store.layout.leases_dir(eid)[len(execution) + 1:]
     assert leases not in data and not any(d.startswith(leases) for d in dirs), (data, dirs)

@@ -78,6 +78,62 @@ def test_a_block_that_kills_its_worker_three_times_is_lost_then_resumed(
     ledger.record("block lost to KilledWorker", lost=40 - pylo.summary(resumed).finished, rerun=0, bound=0)
 
 
+BIG = 32 << 20  # bytes of a result: its flush (a write and an fsync) takes far longer than a kill
+
+
+@pytest.mark.parametrize("allowed_failures", [2, 0])
+def test_the_block_that_kills_its_worker_is_lost_not_the_one_whose_last_flush_was_writing(
+    make_cluster: Any, tmp_path: Path, allowed_failures: int
+) -> None:
+    # Block 0's last flush carries a large result and is written in the background while block 1
+    # starts; block 1's first input kills its process at once, every time, before that write
+    # can reach the store. The block lost must be the killer (1), never block 0, which ended.
+    client = make_cluster(n_workers=1, **{"distributed.scheduler.allowed-failures": allowed_failures})
+    store, calls, _ = _dirs(tmp_path)
+    pylo = Pylo.dask(client, str(store), number_of_workers=1, block_size=3, store_results=True,
+                     task_executions_before_flush=2, flush_interval=60.0)
+    task = functools.partial(fault_tasks.big_then_kills, str(calls), [2], 3, BIG)
+    run = pylo.submit(range(9), task)
+    assert run.wait(timeout=90) == run.id
+    outcome = pylo.store.read_workers(run.id)[0]
+    assert outcome["lost_blocks"] == [1]
+    assert pylo.get_state(run.id) == ([0, 1, 2, 6, 7, 8], [3, 4, 5])
+    called = tasks_called(calls)
+    assert called["3"] == allowed_failures + 1  # killed that many times, then given up (KilledWorker)
+    assert "4" not in called and "5" not in called
+    assert all(called[str(x)] == 1 for x in range(6, 9))  # the blocks after it ran once
+    assert [len(result) for _, result in pylo.get_results(run.id)] == [0, 0, BIG, 0, 0, 0]
+    resumed = pylo.start_from_past_execution(run.id, functools.partial(tasks.log_call, str(calls)))
+    assert pylo.get_state(resumed) == (list(range(9)), [])
+    assert all(tasks_called(calls)[str(x)] == 1 for x in (4, 5))
+
+
+@pytest.mark.parametrize("how", [{"rerun": True}, {"careful": True}])
+def test_a_careful_worker_starts_a_block_once_the_one_before_concluded_in_the_store(
+    tmp_path: Path, how: dict[str, bool]
+) -> None:
+    # What the Dask client relies on after KilledWorker, without Dask: when the first input of
+    # block 1 runs, block 0's last flush (a large result, slow to write) is in the store already.
+    from pylo import Config
+    from pylo._core.block import BlockContext, worker_blocks
+    from pylo._core.chain import run_worker
+    from pylo._core.plan import plan_execution
+    from pylo.store import Store
+
+    store = Store(str(tmp_path / "store"))
+    config = Config(block_size=3, store_results=True, task_executions_before_flush=2, flush_interval=60.0)
+    seen: list[list[int]] = []
+
+    def task(x: int) -> bytes:
+        if x == 3:  # the first input of block 1
+            seen.append(sorted(store.read_block_state(manifest.id, manifest.blocks[0]).finished))
+        return b"x" * BIG if x == 2 else b""
+
+    manifest = plan_execution(store, range(6), task, config, 1)
+    tally = run_worker(BlockContext(store, manifest.id, task, config), 0, worker_blocks(manifest)[0], **how)
+    assert seen == [[0, 1, 2]] and tally.finished == 6
+
+
 def _kill_at_gate(client: Any, gates: Path, x: int, before: Callable[[], None] = lambda: None) -> None:
     """SIGKILL the Dask worker process whose task waits at input ``x``'s gate (after ``before``)."""
     gate = gates / f"gate-{x}"

@@ -8,6 +8,11 @@ The same code runs on a thread of the client and inside one long Dask task. When
 task (its Dask worker died), ``rerun=True``: the tally is rebuilt from what the store says each
 block concluded, the blocks already done are skipped, and only the block that was running
 continues, from its last flush.
+
+A block's last flush is written in the background while the next block starts. A rerun (and a
+``careful`` run) waits for it instead: should this attempt die too, every block before the one
+that was running has then concluded in the store, which is how the client tells the block that
+keeps killing its workers (``KilledWorker``) from the innocent one before it.
 """
 
 from __future__ import annotations
@@ -48,12 +53,14 @@ def run_worker(
     report: Callable[[Delta], None] = lambda d: None,
     rerun: bool = False,
     lost: Sequence[int] = (),
+    careful: bool = False,
 ) -> WorkerTally:
     """Run ``worker``'s ``blocks`` in order and record its outcome; return its final tally.
 
     ``lost``: blocks that killed their Dask workers too often; they are skipped, their inputs stay
-    pending. Raises what a block raised (the outcome is recorded first, except when the store is
-    unreachable)."""
+    pending. ``careful`` (always on a rerun): each block's flushes reach the store before the next
+    block starts. Raises what a block raised (the outcome is recorded first, except when the store
+    is unreachable)."""
     pid = os.getpid()
     tally = WorkerTally(worker=worker, lost_blocks=tuple(lost))
     todo = [b for b in blocks if b.block not in tally.lost_blocks]
@@ -69,7 +76,7 @@ def run_worker(
 
     writes = new_writer()
     try:
-        tally = _run_blocks(ctx, todo, tally, stopped, report, ahead, beat, writes, careful=rerun)
+        tally = _run_blocks(ctx, todo, tally, stopped, report, ahead, beat, writes, careful or rerun)
         writes.wait()  # the last block's last flush
     except StoreUnreachable:
         beat.abandon()  # nothing more can be written: the lease expires on its own
@@ -114,11 +121,6 @@ def _run_blocks(
     writes: BackgroundWrites,
     careful: bool,
 ) -> WorkerTally:
-    # ``careful`` (a rerun: a process died running this worker): a block starts once the blocks
-    # before it are in the store. Should it kill its process again, the first block the store
-    # shows unconcluded is then this one, which the backend records as lost (``KilledWorker``),
-    # not the block before whose last flush was still in flight. A first run lets that flush be
-    # written while the next block runs.
     # On local disk a block asks for the cancel marker as it starts (a cheap GET, so a cancel
     # never waits for the next poll); on an object store the heartbeat's poll is enough.
     check = beat.check_cancel if ctx.store.files.local else (lambda: beat.cancelled)
@@ -128,11 +130,11 @@ def _run_blocks(
             break
         start = ahead.take()
         ahead.read(todo[i + 1] if i + 1 < len(todo) else None)
-        if careful:
-            writes.wait()
         if out is None or not continues(info, todo[i - 1]):
             out = FlushWriter(ctx, info.inputs_object, writes, report)
         tally = run_block(ctx, info, tally, stop=stop, report=report, start=start, writes=writes, out=out)
+        if careful:
+            writes.wait()  # the block has concluded in the store before the next one starts
         if tally.gave_up or stop():
             break
     return tally

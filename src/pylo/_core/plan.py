@@ -102,7 +102,7 @@ def _write(
             worker = index % workers if assign is None else assign(index)
             pack = None
             if packs is None:
-                uploads.submit(functools.partial(store.write_inputs, eid, index, data))
+                uploads.submit(functools.partial(store.write_inputs, eid, index, data, keep_name=False))
             else:
                 pack = packs.add(index, worker, data)
             blocks.append(BlockInfo(block=index, start=start, count=len(chunk), worker=worker, pack=pack))
@@ -116,6 +116,8 @@ def _write(
         uploads.wait()
     finally:
         uploads.close()
+    if blocks:
+        store.keep_inputs(eid)  # one directory fsync for every block's name, before the manifest
     manifest = Manifest(
         id=eid,
         parent=parent.id if parent else None,
@@ -171,7 +173,7 @@ class _Packs:
     def flush(self) -> None:
         if self.blobs:
             data = encode_pack(self.first, self.blobs)
-            self.uploads.submit(functools.partial(self.store.write_inputs, self.eid, self.first, data))
+            self.uploads.submit(functools.partial(self.store.write_inputs, self.eid, self.first, data, keep_name=False))
         self.blobs, self.size = [], 0
 
 
@@ -182,7 +184,7 @@ def _write_held(
     """One held block: its inputs, and the last failure of each as this execution's record."""
     roots = [root for root, _, _ in chunk]
     data = dump_inputs(roots, [value for _, value, _ in chunk], start)
-    uploads.submit(functools.partial(store.write_inputs, eid, index, data))
+    uploads.submit(functools.partial(store.write_inputs, eid, index, data, keep_name=False))
     carried = [
         {**rec, "pos": start + i, "carried_from": parent.id if parent else None}
         for i, (_, _, rec) in enumerate(chunk) if rec is not None

@@ -16,7 +16,10 @@ was running, from its last flush. A Dask worker that leaves (retired, scaled dow
 its running task: its Pylo worker stops between inputs, flushes and hands the task back to the
 scheduler (``Reschedule``), to continue the same way elsewhere. A task that kills its workers too
 often (``KilledWorker``) has its running block recorded as lost (inputs pending) and is
-resubmitted for the blocks after it.
+resubmitted for the blocks after it. The running block is the first one not concluded in the
+store: a rerun waits for each block's flushes before the next block starts so that this holds
+when it dies, and so does a first run when the scheduler's ``allowed-failures`` is 0 (its first
+death is then the last).
 Cancel: Dask cancels what has not started; what runs sees the store's cancel marker and flushes.
 """
 
@@ -161,15 +164,16 @@ class DaskBackend:
 
     def submit_workers(self, store: Store, eid: str, chains: dict[int, Sequence[BlockInfo]], config: Config,
                        lost: dict[int, tuple[int, ...]], generation: dict[int, int],
-                       annotations: dict[str, Any]) -> list[Future[Any]]:
+                       annotations: dict[str, Any], careful: bool = False) -> list[Future[Any]]:
         """The one place Pylo workers are handed to Dask: first submission and resubmissions alike
         carry the same restrictions and annotations. All of a run's workers go in one
-        submission: one by one, 32 of them reached their Dask workers over ~70 ms."""
+        submission: one by one, 32 of them reached their Dask workers over ~70 ms.
+        ``careful``: see ``run_worker``."""
         ws = list(chains)
         with annotate(**annotations):
             futures: list[Future[Any]] = self.client.map(
                 _dask_worker, [store] * len(ws), [eid] * len(ws), ws, [tuple(chains[w]) for w in ws],
-                [config] * len(ws), [lost[w] for w in ws],
+                [config] * len(ws), [lost[w] for w in ws], [careful] * len(ws),
                 key=[worker_key(eid, w, generation[w]) for w in ws], pure=False,
                 resources=self.resources, workers=self.workers,
             )
@@ -223,6 +227,9 @@ class _Driver:
         self.counts: dict[int, dict[str, int]] = {}  # worker -> final counts its task returned
         self.pending = as_completed(loop=self.client.loop)  # not the default client's loop
         self.lock = threading.Lock()
+        # The scheduler's allowed-failures is 0: a task's first death is its last, so even a first
+        # run waits for each block's flushes before the next block starts (see ``run_worker``).
+        self.careful = False
 
     def start(self) -> None:
         self.run.start()
@@ -231,6 +238,7 @@ class _Driver:
             return
         try:
             self.ctx.store.write_task(self.manifest.id, cloudpickle.dumps(self.ctx.task))
+            self.careful = _allowed_failures(self.client) == 0
             self.client.subscribe_topic(self.topic, self._on_event)
             self._submit(list(self.chains))
             threading.Thread(target=self._drive, name=f"pylo-{self.manifest.id}-driver", daemon=True).start()
@@ -242,7 +250,8 @@ class _Driver:
 
     def _submit(self, workers: list[int]) -> None:
         futures = self.backend.submit_workers(self.ctx.store, self.manifest.id, {w: self.chains[w] for w in workers},
-                                              self.ctx.config, self.lost, self.generation, self.annotations)
+                                              self.ctx.config, self.lost, self.generation, self.annotations,
+                                              self.careful)
         with self.lock:
             for w, fut in zip(workers, futures):
                 self.futures[str(fut.key)] = (w, self.generation[w])
@@ -430,6 +439,24 @@ def _reason(fut: Future[Any]) -> str:
     return text.splitlines()[0] if text else f"future {fut.status}"
 
 
+# Seconds the start of a run waits for the scheduler to say its allowed-failures.
+_ASK_TIMEOUT = 10.0
+
+
+def _allowed_failures(client: Client) -> int | None:
+    """How many deaths of a task the scheduler reruns before ``KilledWorker`` (``None``: it did
+    not say in time, or refuses pickled functions; a lost scheduler fails the run later anyway)."""
+    try:
+        return int(client.run_on_scheduler(_scheduler_allowed_failures, callback_timeout=_ASK_TIMEOUT))
+    except Exception:  # noqa: BLE001 - an older or locked-down scheduler: assume Dask's default
+        log.debug("could not read the scheduler's allowed-failures", exc_info=True)
+        return None
+
+
+# A lambda, so that cloudpickle ships it by value: the scheduler need not have pylo installed.
+_scheduler_allowed_failures: Callable[..., int] = lambda dask_scheduler: dask_scheduler.allowed_failures  # noqa: E731
+
+
 def _unconcluded(store: Store, eid: str, info: BlockInfo) -> bool:
     state = store.read_block_state(eid, info)
     return len(state.finished) + len(state.failed) < info.count
@@ -451,7 +478,8 @@ _LEAVING = frozenset({Status.closing_gracefully, Status.closing, Status.closed, 
 
 
 def _dask_worker(
-    store: Store, eid: str, w: int, blocks: tuple[BlockInfo, ...], config: Config, lost: tuple[int, ...]
+    store: Store, eid: str, w: int, blocks: tuple[BlockInfo, ...], config: Config, lost: tuple[int, ...],
+    careful: bool = False,
 ) -> dict[str, int]:
     """One Pylo worker, on a Dask worker; returns its final counts. ``rerun``: its lease exists
     already, so an earlier attempt of this task ran (its Dask worker died): continue from the store.
@@ -472,7 +500,7 @@ def _dask_worker(
         return worker.status in _LEAVING
 
     tally = run_worker(ctx, w, blocks, stop=lambda: eid in _CANCELLED or leaving(), report=report, rerun=rerun,
-                       lost=lost)
+                       lost=lost, careful=careful)
     if leaving() and eid not in _CANCELLED:
         # Flushed and stopped: Dask runs the task again on a worker that stays, from the store.
         raise Reschedule()

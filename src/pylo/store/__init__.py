@@ -183,9 +183,14 @@ class Store:
 
     # -- inputs --------------------------------------------------------------------------------
 
-    def write_inputs(self, eid: str, block: int, data: bytes) -> None:
-        """Store one block's inputs, serialized by ``dump_inputs``."""
-        self.files.put(self.layout.inputs(eid, block), data)
+    def write_inputs(self, eid: str, block: int, data: bytes, *, keep_name: bool = True) -> None:
+        """Store one block's inputs, serialized by ``dump_inputs``. ``keep_name=False``: the
+        caller makes the names survive a power cut with ``keep_inputs``, once for all blocks."""
+        self.files.put(self.layout.inputs(eid, block), data, keep_name=keep_name)
+
+    def keep_inputs(self, eid: str) -> None:
+        """Make the names of ``eid``'s input blocks survive a power cut (see ``write_inputs``)."""
+        self.files.keep_names(os.path.dirname(self.layout.inputs(eid, 0)))
 
     def read_inputs(self, eid: str, info: BlockInfo) -> tuple[Sequence[int] | None, list[Any]]:
         """(root positions or ``None`` when they equal the execution's, values) of one block."""
