@@ -349,7 +349,7 @@ def test_a_failed_last_write_is_raised_not_dropped(tmp_path: Any) -> None:
 
 
 @pytest.mark.parametrize("rerun", [True, False], ids=["rerun", "careful"])
-def test_on_a_rerun_a_block_starts_once_the_blocks_before_it_are_stored(
+def test_a_rerun_or_careful_run_starts_a_block_once_the_blocks_before_it_are_stored(
         tmp_path: Any, monkeypatch: pytest.MonkeyPatch, rerun: bool) -> None:
     # A rerun follows the death of a process. When a block kills it too often, the backend records
     # as lost the first block the store shows unconcluded: the block before must not still have
