@@ -255,12 +255,52 @@ def test_ctrl_c_cancels_flushes_and_exits_130(cwd: Path) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.wait()
+            proc.communicate()  # and close its pipes: left open, a later test's gc warns of them
     assert proc.returncode == 130, err
     assert f"pylo resume {store.name} {eid}" in err or f"pylo resume {store} {eid}" in err
     status = json.loads(pylo(cwd, "status", "store", eid, "--json").stdout)
     assert status["finished"] >= 1 and status["pending"] >= 1  # stopped between inputs, state kept
     assert pylo(cwd, "resume", "store", eid, "--task", "jobs:ok", "--threads").returncode == 0
+
+
+def test_a_ctrl_c_while_the_run_is_being_launched_cancels_it_and_exits_130(tmp_path: Path) -> None:
+    # The Ctrl-C can land after the run's workers started but before the launch returned it (seen
+    # under load: the CLI then exited without cancelling, and the interpreter waited for good on
+    # the worker threads). Raised here at that very point, as the signal handler would.
+    import threading
+
+    import click
+
+    from pylo._ui.cli import EXIT_INTERRUPTED, _execute
+
+    pylo = Pylo.local_multithread(str(tmp_path / "s"), number_of_workers=1)
+    started, release = threading.Event(), threading.Event()
+
+    def gated(x: int) -> None:  # each input takes 10 ms once released: the cancel lands long before the end
+        started.set()
+        assert release.wait(30)
+        time.sleep(0.01)
+
+    def launch() -> Any:
+        run = pylo.submit(range(100), gated)
+        threading.Thread(target=_release_once_cancelled, args=(pylo, run.id, release), daemon=True).start()
+        assert started.wait(30)
+        raise KeyboardInterrupt  # the launch has not returned the run yet
+
+    with pytest.raises(click.exceptions.Exit) as exited:
+        _execute(pylo, launch, {"progress": False, "as_json": True})
+    assert exited.value.exit_code == EXIT_INTERRUPTED
+    (eid,) = pylo.executions()
+    summary = pylo.summary(eid)
+    assert summary.status.value == "cancelled" and summary.finished >= 1 and summary.pending >= 1
+
+
+def _release_once_cancelled(pylo: Pylo, eid: str, release: Any) -> None:
+    """Open the task's gate once the run was asked to stop (its cancel marker is in the store)."""
+    deadline = time.monotonic() + 30
+    while not pylo.store.files.exists(pylo.store.layout.cancel(eid)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    release.set()
 
 
 def _wait_for(condition: Any, proc: subprocess.Popen[str], timeout: float = 60) -> None:
@@ -414,7 +454,7 @@ def test_cancel_from_another_shell_stops_a_running_execution(cwd: Path, dask_cli
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.wait()
+            proc.communicate()
     assert proc.returncode == 1, err  # stopped with inputs left
     summary = json.loads(out)
     assert summary["finished"] >= 1 and summary["pending"] >= 20  # blocks 1 and 2 never started

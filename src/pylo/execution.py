@@ -429,10 +429,15 @@ class Pylo:
         try:
             return self._wait(start(), progress)
         except KeyboardInterrupt:
-            run: Run | None = self._local.launched
+            run = self._launched()
             if run is not None:
                 run.stop()
             raise
+
+    def _launched(self) -> Run | None:
+        """The run this thread launched last (``None`` before ``_blocking`` launched one)."""
+        run: Run | None = getattr(self._local, "launched", None)
+        return run
 
     def _wait(self, run: Run, progress: bool) -> str:
         with follow(run, enabled=progress, dashboard=getattr(self.backend, "dashboard_link", None)) as bar:

@@ -174,19 +174,16 @@ def _local_client(workers: int | None) -> Iterator[Any]:
 
 
 def _execute(pylo: Any, start: Callable[[], Any], opts: dict[str, Any]) -> None:
-    run = None
     try:
-        run = start()
-        pylo._wait(run, opts["progress"])
+        # A Ctrl-C stops the run wherever it lands, even while the run is being launched.
+        eid = pylo._blocking(start, opts["progress"])
     except KeyboardInterrupt:
-        if run is not None:  # Ctrl-C may land outside Run.wait, which cancels by itself
-            run.cancel()
-            with contextlib.suppress(BaseException):
-                run.wait()
+        run = pylo._launched()
+        if run is not None:
             click.echo(f"\ninterrupted: execution {run.id} was cancelled and keeps its state; resume it with\n"
                        f"  pylo resume {pylo.store.url} {run.id} --task TASK", err=True)
         raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
-    summary = summarize(pylo.store, run.id)
+    summary = summarize(pylo.store, eid)
     _emit(summary.to_json() if opts["as_json"] else text.summary(summary), opts["as_json"])
     raise click.exceptions.Exit(EXIT_OK if summary.unfinished == 0 else EXIT_UNFINISHED)
 
