@@ -295,7 +295,7 @@ class _Driver:
                     continue
                 if isinstance(failure, KilledWorker) and error is None and not self.run.cancel_requested:
                     self._lost(w)
-                elif failure is not None and error is None and not (
+                elif error is None and not (
                     self.run.cancel_requested and isinstance(failure, CancelledError)
                 ):
                     error = self._translate(fut, failure)
