@@ -190,7 +190,7 @@ class Store:
 
     def keep_inputs(self, eid: str) -> None:
         """Make the names of ``eid``'s input blocks survive a power cut (see ``write_inputs``)."""
-        self.files.keep_names(os.path.dirname(self.layout.inputs(eid, 0)))
+        self.files.keep_names(self.layout.inputs_dir(eid))
 
     def read_inputs(self, eid: str, info: BlockInfo) -> tuple[Sequence[int] | None, list[Any]]:
         """(root positions or ``None`` when they equal the execution's, values) of one block."""

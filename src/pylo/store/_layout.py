@@ -100,8 +100,11 @@ class Layout:
         """Names the execution a claim's holder started (a resume): its leases prove the claim alive."""
         return f"{self.claims_dir(eid)}/{generation:06d}.runs"
 
+    def inputs_dir(self, eid: str) -> str:
+        return f"{self.execution(eid)}/inputs"
+
     def inputs(self, eid: str, block: int) -> str:
-        return f"{self.execution(eid)}/inputs/{block:06d}"
+        return f"{self.inputs_dir(eid)}/{block:06d}"
 
     def progress_dir(self, eid: str, block: int | None = None) -> str:
         base = f"{self.execution(eid)}/progress"
