@@ -19,7 +19,7 @@ from pylo.errors import CorruptSnapshot, IncompatibleSnapshot
 from pylo.store import BlockState, Manifest
 from pylo.store._fs import Files
 from pylo.store._input_packs import decode_pack, encode_pack
-from pylo._core.plan import PACK_BLOCKS, _block_size, _by_rounds
+from pylo._core.plan import PACK_BLOCKS, _pack_limit, block_sizes
 
 
 def _count_requests(files: Files) -> collections.Counter[tuple[str, str]]:
@@ -59,27 +59,30 @@ def test_a_read_is_one_get_without_a_head(moto_server: Any) -> None:
 
 
 def test_a_workers_consecutive_blocks_share_one_inputs_object(s3_pylo: Any) -> None:
-    # 40 blocks over 2 workers: each takes 20 blocks, in two rounds of 10 consecutive ones (a run
-    # fits a pack of at most PACK_BLOCKS), so 4 packs in all: 4 PUTs at planning and 4 GETs by the
-    # workers, instead of 40 and 40.
+    # 2,000 inputs in blocks of 5 over 2 workers: the full blocks go in packs of consecutive
+    # blocks (a worker takes a pack whole), the small ones of the run's end stand alone. One PUT
+    # at planning and one GET by a worker per pack, instead of one per block.
     pylo = s3_pylo(block_size=5)
     counts = _count_requests(pylo.store.files)
-    eid = pylo.start_from_scratch(range(200), tasks.noop, progress=False)
+    eid = pylo.start_from_scratch(range(2_000), tasks.noop, progress=False)
     manifest = pylo.store.read_manifest(eid)
-    assert [b.worker for b in manifest.blocks] == ([0] * 10 + [1] * 10) * 2
-    assert [b.pack for b in manifest.blocks] == [0] * 10 + [10] * 10 + [20] * 10 + [30] * 10
-    assert counts[("PutObject", "inputs")] == 4
-    assert counts[("GetObject", "inputs")] == 4
+    units = manifest.units()
+    packs = [u for u in units if len(u) > 1]
+    assert len(packs) >= 8 and all(len(u) <= PACK_BLOCKS for u in units)
+    assert all(b.pack == u[0].block for u in packs for b in u)
+    assert len(units) < len(manifest.blocks) / 2
+    assert counts[("PutObject", "inputs")] == len(units)
+    assert counts[("GetObject", "inputs")] == len(units)
     # the blocks of a pack write their progress into the pack's directory (at most one segment
     # per block end, fewer when they gather behind a write in flight); each block's state is its own
-    assert counts[("PutObject", "progress")] <= 40
+    assert counts[("PutObject", "progress")] <= len(manifest.blocks)
     files = pylo.store.files
     dirs = {p.rsplit("/", 2)[-2] for p in files.find(pylo.store.layout.progress_dir(eid))}
-    assert dirs == {f"{b:06d}" for b in (0, 10, 20, 30)}
-    assert all(len(state.finished) == 5 for state in pylo.store.read_states(manifest).values())
-    assert pylo.summary(eid).finished == 200
+    assert dirs == {f"{u[0].block:06d}" for u in units}
+    assert all(len(state.finished) == b.count for b, state in zip(manifest.blocks, pylo.store.read_states(manifest).values()))
+    assert pylo.summary(eid).finished == 2_000
     finished, unfinished = pylo.get_state(eid)
-    assert finished == list(range(200)) and unfinished == []
+    assert finished == list(range(2_000)) and unfinished == []
 
 
 def test_a_packed_execution_resumes_and_reads_back(s3_pylo: Any) -> None:
@@ -95,8 +98,9 @@ def test_a_packed_execution_resumes_and_reads_back(s3_pylo: Any) -> None:
 
 def test_verify_names_a_damaged_pack(s3_pylo: Any) -> None:
     pylo = s3_pylo(block_size=4)
-    eid = pylo.start_from_scratch(range(40), tasks.noop, progress=False)
+    eid = pylo.start_from_scratch(range(400), tasks.noop, progress=False)
     manifest = pylo.store.read_manifest(eid)
+    assert manifest.blocks[0].pack == 0 and manifest.blocks[1].pack == 0
     path = pylo.store.layout.inputs(eid, manifest.blocks[0].inputs_object)
     files = pylo.store.files
     files.put(path, files.get(path)[:-10])  # torn: the sizes in its header no longer add up
@@ -144,18 +148,14 @@ def test_manifests_with_packs_have_their_own_format_and_are_checked() -> None:
 
 @pytest.mark.parametrize(("total", "size", "workers"),
                          [(200, 5, 2), (7, 10, 4), (30, 1, 7), (5, 1, 10), (10**6, 10_000, 2), (10**6, 10_000, 16)])
-def test_blocks_go_to_workers_in_rounds_of_runs_that_fit_a_pack(total: int, size: int, workers: int) -> None:
-    assign = _by_rounds(total, size, workers)
-    n = -(-total // _block_size(total, size, workers))
-    owners = [assign(i) for i in range(n)]
-    assert owners[0] == 0 and set(owners) == set(range(min(workers, n)))  # none skipped: each has a block
-    counts = collections.Counter(owners).values()
-    assert max(counts) - min(counts) <= 1  # as many blocks each, give or take one
-    runs = [len(list(group)) for _, group in itertools.groupby(owners)]
-    assert max(runs) <= PACK_BLOCKS  # a run fits a pack
-    rounds = -(-max(counts) // PACK_BLOCKS)
-    assert len(runs) <= rounds * min(workers, n)  # and no more of them than it takes
-    assert assign(n + 5) == min(workers, n) - 1  # an iterable longer than its len: the extra go last
+def test_packs_are_small_enough_that_every_worker_takes_several(total: int, size: int, workers: int) -> None:
+    # A pack is taken whole by one worker: at most PACK_BLOCKS blocks, and about four packs per
+    # worker or more, so that the end of a run never waits on one worker's big pack.
+    sizes = block_sizes(total, size, workers)
+    limit = _pack_limit(sizes, size, workers)
+    full = sum(1 for s in sizes if s == size)
+    assert 1 <= limit <= PACK_BLOCKS
+    assert limit == 1 or full // limit >= 4 * workers
 
 
 def test_a_segment_restricted_to_a_block_keeps_only_its_positions() -> None:
@@ -203,10 +203,10 @@ def test_the_ends_of_a_packs_blocks_gather_behind_a_write_in_flight(tmp_path: An
 def test_results_of_a_pack_are_read_once_for_all_its_blocks(s3_pylo: Any) -> None:
     pylo = s3_pylo(block_size=5, number_of_workers=1, store_results=True)
     counts = _count_requests(pylo.store.files)
-    eid = pylo.start_from_scratch(range(80), tasks.ok_string, progress=False)  # 16 blocks, one pack
-    assert {b.pack for b in pylo.store.read_manifest(eid).blocks} == {0}
+    eid = pylo.start_from_scratch(range(400), tasks.ok_string, progress=False)  # packs of 16 blocks, then the end
+    assert [b.pack for b in pylo.store.read_manifest(eid).blocks[:17]] == [0] * 16 + [16]
     written = counts[("PutObject", "results")]
-    assert list(pylo.get_results(eid)) == [(x, tasks.ok_string(x)) for x in range(80)]
+    assert list(pylo.get_results(eid)) == [(x, tasks.ok_string(x)) for x in range(400)]
     assert counts[("GetObject", "results")] == written  # each results object once, not once per block
 
 

@@ -113,12 +113,14 @@ class _Reports:
             return self.changed.wait_for(lambda: n in self.seen, timeout=30)
 
 
-def _watched(pylo: Pylo, inputs: range, task: Callable[[int], None], reports: _Reports) -> Any:
-    """Run ``task`` with ``reports`` listening from before the first input."""
+def _watched(pylo: Pylo, n: int, task: Callable[[int], None], reports: _Reports) -> Any:
+    """Run ``task`` over ``range(n)`` in one block (a generator: blocks of ``block_size``, which
+    no count shrinks) with ``reports`` listening from before the first input."""
     listening = threading.Event()
+    inputs = (x for x in range(n))
 
     def first_waits(x: int) -> None:
-        if x == inputs[0]:
+        if x == 0:
             assert listening.wait(30)  # nothing flushes before the listener is attached
         task(x)
 
@@ -139,7 +141,7 @@ def test_bug4_flush_interval_bounds_what_a_crash_can_lose(tmp_path: Any) -> None
         clock.now += 4.0
 
     pylo = Pylo.local_multithread(str(tmp_path / "s"), number_of_workers=1, clock=clock, flush_interval=10.0)
-    run = _watched(pylo, range(9), slow, reports)
+    run = _watched(pylo, 9, slow, reports)
     segments = pylo.store.files.find(pylo.store.layout.progress_dir(run.id))
     # A flush every third input (12 s > 10 s): 3 segments, never 1000 inputs at risk.
     assert len(segments) == 3 and reports.seen == [3, 6, 9]
@@ -261,7 +263,7 @@ def test_progress_is_reported_while_running(tmp_path: Any) -> None:
         if x and x % 10 == 0:  # the window before was reported while the block runs
             assert reports.wait(x)
 
-    run = _watched(pylo, range(200), task, reports)
+    run = _watched(pylo, 200, task, reports)
     # One report per flush, in order, none lost (flushes gather into one write only when a
     # window of tasks runs faster than a write, which the waits above rule out here).
     assert reports.seen == list(range(10, 201, 10))

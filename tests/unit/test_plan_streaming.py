@@ -27,7 +27,8 @@ class _Counted:
 def test_a_sized_input_is_read_one_block_ahead_whatever_the_worker_count() -> None:
     inputs = _Counted(10_000_000)
     chunks = plan._chunks(iter(inputs), 10_000, 1_000, len(inputs))
-    assert len(next(chunks)) == 10_000 and inputs.taken == 10_000
+    first = len(next(chunks))  # 1,000 workers: about 8 blocks each while the run is young
+    assert first == 1_250 and inputs.taken == first
 
 
 def test_a_generator_is_held_at_most_up_to_the_spread_limit(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -41,6 +42,26 @@ def test_a_generator_is_held_at_most_up_to_the_spread_limit(monkeypatch: pytest.
 
 @pytest.mark.parametrize(("n", "workers", "sizes"), [(3, 4, [1, 1, 1]), (10, 4, [3, 3, 3, 1]), (0, 2, []),
                                                       (25, 2, [10, 10, 5])])
-def test_small_runs_are_spread_over_the_workers_sized_or_not(n: int, workers: int, sizes: list[int]) -> None:
-    assert [len(c) for c in plan._chunks(iter(range(n)), 10, workers, n)] == sizes
+def test_small_runs_of_unknown_count_are_spread_over_the_workers(n: int, workers: int, sizes: list[int]) -> None:
     assert [len(c) for c in plan._chunks(iter(range(n)), 10, workers)] == sizes
+
+
+@pytest.mark.parametrize(("n", "workers", "sizes"), [
+    (3, 4, [1, 1, 1]),
+    (10, 4, [1] * 10),
+    (0, 2, []),
+    (25, 2, [2] * 5 + [1] * 15),
+    (1_000, 1, [10] * 100),  # never past the block size
+])
+def test_blocks_of_a_known_count_shrink_toward_the_end(n: int, workers: int, sizes: list[int]) -> None:
+    assert [len(c) for c in plan._chunks(iter(range(n)), 10, workers, n)] == sizes
+
+
+@pytest.mark.parametrize("workers", [1, 2, 7, 64, 512])
+@pytest.mark.parametrize("total", [1, 63, 2_000, 1_000_003])
+def test_block_sizes_cover_every_input_never_grow_and_give_every_worker_work(total: int, workers: int) -> None:
+    sizes = plan.block_sizes(total, 10_000, workers)
+    assert sum(sizes) == total and all(0 < s <= 10_000 for s in sizes)
+    assert sizes == sorted(sizes, reverse=True)  # a free worker at the end finds a small block
+    assert len(sizes) >= min(total, workers)
+    assert sizes[-1] <= max(1, -(-total // (plan.TAIL_BLOCKS * workers)))

@@ -17,6 +17,7 @@ keeps killing its workers (``KilledWorker``) from the innocent one before it.
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import dataclasses
 import logging
@@ -29,6 +30,7 @@ from .block import BlockContext, Delta, FlushWriter, finish_worker, new_writer, 
 from .decide import WorkerTally, gives_up
 from ..errors import PyloError, StoreUnreachable
 from ..store import BlockInfo, BlockState, Heartbeat
+from .taking import Fixed, Source, Taken
 
 __all__ = ["cancel_poll", "lease_name", "run_worker"]
 
@@ -47,37 +49,47 @@ def cancel_poll(ctx: BlockContext) -> float:
 def run_worker(
     ctx: BlockContext,
     worker: int,
-    blocks: Sequence[BlockInfo],
+    source: Source | Sequence[BlockInfo],
     *,
     stop: Callable[[], bool] = lambda: False,
     report: Callable[[Delta], None] = lambda d: None,
     rerun: bool = False,
     lost: Sequence[int] = (),
     careful: bool = False,
+    hand_back: Callable[[], bool] = lambda: False,
 ) -> WorkerTally:
-    """Run ``worker``'s ``blocks`` in order and record its outcome; return its final tally.
+    """Run the blocks ``worker`` takes from ``source`` (or a fixed chain of blocks) and record
+    its outcome; return its final tally.
 
-    ``lost``: blocks that killed their Dask workers too often; they are skipped, their inputs stay
-    pending. ``careful`` (always on a rerun): each block's flushes reach the store before the next
-    block starts. Raises what a block raised (the outcome is recorded first, except when the store
-    is unreachable)."""
+    ``rerun``: this worker's task ran before (its Dask worker died): the units it held are read
+    first, what they concluded folded into the tally, and the rest continued. ``lost``: blocks
+    that killed their Dask workers too often; they are skipped, their inputs stay pending.
+    ``careful`` (always on a rerun): each block's flushes reach the store before the next block
+    starts. ``hand_back``: asked when the worker stops early; when true (its Dask worker is
+    leaving) the units it had not finished are handed back for others to continue. Raises what
+    a block raised (the outcome is recorded first, except when the store is unreachable)."""
     pid = os.getpid()
+    if isinstance(source, Sequence):
+        source = Fixed(source)
     tally = WorkerTally(worker=worker, lost_blocks=tuple(lost))
-    todo = [b for b in blocks if b.block not in tally.lost_blocks]
+    first: list[tuple[BlockInfo, Taken]] = []
     if rerun:
-        todo, tally = _skip_concluded(ctx, todo, tally)
-    ahead = _ReadAhead(ctx, rerun)
-    ahead.read(todo[0] if todo else None)  # on an object store, beside the lease's first write
+        first, tally = _skip_concluded(ctx, source.mine(), tally)
     beat = Heartbeat(ctx.store, ctx.execution, lease_name(worker), interval=ctx.config.lease_interval,
                      poll=cancel_poll(ctx)).start()
 
     def stopped() -> bool:  # read between inputs: a flag, no I/O
         return stop() or beat.cancelled
 
+    blocks = _Blocks(source, first, stopped, tally.lost_blocks, ahead=not ctx.store.files.local)
+    ahead = _ReadAhead(ctx)
     writes = new_writer()
     try:
-        tally = _run_blocks(ctx, todo, tally, stopped, report, ahead, beat, writes, careful or rerun)
+        if not tally.gave_up:
+            tally = _run_blocks(ctx, blocks, tally, stopped, report, ahead, beat, writes, careful or rerun)
         writes.wait()  # the last block's last flush
+        if stopped() and hand_back():
+            blocks.hand_back()  # after the flushes: whoever continues them sees what concluded
     except StoreUnreachable:
         beat.abandon()  # nothing more can be written: the lease expires on its own
         raise
@@ -112,7 +124,7 @@ def continues(info: BlockInfo, before: BlockInfo | None) -> bool:
 
 def _run_blocks(
     ctx: BlockContext,
-    todo: list[BlockInfo],
+    blocks: _Blocks,
     tally: WorkerTally,
     stop: Callable[[], bool],
     report: Callable[[Delta], None],
@@ -125,37 +137,95 @@ def _run_blocks(
     # never waits for the next poll); on an object store the heartbeat's poll is enough.
     check = beat.check_cancel if ctx.store.files.local else (lambda: beat.cancelled)
     out: FlushWriter | None = None
-    for i, info in enumerate(todo):
+    before: BlockInfo | None = None
+    current = blocks.next()
+    if current is not None:
+        ahead.read(*current)
+    while current is not None:
+        info, taken = current
         if check():
             break
         start = ahead.take()
-        ahead.read(todo[i + 1] if i + 1 < len(todo) else None)
-        if out is None or not continues(info, todo[i - 1]):
+        following = blocks.peek()  # on an object store the next unit is taken now, and read
+        if following is not None:
+            ahead.read(*following)
+        if out is None or not continues(info, before):
             out = FlushWriter(ctx, info.inputs_object, writes, report)
         tally = run_block(ctx, info, tally, stop=stop, report=report, start=start, writes=writes, out=out)
         if careful:
             writes.wait()  # the block has concluded in the store before the next one starts
         if tally.gave_up or stop():
             break
+        blocks.done(info, taken)
+        before = info
+        current = blocks.next()
+        if current is not None and following is None:
+            ahead.read(*current)
     return tally
 
 
+class _Blocks:
+    """The blocks a worker runs, in order: first those of the units it held before (a rerun),
+    then those of each unit it takes. ``ahead``: the next unit is taken as the current one's
+    last block starts, so its inputs are read while that block runs (on an object store)."""
+
+    def __init__(self, source: Source, first: list[tuple[BlockInfo, Taken]], stop: Callable[[], bool],
+                 lost: Sequence[int], *, ahead: bool) -> None:
+        self.source, self.stop, self.lost, self.ahead = source, stop, frozenset(lost), ahead
+        self.queue = collections.deque(first)
+        self.unfinished: dict[int, Taken] = {t.unit: t for _, t in first}
+        self.exhausted = False
+
+    def _fill(self) -> None:
+        while not self.queue and not self.exhausted and not self.stop():
+            taken = self.source.take()
+            if taken is None:
+                self.exhausted = True
+                return
+            self.unfinished[taken.unit] = taken
+            self.queue.extend((b, taken) for b in taken.blocks if b.block not in self.lost)
+
+    def next(self) -> tuple[BlockInfo, Taken] | None:
+        self._fill()
+        return self.queue.popleft() if self.queue else None
+
+    def peek(self) -> tuple[BlockInfo, Taken] | None:
+        if self.ahead:
+            self._fill()
+        return self.queue[0] if self.queue else None
+
+    def done(self, info: BlockInfo, taken: Taken) -> None:
+        if info.block == taken.blocks[-1].block:
+            self.unfinished.pop(taken.unit, None)
+
+    def hand_back(self) -> None:
+        for taken in self.unfinished.values():
+            self.source.hand_back(taken)
+        self.unfinished.clear()
+
+
 def _skip_concluded(
-    ctx: BlockContext, blocks: list[BlockInfo], tally: WorkerTally
-) -> tuple[list[BlockInfo], WorkerTally]:
-    """On a rerun: fold the blocks every input of which concluded into the tally, and return the
-    blocks left (the first of them is the one that was running)."""
-    states = _read_states(ctx, blocks)
-    failed_attempts = 0
-    for k, info in enumerate(blocks):
+    ctx: BlockContext, held: list[Taken], tally: WorkerTally
+) -> tuple[list[tuple[BlockInfo, Taken]], WorkerTally]:
+    """On a rerun: fold the blocks of the units this worker held every input of which concluded
+    into the tally, and return the blocks left, in order (the first is the one that was running)."""
+    todo = [(b, t) for t in held for b in t.blocks if b.block not in tally.lost_blocks]
+    states = _read_states(ctx, [b for b, _ in todo])
+    left: list[tuple[BlockInfo, Taken]] = []
+    failed_attempts = done = 0
+    for info, taken in todo:
         state = states[info.block]
-        if len(state.finished) + len(state.failed) < info.count:
-            log.info("worker %d of %s rerun: %d blocks already done", tally.worker, ctx.execution, k)
-            return blocks[k:], dataclasses.replace(tally, failed_attempts=failed_attempts, blocks=k)
-        tally = tally.add(finished=len(state.finished), failed=len(state.failed))
         failed_attempts += state.failed_attempts
+        if len(state.finished) + len(state.failed) < info.count:
+            left.append((info, taken))
+            continue
+        tally = tally.add(finished=len(state.finished), failed=len(state.failed))
+        done += 1
+    if held:
+        log.info("worker %d of %s rerun: %d blocks already done", tally.worker, ctx.execution, done)
     gave_up = gives_up(failed_attempts, ctx.config.max_worker_failures)
-    return [], dataclasses.replace(tally, failed_attempts=failed_attempts, blocks=len(blocks), gave_up=gave_up)
+    tally = dataclasses.replace(tally, failed_attempts=failed_attempts, blocks=done, gave_up=gave_up)
+    return ([] if gave_up else left), tally
 
 
 def _read_states(ctx: BlockContext, blocks: list[BlockInfo]) -> dict[int, BlockState]:
@@ -165,33 +235,35 @@ def _read_states(ctx: BlockContext, blocks: list[BlockInfo]) -> dict[int, BlockS
 
 
 class _ReadAhead:
-    """Reads the next block's inputs (and on a rerun its state) while the current one runs.
+    """Reads the next block's inputs (and, when someone ran part of it before, its state) while
+    the current one runs.
 
-    On a first run no block has any segment yet, so its state is not read at all: no LIST per
-    block. On local disk the read happens inline: a thread would cost more than it saves."""
+    A unit taken for the first time has no segment yet, so its state is not read at all: no
+    LIST per block. On local disk the read happens inline: a thread would cost more than it saves."""
 
-    def __init__(self, ctx: BlockContext, rerun: bool) -> None:
-        self.ctx, self.rerun = ctx, rerun
+    def __init__(self, ctx: BlockContext) -> None:
+        self.ctx = ctx
         self.pool = None if ctx.store.files.local else concurrent.futures.ThreadPoolExecutor(
             1, thread_name_prefix="pylo-prefetch")
         self.next: concurrent.futures.Future[tuple[BlockState, list[Any]]] | None = None
         self.info: BlockInfo | None = None
+        self.continues = False
         self.inputs = ctx.store.inputs_reader(ctx.execution)  # one load at a time: never shared
 
-    def _load(self, info: BlockInfo) -> tuple[BlockState, list[Any]]:
+    def _load(self, info: BlockInfo, continues: bool) -> tuple[BlockState, list[Any]]:
         store, eid = self.ctx.store, self.ctx.execution
-        prior = store.read_block_state(eid, info) if self.rerun else BlockState()
+        prior = store.read_block_state(eid, info) if continues else BlockState()
         return prior, self.inputs.read(info)[1]
 
-    def read(self, info: BlockInfo | None) -> None:
-        self.info = info
-        if info is not None and self.pool is not None:
-            self.next = self.pool.submit(self._load, info)
+    def read(self, info: BlockInfo, taken: Taken) -> None:
+        self.info, self.continues = info, taken.continues
+        if self.pool is not None:
+            self.next = self.pool.submit(self._load, info, taken.continues)
 
     def take(self) -> tuple[BlockState, list[Any]]:
         assert self.info is not None
         if self.pool is None:
-            return self._load(self.info)
+            return self._load(self.info, self.continues)
         assert self.next is not None
         return self.next.result()
 

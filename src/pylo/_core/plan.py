@@ -9,6 +9,7 @@ written are removed.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import functools
 import itertools
@@ -91,25 +92,25 @@ def _write(
     # uploaded by helper threads: on an object store the PUT latencies overlap.
     threads = 0 if store.files.local else UPLOAD_THREADS
     uploads = BackgroundWrites(threads=threads, depth=2 * UPLOAD_THREADS)
-    # With a known count on an object store, each worker takes runs of consecutive blocks, so
-    # that they can share packs; otherwise block i goes to worker i % workers.
-    assign = _by_rounds(total, config.block_size, workers) if total is not None and not store.files.local else None
-    packs = _Packs(store, eid, uploads) if assign is not None else None
+    sizes = block_sizes(total, config.block_size, workers) if total is not None else None
+    # With a known count on an object store, consecutive full blocks share packs.
+    packs = _Packs(store, eid, uploads, _pack_limit(sizes, config.block_size, workers)) \
+        if sizes is not None and not store.files.local else None
     try:
         for index, chunk in enumerate(_chunks(values, config.block_size, workers, total)):
             roots = None if positions is None else list(itertools.islice(positions, len(chunk)))
             data = dump_inputs(roots, chunk, start)
-            worker = index % workers if assign is None else assign(index)
             pack = None
-            if packs is None:
+            if packs is None or len(chunk) < config.block_size:
+                if packs is not None:
+                    packs.flush()
                 uploads.submit(functools.partial(store.write_inputs, eid, index, data, keep_name=False))
             else:
-                pack = packs.add(index, worker, data)
-            blocks.append(BlockInfo(block=index, start=start, count=len(chunk), worker=worker, pack=pack))
+                pack = packs.add(index, data)
+            blocks.append(BlockInfo(block=index, start=start, count=len(chunk), worker=0, pack=pack))
             start += len(chunk)
         if packs is not None:
             packs.flush()
-        running = len(blocks)
         for chunk in _batches(iter(held), config.block_size):
             blocks.append(_write_held(store, eid, chunk, len(blocks), start, uploads, parent))
             start += len(chunk)
@@ -125,47 +126,31 @@ def _write(
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds"),
         task=task_name(task),
         n_inputs=start,
-        # a worker without blocks would never report an end
-        workers=len({b.worker for b in blocks[:running]}),
+        workers=0,
         blocks=with_pack_spans(blocks),
         config=config,
     )
+    # as many workers start as there are units to take, at most: one without would never end
+    manifest = dataclasses.replace(manifest, workers=min(workers, len(manifest.units())))
     store.write_manifest(manifest)
     return manifest
 
 
-def _by_rounds(total: int, block_size: int, workers: int) -> Callable[[int], int]:
-    """Block -> worker for a known count: every worker gets the same number of blocks (give or
-    take one), in rounds of runs of consecutive blocks, one run per worker and round, each at
-    most ``PACK_BLOCKS`` long so that it fits a pack. Rounds spread each worker over the whole
-    input, as one block each would: inputs sorted by cost do not load one worker with the
-    costly end. An iterable whose ``len`` was too small puts its extra blocks on the last worker."""
-    n_blocks = max(1, math.ceil(total / _block_size(total, block_size, workers)))
-    used = min(workers, n_blocks)
-    shares = [n_blocks // used + (1 if w < n_blocks % used else 0) for w in range(used)]
-    rounds = math.ceil(max(shares) / PACK_BLOCKS)
-    owners: list[int] = []
-    for r in range(rounds):
-        for w, share in enumerate(shares):
-            owners.extend([w] * (share * (r + 1) // rounds - share * r // rounds))
-    return lambda index: owners[index] if index < len(owners) else used - 1
-
-
 class _Packs:
-    """Gathers consecutive blocks of one worker into packs and uploads each when it is full."""
+    """Gathers consecutive blocks into packs of at most ``limit`` blocks and uploads each when it
+    is full. A pack is taken by one worker at once: one GET for all its blocks."""
 
-    def __init__(self, store: Store, eid: str, uploads: BackgroundWrites) -> None:
-        self.store, self.eid, self.uploads = store, eid, uploads
-        self.first, self.worker, self.size = 0, -1, 0
+    def __init__(self, store: Store, eid: str, uploads: BackgroundWrites, limit: int) -> None:
+        self.store, self.eid, self.uploads, self.limit = store, eid, uploads, limit
+        self.first, self.size = 0, 0
         self.blobs: list[bytes] = []
 
-    def add(self, index: int, worker: int, data: bytes) -> int:
+    def add(self, index: int, data: bytes) -> int:
         """Put block ``index`` in a pack; return the pack's first block."""
-        if self.blobs and (worker != self.worker or len(self.blobs) >= PACK_BLOCKS
-                           or self.size + len(data) > PACK_BYTES):
+        if self.blobs and (len(self.blobs) >= self.limit or self.size + len(data) > PACK_BYTES):
             self.flush()
         if not self.blobs:
-            self.first, self.worker = index, worker
+            self.first = index
         self.blobs.append(data)
         self.size += len(data)
         return self.first
@@ -200,14 +185,19 @@ def _batches(values: Iterator[Any], size: int) -> Iterator[list[Any]]:
 
 
 def _chunks(values: Iterator[Any], block_size: int, workers: int, total: int | None = None) -> Iterator[list[Any]]:
-    """Blocks of ``block_size``; when everything fits in fewer than one block per worker, the
-    inputs are spread evenly over the workers instead, so small runs still use them all.
+    """Blocks of ``block_sizes`` for a known ``total``; of unknown count, blocks of
+    ``block_size``, or, when everything fits in fewer than one block per worker, the inputs
+    spread evenly over the workers, so small runs still use them all.
 
     Streamed: with a known ``total`` one block is held at a time; otherwise at most
     ``SPREAD_LIMIT`` inputs are held while deciding, however many workers there are."""
     if total is not None:
-        size = _block_size(total, block_size, workers)
-        while chunk := list(itertools.islice(values, size)):
+        for size in block_sizes(total, block_size, workers):
+            chunk = list(itertools.islice(values, size))
+            if not chunk:
+                return
+            yield chunk
+        while chunk := list(itertools.islice(values, block_size)):  # a ``len`` that said too little
             yield chunk
         return
     head = list(itertools.islice(values, min(block_size * workers, SPREAD_LIMIT)))
@@ -224,10 +214,35 @@ def _chunks(values: Iterator[Any], block_size: int, workers: int, total: int | N
         yield chunk
 
 
-def _block_size(total: int, block_size: int, workers: int) -> int:
-    """The size of the blocks of ``total`` inputs: ``block_size``, or less so that every worker
-    gets a block."""
-    return block_size if total >= block_size * workers else max(1, math.ceil(total / workers))
+# Blocks are sized so that there are about this many per worker while the run is young, and
+# they shrink toward its end (guided self-scheduling): a free worker always finds a small block
+# to take, so the end of a run never waits on one worker's big block, and workers that join a
+# growing cluster find work. The smallest block is 1/TAIL_BLOCKS of a worker's share, so the
+# tail adds a bounded number of blocks however large the run.
+BLOCKS_PER_WORKER = 8
+TAIL_BLOCKS = 64
+
+
+def block_sizes(total: int, block_size: int, workers: int) -> list[int]:
+    """The sizes of the blocks of ``total`` inputs for ``workers`` workers: at most
+    ``block_size``, each about ``1/BLOCKS_PER_WORKER`` of what a worker has left to do, never
+    below ``1/TAIL_BLOCKS`` of a worker's share. Pure."""
+    workers = max(1, workers)
+    smallest = max(1, math.ceil(total / (TAIL_BLOCKS * workers)))
+    sizes: list[int] = []
+    left = total
+    while left > 0:
+        size = min(block_size, left, max(smallest, math.ceil(left / (BLOCKS_PER_WORKER * workers))))
+        sizes.append(size)
+        left -= size
+    return sizes
+
+
+def _pack_limit(sizes: list[int] | None, block_size: int, workers: int) -> int:
+    """Blocks per pack: at most ``PACK_BLOCKS``, and few enough that every worker can take
+    several packs (a pack is taken whole)."""
+    full = sum(1 for s in sizes or () if s == block_size)
+    return max(1, min(PACK_BLOCKS, full // (4 * max(1, workers))))
 
 
 def task_name(task: Callable[..., object]) -> str:
@@ -242,11 +257,11 @@ def write_manifest_of(
     store: Store, eid: str, counts: list[int], task: Callable[[Any], object], config: Config, workers: int
 ) -> Manifest:
     """Write the manifest of a new execution whose input blocks, of ``counts`` inputs each, were
-    stored by someone else (the Dask workers that computed a bag's partitions): block ``i`` is
-    run by worker ``i % workers``."""
+    stored by someone else (the Dask workers that computed a bag's partitions); workers take
+    them at run time."""
     blocks, start = [], 0
     for index, count in enumerate(counts):
-        blocks.append(BlockInfo(block=index, start=start, count=count, worker=index % workers))
+        blocks.append(BlockInfo(block=index, start=start, count=count, worker=0))
         start += count
     manifest = Manifest(
         id=eid,

@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..errors import SnapshotError
-from ..store import Store
+from ..store import BlockInfo, BlockState, Manifest, Store
+from ..store._takes import holders
 from .state import chain
 
 __all__ = ["ExceptionKind", "ExecutionStatus", "Summary", "WorkerSummary", "execution_status", "group_records",
@@ -46,6 +47,8 @@ class WorkerSummary:
     ended: str | None
     started: str | None = None
     cancelled: bool = False
+    blocks: int = 0  # blocks it took
+    holding: tuple[int, ...] = ()  # blocks it took whose inputs have not all concluded
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,6 +80,7 @@ class Summary:
     top_exceptions: tuple[ExceptionKind, ...] = ()
     store: str | None = None
     running: bool = False  # a live client holds the execution's claim
+    untaken: int = 0  # pending inputs of blocks no worker took
 
     @property
     def unfinished(self) -> int:
@@ -124,6 +128,8 @@ class Summary:
                 f"  worker {w.worker}: {w.finished} finished, {w.failed} failed, {w.pending} pending, "
                 f"budget left {w.budget_left}{flag}"
             )
+        if self.untaken:
+            lines.append(f"  {self.untaken} pending in blocks no worker took")
         if self.top_exceptions:
             lines.append(
                 "  exceptions: " + ", ".join(f"{k.attempts} x {k.type}" for k in self.top_exceptions)
@@ -142,7 +148,8 @@ def execution_status(s: Summary) -> ExecutionStatus:
         return ExecutionStatus.CANCELLED
     if s.gave_up:
         return ExecutionStatus.GAVE_UP
-    if s.pending:  # every worker ended, yet inputs never ran (a block lost with its Dask workers)
+    if s.pending:  # every worker ended, yet inputs never ran (a block lost with its Dask workers, or
+        # blocks nobody took: every worker left the cluster)
         return ExecutionStatus.INTERRUPTED
     return ExecutionStatus.FAILED_INPUTS
 
@@ -174,31 +181,16 @@ def summarize(store: Store, eid: str, *, top: int = 5) -> Summary:
     inherited = manifests[0].n_inputs - manifest.n_inputs
     states = store.read_states(manifest)
     outcomes = store.read_workers(eid)
-    budget = manifest.config.max_worker_failures
-    workers = []
-    for w in range(manifest.workers):
-        blocks = manifest.worker_blocks(w)
-        finished = sum(len(states[b.block].finished) for b in blocks)
-        failed = sum(len(states[b.block].failed) for b in blocks)
-        failed_attempts = sum(states[b.block].failed_attempts for b in blocks)
-        outcome = outcomes.get(w, {})
-        workers.append(
-            WorkerSummary(
-                worker=w,
-                finished=finished,
-                failed=failed,
-                pending=sum(b.count for b in blocks) - finished - failed,
-                failed_attempts=failed_attempts,
-                budget_left=max(0, budget - failed_attempts),
-                gave_up=bool(outcome.get("gave_up", False)),
-                ended=outcome.get("ended"),
-                started=outcome.get("started"),
-                cancelled=outcome.get("cancelled") is True,
-            )
-        )
-    finished = sum(w.finished for w in workers)
-    failed = sum(w.failed for w in workers)
-    complete = len(outcomes) >= manifest.workers
+    chains = worker_chains(store, manifest)
+    workers = tuple(_worker_summary(w, chains.get(w, []), states, outcomes.get(w, {}),
+                                    manifest.config.max_worker_failures)
+                    for w in sorted(set(range(manifest.workers)) | set(outcomes) | set(chains)))
+    finished = sum(len(s.finished) for s in states.values())
+    failed = sum(len(s.failed) for s in states.values())
+    taken = {b.block for blocks in chains.values() for b in blocks}
+    untaken = sum(b.count - len(states[b.block].finished) - len(states[b.block].failed)
+                  for b in manifest.blocks if not b.held and b.block not in taken)
+    complete = all(w.worker in outcomes for w in workers)
     return Summary(
         execution_id=eid,
         parent=manifest.parent,
@@ -209,11 +201,52 @@ def summarize(store: Store, eid: str, *, top: int = 5) -> Summary:
         failed=failed,
         pending=manifest.n_inputs - finished - failed,
         inherited=inherited,
-        workers=tuple(workers),
+        workers=workers,
         complete=complete,
         top_exceptions=tuple(group_records(store.read_records(manifest))[:top]) if top > 0 else (),
         store=store.url,
         running=not complete and _held(store, eid),
+        untaken=untaken,
+    )
+
+
+def worker_chains(store: Store, manifest: Manifest) -> dict[int, list[BlockInfo]]:
+    """The blocks each worker took (read from the store's takes), or was dealt at planning (a
+    manifest older than blocks taken at run time), in order. Held blocks are nobody's."""
+    if not manifest.taken:
+        chains: dict[int, list[BlockInfo]] = {w: [] for w in range(manifest.workers)}
+        for b in manifest.blocks:
+            if not b.held:
+                chains[b.worker].append(b)
+        return chains
+    units = {u[0].block: u for u in manifest.units()}
+    out: dict[int, list[BlockInfo]] = {}
+    for unit, take in sorted(holders(store, manifest.id).items()):
+        if unit in units:
+            out.setdefault(take.worker, []).extend(units[unit])
+    return out
+
+
+def _worker_summary(w: int, blocks: list[BlockInfo], states: dict[int, BlockState], outcome: dict[str, Any],
+                    budget: int) -> WorkerSummary:
+    finished = sum(len(states[b.block].finished) for b in blocks)
+    failed = sum(len(states[b.block].failed) for b in blocks)
+    failed_attempts = sum(states[b.block].failed_attempts for b in blocks)
+    holding = tuple(b.block for b in blocks
+                    if len(states[b.block].finished) + len(states[b.block].failed) < b.count)
+    return WorkerSummary(
+        worker=w,
+        finished=finished,
+        failed=failed,
+        pending=sum(b.count for b in blocks) - finished - failed,
+        failed_attempts=failed_attempts,
+        budget_left=max(0, budget - failed_attempts),
+        gave_up=bool(outcome.get("gave_up", False)),
+        ended=outcome.get("ended"),
+        started=outcome.get("started"),
+        cancelled=outcome.get("cancelled") is True,
+        blocks=len(blocks),
+        holding=holding,
     )
 
 

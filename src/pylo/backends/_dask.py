@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import dataclasses
+import json
 import logging
 import os
 import threading
@@ -37,19 +39,23 @@ from typing import Any, Callable
 
 import cloudpickle
 from dask.base import annotate, get_annotations
-from distributed import Client, Future, LocalCluster, Reschedule, as_completed, fire_and_forget, get_worker
+from distributed import Client, Future, LocalCluster, as_completed, fire_and_forget, get_client, get_worker
 from distributed.core import Status
 from distributed.scheduler import KilledWorker
 
-from .._core.block import BlockContext, Delta, finish_worker, worker_blocks
+from .._core.block import BlockContext, Delta, finish_worker
 from .._core.config import Config
 from .._core.chain import lease_name, run_worker
 from .._core.decide import WorkerTally
+from .._core.taking import Taker
+from .._core.elastic import GROW_INTERVAL, STEWARD_INTERVAL, to_spawn
 from .._core.run import Run
 from .._core.summary import summarize
 from . import OnEnd, end_run
-from ..errors import ClusterLost, InvalidArgument, PyloError, TaskNotSerializable
+from ..errors import ClusterLost, CorruptSnapshot, InvalidArgument, PyloError, TaskNotSerializable
 from ..store import BlockInfo, Manifest, Store
+from ..store._layout import MAX_SMALL_BYTES
+from ..store._takes import holders
 
 __all__ = ["DaskBackend", "local_client", "new_local_cluster", "worker_key"]
 
@@ -162,20 +168,40 @@ class DaskBackend:
             owned.close()
         self._owned = []
 
-    def submit_workers(self, store: Store, eid: str, chains: dict[int, Sequence[BlockInfo]], config: Config,
-                       lost: dict[int, tuple[int, ...]], generation: dict[int, int],
-                       annotations: dict[str, Any], careful: bool = False) -> list[Future[Any]]:
-        """The one place Pylo workers are handed to Dask: first submission and resubmissions alike
-        carry the same restrictions and annotations. All of a run's workers go in one
-        submission: one by one, 32 of them reached their Dask workers over ~70 ms.
-        ``careful``: see ``run_worker``."""
-        ws = list(chains)
-        with annotate(**annotations):
-            futures: list[Future[Any]] = self.client.map(
-                _dask_worker, [store] * len(ws), [eid] * len(ws), ws, [tuple(chains[w]) for w in ws],
-                [config] * len(ws), [lost[w] for w in ws], [careful] * len(ws),
-                key=[worker_key(eid, w, generation[w]) for w in ws], pure=False,
-                resources=self.resources, workers=self.workers,
+    def submit_workers(self, spawn: Spawn, workers: list[int], lost: dict[int, tuple[int, ...]],
+                       generation: dict[int, int]) -> list[Future[Any]]:
+        """The one place the driver hands Pylo workers to Dask: first submission, resubmissions
+        and workers for threads that joined alike carry the same restrictions and annotations."""
+        return spawn.submit(self.client, workers, lost, generation)
+
+
+@dataclasses.dataclass(frozen=True)
+class Spawn:
+    """How a run's Pylo workers are handed to Dask, by the driver or, once its client is gone,
+    by the steward in worker 0's task: everything travels with it, so both submit the same
+    tasks under the same keys (Dask runs a key once, whoever submits it).
+
+    All the workers of a submission go at once: one by one, 32 of them reached their Dask
+    workers over ~70 ms. ``careful``: see ``run_worker``. ``cap``: an explicit number of workers
+    (then the run does not follow its cluster)."""
+
+    store: Store
+    eid: str
+    config: Config
+    careful: bool = False
+    cap: int | None = None
+    resources: dict[str, float] | None = None
+    restrict: list[str] | None = None
+    annotations: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def submit(self, client: Client, workers: list[int], lost: dict[int, tuple[int, ...]] | None = None,
+               generation: dict[int, int] | None = None) -> list[Future[Any]]:
+        lost, generation = lost or {}, generation or {}
+        with annotate(**self.annotations):
+            futures: list[Future[Any]] = client.map(
+                _dask_worker, [self] * len(workers), workers, [lost.get(w, ()) for w in workers],
+                key=[worker_key(self.eid, w, generation.get(w, 0)) for w in workers], pure=False,
+                resources=self.resources, workers=self.restrict,
             )
         fire_and_forget(futures)  # the run belongs to the store: it outlives this client
         return futures
@@ -212,24 +238,25 @@ _LEASE_SLACK = 1.0
 
 
 class _Driver:
-    """Submits the workers' tasks, follows them, resubmits after ``KilledWorker``, settles the run."""
+    """Submits the workers' tasks, follows them, starts workers for threads that join, resubmits
+    after ``KilledWorker``, settles the run."""
 
     def __init__(self, backend: DaskBackend, ctx: BlockContext, manifest: Manifest, run: Run, on_end: OnEnd) -> None:
         self.backend, self.client = backend, backend.client
         self.ctx, self.manifest, self.run, self.on_end = ctx, manifest, run, on_end
-        self.chains = worker_blocks(manifest)
+        self.workers: list[int] = list(range(manifest.workers))
         self.topic = _topic(manifest.id)
-        self.annotations = dict(get_annotations())
-        self.generation = dict.fromkeys(self.chains, 0)
-        self.lost: dict[int, tuple[int, ...]] = dict.fromkeys(self.chains, ())
+        self.spawn = Spawn(ctx.store, manifest.id, ctx.config, cap=ctx.config.number_of_workers,
+                           resources=backend.resources, restrict=backend.workers,
+                           annotations=dict(get_annotations()))
+        self.generation = dict.fromkeys(self.workers, 0)
+        self.lost: dict[int, tuple[int, ...]] = dict.fromkeys(self.workers, ())
         self.futures: dict[str, tuple[int, int]] = {}  # key -> (worker, generation)
         self.live: dict[int, Future[Any]] = {}
         self.counts: dict[int, dict[str, int]] = {}  # worker -> final counts its task returned
         self.pending = as_completed(loop=self.client.loop)  # not the default client's loop
         self.lock = threading.Lock()
-        # The scheduler's allowed-failures is 0: a task's first death is its last, so even a first
-        # run waits for each block's flushes before the next block starts (see ``run_worker``).
-        self.careful = False
+        self.exhausted = threading.Event()  # a worker found no unit left: no more workers needed
 
     def start(self) -> None:
         self.run.start()
@@ -238,10 +265,14 @@ class _Driver:
             return
         try:
             self.ctx.store.write_task(self.manifest.id, cloudpickle.dumps(self.ctx.task))
-            self.careful = _allowed_failures(self.client) == 0
+            # The scheduler's allowed-failures is 0: a task's first death is its last, so even a
+            # first run waits for each block's flushes before the next block starts.
+            self.spawn = dataclasses.replace(self.spawn, careful=_allowed_failures(self.client) == 0)
             self.client.subscribe_topic(self.topic, self._on_event)
-            self._submit(list(self.chains))
+            self._submit(list(self.workers))
             threading.Thread(target=self._drive, name=f"pylo-{self.manifest.id}-driver", daemon=True).start()
+            if self.spawn.cap is None:
+                threading.Thread(target=self._grow, name=f"pylo-{self.manifest.id}-grow", daemon=True).start()
         except BaseException as exc:  # the client failed us: drop the futures, end the run
             self._unsubscribe()
             self.pending.clear()
@@ -249,14 +280,29 @@ class _Driver:
             raise
 
     def _submit(self, workers: list[int]) -> None:
-        futures = self.backend.submit_workers(self.ctx.store, self.manifest.id, {w: self.chains[w] for w in workers},
-                                              self.ctx.config, self.lost, self.generation, self.annotations,
-                                              self.careful)
+        futures = self.backend.submit_workers(self.spawn, workers, self.lost, self.generation)
         with self.lock:
             for w, fut in zip(workers, futures):
                 self.futures[str(fut.key)] = (w, self.generation[w])
                 self.live[w] = fut
         self.pending.update(futures)
+
+    def _grow(self, interval: float = GROW_INTERVAL) -> None:
+        """Start a worker for each thread that joins the cluster, until no unit is left to take."""
+        while not self.exhausted.wait(interval) and not self.run.done() and not self.run.cancel_requested:
+            try:
+                threads = sum(self.client.nthreads().values())
+            except Exception:  # noqa: BLE001 - the scheduler is unreachable: the drive loop reports it
+                return
+            with self.lock:
+                new = list(to_spawn(threads, len(self.workers), self.spawn.cap))
+                for w in new:
+                    self.workers.append(w)
+                    self.generation[w], self.lost[w] = 0, ()
+            if new:
+                log.info("execution %s: %d threads joined; workers %d-%d start", self.manifest.id,
+                         len(new), new[0], new[-1])
+                self._submit(new)
 
     def cancel_queued(self) -> None:
         """Cancel the tasks that have not started, and tell the running ones at once through
@@ -290,6 +336,8 @@ class _Driver:
                     continue
                 counts, failure = _outcome(fut)
                 if failure is None:
+                    if counts.get("exhausted"):
+                        self.exhausted.set()
                     if not self.lost[w]:  # a lost block's partial progress is in the store only
                         self.counts[w] = counts
                     continue
@@ -307,13 +355,29 @@ class _Driver:
         finally:
             self._unsubscribe()
             self.pending.clear()
-            if len(self.counts) == len(self.chains):  # every worker ended and said its counts
+            self.exhausted.set()  # no more workers
+            if self._all_counted():
                 self.run.reconcile(sum(c["finished"] for c in self.counts.values()),
                                    sum(c["failed"] for c in self.counts.values()))
             elif not isinstance(error, ClusterLost):
                 self._wait_leases()
                 self._reconcile()
             self._settle(error)
+
+    def _all_counted(self) -> bool:
+        """Whether every worker of the run ended and said its counts: those this client started,
+        and no other (the steward starts workers too, for threads that join while its client is
+        gone or busy: their leases say so)."""
+        with self.lock:
+            if len(self.counts) < len(self.workers):
+                return False
+            names = {lease_name(w) for w in self.workers}
+        try:
+            leases = self.ctx.store.files.listdir(self.ctx.store.layout.leases_dir(self.manifest.id))
+        except PyloError:
+            return False
+        return all(os.path.basename(p).removesuffix(".json") in names for p in leases
+                   if os.path.basename(p).startswith("worker-"))
 
     def _unfinished(self) -> ClusterLost | None:
         """Futures the loop never saw end: the client lost its scheduler and gave up on them."""
@@ -343,9 +407,9 @@ class _Driver:
 
     def _lost(self, w: int) -> None:
         """Worker ``w``'s task killed its Dask workers too often: the block it was running is lost
-        (its inputs stay pending) and the task is resubmitted for the blocks after it."""
+        (its inputs stay pending) and the task is resubmitted for the rest of its units, then more."""
         store, eid = self.ctx.store, self.manifest.id
-        blocks = [b for b in self.chains[w] if b.block not in self.lost[w]]
+        blocks = [b for b in self._held_by(w) if b.block not in self.lost[w]]
         running = next((b for b in blocks if _unconcluded(store, eid, b)), None)
         if running is None:
             finish_worker(self.ctx, WorkerTally(worker=w, lost_blocks=self.lost[w]))
@@ -355,14 +419,19 @@ class _Driver:
         self.generation[w] += 1
         self._submit([w])
 
+    def _held_by(self, w: int) -> list[BlockInfo]:
+        """The blocks of the units worker ``w`` holds, in order."""
+        units = {u[0].block: u for u in self.manifest.units()}
+        taken = holders(self.ctx.store, self.manifest.id)
+        return [b for unit, take in sorted(taken.items()) if take.worker == w and unit in units for b in units[unit]]
+
     def _wait_leases(self) -> None:
         """Wait until no worker lease of the run is alive: after a cancel, running workers flush
         first; a lease whose worker died with its Dask worker expires on its own."""
         store, eid = self.ctx.store, self.manifest.id
-        names = {lease_name(w) for w in self.chains}
         while True:
             try:
-                leases = [lease for lease in store.read_leases(eid) if lease.name in names]
+                leases = [lease for lease in store.read_leases(eid) if lease.name.startswith("worker-")]
             except PyloError:
                 log.warning("execution %s: could not read its leases at the end", eid)
                 return
@@ -378,8 +447,10 @@ class _Driver:
         try:
             outcomes = store.read_workers(eid)
             states = store.read_states(self.manifest)
-            for w in (w for w in self.chains if w not in outcomes):
-                blocks = [states[b.block] for b in self.chains[w]]
+            silent = [w for w in self.workers if w not in outcomes]
+            held = {w: self._held_by(w) for w in silent} if silent else {}
+            for w in silent:
+                blocks = [states[b.block] for b in held[w]]
                 tally = WorkerTally(worker=w, lost_blocks=self.lost[w],
                                     finished=sum(len(b.finished) for b in blocks),
                                     failed=sum(len(b.failed) for b in blocks),
@@ -477,17 +548,22 @@ def _mark_cancelled(eid: str) -> None:
 _LEAVING = frozenset({Status.closing_gracefully, Status.closing, Status.closed, Status.failed})
 
 
-def _dask_worker(
-    store: Store, eid: str, w: int, blocks: tuple[BlockInfo, ...], config: Config, lost: tuple[int, ...],
-    careful: bool = False,
-) -> dict[str, int]:
+def _dask_worker(spawn: Spawn, w: int, lost: tuple[int, ...]) -> dict[str, int]:
     """One Pylo worker, on a Dask worker; returns its final counts. ``rerun``: its lease exists
-    already, so an earlier attempt of this task ran (its Dask worker died): continue from the store.
-    The task and the lease are read at once: on an object store their latencies would add up."""
-    with concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="pylo-start") as pool:
+    already, so an earlier attempt of this task ran (its Dask worker died): continue from the
+    store. A worker that ended already (its task was submitted again, by the steward, say) only
+    says its counts. The start's reads go at once: on an object store their latencies would add up."""
+    store, eid = spawn.store, spawn.eid
+    with concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="pylo-start") as pool:
+        ended = pool.submit(_ended, store, eid, w)
         task = pool.submit(store.read_task, eid)
+        manifest = pool.submit(store.read_manifest, eid)
         leased = pool.submit(store.files.exists, store.layout.lease(eid, lease_name(w)))
-        ctx = BlockContext(store, eid, task.result(), config)
+        if (outcome := ended.result()) is not None:
+            return {"finished": int(outcome.get("finished", 0)), "failed": int(outcome.get("failed", 0)),
+                    "exhausted": 1}
+        ctx = BlockContext(store, eid, task.result(), spawn.config)
+        plan = manifest.result()
         rerun = bool(lost) or leased.result()
     worker = get_worker()
     topic = _topic(eid)
@@ -499,9 +575,51 @@ def _dask_worker(
     def leaving() -> bool:
         return worker.status in _LEAVING
 
-    tally = run_worker(ctx, w, blocks, stop=lambda: eid in _CANCELLED or leaving(), report=report, rerun=rerun,
-                       lost=lost, careful=careful)
-    if leaving() and eid not in _CANCELLED:
-        # Flushed and stopped: Dask runs the task again on a worker that stays, from the store.
-        raise Reschedule()
-    return {"finished": tally.finished, "failed": tally.failed}
+    taker = Taker(store, plan, w, hint=w if w < plan.workers else None)
+    steward = _Steward(spawn, taker, plan.workers) if w == 0 and spawn.cap is None else None
+    try:
+        tally = run_worker(ctx, w, taker, stop=lambda: eid in _CANCELLED or leaving(), report=report, rerun=rerun,
+                           lost=lost, careful=spawn.careful, hand_back=leaving)
+    finally:
+        if steward is not None:
+            steward.stop()
+    return {"finished": tally.finished, "failed": tally.failed, "exhausted": int(taker.exhausted)}
+
+
+def _ended(store: Store, eid: str, w: int) -> dict[str, Any] | None:
+    """Worker ``w``'s recorded outcome, or ``None`` while it has none (one GET)."""
+    path = store.layout.worker(eid, w)
+    try:
+        obj = json.loads(store.files.get(path, MAX_SMALL_BYTES))
+    except FileNotFoundError:
+        return None
+    except ValueError as exc:
+        raise CorruptSnapshot(f"corrupt object {path}: {exc}", path) from exc
+    return obj if isinstance(obj, dict) else None
+
+
+class _Steward:
+    """Inside worker 0's task: starts a worker for each thread that joins the cluster, also when
+    the client that started the run is gone, until no unit is left to take. Its submissions
+    carry the same keys as the client's, so Dask runs each worker once whoever submits it."""
+
+    def __init__(self, spawn: Spawn, taker: Taker, started: int, interval: float = STEWARD_INTERVAL) -> None:
+        self.spawn, self.taker, self.started, self.interval = spawn, taker, started, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name=f"pylo-{spawn.eid}-steward", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _watch(self) -> None:
+        client: Client | None = None
+        while not self._stop.wait(self.interval) and not self.taker.exhausted:
+            try:
+                client = client or get_client()
+                new = to_spawn(sum(client.nthreads().values()), self.started, self.spawn.cap)
+                if new:
+                    self.spawn.submit(client, list(new))
+                    self.started = new.stop
+            except Exception:  # noqa: BLE001 - the scheduler is busy or gone: look again later
+                log.debug("execution %s: the steward could not reach the scheduler", self.spawn.eid, exc_info=True)

@@ -1,6 +1,7 @@
-"""Runs the worker chains on threads of this process, without Dask.
+"""Runs the workers on threads of this process, without Dask.
 
-    launch ─► one thread per worker: run_worker (its blocks in order, its lease, its outcome)
+    launch ─► one thread per worker: run_worker (it takes blocks while any is left; its lease,
+                       │                        its outcome)
                        └── on_delta per flush ──► Run ◄── on_end, then settle, from the last thread out
 
 A worker that fails (a store error, ``KeyboardInterrupt`` or ``SystemExit`` from the task) stops the
@@ -14,11 +15,12 @@ import os
 import threading
 from typing import Any, Callable
 
-from .._core.block import BlockContext, worker_blocks
+from .._core.block import BlockContext
 from .._core.chain import run_worker
+from .._core.taking import Taker
 from .._core.run import Run
 from . import OnEnd, end_run
-from ..store import BlockInfo, Manifest, Store
+from ..store import Manifest, Store
 
 __all__ = ["ThreadBackend"]
 
@@ -26,7 +28,7 @@ log = logging.getLogger(__name__)
 
 
 class ThreadBackend:
-    """Each worker is a thread that owns its blocks and runs them in order."""
+    """Each worker is a thread that takes the next block nobody holds until none is left."""
 
     def default_workers(self) -> int:
         return min(32, (os.cpu_count() or 1) + 4)
@@ -40,15 +42,15 @@ class ThreadBackend:
     def launch(
         self, ctx: BlockContext, manifest: Manifest, run: Run, on_end: OnEnd = lambda error: None
     ) -> None:
-        chains = worker_blocks(manifest)
-        remaining = [len(chains)]
+        workers = range(manifest.workers)
+        remaining = [len(workers)]
         errors: list[BaseException] = []
         lock = threading.Lock()
         abort = threading.Event()  # set when a worker failed: the others stop between inputs
 
-        def worker(w: int, blocks: list[BlockInfo]) -> None:
+        def worker(w: int) -> None:
             try:
-                _run_chain(ctx, w, blocks, run, abort)
+                _run_worker(ctx, manifest, w, run, abort)
             except BaseException as exc:  # recorded, handed to the caller by Run.wait
                 errors.append(exc)
                 abort.set()
@@ -64,12 +66,12 @@ class ThreadBackend:
                     end_run(run, on_end, errors[0] if errors else None)
 
         run.start()
-        if not chains:
+        if not workers:
             end_run(run, on_end, None)
             return
         threads = [
-            threading.Thread(target=worker, args=(w, blocks), name=f"pylo-{manifest.id}-worker-{w}", daemon=True)
-            for w, blocks in chains.items()
+            threading.Thread(target=worker, args=(w,), name=f"pylo-{manifest.id}-worker-{w}", daemon=True)
+            for w in workers
         ]
         try:
             for thread in threads:
@@ -86,6 +88,6 @@ class ThreadBackend:
                     end_run(run, on_end, None)
 
 
-def _run_chain(ctx: BlockContext, w: int, blocks: list[BlockInfo], run: Run, abort: threading.Event) -> None:
+def _run_worker(ctx: BlockContext, manifest: Manifest, w: int, run: Run, abort: threading.Event) -> None:
     stop = lambda: run.cancel_requested or abort.is_set()  # noqa: E731 - cheap, read between inputs
-    run_worker(ctx, w, blocks, stop=stop, report=run.on_delta)
+    run_worker(ctx, w, Taker(ctx.store, manifest, w, hint=w), stop=stop, report=run.on_delta)

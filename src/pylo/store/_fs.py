@@ -216,16 +216,16 @@ class Files:
             for created in reversed(missing):
                 _fsync_dir(os.path.dirname(created))
 
-    def put_new(self, path: str, data: bytes) -> bool:
+    def put_new(self, path: str, data: bytes, *, volatile: bool = False) -> bool:
         """Write ``path`` only if it does not exist yet; return whether this call created it.
 
         Create-only and atomic: locally a complete temp file is hard-linked into place (the link
         fails if the name exists); on object stores one PUT with ``If-None-Match: *``. Two callers
-        racing for the same path: exactly one gets ``True``.
+        racing for the same path: exactly one gets ``True``. ``volatile``: nothing is fsynced.
         """
         if self.local:
             with self._refused_write(path):
-                return self.retrying(f"create {path}", lambda: self._link_new(path, data))
+                return self.retrying(f"create {path}", lambda: self._link_new(path, data, not volatile))
         if self.exists(path):
             return False
         try:
@@ -238,13 +238,14 @@ class Files:
             self.put(path, data)
         return True
 
-    def _link_new(self, path: str, data: bytes) -> bool:
+    def _link_new(self, path: str, data: bytes, sync: bool = True) -> bool:
         directory = os.path.dirname(path)
         self._makedirs(directory)
         tmp = f"{directory}/{TEMP_PREFIX}{uuid.uuid4().hex}"
+        sync = sync and self.durable
         with open(tmp, "xb") as fh:
             fh.write(data)
-            if self.durable:
+            if sync:
                 fh.flush()
                 os.fsync(fh.fileno())
         try:
@@ -253,7 +254,7 @@ class Files:
             return False
         finally:
             _unlink_quietly(tmp)
-        if self.durable:
+        if sync:
             _fsync_dir(directory)
         return True
 

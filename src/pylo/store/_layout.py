@@ -100,6 +100,13 @@ class Layout:
         """Names the execution a claim's holder started (a resume): its leases prove the claim alive."""
         return f"{self.claims_dir(eid)}/{generation:06d}.runs"
 
+    def taken_dir(self, eid: str) -> str:
+        return f"{self.execution(eid)}/taken"
+
+    def taken(self, eid: str, unit: int, generation: int, released: bool = False) -> str:
+        """Who took ``unit`` under ``generation`` (see ``_takes``), or that they handed it back."""
+        return f"{self.taken_dir(eid)}/{unit:06d}-{generation:03d}.{'released' if released else 'json'}"
+
     def inputs_dir(self, eid: str) -> str:
         return f"{self.execution(eid)}/inputs"
 

@@ -12,7 +12,7 @@ from ..errors import CorruptSnapshot
 from ._layout import FORMAT_VERSION, validate_execution_id
 from ._segments import _int, _load_json, check_version
 
-__all__ = ["HELD", "PACKED_FORMAT", "BlockInfo", "Manifest", "with_pack_spans"]
+__all__ = ["HELD", "PACKED_FORMAT", "TAKEN_FORMAT", "BlockInfo", "Manifest", "with_pack_spans"]
 
 #: The worker of a block that no worker runs.
 HELD = -1
@@ -21,10 +21,19 @@ HELD = -1
 #: a pylo that does not know packs refuses such a manifest instead of missing its inputs.
 PACKED_FORMAT = 2
 
+#: The manifest format whose blocks are taken by whichever worker is free, at run time (see
+#: ``_takes``): the third field of a block says only whether it runs (0) or is held (-1), and the
+#: manifest's ``workers`` is how many started. A pylo that deals blocks to workers at planning
+#: refuses it rather than run it with every worker on block 0's chain.
+TAKEN_FORMAT = 3
+
 
 @dataclasses.dataclass(frozen=True)
 class BlockInfo:
-    """Block ``block`` holds the execution's positions ``start … start+count-1``; ``worker`` runs it.
+    """Block ``block`` holds the execution's positions ``start … start+count-1``.
+
+    ``worker``: in a manifest of ``TAKEN_FORMAT``, 0 for a block that whichever worker is free
+    takes at run time; in older manifests, the worker it was dealt to at planning.
 
     A *held* block (``worker`` is ``HELD``, -1) is run by no worker: it keeps the inputs a resume
     with ``only=`` left out, so they stay unfinished in the new execution and a later resume finds
@@ -84,15 +93,30 @@ class Manifest:
     workers: int
     blocks: tuple[BlockInfo, ...]
     config: Config
+    taken: bool = True  # blocks are taken at run time (``TAKEN_FORMAT``), not dealt at planning
 
     def worker_blocks(self, worker: int) -> list[BlockInfo]:
+        """The blocks dealt to ``worker`` at planning (manifests older than ``TAKEN_FORMAT``)."""
         return [b for b in self.blocks if b.worker == worker]
+
+    def units(self) -> list[tuple[BlockInfo, ...]]:
+        """What a worker takes at once, in order: each block, or the blocks of one pack together
+        (they share one inputs object). Held blocks are nobody's."""
+        out: list[tuple[BlockInfo, ...]] = []
+        for b in self.blocks:
+            if b.held:
+                continue
+            if out and b.pack is not None and out[-1][0].pack == b.pack:
+                out[-1] = (*out[-1], b)
+            else:
+                out.append((b,))
+        return out
 
     def encode(self) -> bytes:
         packed = any(b.pack is not None for b in self.blocks)
         return json.dumps(
             {
-                "format": PACKED_FORMAT if packed else FORMAT_VERSION,
+                "format": TAKEN_FORMAT if self.taken else (PACKED_FORMAT if packed else FORMAT_VERSION),
                 "id": self.id,
                 "parent": self.parent,
                 "root": self.root,
@@ -109,7 +133,7 @@ class Manifest:
     @classmethod
     def decode(cls, data: bytes, path: str) -> Manifest:
         obj = _load_json(data, path)
-        version = check_version(obj, path, (FORMAT_VERSION, PACKED_FORMAT))
+        version = check_version(obj, path, (FORMAT_VERSION, PACKED_FORMAT, TAKEN_FORMAT))
         try:
             config = Config.from_json(dict(obj["config"]))
             blocks = tuple(_block(i, entry, version) for i, entry in enumerate(obj["blocks"]))
@@ -123,6 +147,7 @@ class Manifest:
                 workers=_int(obj["workers"]),
                 blocks=blocks,
                 config=config,
+                taken=version == TAKEN_FORMAT,
             )
         except (KeyError, TypeError, ValueError) as exc:  # InvalidArgument (a bad config) is a ValueError
             raise CorruptSnapshot(f"corrupt manifest {path}: {exc}", path) from exc
@@ -134,7 +159,7 @@ class Manifest:
 
 def _block(index: int, entry: object, version: int) -> BlockInfo:
     """One manifest entry: ``[start, count, worker]``, then the pack's first block if packed."""
-    if not isinstance(entry, list) or len(entry) not in ((3, 4) if version == PACKED_FORMAT else (3,)):
+    if not isinstance(entry, list) or len(entry) not in ((3,) if version == FORMAT_VERSION else (3, 4)):
         raise ValueError(f"block {index}: bad entry {entry!r:.80}")
     pack = _int(entry[3]) if len(entry) == 4 else None
     return BlockInfo(block=index, start=_int(entry[0]), count=_int(entry[1]), worker=_int(entry[2]), pack=pack)
@@ -149,6 +174,8 @@ def _inconsistency(m: Manifest) -> str | None:
     for b in m.blocks:
         if b.start != start or not 0 <= b.count <= m.config.block_size:
             return f"block {b.block} ({b.start}, {b.count}) does not follow at {start} within {m.config.block_size}"
+        if m.taken and not (b.held or b.worker == 0):
+            return f"block {b.block} has worker {b.worker}: blocks are taken at run time (0) or held (-1)"
         if not (b.held or 0 <= b.worker < m.workers):
             return f"block {b.block} has worker {b.worker}, not one of {m.workers}"
         if b.pack is not None and not _packs_with(m, b):

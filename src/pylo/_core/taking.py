@@ -1,0 +1,146 @@
+"""How a worker gets its next blocks: it takes, at run time, the next unit nobody holds.
+
+    free worker ─► next free unit in order (its hint first) ─► create taken/{unit}-{gen}.json
+                     ▲ lost the race: learn it, try the next; twice in a row: list taken/ again
+                     └── at the end of the list: list once more (a unit handed back is free again)
+
+Exactly one worker holds a unit at a time: the create-only write decides. The order is the
+blocks' order, and blocks shrink toward the end of a run (see ``plan.block_sizes``), so the last
+units taken are small ones and no worker is left alone with a big block at the end. Which unit to
+try is decided by ``next_free`` (pure); ``Taker`` carries it out against the store.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Sequence
+from typing import Protocol
+
+from ..store import BlockInfo, Manifest, Store
+from ..store._takes import TakeBook, holders, read_takebook, release_unit, take_unit
+
+__all__ = ["Fixed", "Source", "Taken", "Taker", "next_free"]
+
+Unit = tuple[BlockInfo, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Taken:
+    """A unit a worker holds: its blocks, the generation of its take, and whether someone ran
+    part of it before (it was handed back, or this worker held it before its Dask worker died):
+    then what its segments concluded is read first and skipped."""
+
+    blocks: Unit
+    generation: int = 1
+    continues: bool = False
+
+    @property
+    def unit(self) -> int:
+        return self.blocks[0].block
+
+
+class Source(Protocol):
+    """Where a worker's blocks come from."""
+
+    def mine(self) -> list[Taken]:
+        """The units this worker held before its task was run again (its Dask worker died)."""
+
+    def take(self) -> Taken | None:
+        """The next unit for this worker, or ``None`` when nobody's is left."""
+
+    def hand_back(self, taken: Taken) -> None:
+        """Give ``taken`` back unfinished: the next free worker continues it."""
+
+
+def next_free(book: TakeBook, units: Sequence[int], start: int) -> int | None:
+    """The index in ``units`` of the first unit nobody holds at or after ``start``, else the
+    first before it (a unit handed back), else ``None``. Pure."""
+    n = len(units)
+    for k in range(n):
+        i = (start + k) % n
+        if book.free(units[i]):
+            return i
+    return None
+
+
+# Lost races in a row before the listing is read again: one loss is usually a neighbour that
+# took the same next unit a moment earlier; more mean the book is stale.
+_MISSES_BEFORE_LISTING = 2
+
+
+class Taker:
+    """Takes units of ``manifest`` for ``worker``, beginning with unit number ``hint`` (worker
+    *w* of the first *n* tries unit *w* first: the first round needs no listing and no race)."""
+
+    def __init__(self, store: Store, manifest: Manifest, worker: int, *, hint: int | None = None) -> None:
+        self.store, self.eid, self.worker = store, manifest.id, worker
+        self.units = manifest.units()
+        self.ids = [u[0].block for u in self.units]
+        self.index = {unit: i for i, unit in enumerate(self.ids)}
+        self.writer = uuid.uuid4().hex[:12]
+        self.book = TakeBook()
+        self.exhausted = False  # no unit was left to take: every one is held or done
+        self.cursor = hint if hint is not None and 0 <= hint < len(self.ids) else 0
+        self.listed = hint is None  # an unknown start: list before the first try
+        if self.listed:
+            self._list()
+
+    def _list(self) -> None:
+        self.book = read_takebook(self.store, self.eid)
+        self.listed = True
+
+    def mine(self) -> list[Taken]:
+        self._list()
+        held = holders(self.store, self.eid, self.book)
+        return [Taken(self.units[self.index[u]], t.generation, continues=True)
+                for u, t in sorted(held.items()) if t.worker == self.worker and u in self.index]
+
+    def take(self) -> Taken | None:
+        misses = 0
+        while True:
+            i = next_free(self.book, self.ids, self.cursor)
+            if i is None:
+                if self.listed:
+                    self.exhausted = True
+                    return None
+                self._list()
+                continue
+            unit = self.ids[i]
+            gen = self.book.next_generation(unit)
+            won = take_unit(self.store, self.eid, unit, gen, self.worker, self.writer)
+            self.book = self.book.taken(unit, gen)
+            self.listed = False
+            if won:
+                self.cursor = i + 1
+                return Taken(self.units[i], gen, continues=gen > 1)
+            misses += 1
+            if misses >= _MISSES_BEFORE_LISTING:
+                self._list()
+                misses = 0
+
+    def hand_back(self, taken: Taken) -> None:
+        release_unit(self.store, self.eid, taken.unit, taken.generation)
+
+
+class Fixed:
+    """A fixed chain of blocks, run in order (a unit per block, or per run of one pack)."""
+
+    def __init__(self, blocks: Sequence[BlockInfo]) -> None:
+        self.todo: list[Taken] = []
+        for b in blocks:
+            if self.todo and b.pack is not None and self.todo[-1].blocks[-1].pack == b.pack \
+                    and self.todo[-1].blocks[-1].block == b.block - 1:
+                self.todo[-1] = Taken((*self.todo[-1].blocks, b))
+            else:
+                self.todo.append(Taken((b,)))
+
+    def mine(self) -> list[Taken]:
+        todo, self.todo = self.todo, []
+        return [dataclasses.replace(t, continues=True) for t in todo]
+
+    def take(self) -> Taken | None:
+        return self.todo.pop(0) if self.todo else None
+
+    def hand_back(self, taken: Taken) -> None:
+        """A fixed chain is nobody else's: what is left of it stays pending."""
