@@ -216,7 +216,7 @@ def wait_flushed(store: Any, eid: str, x: int, flush: int, block_size: int) -> N
     Flushes are written in the background: waiting for them makes the point of a kill exact —
     what is lost is then the attempts since the last flush, at most one window of ``flush``."""
     manifest = store.read_manifest(eid)
-    info = manifest.blocks[x // block_size]
+    info = next(b for b in manifest.blocks if x in b.positions)
     start = info.stored_span.start  # the blocks of a pack run as one: their windows count from its start
     done = set(range(start, start + (x - start) // flush * flush))
     run = [b for b in manifest.blocks if b.inputs_object == info.inputs_object and b.start <= x]

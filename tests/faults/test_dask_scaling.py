@@ -31,7 +31,8 @@ def _dirs(tmp_path: Path) -> tuple[str, Path, Path]:
 def _gated_run(pylo: Pylo, calls: Path, gates: Path) -> Any:
     """Submit ``range(N)`` gated at GATES; return the run once both Pylo workers wait at their
     gates, with what they ran before flushed."""
-    run = pylo.submit(range(N), functools.partial(fault_tasks.gated, str(calls), str(gates), GATES))
+    # a generator: blocks of BLOCK (a known count would shrink them toward the end)
+    run = pylo.submit(iter(range(N)), functools.partial(fault_tasks.gated, str(calls), str(gates), GATES))
     for x in GATES:
         gate = gates / f"gate-{x}"
         wait_for(lambda g=gate: g.exists() and read_pid(g), f"input {x} to reach its gate", timeout=120)

@@ -115,7 +115,7 @@ def test_a_careful_worker_starts_a_block_once_the_one_before_concluded_in_the_st
     # What the Dask client relies on after KilledWorker, without Dask: when the first input of
     # block 1 runs, block 0's last flush (a large result, slow to write) is in the store already.
     from pylo import Config
-    from pylo._core.block import BlockContext, worker_blocks
+    from pylo._core.block import BlockContext
     from pylo._core.chain import run_worker
     from pylo._core.plan import plan_execution
     from pylo.store import Store
@@ -130,7 +130,7 @@ def test_a_careful_worker_starts_a_block_once_the_one_before_concluded_in_the_st
         return b"x" * BIG if x == 2 else b""
 
     manifest = plan_execution(store, range(6), task, config, 1)
-    tally = run_worker(BlockContext(store, manifest.id, task, config), 0, worker_blocks(manifest)[0], **how)
+    tally = run_worker(BlockContext(store, manifest.id, task, config), 0, manifest.blocks, **how)
     assert seen == [[0, 1, 2]] and tally.finished == 6
 
 

@@ -28,7 +28,7 @@ from .decide import RetryPolicy, WorkerTally, gives_up, next_stride
 from .timeout import TimedCalls
 from .background_writes import BackgroundWrites
 from ..errors import PyloError, StoreUnreachable
-from ..store import BlockInfo, BlockState, Manifest, Segment, Store, record_failure
+from ..store import BlockInfo, BlockState, Segment, Store, record_failure
 from ..store._results import keeping_results
 from ..store._segments import to_ranges
 
@@ -125,11 +125,13 @@ def _read_block(ctx: BlockContext, info: BlockInfo, stop: Callable[[], bool]) ->
         return prior.result(), inputs.result()[1]
 
 
-def finish_worker(ctx: BlockContext, tally: WorkerTally, *, cancelled: bool = False) -> None:
-    """Record a worker's final outcome (``workers/{worker}.json``)."""
+def finish_worker(ctx: BlockContext, tally: WorkerTally, *, cancelled: bool = False, left: bool = False) -> None:
+    """Record a worker's final outcome (``workers/{worker}.json``). ``left``: its Dask worker left
+    the cluster and it handed back what it had not finished (neither cancelled nor failed)."""
     outcome = dataclasses.asdict(tally)
     outcome["lost_blocks"] = list(tally.lost_blocks)
     outcome["cancelled"] = cancelled
+    outcome["left"] = left
     outcome["ended"] = _now()
     ctx.store.write_worker(ctx.execution, tally.worker, outcome)
 
@@ -461,12 +463,3 @@ def _exit_forked_child(exc: BaseException) -> None:
 
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
-
-
-def worker_blocks(manifest: Manifest) -> dict[int, list[BlockInfo]]:
-    """Each worker's blocks, in order: the chain it runs (held blocks are nobody's)."""
-    chains: dict[int, list[BlockInfo]] = {w: [] for w in range(manifest.workers)}
-    for info in manifest.blocks:
-        if not info.held:
-            chains[info.worker].append(info)
-    return chains

@@ -1,13 +1,14 @@
-"""Runs one Pylo worker: its blocks in order, its tally in memory, its lease in the store.
+"""Runs one Pylo worker: the blocks it takes, its tally in memory, its lease in the store.
 
     heartbeat (lease + cancel marker) ─► stop()
-    block b0 runs ────────────────┐ while it runs, b1's inputs (and, on a rerun, its state) are read
-    block b1 runs with them ──────┘ … → workers/{worker}.json, the lease ended
+    take a unit (a block, or a pack's blocks) ─► run its blocks ─► take the next … none left
+          on an object store the next unit is taken, and its inputs read, while the last block
+          of the current one runs                    → workers/{worker}.json, the lease ended
 
 The same code runs on a thread of the client and inside one long Dask task. When Dask reruns that
-task (its Dask worker died), ``rerun=True``: the tally is rebuilt from what the store says each
-block concluded, the blocks already done are skipped, and only the block that was running
-continues, from its last flush.
+task (its Dask worker died), ``rerun=True``: the units the worker held are read back from the
+store's takes, what they concluded is folded into the tally, and only what was running
+continues, from its last flush; then the worker takes more.
 
 A block's last flush is written in the background while the next block starts. A rerun (and a
 ``careful`` run) waits for it instead: should this attempt die too, every block before the one
@@ -84,11 +85,13 @@ def run_worker(
     blocks = _Blocks(source, first, stopped, tally.lost_blocks, ahead=not ctx.store.files.local)
     ahead = _ReadAhead(ctx)
     writes = new_writer()
+    left = False
     try:
         if not tally.gave_up:
             tally = _run_blocks(ctx, blocks, tally, stopped, report, ahead, beat, writes, careful or rerun)
         writes.wait()  # the last block's last flush
-        if stopped() and hand_back():
+        left = stopped() and not beat.cancelled and hand_back()
+        if left:
             blocks.hand_back()  # after the flushes: whoever continues them sees what concluded
     except StoreUnreachable:
         beat.abandon()  # nothing more can be written: the lease expires on its own
@@ -101,7 +104,7 @@ def run_worker(
     finally:
         ahead.close()
         writes.close()
-    finish_worker(ctx, tally, cancelled=stopped())
+    finish_worker(ctx, tally, cancelled=stopped() and not left, left=left)
     beat.end()
     return tally
 

@@ -49,6 +49,7 @@ class WorkerSummary:
     cancelled: bool = False
     blocks: int = 0  # blocks it took
     holding: tuple[int, ...] = ()  # blocks it took whose inputs have not all concluded
+    left: bool = False  # its Dask worker left the cluster; it handed back what it had not finished
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,7 +124,7 @@ class Summary:
             f"{self.pending} pending, of {self.total}",
         ]
         for w in self.workers:
-            flag = "  GAVE UP" if w.gave_up else ""
+            flag = "  GAVE UP" if w.gave_up else ("  left the cluster" if w.left else "")
             lines.append(
                 f"  worker {w.worker}: {w.finished} finished, {w.failed} failed, {w.pending} pending, "
                 f"budget left {w.budget_left}{flag}"
@@ -214,11 +215,7 @@ def worker_chains(store: Store, manifest: Manifest) -> dict[int, list[BlockInfo]
     """The blocks each worker took (read from the store's takes), or was dealt at planning (a
     manifest older than blocks taken at run time), in order. Held blocks are nobody's."""
     if not manifest.taken:
-        chains: dict[int, list[BlockInfo]] = {w: [] for w in range(manifest.workers)}
-        for b in manifest.blocks:
-            if not b.held:
-                chains[b.worker].append(b)
-        return chains
+        return {w: manifest.worker_blocks(w) for w in range(manifest.workers)}
     units = {u[0].block: u for u in manifest.units()}
     out: dict[int, list[BlockInfo]] = {}
     for unit, take in sorted(holders(store, manifest.id).items()):
@@ -247,6 +244,7 @@ def _worker_summary(w: int, blocks: list[BlockInfo], states: dict[int, BlockStat
         cancelled=outcome.get("cancelled") is True,
         blocks=len(blocks),
         holding=holding,
+        left=outcome.get("left") is True,
     )
 
 

@@ -1,25 +1,30 @@
 """Runs the Pylo workers on Dask: the only module that imports ``distributed``.
 
-    client: write {eid}/task once ─► per Pylo worker w: submit(_dask_worker, store, eid, w)
+    client: write {eid}/task once ─► per Pylo worker w: submit(_dask_worker, spawn, w)
               │                       fire_and_forget: the run outlives the client
-              │   on a Dask worker: run_worker — its blocks in order, tally in memory, next block
-              │   read ahead, lease renewed, cancel marker polled, one segment per flush
+              │   on a Dask worker: run_worker — takes the next unit nobody holds (a create-only
+              │   object in the store), runs it, takes another … none left; lease renewed,
+              │   cancel marker polled, one segment per flush
+              ├── threads join the cluster ─► workers w+1… submitted (by the client, and by the
+              │   steward in worker 0's task, which goes on when the client is gone)
               ▲
               └── progress: worker.log_event(topic) ──► subscribe_topic ──► Run.on_delta (deduplicated)
                   the end: every worker future settled and no lease of the run alive ──► Run.settle,
                   counts reconciled with the store
 
 One Dask task per Pylo worker: the scheduler holds O(workers) small tasks, whatever the number of
-blocks or the size of the task (it travels through the store, once). When a Dask worker dies, Dask
-reruns that one task elsewhere; it rebuilds its tally from the store and continues the block that
-was running, from its last flush. A Dask worker that leaves (retired, scaled down) would wait for
-its running task: its Pylo worker stops between inputs, flushes and hands the task back to the
-scheduler (``Reschedule``), to continue the same way elsewhere. A task that kills its workers too
-often (``KilledWorker``) has its running block recorded as lost (inputs pending) and is
-resubmitted for the blocks after it. The running block is the first one not concluded in the
-store: a rerun waits for each block's flushes before the next block starts so that this holds
-when it dies, and so does a first run when the scheduler's ``allowed-failures`` is 0 (its first
-death is then the last).
+blocks or the size of the task (it travels through the store, once). Which worker runs which
+block is decided as they run: a free worker takes the next one, so Dask's threads stay busy to
+the end of a skewed map, and workers for threads that join take blocks within seconds. When a
+Dask worker dies, Dask reruns that one task elsewhere; it reads back the units it held and
+continues the one that was running, from its last flush. A Dask worker that leaves (retired,
+scaled down) would wait for its running task: its Pylo worker stops between inputs, flushes,
+hands back the units it had not finished (whoever is free continues them) and ends. A task that
+kills its workers too often (``KilledWorker``) has its running block recorded as lost (inputs
+pending) and is resubmitted for the rest. The running block is the first one not concluded in
+the store: a rerun waits for each block's flushes before the next block starts so that this
+holds when it dies, and so does a first run when the scheduler's ``allowed-failures`` is 0 (its
+first death is then the last).
 Cancel: Dask cancels what has not started; what runs sees the store's cancel marker and flushes.
 """
 
@@ -543,8 +548,8 @@ def _mark_cancelled(eid: str) -> None:
 
 # The states of a Dask worker that is leaving the cluster (retired, scaled down, closing): it
 # waits for its running tasks before its process ends, so a Pylo worker there stops between
-# inputs and hands its task back to the scheduler rather than run its whole chain out of the
-# cluster while Dask reruns it elsewhere.
+# inputs, hands back the units it had not finished (a free worker continues them) and ends,
+# rather than run on out of the cluster.
 _LEAVING = frozenset({Status.closing_gracefully, Status.closing, Status.closed, Status.failed})
 
 
@@ -579,7 +584,7 @@ def _dask_worker(spawn: Spawn, w: int, lost: tuple[int, ...]) -> dict[str, int]:
     steward = _Steward(spawn, taker, plan.workers) if w == 0 and spawn.cap is None else None
     try:
         tally = run_worker(ctx, w, taker, stop=lambda: eid in _CANCELLED or leaving(), report=report, rerun=rerun,
-                           lost=lost, careful=spawn.careful, hand_back=leaving)
+                           lost=lost, careful=spawn.careful, hand_back=lambda: leaving() and eid not in _CANCELLED)
     finally:
         if steward is not None:
             steward.stop()
