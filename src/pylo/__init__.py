@@ -6,7 +6,7 @@ finished and which failed, and resume from the store, from any process or cluste
     >>> eid = pylo.start_from_scratch(range(100), print)
 """
 
-from ._core.config import Config
+from ._config import Config
 from ._core.run import Progress, Run
 from ._core.status import Status
 from ._core.summary import ExceptionKind, ExecutionStatus, Summary, WorkerSummary

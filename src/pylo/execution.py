@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 from ._core.arguments import check_inputs, check_main_guard, check_one_argument
 from ._core.block import BlockContext
-from ._core.clock import Clock, SystemClock
-from ._core.config import Config
+from ._clock import Clock, SystemClock
+from ._config import Config
 from ._core.plan import plan_execution
 from ._ui.gave_up import said_here
 from ._ui.progress import follow
