@@ -31,7 +31,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from ._leases import Lease
+from ._leases import Lease, is_worker_lease
 
 __all__ = [
     "CLAIM_GRACE",
@@ -194,8 +194,10 @@ class Verdict(enum.Enum):
 def is_alive(seen: Seen, now: float, here: Here) -> bool:
     """Whether the claim ``seen`` still holds at ``now`` (seconds since the epoch).
 
-    Alive while its holder's lease is, or any lease of the run it started; and for
-    ``CLAIM_GRACE`` s after it was taken, before its holder can have written a lease."""
+    Alive while its holder's lease is, or a lease of one of the claimed execution's workers (all
+    ``worker-*`` leases present, whatever the planned worker count: workers may join), or any
+    lease of the run it started; and for ``CLAIM_GRACE`` s after it was taken, before its holder
+    can have written a lease. The client's lease alone never decides: its workers outlive it."""
     holder = seen.holder
     if holder is None:
         return False
@@ -203,7 +205,8 @@ def is_alive(seen: Seen, now: float, here: Here) -> bool:
         return True
     if here.abandoned(holder):
         return False
-    if any(lease.live(now) and lease.name == holder.lease_name for lease in seen.leases):
+    if any(lease.live(now) and (lease.name == holder.lease_name or is_worker_lease(lease.name))
+           for lease in seen.leases):
         return True
     if any(lease.live(now) for lease in seen.run_leases):
         return True
