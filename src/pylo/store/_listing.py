@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from ..errors import ExecutionNotFound, InvalidArgument, PyloError
@@ -37,25 +38,39 @@ def executions(store: Store) -> list[str]:
     return order_by_parents(parents)
 
 
-def order_by_parents(parents: dict[str, str | None]) -> list[str]:
+def order_by_parents(parents: Mapping[str, str | None], *, newest_first: bool = False) -> list[str]:
     """The ids of ``parents`` (id → its parent) sorted by id, except that a parent always comes
-    before its children. A loop (only a hand-edited store has one) falls back to id order."""
-    children: dict[str, list[str]] = {}
-    ready: list[str] = []
+    before its children; ``newest_first``: highest id first, and a resume always before the
+    execution it resumed. Ids carry the clock of the machine that made them, so a resume may
+    sort on the wrong side of its parent by id alone. A loop (only a hand-edited store has one)
+    puts its members last, in id order."""
+    after: dict[str, list[str]] = {}  # id -> those that may come only once it is placed
+    waiting = dict.fromkeys(parents, 0)
     for eid, parent in parents.items():
         if parent is not None and parent in parents and parent != eid:
-            children.setdefault(parent, []).append(eid)
-        else:
-            ready.append(eid)
+            first, then = (eid, parent) if newest_first else (parent, eid)
+            after.setdefault(first, []).append(then)
+            waiting[then] += 1
+    key: Callable[[str], str] = _Desc if newest_first else str
+    ready = [key(eid) for eid, n in waiting.items() if n == 0]
     heapq.heapify(ready)
     out: list[str] = []
     while ready:
-        eid = heapq.heappop(ready)
+        eid = str(heapq.heappop(ready))
         out.append(eid)
-        for child in children.pop(eid, ()):
-            heapq.heappush(ready, child)
+        for then in after.get(eid, ()):
+            waiting[then] -= 1
+            if waiting[then] == 0:
+                heapq.heappush(ready, key(then))
     placed = set(out)
-    return out + sorted(e for e in parents if e not in placed)
+    return out + sorted((e for e in parents if e not in placed), reverse=newest_first)
+
+
+class _Desc(str):
+    """An id that sorts backwards, so a min-heap pops the highest id first."""
+
+    def __lt__(self, other: str) -> bool:
+        return str.__gt__(self, other)
 
 
 def resolve(store: Store, ref: str) -> str:
