@@ -21,7 +21,6 @@ exactly one of them win.
 from __future__ import annotations
 
 import dataclasses
-import datetime as _dt
 import enum
 import json
 import os
@@ -31,6 +30,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from .._clock import utc_text
 from ._leases import Lease, is_worker_lease
 
 __all__ = [
@@ -121,13 +121,13 @@ def let_go(holder: Holder) -> None:
 
 def new_holder(now: float | None = None) -> Holder:
     """A fresh holder for this process; ``now``: seconds since the epoch (the store's clock)."""
-    when = _dt.datetime.fromtimestamp(time.time() if now is None else now, _dt.timezone.utc)
+    taken = time.time() if now is None else now
     return Holder(
         token=uuid.uuid4().hex,
         host=socket.gethostname(),
         pid=os.getpid(),
-        since=when.isoformat(timespec="seconds"),
-        taken=when.timestamp(),
+        since=utc_text(taken, timespec="seconds"),
+        taken=taken,
     )
 
 

@@ -9,7 +9,6 @@ still shown.
 from __future__ import annotations
 
 import dataclasses
-import datetime as _dt
 import inspect
 import json
 import re
@@ -20,6 +19,7 @@ from typing import Any
 from .. import cli_text
 from ..._core.state import lineage
 from ..._core.summary import ExecutionStatus, Summary, execution_status, summarize
+from ..._clock import utc_text
 from ...errors import ExecutionNotFound, InvalidArgument, PyloError, StoreUnreachable
 from ...store import order_by_parents, validate_execution_id
 from ._limits import ViewStore
@@ -229,7 +229,7 @@ def _when(epoch: float | None) -> str | None:
     if epoch is None:
         return None
     try:
-        return _dt.datetime.fromtimestamp(float(epoch), _dt.timezone.utc).isoformat(timespec="seconds")
+        return utc_text(float(epoch), timespec="seconds")
     except (OverflowError, OSError, ValueError, TypeError):
         return f"invalid time {epoch!r}"
 
