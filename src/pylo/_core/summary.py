@@ -107,11 +107,6 @@ class Summary:
         importable = module != "__main__" and all(p.isidentifier() for p in name.split("."))  # no lambda, no local
         return f"pylo resume {store} {self.execution_id} --task {self.task if importable else 'MODULE:FUNCTION'}"
 
-    def _repr_html_(self) -> str:
-        from .._ui.html import summary_html
-
-        return summary_html(self)
-
     def __str__(self) -> str:
         lines = [
             f"execution {self.execution_id}: {self.status}" + (f" (resumed from {self.parent})" if self.parent else ""),
