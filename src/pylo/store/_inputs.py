@@ -68,7 +68,7 @@ def dump_inputs(positions: Sequence[int] | None, values: list[Any], first: int) 
         for i, value in enumerate(values):
             try:
                 pickle.loads(cloudpickle.dumps(value))
-            except Exception as inner:
+            except Exception as inner:  # the same user code, one input at a time
                 raise TaskNotSerializable(
                     f"input at position {first + i} cannot be serialized and loaded back: {inner!r}"
                 ) from inner
