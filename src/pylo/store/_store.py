@@ -55,6 +55,7 @@ class Store:
             raise InvalidArgument(f"store {url!r} is a file, not a directory")
 
     def __reduce__(self) -> tuple[Any, ...]:
+        # The clock stays behind: a Dask worker judges and writes leases on its own real clock.
         return (_store, (self.files.url, self.files.storage_options, self.files.retry_for))
 
     @property
