@@ -82,12 +82,9 @@ class Holder:
     def lease_name(self) -> str:
         return f"client-{self.token[:12]}"
 
-    def mine(self) -> bool:
-        """A claim that a run of this very process holds now (a process-wide fact)."""
-        return Here.now().holds(self)
-
-    def in_grace(self, now: float | None = None) -> bool:
-        return ((time.time() if now is None else now) - self.taken) < CLAIM_GRACE
+    def in_grace(self, now: float) -> bool:
+        """Taken less than ``CLAIM_GRACE`` s before ``now``: its first lease may not exist yet."""
+        return now - self.taken < CLAIM_GRACE
 
     def describe(self) -> str:
         return f"process {self.pid} on {self.host} since {self.since}"
