@@ -75,13 +75,14 @@ def test_a_resume_that_comes_after_the_clients_lease_expired_is_refused_while_it
 ) -> None:
     """The resume comes LATE seconds after the client's death: its client lease (renewed every
     2 s, expired after 8) and its claim's grace are over, while its workers, held at their gates,
-    renew theirs (every 5 s, expired after 20). The later client reads the store on a clock LATE
-    seconds ahead, which is the store as it will be then — without waiting for it."""
+    renew theirs (every 10 s, expired after 40: far from expiring even on a loaded machine). The
+    later client reads the store on a clock LATE seconds ahead, which is the store as it will be
+    then — without waiting for it."""
     from clocks import LaterClock
     from pylo.backends._dask import DaskBackend
     from pylo.store import Store
 
-    spec, eid, pylo = _killed_client(tmp_path, external_cluster, lease_interval=5.0)
+    spec, eid, pylo = _killed_client(tmp_path, external_cluster, lease_interval=10.0)
     pylo.close()
     later = Pylo(Store(spec["url"], clock=LaterClock(LATE)), DaskBackend(external_cluster), pylo.config)
     try:
