@@ -7,8 +7,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
