@@ -6,7 +6,8 @@ finished and which failed, and resume from the store, from any process or cluste
     >>> eid = pylo.start_from_scratch(range(100), print)
 """
 
-from ._core.config import Config
+from ._config import Config
+from ._ui import html as _html
 from ._core.run import Progress, Run
 from ._core.status import Status
 from ._core.summary import ExceptionKind, ExecutionStatus, Summary, WorkerSummary
@@ -70,6 +71,9 @@ for _cls in (Config, ExceptionKind, ExceptionRecord, ExecutionStatus, Problem, P
              VerifyReport, WorkerSummary):
     _cls.__module__ = __name__
 del _cls
+
+# The notebook views of Run and Summary come from the UI, above the core that defines them.
+_html.install_reprs()
 
 # No NullHandler on the "pylo" logger, on purpose: while the application configures no logging,
 # Python's last resort prints pylo's WARNINGs (a worker gave up, the store is being retried) to

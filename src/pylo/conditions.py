@@ -26,6 +26,7 @@ import time
 from collections.abc import Iterable
 from typing import Any, Protocol
 
+from . import _clock
 from ._core.status import SETTLED, Status
 from .errors import InvalidArgument
 
@@ -195,7 +196,7 @@ class AfterTimepoint(Condition):
 
 
 def _utc(timestamp: float) -> str:
-    return dt.datetime.fromtimestamp(timestamp, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _clock.utc_text(timestamp, timespec="seconds", zulu=True)
 
 
 def _timestamp(timepoint: dt.datetime | float) -> float:

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 from ._core.arguments import check_inputs, check_main_guard, check_one_argument
 from ._core.block import BlockContext
-from ._core.clock import Clock, SystemClock
-from ._core.config import Config
+from ._clock import Clock, SystemClock
+from ._config import Config
 from ._core.plan import plan_execution
 from ._ui.gave_up import said_here
 from ._ui.progress import follow
@@ -25,9 +25,9 @@ from ._core.attach import attach_run
 from ._core.status import Status
 from ._core.frame import records_frame
 from ._core.plan import Held
-from ._core.rerun import Only, matcher
+from ._core.rerun import Only, Selector, matcher
 from ._core.results import read_results
-from ._core.state import chain, read_exceptions, read_state, split_unfinished, unfinished
+from ._core.state import lineage, read_exceptions, read_state, split_unfinished, unfinished
 from ._core.summary import Summary, summarize
 from ._core.verify import VerifyReport, remove_stale_temps, verify_execution
 from .backends import Backend
@@ -188,33 +188,48 @@ class Pylo:
         if not isinstance(pending, bool):
             raise InvalidArgument(f"pending must be a bool, got {pending!r}")
         parent = self.store.read_manifest(self.store.resolve(execution_id))
-        claim = self.store.claim(parent.id, force=force)
-        held: tuple[Claim, ...] = (claim,)
+        claims, parent = self._claim_to_resume(parent, force)
         try:
-            if claim.took_over and claim.took_over != parent.id:
-                # the previous holder had started a resume of it: continue from that one instead
-                log.warning("execution %s: continuing from %s, the resume its previous claimant started",
-                            parent.id, claim.took_over)
-                parent = self.store.read_manifest(claim.took_over)
-                held = (*held, self.store.claim(parent.id, force=force))
-            remove_stale_temps(self.store, chain(self.store, parent.id))  # its writers are gone: we hold it
-            left_out: Iterable[Held] = ()
-            if select is None and pending:
-                items: Iterable[tuple[int, Any]] = unfinished(self.store, parent)
-            else:
-                items, left_out = split_unfinished(self.store, parent, select, pending)
-            positions = _Positions()
-            manifest = plan_execution(
-                self.store, positions.strip(items), task, self.config, self._workers(),
-                parent=parent, positions=positions, held=left_out,
-            )
-            for taken in held:
-                self.store.point(taken, manifest.id)
+            manifest = self._plan_resume(parent, task, select, pending)
+            for claim in claims:
+                self.store.point(claim, manifest.id)
         except BaseException:
-            self._release(held, None)
+            self._release(claims, None)
             raise
         log.info("execution %s resumed from %s: %d inputs to rerun", manifest.id, parent.id, manifest.n_inputs)
-        return self._launch(manifest, task, held=held)
+        return self._launch(manifest, task, taken=claims)
+
+    def _claim_to_resume(self, parent: Manifest, force: bool) -> tuple[tuple[Claim, ...], Manifest]:
+        """Claim ``parent``; return the claims taken and the execution to resume from. When the
+        claim was taken over from a holder that had started a resume of it, that resume is
+        claimed too and continued instead, so that nothing it finished runs again."""
+        claim = self.store.claim(parent.id, force=force)
+        if not claim.took_over or claim.took_over == parent.id:
+            return (claim,), parent
+        try:
+            log.warning("execution %s: continuing from %s, the resume its previous claimant started",
+                        parent.id, claim.took_over)
+            started = self.store.read_manifest(claim.took_over)
+            return (claim, self.store.claim(started.id, force=force)), started
+        except BaseException:
+            self._release((claim,), None)
+            raise
+
+    def _plan_resume(self, parent: Manifest, task: Callable[[Any], object], select: Selector | None,
+                     pending: bool) -> Manifest:
+        """Plan the resume of ``parent`` (claimed by this process): the unfinished inputs of its
+        lineage that ``select`` and ``pending`` choose rerun; the others are left out, kept."""
+        remove_stale_temps(self.store, lineage(self.store, parent.id))  # its writers are gone: we hold it
+        left_out: Iterable[Held] = ()
+        if select is None and pending:
+            items: Iterable[tuple[int, Any]] = unfinished(self.store, parent)
+        else:
+            items, left_out = split_unfinished(self.store, parent, select, pending)
+        positions = _Positions()
+        return plan_execution(
+            self.store, positions.strip(items), task, self.config, self._workers(),
+            parent=parent, positions=positions, held=left_out,
+        )
 
     def resume_or_attach(self, execution_id: str, task: Callable[[Any], object]) -> Run:
         """``resume``, or ``attach`` when ``execution_id`` (or a resume of it) still runs: the call
@@ -395,13 +410,13 @@ class Pylo:
         check_one_argument(task)
         self.backend.check(self.store, task)
 
-    def _launch(self, manifest: Manifest, task: Callable[[Any], object], held: tuple[Claim, ...] = ()) -> Run:
-        """Claim the new execution (with ``held``, the claims taken to plan it), then start it;
+    def _launch(self, manifest: Manifest, task: Callable[[Any], object], taken: tuple[Claim, ...] = ()) -> Run:
+        """Claim the new execution (with ``taken``, the claims taken to plan it), then start it;
         the backend releases the claims when the run ends, before anyone waiting wakes up."""
         try:
-            claims = (*held, self.store.claim(manifest.id))
+            claims = (*taken, self.store.claim(manifest.id))
         except BaseException:
-            self._release(held, None)
+            self._release(taken, None)
             raise
         ctx = BlockContext(self.store, manifest.id, task, self.config, self._clock)
         run = Run(manifest.id, manifest.n_inputs, on_cancel=lambda: self._cancel(manifest.id))

@@ -7,8 +7,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -16,8 +14,11 @@ from typing import Any
 import pytest
 
 import tasks
+from clocks import ManualClock
 from _support import kill_group, python, start_gated_client, wait_for
-from pylo import ExecutionClaimed, Pylo
+from pylo import Config, ExecutionClaimed, Pylo
+from pylo.backends._threads import ThreadBackend
+from pylo.store._claiming import STOP_POLL
 from pylo.store import Store, new_execution_id
 from pylo.store._claims import new_holder
 
@@ -98,18 +99,31 @@ def test_a_claim_whose_leases_all_expired_is_taken_over_whatever_its_host(tmp_pa
 
 
 def test_a_claim_whose_holder_is_alive_is_refused_and_force_waits_for_it_to_end(tmp_path: Path) -> None:
-    pylo = Pylo.local_multithread(str(tmp_path / "s"), number_of_workers=1)
+    clock = ManualClock()  # the wait for the old holder's lease to expire takes no real time
+    pylo = Pylo(Store(str(tmp_path / "s"), clock=clock), ThreadBackend(), Config(number_of_workers=1))
     eid = pylo.start_from_scratch(range(10), tasks.fail_multiples_of_7, progress=False)
-    holder = _plant_claim(pylo.store, eid, host="another-host", taken=time.time() - 60)
-    expires = time.time() + 2.0
+    holder = _plant_claim(pylo.store, eid, host="another-host", taken=clock.time() - 60)
+    expires = clock.time() + 2.0
     _plant_lease(pylo.store, eid, holder.lease_name, expires=expires)  # alive, on another host
     with pytest.raises(ExecutionClaimed, match=f"on another-host .*pylo.attach\\('{eid}'\\).*force=True"):
         pylo.resume(eid, tasks.noop)
     resumed = pylo.start_from_past_execution(eid, tasks.noop, progress=False, force=True)
-    assert time.time() >= expires  # it waited until nothing of the old holder was alive
+    assert clock.time() >= expires and 0 < clock.slept <= 2.0 + STOP_POLL  # it waited until nothing lived
     assert pylo.store.cancel_requested(eid)  # and asked it to stop first
     assert pylo.get_state(resumed) == (list(range(10)), [])
     assert pylo.store.claim_holder(eid) is None
+
+
+def test_a_forced_claim_on_a_run_that_never_stops_gives_up_after_its_wait(tmp_path: Path) -> None:
+    clock = ManualClock()
+    store = Store(str(tmp_path / "s"), clock=clock)
+    eid = new_execution_id()
+    holder = _plant_claim(store, eid, host="another-host", taken=clock.time() - 60)
+    _plant_lease(store, eid, "worker-0000", expires=clock.time() + 3600)  # its worker ignores the cancel
+    with pytest.raises(ExecutionClaimed, match="asked to stop but still runs after 30s"):
+        store.claim(eid, force=True, wait=30)
+    assert clock.slept == pytest.approx(30, abs=2 * STOP_POLL)
+    assert store.cancel_requested(eid) and store.claim_holder(eid) == holder  # nothing was taken
 
 
 def _plant_lease(store: Store, eid: str, name: str, *, expires: float) -> None:

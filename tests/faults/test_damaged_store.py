@@ -367,7 +367,7 @@ def test_on_s3_an_object_too_large_is_refused_from_its_listed_size(
 ) -> None:
     """On an object store the size comes from the listing (or a HEAD for a manifest) before any
     GET: shrink the limit below what pylo wrote and the reads refuse, naming the object."""
-    import pylo.store as store_module
+    import pylo.store._store as store_module
 
     url = f"s3://{moto_server.new_bucket()}/store"
     pylo = Pylo.local_multithread(url, storage_options=moto_server.options(), number_of_workers=1)

@@ -22,7 +22,7 @@ N, BLOCK, FLUSH = 24, 6, 2
 GATES = [3, 9]  # blocks 0 and 1: one on each Pylo worker
 
 
-def _killed_client(tmp_path: Path, scheduler: str) -> tuple[dict[str, Any], str, Pylo]:
+def _killed_client(tmp_path: Path, scheduler: str, lease_interval: float = 0.5) -> tuple[dict[str, Any], str, Pylo]:
     """Start a client on ``scheduler``, wait for both gates, SIGKILL it; the gates stay shut."""
     calls, gates = tmp_path / "calls", tmp_path / "gates"
     calls.mkdir(), gates.mkdir()
@@ -30,7 +30,7 @@ def _killed_client(tmp_path: Path, scheduler: str) -> tuple[dict[str, Any], str,
         "url": str(tmp_path / "store"), "options": {}, "calls": str(calls), "gates": str(gates),
         "gate_at": GATES, "n": N, "scheduler": scheduler, "id_file": str(tmp_path / "id"),
         "pylo": {"number_of_workers": 2, "block_size": BLOCK, "task_executions_before_flush": FLUSH,
-                 "flush_interval": 60.0, "lease_interval": 0.5},
+                 "flush_interval": 60.0, "lease_interval": lease_interval},
     }
     client = python("_client.py", "start", json.dumps(spec))
     try:
@@ -68,6 +68,38 @@ def test_a_killed_client_leaves_its_run_going_and_another_one_attaches(external_
         assert tasks.count_calls(spec["calls"]) == {str(x): 1 for x in range(N)}  # nothing ran twice
     finally:
         pylo.close()
+
+
+def test_a_resume_that_comes_after_the_clients_lease_expired_is_refused_while_its_workers_run(
+    external_cluster: str, tmp_path: Path
+) -> None:
+    """The resume comes LATE seconds after the client's death: its client lease (renewed every
+    2 s, expired after 8) and its claim's grace are over, while its workers, held at their gates,
+    renew theirs (every 10 s, expired after 40: far from expiring even on a loaded machine). The
+    later client reads the store on a clock LATE seconds ahead, which is the store as it will be
+    then — without waiting for it."""
+    from clocks import LaterClock
+    from pylo.backends._dask import DaskBackend
+    from pylo.store import Store
+
+    spec, eid, pylo = _killed_client(tmp_path, external_cluster, lease_interval=10.0)
+    pylo.close()
+    later = Pylo(Store(spec["url"], clock=LaterClock(LATE)), DaskBackend(external_cluster), pylo.config)
+    try:
+        assert later.store.is_running(eid)  # only the workers' leases say so: the client's expired
+        with pytest.raises(ExecutionClaimed, match=rf"still running: attach to it with pylo.attach\('{eid}'\)"):
+            later.resume(eid, tasks.noop)
+        run = later.resume_or_attach(eid, tasks.noop)
+        assert run.id == eid
+        _open_gates(spec)
+        assert run.wait(60) == eid and run.status.value == "done"
+        assert later.get_state(eid) == (list(range(N)), [])
+        assert tasks.count_calls(spec["calls"]) == {str(x): 1 for x in range(N)}  # nothing ran twice
+    finally:
+        later.close()
+
+
+LATE = 12.0
 
 
 def test_a_forced_resume_beside_a_live_run_stops_it_first_and_counts_each_input_once(

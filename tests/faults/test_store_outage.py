@@ -42,7 +42,7 @@ def _flushes_in_flight() -> int:
 
 WRITES_IN_FLIGHT = _flushes_in_flight()
 # Flushes also gather behind the one in flight for up to COALESCE_WINDOWS
-# windows (see "What may run twice" in the README).
+# windows (see "What may run twice" in docs/reliability.md).
 OBJECT_STORE_WINDOWS = WRITES_IN_FLIGHT + 1 + COALESCE_WINDOWS
 GATES = (14, 24)  # block 1 (chain 1) and block 2 (chain 0), with block_size 10
 
@@ -129,7 +129,7 @@ def test_a_long_outage_fails_clearly_and_a_resume_finishes(moto_server: Any, s3_
     assert (finished, unfinished) == (list(range(40)), [])
     twice = reruns(calls)
     # Per chain: the flush in flight when the store went away, the windows gathered behind it,
-    # and the window being run (see "What may run twice" in the README).
+    # and the window being run (see "What may run twice" in docs/reliability.md).
     bound = CHAINS * FLUSH * OBJECT_STORE_WINDOWS
     assert len(twice) <= bound and all(n == 2 for n in twice.values()), twice
     ledger.record("store unreachable past the retries", lost=40 - len(finished), rerun=len(twice), bound=bound)

@@ -8,6 +8,7 @@ import collections.abc
 import inspect
 import os
 import sys
+import types
 from collections.abc import Callable
 
 from ..errors import InvalidArgument
@@ -23,12 +24,12 @@ def check_main_guard() -> None:
     script = getattr(main, "__file__", None)
     if main is None or not script or not os.path.isfile(script):
         return  # a notebook, a REPL, python -c: nothing re-runs it
-    frame = sys._getframe(1)
+    frame: types.FrameType | None = sys._getframe(1)
     line = None
     while frame is not None:  # the outermost frame running the script's own top level
         if frame.f_globals is vars(main) and frame.f_code.co_name == "<module>":
             line = frame.f_lineno
-        frame = frame.f_back  # type: ignore[assignment]
+        frame = frame.f_back
     if line is None or _guarded(script, line):
         return
     raise InvalidArgument(

@@ -31,6 +31,7 @@ from .block import BlockContext, Delta, FlushWriter, finish_worker, new_writer, 
 from .decide import WorkerTally, gives_up
 from ..errors import PyloError, StoreUnreachable
 from ..store import BlockInfo, BlockState, Heartbeat
+from ..store._leases import worker_lease_name
 from .taking import Fixed, Source, Taken
 
 __all__ = ["cancel_poll", "lease_name", "run_worker"]
@@ -39,7 +40,7 @@ log = logging.getLogger(__name__)
 
 
 def lease_name(worker: int) -> str:
-    return f"worker-{worker:04d}"
+    return worker_lease_name(worker)  # the claim rules read every lease of that name
 
 
 def cancel_poll(ctx: BlockContext) -> float:

@@ -1,21 +1,8 @@
-"""Time, injected: logic asks a clock, tests hand it one they advance themselves."""
+"""The injected clock, at its old import path: it lives in ``pylo._clock``, below both the core
+and the store (claims wait on it)."""
 
 from __future__ import annotations
 
-import time
-from typing import Protocol
+from .._clock import Clock, SystemClock, WallClock
 
-__all__ = ["Clock", "SystemClock"]
-
-
-class Clock(Protocol):
-    def monotonic(self) -> float: ...
-
-    def sleep(self, seconds: float) -> None: ...
-
-
-class SystemClock:
-    """The real clock. Stateless, so it pickles to Dask workers."""
-
-    monotonic = staticmethod(time.monotonic)
-    sleep = staticmethod(time.sleep)
+__all__ = ["Clock", "SystemClock", "WallClock"]

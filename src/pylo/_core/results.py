@@ -15,7 +15,7 @@ from typing import Any
 from ..errors import CorruptSnapshot, ResultsNotKept
 from ..store import BlockInfo, InputsReader, Manifest, Store
 from ..store._results import load_result
-from .state import chain
+from .state import lineage
 
 __all__ = ["block_results", "check_kept", "read_results"]
 
@@ -37,7 +37,7 @@ def read_results(store: Store, eid: str) -> Iterator[tuple[Any, Any]]:
     """``(input, result)`` pairs of every finished input of ``eid``'s chain, in input order.
 
     The check (``ResultsNotKept``, ``ExecutionNotFound``) happens at once; the pairs stream."""
-    manifests = chain(store, eid)
+    manifests = lineage(store, eid)
     check_kept(store, manifests)
     return _merged(store, manifests)
 

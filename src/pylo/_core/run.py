@@ -61,11 +61,6 @@ class Run:
         p = self.progress()
         return f"<Run {self.id} {self.status.value}: {p.finished} finished, {p.failed} failed of {p.total}>"
 
-    def _repr_html_(self) -> str:
-        from .._ui.html import run_html
-
-        return run_html(self)
-
     # -- read ----------------------------------------------------------------------------------
 
     @property

@@ -1,7 +1,7 @@
 """What an execution did, read back from the store: state, exceptions and a summary.
 
 An execution resumed from another one inherits its parent's finished inputs by reference, so
-reading the state of ``eid`` follows the chain of parents up to the root execution. Positions are
+reading the state of ``eid`` follows its lineage of parents up to the root execution. Positions are
 always reported in the root's input order.
 """
 
@@ -17,11 +17,12 @@ from .plan import Held
 from .rerun import Selector, last_failures, reruns
 from ..store import BlockInfo, BlockState, ExceptionRecord, InputsReader, Manifest, Store, to_record
 
-__all__ = ["chain", "read_exceptions", "read_state", "split_unfinished", "unfinished", "unfinished_entries"]
+__all__ = ["lineage", "read_exceptions", "read_state", "split_unfinished", "unfinished", "unfinished_entries"]
 
 
-def chain(store: Store, eid: str) -> list[Manifest]:
-    """The manifests from the root execution down to ``eid``."""
+def lineage(store: Store, eid: str) -> list[Manifest]:
+    """The lineage of ``eid``: the manifests from the root execution down to ``eid``, each one a
+    resume of the one before. (A worker's *chain* is something else: its blocks, ``_core.chain``.)"""
     manifests = [store.read_manifest(eid)]
     seen = {eid}
     while (parent := manifests[-1].parent) is not None:
@@ -108,7 +109,7 @@ def read_state(store: Store, eid: str) -> tuple[list[Any], list[Any]]:
     """(finished, unfinished) inputs of ``eid``, in the root's input order, each root position
     once: an ancestor's finished input counts only when ``eid`` did not rerun it (a parent that
     went on running beside its resume may have finished it again)."""
-    manifests = chain(store, eid)
+    manifests = lineage(store, eid)
     last = manifests[-1]
     states = store.read_states(last)
     own: set[int] = set()

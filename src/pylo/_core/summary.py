@@ -14,7 +14,7 @@ from typing import Any
 from ..errors import SnapshotError
 from ..store import BlockInfo, BlockState, Manifest, Store
 from ..store._takes import holders
-from .state import chain
+from .state import lineage
 
 __all__ = ["ExceptionKind", "ExecutionStatus", "Summary", "WorkerSummary", "execution_status", "group_records",
            "summarize"]
@@ -112,11 +112,6 @@ class Summary:
         importable = module != "__main__" and all(p.isidentifier() for p in name.split("."))  # no lambda, no local
         return f"pylo resume {store} {self.execution_id} --task {self.task if importable else 'MODULE:FUNCTION'}"
 
-    def _repr_html_(self) -> str:
-        from .._ui.html import summary_html
-
-        return summary_html(self)
-
     def __str__(self) -> str:
         lines = [
             f"execution {self.execution_id}: {self.status}" + (f" (resumed from {self.parent})" if self.parent else ""),
@@ -174,7 +169,7 @@ def group_records(records: Iterable[dict[str, Any]]) -> list[ExceptionKind]:
 def summarize(store: Store, eid: str, *, top: int = 5) -> Summary:
     """Read the summary of ``eid``; ``top`` exception types are included (0: skip reading the
     exception records). Raises ``ExecutionNotFound`` and the store's ``SnapshotError``s."""
-    manifests = chain(store, eid)
+    manifests = lineage(store, eid)
     manifest = manifests[-1]
     # Every root position counts once: a resume's inputs are exactly what its chain had left
     # unfinished when it was planned, so everything else was inherited finished. Reading the
@@ -206,7 +201,7 @@ def summarize(store: Store, eid: str, *, top: int = 5) -> Summary:
         complete=complete,
         top_exceptions=tuple(group_records(store.read_records(manifest))[:top]) if top > 0 else (),
         store=store.url,
-        running=not complete and _held(store, eid),
+        running=not complete and _alive(store, eid),
         untaken=untaken,
     )
 
@@ -248,7 +243,7 @@ def _worker_summary(w: int, blocks: list[BlockInfo], states: dict[int, BlockStat
     )
 
 
-def _held(store: Store, eid: str) -> bool:
+def _alive(store: Store, eid: str) -> bool:
     """Whether something of ``eid`` is still alive: a lease in the store renewed by one of its
     workers, or by the client holding its claim (liveness never comes from process ids)."""
     try:

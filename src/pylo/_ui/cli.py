@@ -33,7 +33,7 @@ import click
 
 from . import cli_text as text
 from .cli_tasks import load_task, read_inputs
-from .._core.config import Config
+from .._config import Config
 from .._core.summary import summarize
 from ..errors import ExecutionClaimed, InvalidArgument, PyloError
 from ..store import Store

@@ -1,4 +1,6 @@
-"""HTML views of an execution for notebooks: ``Summary._repr_html_`` and ``Run._repr_html_``.
+"""HTML views of an execution for notebooks: ``Summary._repr_html_`` and ``Run._repr_html_``,
+installed on those classes by ``install_reprs`` (``pylo`` calls it on import): the core sits below
+the UI and never imports its HTML.
 
 Pure functions from values to one self-contained HTML fragment with inline styles (notebook
 front ends drop ``<style>`` blocks and scripts). Every string from the store is escaped.
@@ -10,13 +12,15 @@ import html
 import shlex
 from typing import TYPE_CHECKING
 
+from .._core.run import Run
 from .._core.status import Status
+from .._core.summary import Summary
 
 if TYPE_CHECKING:
-    from .._core.run import Progress, Run
-    from .._core.summary import ExceptionKind, Summary, WorkerSummary
+    from .._core.run import Progress
+    from .._core.summary import ExceptionKind, WorkerSummary
 
-__all__ = ["progress_html", "run_html", "summary_html"]
+__all__ = ["install_reprs", "progress_html", "run_html", "summary_html"]
 
 GREEN, RED, GREY = "#2e9e4f", "#d64545", "#c9ccd1"
 _BOX = "font-family:system-ui,sans-serif;font-size:13px;line-height:1.4;max-width:760px"
@@ -165,3 +169,10 @@ def run_html(run: Run) -> str:
         except PyloError:  # the store went away: the live counts are still worth showing
             pass
     return progress_html(run.id, run.status.value, run.progress())
+
+
+def install_reprs() -> None:
+    """Give ``Run`` and ``Summary`` their notebook view (``_repr_html_``, which Jupyter looks up
+    on the class). Idempotent. ``setattr``: the core classes declare no view of their own."""
+    setattr(Run, "_repr_html_", run_html)
+    setattr(Summary, "_repr_html_", summary_html)

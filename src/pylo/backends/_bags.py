@@ -19,7 +19,7 @@ from typing import Any
 from .._core.config import MAX_BLOCK_SIZE, Config
 from .._core.plan import write_manifest_of
 from .._core.results import block_results, check_kept
-from .._core.state import chain
+from .._core.state import lineage
 from ..errors import InputsFailed, InvalidArgument, TaskNotSerializable
 from ..store import BlockInfo, Manifest, Store, dump_inputs, new_execution_id
 from ..store._results import load_result
@@ -116,7 +116,7 @@ def results_bag(store: Store, eid: str) -> Any:
     import dask.bag as db
     from dask.delayed import delayed
 
-    manifests = chain(store, eid)
+    manifests = lineage(store, eid)
     check_kept(store, manifests)
     parts = []
     for manifest in manifests:

@@ -1,4 +1,6 @@
-"""Claims: who is running an execution, or resuming from it, right now.
+"""Claims: who is running an execution, or resuming from it, right now — and the rules that
+decide whether a claim still holds. Everything here is pure: ``_claiming`` reads the store, asks
+``judge`` and carries its verdict out.
 
     {execution}/claims/{gen}.json       taken by a create-only write (O_EXCL locally,
                                         If-None-Match: * on S3): of two clients, one wins
@@ -7,26 +9,45 @@
     {execution}/leases/client-{token}   the holder's heartbeat while it holds the claim
 
 Every claim object is created once and never changed or deleted. The live claim is the highest
-generation without a ``.released`` marker. Whether its holder is still at work is read from the
-leases (see ``_leases``): the holder's own, and those of the workers of the execution it runs. A
-claim none of whose leases is alive is stale and taken over; so a client whose kernel died while
-its Dask workers go on still holds its claim — the run goes on — until those workers end.
-Two clients breaking the same stale claim race for the same new generation, and the create-only
-write lets exactly one of them win.
+generation without a ``.released`` marker. Whether it still holds is read from the leases (see
+``_leases``): the holder's own, those of the claimed execution's workers, and every lease of the
+execution the holder started. A client whose kernel died while its Dask workers go on therefore
+keeps its claim — the run goes on, and a resume is refused however late it comes — until the last
+of those workers ends. A claim none of whose leases is alive is stale and taken over. Two clients
+breaking the same stale claim race for the same new generation, and the create-only write lets
+exactly one of them win.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import datetime as _dt
+import enum
 import json
 import os
 import socket
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["CLAIM_GRACE", "CLIENT_LEASE_INTERVAL", "Claim", "Holder", "hold", "latest", "let_go", "new_holder"]
+from .._clock import utc_text
+from ._leases import Lease, is_worker_lease
+
+__all__ = [
+    "CLAIM_GRACE",
+    "CLIENT_LEASE_INTERVAL",
+    "Claim",
+    "Here",
+    "Holder",
+    "Seen",
+    "Verdict",
+    "hold",
+    "is_alive",
+    "judge",
+    "latest",
+    "let_go",
+    "new_holder",
+]
 
 # How often a claiming client renews its lease (seconds), and how long a claim counts as alive
 # before its holder's first lease can have been written.
@@ -61,17 +82,9 @@ class Holder:
     def lease_name(self) -> str:
         return f"client-{self.token[:12]}"
 
-    def mine(self) -> bool:
-        """A claim that a run of this very process holds now (a process-wide fact)."""
-        return self.token in _LIVE and self.pid == os.getpid()
-
-    def abandoned_here(self) -> bool:
-        """A claim this very process held and no run of it holds any more (its run ended without
-        releasing it: the store was unreachable then)."""
-        return self.pid == os.getpid() and self.host == socket.gethostname() and self.token not in _LIVE
-
-    def in_grace(self, now: float | None = None) -> bool:
-        return ((time.time() if now is None else now) - self.taken) < CLAIM_GRACE
+    def in_grace(self, now: float) -> bool:
+        """Taken less than ``CLAIM_GRACE`` s before ``now``: its first lease may not exist yet."""
+        return now - self.taken < CLAIM_GRACE
 
     def describe(self) -> str:
         return f"process {self.pid} on {self.host} since {self.since}"
@@ -103,14 +116,15 @@ def let_go(holder: Holder) -> None:
     _LIVE.discard(holder.token)
 
 
-def new_holder() -> Holder:
-    now = _dt.datetime.now(_dt.timezone.utc)
+def new_holder(now: float | None = None) -> Holder:
+    """A fresh holder for this process; ``now``: seconds since the epoch (the store's clock)."""
+    taken = time.time() if now is None else now
     return Holder(
         token=uuid.uuid4().hex,
         host=socket.gethostname(),
         pid=os.getpid(),
-        since=now.isoformat(timespec="seconds"),
-        taken=now.timestamp(),
+        since=utc_text(taken, timespec="seconds"),
+        taken=taken,
     )
 
 
@@ -124,3 +138,85 @@ def latest(names: list[str]) -> tuple[int, bool]:
             (taken if kind == "json" else released).add(int(stem))
     gen = max(taken, default=0)
     return gen, gen in released
+
+
+# -- the rules ---------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Here:
+    """This process, as the claim rules see it: who it is, and the claims its runs hold now."""
+
+    pid: int
+    host: str
+    holding: frozenset[str] = frozenset()
+
+    @classmethod
+    def now(cls) -> Here:
+        return cls(os.getpid(), socket.gethostname(), frozenset(_LIVE))
+
+    def holds(self, holder: Holder) -> bool:
+        """A run of this very process holds ``holder``'s claim now."""
+        return holder.token in self.holding and holder.pid == self.pid
+
+    def abandoned(self, holder: Holder) -> bool:
+        """This process held ``holder``'s claim and no run of it holds it any more: its run ended
+        without releasing it (the store was unreachable then), so nothing of that run goes on."""
+        return holder.pid == self.pid and holder.host == self.host and holder.token not in self.holding
+
+
+@dataclasses.dataclass(frozen=True)
+class Seen:
+    """What the store holds of a claim nobody released, read once and then judged.
+
+    ``holder``: ``None`` when the claim object is unreadable. ``runs``: the execution its holder
+    started (a resume), when it said. ``leases``: every lease of the claimed execution;
+    ``run_leases``: every lease of ``runs``."""
+
+    holder: Holder | None
+    runs: str | None = None
+    leases: Sequence[Lease] = ()
+    run_leases: Sequence[Lease] = ()
+
+
+class Verdict(enum.Enum):
+    """What a client that wants a claim may do about the live one."""
+
+    TAKE_OVER = "take over"  # nothing of it is alive: the claim is stale
+    REFUSE = "refuse"  # it is alive, and the caller did not force
+    REFUSE_OWN = "refuse own"  # alive and held by this very process: force cannot stop our own run
+    STOP_FIRST = "stop first"  # alive; forced: ask its run to stop, wait until nothing lives, take over
+
+
+def is_alive(seen: Seen, now: float, here: Here) -> bool:
+    """Whether the claim ``seen`` still holds at ``now`` (seconds since the epoch).
+
+    Alive while its holder's lease is, or a lease of one of the claimed execution's workers (all
+    ``worker-*`` leases present, whatever the planned worker count: workers may join), or any
+    lease of the run it started; and for ``CLAIM_GRACE`` s after it was taken, before its holder
+    can have written a lease. The client's lease alone never decides: its workers outlive it."""
+    holder = seen.holder
+    if holder is None:
+        return False
+    if here.holds(holder):
+        return True
+    if here.abandoned(holder):
+        return False
+    if any(lease.live(now) and (lease.name == holder.lease_name or is_worker_lease(lease.name))
+           for lease in seen.leases):
+        return True
+    if any(lease.live(now) for lease in seen.run_leases):
+        return True
+    return seen.runs is None and holder.in_grace(now)
+
+
+def judge(seen: Seen, *, now: float, force: bool, here: Here) -> Verdict:
+    """What a client (in ``here``) asking for the claim may do about the live claim ``seen``."""
+    if not is_alive(seen, now, here):
+        return Verdict.TAKE_OVER
+    if not force:
+        return Verdict.REFUSE
+    assert seen.holder is not None  # an unreadable claim is never alive
+    if here.holds(seen.holder):
+        return Verdict.REFUSE_OWN
+    return Verdict.STOP_FIRST

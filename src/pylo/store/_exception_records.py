@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import datetime as _dt
 import json
 import pickle
 import traceback
@@ -14,6 +13,7 @@ from typing import Any
 
 import cloudpickle
 
+from .._clock import utc_text
 from ..errors import CorruptSnapshot
 from ._layout import FORMAT_VERSION
 from ._segments import _load_json, check_version
@@ -54,7 +54,7 @@ def record_failure(exc: BaseException, *, position: int, worker: int, attempt: i
         "mro": [cut(type_name(c), MAX_TYPE_CHARS) for c in cls.__mro__[:-1]],  # without ``object``
         "message": cut(_safe(lambda: str(exc), f"<unprintable {cls.__qualname__}>"), MAX_MESSAGE_CHARS),
         "traceback": cut(_safe(lambda: "".join(traceback.format_exception(exc)), ""), MAX_TRACEBACK_CHARS),
-        "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds"),
+        "time": utc_text(),
         "pickle": _pickled(exc),
     }
 

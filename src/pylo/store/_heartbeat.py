@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from ..errors import PyloError
 
 if TYPE_CHECKING:
-    from . import Store
+    from ._store import Store
 
 __all__ = ["Heartbeat"]
 

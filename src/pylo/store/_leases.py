@@ -18,10 +18,12 @@ import dataclasses
 import json
 import time
 
-__all__ = ["EXPIRY_INTERVALS", "Lease", "alive"]
+__all__ = ["EXPIRY_INTERVALS", "WORKER_LEASE_PREFIX", "Lease", "alive", "is_worker_lease", "worker_lease_name"]
 
 # A lease expires this many renewal intervals after it was written: one late renewal is tolerated.
 EXPIRY_INTERVALS = 4
+# The leases of an execution's workers are named ``worker-NNNN``; a claim counts every one present.
+WORKER_LEASE_PREFIX = "worker-"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,3 +61,13 @@ class Lease:
 def alive(leases: list[Lease], now: float) -> list[Lease]:
     """The leases that prove something still runs at ``now``."""
     return [lease for lease in leases if lease.live(now)]
+
+
+def worker_lease_name(worker: int) -> str:
+    """The lease name of worker ``worker`` of an execution."""
+    return f"{WORKER_LEASE_PREFIX}{worker:04d}"
+
+
+def is_worker_lease(name: str) -> bool:
+    """Whether ``name`` is a worker's lease (rather than a claiming client's)."""
+    return name.startswith(WORKER_LEASE_PREFIX)

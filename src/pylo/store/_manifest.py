@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from .._core.config import Config
+from .._config import Config
 from ..errors import CorruptSnapshot
 from ._layout import FORMAT_VERSION, validate_execution_id
 from ._segments import _int, _load_json, check_version

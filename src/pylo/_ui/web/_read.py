@@ -9,8 +9,6 @@ still shown.
 from __future__ import annotations
 
 import dataclasses
-import datetime as _dt
-import heapq
 import inspect
 import json
 import re
@@ -19,10 +17,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from .. import cli_text
-from ..._core.state import chain
+from ..._core.state import lineage
 from ..._core.summary import ExecutionStatus, Summary, execution_status, summarize
+from ..._clock import utc_text
 from ...errors import ExecutionNotFound, InvalidArgument, PyloError, StoreUnreachable
-from ...store import validate_execution_id
+from ...store import order_by_parents, validate_execution_id
 from ._limits import ViewStore
 
 __all__ = [
@@ -55,30 +54,7 @@ def status_token(summary: Summary) -> str:
 def newest_first(parents: Mapping[str, str | None]) -> list[str]:
     """Execution ids newest first, where a resume always comes before the execution it resumed,
     even when its id sorts lower (ids carry the clock of the machine that made them)."""
-    waiting = {eid: 0 for eid in parents}
-    for parent in parents.values():
-        if parent in waiting:
-            waiting[parent] += 1
-    ready = [_Desc(eid) for eid, n in waiting.items() if n == 0]
-    heapq.heapify(ready)
-    order: list[str] = []
-    while ready:
-        eid = str(heapq.heappop(ready))
-        order.append(eid)
-        parent = parents[eid]
-        if parent in waiting:
-            waiting[parent] -= 1
-            if waiting[parent] == 0:
-                heapq.heappush(ready, _Desc(parent))
-    placed = set(order)  # a hand-edited store may hold a cycle: its members come last
-    return order + sorted((e for e in parents if e not in placed), reverse=True)
-
-
-class _Desc(str):
-    """An id that sorts backwards, so a min-heap pops the highest id first."""
-
-    def __lt__(self, other: object) -> bool:
-        return str.__gt__(self, other)  # type: ignore[operator]
+    return order_by_parents(parents, newest_first=True)
 
 
 # -- executions --------------------------------------------------------------------------------
@@ -155,7 +131,7 @@ def execution_detail(store: ViewStore, eid: str) -> dict[str, Any]:
         "id": eid,
         **counts,
         "parent": manifest.parent,
-        "chain": [m.id for m in chain(store, eid)],
+        "chain": [m.id for m in lineage(store, eid)],
         "children": catalog.children(eid),
         "workers": [dataclasses.asdict(w) for w in summary.workers],
         "max_worker_failures": manifest.config.max_worker_failures,
@@ -253,7 +229,7 @@ def _when(epoch: float | None) -> str | None:
     if epoch is None:
         return None
     try:
-        return _dt.datetime.fromtimestamp(float(epoch), _dt.timezone.utc).isoformat(timespec="seconds")
+        return utc_text(float(epoch), timespec="seconds")
     except (OverflowError, OSError, ValueError, TypeError):
         return f"invalid time {epoch!r}"
 

@@ -1,0 +1,112 @@
+"""The options of an execution: one frozen, keyword-only value, validated once at construction."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import threading
+from typing import Any
+
+from .errors import InvalidArgument
+
+__all__ = ["MAX_BLOCK_SIZE", "MAX_SECONDS", "Config"]
+
+#: The largest block: a block's inputs and its state are held in memory at once, and readers
+#: refuse a manifest that claims more (a hostile store must not make them allocate without bound).
+MAX_BLOCK_SIZE = 1_000_000
+#: The longest wait any option can ask for: what ``threading`` can wait on (about 292 years on
+#: Linux, 49 days on Windows); a longer one raises ``OverflowError`` deep inside a worker.
+MAX_SECONDS = float(threading.TIMEOUT_MAX)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Config:
+    """How workers run a task over inputs.
+
+    ``number_of_workers`` — sequential runners; ``None`` lets the backend choose (threads: the CPU
+    count, Dask: the cluster's threads).
+    ``max_worker_failures`` — failed attempts a worker tolerates; one more and it gives up.
+    ``task_executions_before_flush`` / ``flush_interval`` — flush after that many attempts or that
+    many seconds, whichever comes first.
+    ``retries`` — extra attempts per input; the n-th retry waits
+    ``min(retry_delay * retry_backoff**(n-1), retry_max_delay)``, scaled by ``1 ± retry_jitter``.
+    ``block_size`` — inputs per block, the unit of storage, progress and rerun (at most
+    ``MAX_BLOCK_SIZE``).
+    ``store_results`` — keep each finished input's return value in the store, written with the
+    progress of the same flush; a value that cannot be serialized fails its attempt.
+    ``timeout`` — seconds one attempt may take before it counts as failed, recorded as a
+    ``TimeoutError`` (``None``: no limit). Attempts then run on a helper thread; a Python thread
+    cannot be killed, so a hung call is abandoned — it runs on in the background until it returns —
+    and the worker goes on with the next attempt (see ``pylo._core.timeout``).
+    ``lease_interval`` — seconds between two renewals of a running worker's lease in the store;
+    a worker that stopped renewing counts as dead after four intervals (see ``pylo.store._leases``).
+
+    Every number must be finite: a bool, NaN or infinity is refused, and so is a duration longer
+    than ``MAX_SECONDS`` (``threading.TIMEOUT_MAX``).
+    """
+
+    number_of_workers: int | None = None
+    max_worker_failures: int = 1000
+    task_executions_before_flush: int = 1000
+    store_exceptions: bool = True
+    retries: int = 0
+    retry_delay: float = 0.0
+    retry_backoff: float = 2.0
+    retry_max_delay: float = 300.0
+    retry_jitter: float = 0.0
+    flush_interval: float = 5.0
+    block_size: int = 10_000
+    timeout: float | None = None
+    store_results: bool = False
+    lease_interval: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.number_of_workers is not None:
+            _check_int("number_of_workers", self.number_of_workers, minimum=1)
+        _check_int("max_worker_failures", self.max_worker_failures, minimum=0)
+        _check_int("task_executions_before_flush", self.task_executions_before_flush, minimum=1)
+        _check_int("retries", self.retries, minimum=0)
+        _check_int("block_size", self.block_size, minimum=1, maximum=MAX_BLOCK_SIZE)
+        if not isinstance(self.store_exceptions, bool):
+            raise InvalidArgument(f"store_exceptions must be a bool, got {self.store_exceptions!r}")
+        if not isinstance(self.store_results, bool):
+            raise InvalidArgument(f"store_results must be a bool, got {self.store_results!r}")
+        _check_float("retry_delay", self.retry_delay, minimum=0.0)
+        _check_float("retry_backoff", self.retry_backoff, minimum=1.0, maximum=1000.0)
+        _check_float("retry_max_delay", self.retry_max_delay, minimum=0.0)
+        _check_float("retry_jitter", self.retry_jitter, minimum=0.0, maximum=1.0)
+        _check_float("flush_interval", self.flush_interval, minimum=0.0, positive=True)
+        _check_float("lease_interval", self.lease_interval, minimum=0.0, positive=True)
+        if self.timeout is not None:
+            _check_float("timeout", self.timeout, minimum=0.0, positive=True)
+
+    def replace(self, **changes: Any) -> Config:
+        """A copy with ``changes`` applied (and validated)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Config:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def _check_int(name: str, value: object, *, minimum: int, maximum: int | None = None) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgument(f"{name} must be an int, got {value!r}")
+    if value < minimum:
+        raise InvalidArgument(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise InvalidArgument(f"{name} must be <= {maximum:,}, got {value:,}")
+
+
+def _check_float(
+    name: str, value: object, *, minimum: float, maximum: float = MAX_SECONDS, positive: bool = False
+) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidArgument(f"{name} must be a number, got {value!r}")
+    if not math.isfinite(value) or value < minimum or value > maximum or (positive and value <= 0):
+        low = f"> {minimum}" if positive else f">= {minimum}"
+        raise InvalidArgument(f"{name} must be a finite number {low} and <= {maximum:g}, got {value}")
