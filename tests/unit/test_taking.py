@@ -4,6 +4,7 @@ the taker against a real local store, with no thread and no clock."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -98,3 +99,29 @@ def test_a_worker_run_again_finds_the_units_it_held(tmp_path: Path) -> None:
     again = Taker(store, manifest, 1, hint=1)  # its task, run again
     assert [t.unit for t in again.mine()] == sorted(t.unit for t in held if t is not None)
     assert all(t.continues for t in again.mine())
+
+
+def test_a_block_handed_back_counts_once_and_in_the_budget_of_the_worker_that_ran_each_input(tmp_path: Path) -> None:
+    from pylo._core.block import BlockContext
+    from pylo._core.chain import run_worker
+
+    store = Store(str(tmp_path / "store"))
+    config = Config(task_executions_before_flush=1, max_worker_failures=100)
+    calls: list[int] = []
+
+    def task(x: int) -> None:
+        calls.append(x)
+        tasks.fail_multiples_of_7(x)
+
+    manifest = plan_execution(store, (x for x in range(20)), task, config, 1)  # one block of 20
+    ctx = BlockContext(store, manifest.id, task, config)
+    first = run_worker(ctx, 0, Taker(store, manifest, 0, hint=0), stop=lambda: len(calls) >= 10,
+                       hand_back=lambda: True)  # its Dask worker leaves after ten inputs
+    assert first.finished + first.failed == 10 and first.failed_attempts == 2  # 0 and 7 failed
+    assert read_takebook(store, manifest.id).released  # the block went back
+    second = run_worker(ctx, 1, Taker(store, manifest, 1, hint=None))
+    assert second.finished + second.failed == 10 and second.failed_attempts == 1  # 14: its own only
+    assert first.finished + second.finished == 17 and first.failed + second.failed == 3
+    assert calls == list(range(20))  # nothing ran twice
+    outcome = store.read_workers(manifest.id)[0]
+    assert outcome["left"] and not outcome["cancelled"]

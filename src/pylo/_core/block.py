@@ -91,9 +91,12 @@ def run_block(
     start: tuple[BlockState, list[Any]] | None = None,
     writes: BackgroundWrites | None = None,
     out: FlushWriter | None = None,
+    own_prior: bool = True,
 ) -> WorkerTally:
     """Run the task over one block and return the worker's tally after it. ``start``: what earlier
-    attempts of the block concluded and its inputs, when the caller read them ahead. ``writes``:
+    attempts of the block concluded and its inputs, when the caller read them ahead. ``own_prior``:
+    those earlier attempts were this worker's (it runs again after its Dask worker died), so they
+    count in its tally and budget; a block another worker handed back is only skipped. ``writes``:
     the caller's writer, shared by its blocks (then the caller waits for it at its end, and a
     block's last flush is written while the next block runs). ``out``: the caller's
     ``FlushWriter`` for the block's objects, shared with the block before it in the same pack."""
@@ -105,7 +108,7 @@ def run_block(
         start = None
     if start is None:  # cancelled before it began
         return tally
-    return _BlockRun(ctx, info, tally, stop, report, writes, out).run(*start)
+    return _BlockRun(ctx, info, tally, stop, report, writes, out).run(*start, own_prior=own_prior)
 
 
 def _read_block(ctx: BlockContext, info: BlockInfo, stop: Callable[[], bool]) -> tuple[BlockState, list[Any]] | None:
@@ -179,10 +182,10 @@ class _BlockRun:
         self.gave_up = False
         self.stopped = False  # cancelled while waiting to retry
 
-    def run(self, prior: BlockState, values: list[Any]) -> WorkerTally:
+    def run(self, prior: BlockState, values: list[Any], *, own_prior: bool = True) -> WorkerTally:
         """Run the block given what earlier attempts of it concluded (``prior``) and its inputs."""
         ctx, info = self.ctx, self.info
-        if prior.finished or prior.failed:  # a rerun after a worker died: skip what concluded
+        if own_prior and (prior.finished or prior.failed):  # a rerun after a worker died: skip what concluded
             self.failed_attempts += prior.failed_attempts
             self.tally = self.tally.add(finished=len(prior.finished), failed=len(prior.failed))
             log.info("block %d of %s rerun: %d inputs already concluded", info.block, ctx.execution,

@@ -155,7 +155,8 @@ def _run_blocks(
             ahead.read(*following)
         if out is None or not continues(info, before):
             out = FlushWriter(ctx, info.inputs_object, writes, report)
-        tally = run_block(ctx, info, tally, stop=stop, report=report, start=start, writes=writes, out=out)
+        tally = run_block(ctx, info, tally, stop=stop, report=report, start=start, writes=writes, out=out,
+                          own_prior=not taken.adopted)
         if careful:
             writes.wait()  # the block has concluded in the store before the next one starts
         if tally.gave_up or stop():

@@ -29,11 +29,13 @@ Unit = tuple[BlockInfo, ...]
 class Taken:
     """A unit a worker holds: its blocks, the generation of its take, and whether someone ran
     part of it before (it was handed back, or this worker held it before its Dask worker died):
-    then what its segments concluded is read first and skipped."""
+    then what its segments concluded is read first and skipped. ``adopted``: another worker
+    handed it back, so what concluded before counts in that worker's tally, not this one's."""
 
     blocks: Unit
     generation: int = 1
     continues: bool = False
+    adopted: bool = False
 
     @property
     def unit(self) -> int:
@@ -113,7 +115,7 @@ class Taker:
             self.listed = False
             if won:
                 self.cursor = i + 1
-                return Taken(self.units[i], gen, continues=gen > 1)
+                return Taken(self.units[i], gen, continues=gen > 1, adopted=gen > 1)
             misses += 1
             if misses >= _MISSES_BEFORE_LISTING:
                 self._list()

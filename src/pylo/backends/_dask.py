@@ -60,7 +60,8 @@ from . import OnEnd, end_run
 from ..errors import ClusterLost, CorruptSnapshot, InvalidArgument, PyloError, TaskNotSerializable
 from ..store import BlockInfo, Manifest, Store
 from ..store._layout import MAX_SMALL_BYTES
-from ..store._takes import holders
+from ..store._leases import is_worker_lease
+from ..store._takes import holders, read_takebook
 
 __all__ = ["DaskBackend", "local_client", "new_local_cluster", "worker_key"]
 
@@ -370,19 +371,21 @@ class _Driver:
             self._settle(error)
 
     def _all_counted(self) -> bool:
-        """Whether every worker of the run ended and said its counts: those this client started,
-        and no other (the steward starts workers too, for threads that join while its client is
-        gone or busy: their leases say so)."""
+        """Whether the counts the workers' tasks returned are the run's: every worker this client
+        started ended and said its counts, no other worker ran (the steward starts workers too,
+        for threads that join while its client is gone or busy: their leases say so), and no
+        unit was handed back from one worker to another (then the segments say who did what)."""
         with self.lock:
             if len(self.counts) < len(self.workers):
                 return False
             names = {lease_name(w) for w in self.workers}
+        store, eid = self.ctx.store, self.manifest.id
         try:
-            leases = self.ctx.store.files.listdir(self.ctx.store.layout.leases_dir(self.manifest.id))
+            leases = [os.path.basename(p).removesuffix(".json") for p in store.files.listdir(store.layout.leases_dir(eid))]
+            handed_back = bool(read_takebook(store, eid).released)
         except PyloError:
             return False
-        return all(os.path.basename(p).removesuffix(".json") in names for p in leases
-                   if os.path.basename(p).startswith("worker-"))
+        return not handed_back and all(name in names for name in leases if is_worker_lease(name))
 
     def _unfinished(self) -> ClusterLost | None:
         """Futures the loop never saw end: the client lost its scheduler and gave up on them."""
@@ -436,7 +439,7 @@ class _Driver:
         store, eid = self.ctx.store, self.manifest.id
         while True:
             try:
-                leases = [lease for lease in store.read_leases(eid) if lease.name.startswith("worker-")]
+                leases = [lease for lease in store.read_leases(eid) if is_worker_lease(lease.name)]
             except PyloError:
                 log.warning("execution %s: could not read its leases at the end", eid)
                 return
