@@ -327,7 +327,7 @@ def task(x):
             os.chmod(directory, 0o555)
 
 try:
-    pylo.start_from_scratch(range(10), task, progress=False)
+    pylo.start_from_scratch((x for x in range(10)), task, progress=False)  # one block of ten
 except StoreNotWritable as exc:
     print("refused:", exc)
 """

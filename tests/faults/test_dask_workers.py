@@ -55,7 +55,8 @@ def test_a_block_that_kills_its_worker_three_times_is_lost_then_resumed(
     store, calls, _ = _dirs(tmp_path)
     pylo = Pylo.dask(client, str(store), number_of_workers=1, block_size=10,
                      task_executions_before_flush=2, flush_interval=60.0)
-    run = pylo.submit(range(40), functools.partial(fault_tasks.kills_its_worker, str(calls), 15))
+    # a generator: blocks of 10 (a known count would shrink them toward the end)
+    run = pylo.submit(iter(range(40)), functools.partial(fault_tasks.kills_its_worker, str(calls), 15))
     assert run.wait(timeout=90) == run.id
     finished, unfinished = pylo.get_state(run.id)
     # Block 1 (inputs 10-19) died three times at input 15: what it flushed before stays finished,
@@ -93,7 +94,7 @@ def test_the_block_that_kills_its_worker_is_lost_not_the_one_whose_last_flush_wa
     pylo = Pylo.dask(client, str(store), number_of_workers=1, block_size=3, store_results=True,
                      task_executions_before_flush=2, flush_interval=60.0)
     task = functools.partial(fault_tasks.big_then_kills, str(calls), [2], 3, BIG)
-    run = pylo.submit(range(9), task)
+    run = pylo.submit(iter(range(9)), task)  # a generator: blocks of 3
     assert run.wait(timeout=90) == run.id
     outcome = pylo.store.read_workers(run.id)[0]
     assert outcome["lost_blocks"] == [1]
@@ -129,7 +130,7 @@ def test_a_careful_worker_starts_a_block_once_the_one_before_concluded_in_the_st
             seen.append(sorted(store.read_block_state(manifest.id, manifest.blocks[0]).finished))
         return b"x" * BIG if x == 2 else b""
 
-    manifest = plan_execution(store, range(6), task, config, 1)
+    manifest = plan_execution(store, iter(range(6)), task, config, 1)  # a generator: blocks of 3
     tally = run_worker(BlockContext(store, manifest.id, task, config), 0, manifest.blocks, **how)
     assert seen == [[0, 1, 2]] and tally.finished == 6
 
@@ -211,12 +212,13 @@ def test_a_worker_killed_mid_pack_on_s3_reruns_only_what_it_had_not_flushed(
     _, calls, gates = _dirs(tmp_path)
     pylo = Pylo.dask(client, f"s3://{moto_server.new_bucket()}/store", storage_options=moto_server.options(),
                      number_of_workers=2, block_size=12, task_executions_before_flush=FLUSH, flush_interval=60.0)
-    kill_at = (17, 41)  # one in each worker's pack: blocks 0-2 are worker 0's, 3-4 worker 1's
-    run = pylo.submit(range(60), functools.partial(fault_tasks.gated, str(calls), str(gates), kill_at))
-    assert [b.pack for b in pylo.store.read_manifest(run.id).blocks] == [0, 0, 0, 3, 3]
+    n = 600
+    kill_at = (17, 65)  # one in each worker's first pack: blocks 0-3 are one pack, 4-7 the next
+    run = pylo.submit(range(n), functools.partial(fault_tasks.gated, str(calls), str(gates), kill_at))
+    assert [b.pack for b in pylo.store.read_manifest(run.id).blocks[:8]] == [0] * 4 + [4] * 4
     for x in kill_at:
         _kill_at_gate(client, gates, x)
-    summary = _ended_whole(pylo, run, 60)
-    assert sum(w.finished for w in summary.workers) == 60
+    summary = _ended_whole(pylo, run, n)
+    assert sum(w.finished for w in summary.workers) == n
     twice = reruns(calls)
-    assert {str(x) for x in kill_at} <= twice.keys() and all(n == 2 for n in twice.values()), twice
+    assert {str(x) for x in kill_at} <= twice.keys() and all(k == 2 for k in twice.values()), twice
