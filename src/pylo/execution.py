@@ -284,7 +284,7 @@ class Pylo:
     def exceptions_frame(self, execution_id: str, only: Only | None = None) -> Any:
         """The failed attempts as a ``pandas.DataFrame``, one row per attempt: position, input
         (its repr), worker, attempt, type, message, time, first and last traceback line.
-        Needs pandas (``pip install 'pylo-dask[pandas]'``); raises ``ImportError`` without it."""
+        Needs pandas (``pip install 'pylo-dask[dataframe]'``); raises ``ImportError`` without it."""
         return records_frame(self.get_exceptions(execution_id, only))
 
     def get_results(self, execution_id: str) -> Iterator[tuple[Any, Any]]:
