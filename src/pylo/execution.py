@@ -17,6 +17,7 @@ from ._core.arguments import check_inputs, check_main_guard, check_one_argument
 from ._core.block import BlockContext
 from ._core.clock import Clock, SystemClock
 from ._core.config import Config
+from ._core.dask_config import CONSTRUCTOR_KEYS, OPTION_KEYS, configured, merge
 from ._core.plan import plan_execution
 from ._ui.gave_up import said_here
 from ._ui.progress import follow
@@ -75,36 +76,44 @@ class Pylo:
     @classmethod
     def local_multithread(
         cls,
-        local_store_dir: str | os.PathLike[str],
+        local_store_dir: str | os.PathLike[str] | None = None,
         number_of_workers: int | None = None,
-        max_worker_failures: int = 1000,
-        task_executions_before_flush: int = 1000,
-        store_exceptions: bool = True,
+        max_worker_failures: int | None = None,
+        task_executions_before_flush: int | None = None,
+        store_exceptions: bool | None = None,
         *,
         storage_options: dict[str, Any] | None = None,
-        store_retry_seconds: float = DEFAULT_RETRY_SECONDS,
+        store_retry_seconds: float | None = None,
         clock: Clock | None = None,
         **options: Unpack[Options],
     ) -> Pylo:
         """Workers are threads of this process; the store is any path or fsspec URL.
         ``store_retry_seconds``: how long a failing store operation is retried before
-        ``StoreUnreachable``."""
-        config = _config(number_of_workers, max_worker_failures, task_executions_before_flush, store_exceptions, options)
-        store = Store(local_store_dir, storage_options, retry_for=store_retry_seconds)
+        ``StoreUnreachable`` (default 6.5).
+
+        An argument left out (or ``None``) is read from the ``pylo:`` section of the Dask config
+        (YAML or ``DASK_PYLO__…`` variables, see ``pylo._core.dask_config``), else takes pylo's
+        default (``max_worker_failures=1000``, ``task_executions_before_flush=1000``,
+        ``store_exceptions=True``, the rest as in ``Config``). Raises ``InvalidArgument``."""
+        store, config = _settings(
+            local_store_dir, storage_options, store_retry_seconds, number_of_workers=number_of_workers,
+            max_worker_failures=max_worker_failures, task_executions_before_flush=task_executions_before_flush,
+            store_exceptions=store_exceptions, options=options,
+        )
         return cls(store, ThreadBackend(), config, clock=clock)
 
     @classmethod
     def dask(
         cls,
         client: Any,
-        store_url: str | os.PathLike[str],
+        store_url: str | os.PathLike[str] | None = None,
         *,
         storage_options: dict[str, Any] | None = None,
-        store_retry_seconds: float = DEFAULT_RETRY_SECONDS,
+        store_retry_seconds: float | None = None,
         number_of_workers: int | None = None,
-        max_worker_failures: int = 1000,
-        task_executions_before_flush: int = 1000,
-        store_exceptions: bool = True,
+        max_worker_failures: int | None = None,
+        task_executions_before_flush: int | None = None,
+        store_exceptions: bool | None = None,
         resources: dict[str, float] | None = None,
         workers: list[str] | str | None = None,
         **options: Unpack[Options],
@@ -118,13 +127,18 @@ class Pylo:
         the ``dask.annotate`` annotations around a submit apply to every submission of the run,
         resubmissions after a lost worker included. The run belongs to the store: it goes on if
         this client dies, and ``attach`` follows it from any process.
+        Arguments left out are read from the Dask config's ``pylo:`` section, as for
+        ``local_multithread``.
         """
         from .backends._dask import DaskBackend
 
         if client is None:
             check_main_guard()
-        config = _config(number_of_workers, max_worker_failures, task_executions_before_flush, store_exceptions, options)
-        store = Store(store_url, storage_options, retry_for=store_retry_seconds)
+        store, config = _settings(
+            store_url, storage_options, store_retry_seconds, number_of_workers=number_of_workers,
+            max_worker_failures=max_worker_failures, task_executions_before_flush=task_executions_before_flush,
+            store_exceptions=store_exceptions, options=options,
+        )
         return cls(store, DaskBackend(client, resources=resources, workers=workers), config)
 
     def close(self) -> None:
@@ -515,21 +529,26 @@ class _Positions:
         return self._queue.popleft()
 
 
-def _config(
-    number_of_workers: int | None,
-    max_worker_failures: int,
-    task_executions_before_flush: int,
-    store_exceptions: bool,
+def _settings(
+    store: str | os.PathLike[str] | None,
+    storage_options: dict[str, Any] | None,
+    store_retry_seconds: float | None,
+    *,
     options: dict[str, Any] | Options,
-) -> Config:
-    """The Config of both constructors: the original pylo's four values plus the keyword-only options."""
-    return Config(
-        number_of_workers=number_of_workers,
-        max_worker_failures=max_worker_failures,
-        task_executions_before_flush=task_executions_before_flush,
-        store_exceptions=store_exceptions,
-        **_checked(options),
-    )
+    **named: Any,
+) -> tuple[Store, Config]:
+    """The store and Config of both constructors: the arguments given, then the Dask config's
+    ``pylo:`` section, then pylo's defaults."""
+    explicit = {"store": store, "storage_options": storage_options, "store_retry_seconds": store_retry_seconds,
+                **named, **_checked(options)}
+    merged = merge(explicit, configured((*CONSTRUCTOR_KEYS, *OPTION_KEYS)))
+    url = merged.pop("store", None)
+    if url is None:
+        raise InvalidArgument("no store: pass a path or an fsspec URL, or set pylo.store in the Dask config "
+                              "(e.g. DASK_PYLO__STORE=s3://bucket/runs)")
+    opened = Store(url, merged.pop("storage_options", None),
+                   retry_for=merged.pop("store_retry_seconds", DEFAULT_RETRY_SECONDS))
+    return opened, Config(**merged)
 
 
 #: The constructors' named keyword arguments, listed with ``Options`` when a name is unknown.
