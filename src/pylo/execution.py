@@ -247,8 +247,7 @@ class Pylo:
         workers): ``progress()`` read from the store every ``poll`` s, ``wait()``, ``cancel()``.
         It ends once no worker of the execution is alive. Raises ``ExecutionNotFound``."""
         manifest = self.store.read_manifest(execution_id)
-        run = Run(manifest.id, manifest.n_inputs, on_cancel=lambda: self._cancel(manifest.id))
-        run.describe = lambda: self.summary(manifest.id)
+        run = self._new_run(manifest)
         attach_run(self.store, manifest, run, poll=poll)
         return run
 
@@ -418,8 +417,7 @@ class Pylo:
             self._release(held, None)
             raise
         ctx = BlockContext(self.store, manifest.id, task, self.config, self._clock)
-        run = Run(manifest.id, manifest.n_inputs, on_cancel=lambda: self._cancel(manifest.id))
-        run.describe = lambda: self.summary(manifest.id)
+        run = self._new_run(manifest)
         self._local.launched = run
         try:
             self.backend.launch(ctx, manifest, run, lambda error: self._release(claims, error))
@@ -427,6 +425,19 @@ class Pylo:
             if run.status is Status.PENDING:  # the backend never took the run over: nobody else will
                 self._release(claims, None)
             raise
+        return run
+
+    def _new_run(self, manifest: Manifest) -> Run:
+        """The handle of ``manifest``'s execution; on Dask also a Dask future of its end."""
+        client = getattr(self.backend, "client", None)
+        on_cancel = functools.partial(self._cancel, manifest.id)
+        if client is None:
+            run = Run(manifest.id, manifest.n_inputs, on_cancel=on_cancel)
+        else:
+            from .backends._dask_run import DaskRun
+
+            run = DaskRun(client, manifest.id, manifest.n_inputs, on_cancel=on_cancel)
+        run.describe = functools.partial(self.summary, manifest.id)
         return run
 
     def _release(self, claims: tuple[Claim, ...], error: BaseException | None) -> None:
