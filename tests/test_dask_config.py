@@ -51,7 +51,7 @@ def test_a_bad_config_value_names_its_key(tmp_path: Path) -> None:
 
 
 def test_no_store_anywhere_says_how_to_give_one() -> None:
-    with pytest.raises(InvalidArgument, match=r"no store.*pylo\.store"):
+    with pytest.raises(InvalidArgument, match=r"store must be a path.*got None.*pylo\.store"):
         Pylo.local_multithread()
 
 

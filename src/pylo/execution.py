@@ -33,6 +33,7 @@ from ._core.summary import Summary, summarize
 from ._core.verify import VerifyReport, remove_stale_temps, verify_execution
 from .backends import Backend
 from .backends._bags import is_bag, plan_bag, results_bag
+from .backends._dask_inputs import dask_inputs, refuse_futures
 from .backends._threads import ThreadBackend
 from .errors import ExecutionClaimed, InvalidArgument, PyloError, StoreUnreachable
 from .store import Claim, ExceptionRecord, Manifest, Store
@@ -161,16 +162,23 @@ class Pylo:
 
         ``inputs`` may be any iterable, a generator included; it is streamed into the store. A
         ``dask.bag.Bag`` is written by the Dask workers that compute its partitions (one block per
-        partition; on threads, partitions are computed here one at a time).
+        partition; on threads, partitions are computed here one at a time); so is a Dask Series.
+        On Dask, a list of Dask futures (or one future of a list, ``client.compute(...)``) runs
+        over their values, resolved on the workers. A Dask DataFrame (whose iteration yields its
+        column names) or Array is refused with what to pass instead (``df.to_bag(...)``), and so
+        are Dask futures on threads or inside a generator.
         Raises ``InvalidArgument`` (bad task or inputs), ``TaskNotSerializable`` and
         ``InputsFailed`` (a bag partition raised) before any work.
         """
         self._check_task(task)
+        client = getattr(self.backend, "client", None)
+        if not is_bag(inputs):
+            check_inputs(inputs)
+            bag = dask_inputs(inputs, client, self.config.block_size)
+            inputs = refuse_futures(inputs) if bag is None else bag
         if is_bag(inputs):
-            client = getattr(self.backend, "client", None)
             manifest = plan_bag(self.store, inputs, task, self.config, self._workers(), client)
         else:
-            check_inputs(inputs)
             manifest = plan_execution(self.store, inputs, task, self.config, self._workers())
         log.info("execution %s started: %d inputs, %d workers", manifest.id, manifest.n_inputs, manifest.workers)
         return self._launch(manifest, task)
@@ -555,8 +563,8 @@ def _settings(
     merged = merge(explicit, configured((*CONSTRUCTOR_KEYS, *OPTION_KEYS)))
     url = merged.pop("store", None)
     if url is None:
-        raise InvalidArgument("no store: pass a path or an fsspec URL, or set pylo.store in the Dask config "
-                              "(e.g. DASK_PYLO__STORE=s3://bucket/runs)")
+        raise InvalidArgument("store must be a path or an fsspec URL, got None: pass one, or set pylo.store in "
+                              "the Dask config (e.g. DASK_PYLO__STORE=s3://bucket/runs)")
     opened = Store(url, merged.pop("storage_options", None),
                    retry_for=merged.pop("store_retry_seconds", DEFAULT_RETRY_SECONDS))
     return opened, Config(**merged)
