@@ -13,6 +13,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from ._numbers import count
 from ._core.arguments import check_inputs, check_main_guard, check_one_argument
 from ._core.block import BlockContext
 from ._core.clock import Clock, SystemClock
@@ -180,7 +181,8 @@ class Pylo:
             manifest = plan_bag(self.store, inputs, task, self.config, self._workers(), client)
         else:
             manifest = plan_execution(self.store, inputs, task, self.config, self._workers())
-        log.info("execution %s started: %d inputs, %d workers", manifest.id, manifest.n_inputs, manifest.workers)
+        log.info("execution %s started: %s inputs, %s workers", manifest.id, count(manifest.n_inputs),
+                 count(manifest.workers))
         return self._launch(manifest, task)
 
     def resume(
@@ -235,7 +237,7 @@ class Pylo:
         except BaseException:
             self._release(held, None)
             raise
-        log.info("execution %s resumed from %s: %d inputs to rerun", manifest.id, parent.id, manifest.n_inputs)
+        log.info("execution %s resumed from %s: %s inputs to rerun", manifest.id, parent.id, count(manifest.n_inputs))
         return self._launch(manifest, task, held=held)
 
     def resume_or_attach(self, execution_id: str, task: Callable[[Any], object]) -> Run:
@@ -253,8 +255,10 @@ class Pylo:
     def attach(self, execution_id: str, *, poll: float = 1.0) -> Run:
         """A live handle on an execution that runs elsewhere (another client, a dead kernel's Dask
         workers): ``progress()`` read from the store every ``poll`` s, ``wait()``, ``cancel()``.
-        It ends once no worker of the execution is alive. Raises ``ExecutionNotFound``."""
-        manifest = self.store.read_manifest(execution_id)
+        It ends once no worker of the execution is alive; an execution that has ended already
+        gives a handle that has ended too, with its final counts. ``execution_id`` may be
+        shortened, as everywhere. Raises ``ExecutionNotFound``."""
+        manifest = self.store.read_manifest(self.store.resolve(execution_id))
         run = self._new_run(manifest)
         attach_run(self.store, manifest, run, poll=poll)
         return run
@@ -400,9 +404,7 @@ class Pylo:
             except asyncio.CancelledError:  # the awaiting task was cancelled: so is the run
                 run.cancel()
                 raise
-        p = run.progress()
-        log.info("execution %s %s: %d finished, %d failed, %d pending of %d",
-                 eid, run.status.value, p.finished, p.failed, p.pending, p.total)
+        _log_end(run)
         return eid
 
     # -- helpers -------------------------------------------------------------------------------
@@ -478,9 +480,7 @@ class Pylo:
             gave_up = self._gave_up(eid)
             if bar is not None and gave_up:
                 bar.show_gave_up(len(gave_up))
-        p = run.progress()
-        log.info("execution %s %s: %d finished, %d failed, %d pending of %d",
-                 eid, run.status.value, p.finished, p.failed, p.pending, p.total)
+        _log_end(run)
         self._warn_gave_up(eid, [w for w in gave_up if not said_here(eid, w)])
         return eid
 
@@ -509,6 +509,12 @@ class Pylo:
         cancel_queued = getattr(self.backend, "cancel_queued", None)
         if cancel_queued is not None:  # Dask: what has not started is cancelled there at once
             cancel_queued(execution_id)
+
+
+def _log_end(run: Run) -> None:
+    p = run.progress()
+    log.info("execution %s %s: %s finished, %s failed, %s pending of %s",
+             run.id, run.status.value, count(p.finished), count(p.failed), count(p.pending), count(p.total))
 
 
 async def _launch_async(start: Callable[[], Run]) -> Run:
