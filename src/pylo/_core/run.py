@@ -4,10 +4,11 @@ Backends feed it: ``on_delta`` for each flush a worker reports, ``settle`` once 
 
 A ``Run`` answers what a ``concurrent.futures.Future`` answers (``result``, ``exception``,
 ``done``, ``running``, ``cancelled``, ``add_done_callback``), and ``run.future`` is such a future
-for ``concurrent.futures.wait`` / ``as_completed``. It is not a Dask future: the execution is many
-Dask tasks, none of which stands for its end, and a client that dies must not end it. So Dask's
-``wait``, ``as_completed``, ``progress``, ``gather`` and ``compute`` refuse it with a ``TypeError``
-that says what to use, instead of returning at once as they would for an object they do not know.
+for ``concurrent.futures.wait`` / ``as_completed``. A run of ``Pylo.dask`` is a Dask future too
+(``pylo.backends._dask_run.DaskRun``), which Dask's ``wait``, ``as_completed``, ``progress`` and
+``gather`` follow. A run on threads is not: Dask's ``wait``, ``progress`` and ``compute`` refuse
+it with a ``TypeError`` that says what to use, instead of returning at once as they would for an
+object they do not know (``as_completed`` refuses it with its own message).
 """
 
 from __future__ import annotations
@@ -48,10 +49,10 @@ class Progress:
         return self.total - self.finished - self.failed
 
 
-#: What Dask's tools say when handed a ``Run``.
+#: What Dask's tools say when handed a ``Run`` of the thread backend.
 NOT_A_DASK_FUTURE = (
-    "a pylo Run is not a Dask future, and Dask's wait/as_completed/progress/gather/compute cannot follow it: "
-    "use run.result() or run.wait() (blocking), await run (asyncio), run.add_done_callback(fn), "
+    "a pylo Run on threads is not a Dask future (a run of Pylo.dask is), and Dask's wait/progress/compute "
+    "cannot follow it: use run.result() or run.wait() (blocking), await run (asyncio), run.add_done_callback(fn), "
     "concurrent.futures.wait([run.future]) / as_completed(...) for several runs, and run.progress() for counts"
 )
 
