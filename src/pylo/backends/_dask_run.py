@@ -39,7 +39,9 @@ class DaskRun(Run, distributed.Future[str]):  # type: ignore[misc]  # two bases 
 
     def __init__(self, client: Any, execution_id: str, total: int, *, on_cancel: Callable[[], None]) -> None:
         Run.__init__(self, execution_id, total, on_cancel=on_cancel)
-        key = f"pylo-{execution_id}-ended-{uuid.uuid4().hex[:8]}"
+        # Named by the short id (as the progress bar names a run), not the whole one: the
+        # execution's own tasks are the only keys that carry it whole.
+        key = f"pylo-ended-{execution_id[-8:]}-{uuid.uuid4().hex[:8]}"
         watcher = client.submit(_until_ended, key, execution_id, key=key, pure=False, priority=_PRIORITY)
         distributed.Future.__init__(self, key, client)  # holds the key as long as this run lives
         del watcher
