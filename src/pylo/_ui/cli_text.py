@@ -142,6 +142,6 @@ def exceptions(eid: str, groups: Sequence[ExceptionGroup], *, tracebacks: bool, 
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], indent: str = "") -> str:
-    cells = [list(map(str, header))] + [[f"{count(c)}" if isinstance(c, int) and not isinstance(c, bool) else str(c) for c in r] for r in rows]
+    cells = [list(map(str, header))] + [[count(c) if isinstance(c, int) and not isinstance(c, bool) else str(c) for c in r] for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     return "\n".join(indent + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells)

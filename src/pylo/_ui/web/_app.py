@@ -33,6 +33,7 @@ import tornado.web
 from ..._numbers import count
 from ...errors import ExecutionNotFound, InvalidArgument, StoreUnreachable
 from ...store import validate_execution_id
+from ...store._layout import id_matcher
 from . import _read
 from ._limits import ViewStore
 
@@ -138,17 +139,16 @@ class _Handler(tornado.web.RequestHandler):
         one), as everywhere else. 400 when it is not (part of) an id or names several, 404 when it
         names none: only the store's strict id pattern ever reaches a path."""
         try:
-            return validate_execution_id(raw)
+            if id_matcher(raw) is None:
+                return raw
         except InvalidArgument:
-            pass
+            raise tornado.web.HTTPError(400, reason="not a pylo execution id") from None
         try:
             return validate_execution_id(await self.read(self.view.store.resolve, raw))
         except ExecutionNotFound:
             raise tornado.web.HTTPError(404, reason="no such execution in this store") from None
-        except InvalidArgument as exc:
-            ambiguous = "names" in str(exc)  # several ids start with it (Store.resolve's message)
-            reason = "several executions match this id: give more of it" if ambiguous else "not a pylo execution id"
-            raise tornado.web.HTTPError(400, reason=reason) from None
+        except InvalidArgument:  # a well-formed part of an id that several ids share
+            raise tornado.web.HTTPError(400, reason="several executions match this id: give more of it") from None
 
     def render_page(self, name: str, **context: Any) -> None:
         page = self.env.get_template(name).render(
