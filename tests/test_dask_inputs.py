@@ -106,3 +106,11 @@ def test_futures_in_a_stream_are_refused(tmp_path: Path, dask_client: Any) -> No
     with pytest.raises(InvalidArgument, match=r"input 0 is a Dask future"):
         pylo.start_from_scratch((f for f in futures), _double, progress=False)
     assert pylo.executions() == []
+
+
+@pytest.mark.parametrize("inputs", [42, None])
+def test_what_is_not_iterable_is_still_said_so_once_distributed_is_imported(tmp_path: Path, inputs: Any) -> None:
+    import distributed  # noqa: F401  (futures could exist: streams are checked for them)
+
+    with pytest.raises(InvalidArgument, match="inputs must be iterable"):
+        Pylo.local_multithread(tmp_path, 1).submit(inputs, _double)

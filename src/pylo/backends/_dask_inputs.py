@@ -44,7 +44,9 @@ def refuse_futures(inputs: Iterable[Any]) -> Iterable[Any]:
     use). A sized collection is passed as it is: its length lets the planner spread it at once,
     and a list or tuple of futures was resolved by ``dask_inputs`` already."""
     future = _future_type()
-    return inputs if future is None or isinstance(inputs, Sized) else _checked(inputs, future)
+    if future is None or isinstance(inputs, Sized) or not isinstance(inputs, Iterable):
+        return inputs  # (what is not iterable the planner refuses, saying so)
+    return _checked(inputs, future)
 
 
 def _checked(inputs: Iterable[Any], future: type) -> Iterator[Any]:
