@@ -13,10 +13,12 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from ._numbers import count
 from ._core.arguments import check_inputs, check_main_guard, check_one_argument
 from ._core.block import BlockContext
 from ._clock import Clock, SystemClock
 from ._config import Config
+from ._core.dask_config import CONSTRUCTOR_KEYS, OPTION_KEYS, configured, merge
 from ._core.plan import plan_execution
 from ._ui.gave_up import said_here
 from ._ui.progress import follow
@@ -32,6 +34,7 @@ from ._core.summary import Summary, summarize
 from ._core.verify import VerifyReport, remove_stale_temps, verify_execution
 from .backends import Backend
 from .backends._bags import is_bag, plan_bag, results_bag
+from .backends._dask_inputs import dask_inputs, refuse_futures
 from .backends._threads import ThreadBackend
 from .errors import ExecutionClaimed, InvalidArgument, PyloError, StoreUnreachable
 from .store import Claim, ExceptionRecord, Manifest, Store
@@ -75,36 +78,44 @@ class Pylo:
     @classmethod
     def local_multithread(
         cls,
-        local_store_dir: str | os.PathLike[str],
+        local_store_dir: str | os.PathLike[str] | None = None,
         number_of_workers: int | None = None,
-        max_worker_failures: int = 1000,
-        task_executions_before_flush: int = 1000,
-        store_exceptions: bool = True,
+        max_worker_failures: int | None = None,
+        task_executions_before_flush: int | None = None,
+        store_exceptions: bool | None = None,
         *,
         storage_options: dict[str, Any] | None = None,
-        store_retry_seconds: float = DEFAULT_RETRY_SECONDS,
+        store_retry_seconds: float | None = None,
         clock: Clock | None = None,
         **options: Unpack[Options],
     ) -> Pylo:
         """Workers are threads of this process; the store is any path or fsspec URL.
         ``store_retry_seconds``: how long a failing store operation is retried before
-        ``StoreUnreachable``."""
-        config = _config(number_of_workers, max_worker_failures, task_executions_before_flush, store_exceptions, options)
-        store = Store(local_store_dir, storage_options, retry_for=store_retry_seconds)
+        ``StoreUnreachable`` (default 6.5).
+
+        An argument left out (or ``None``) is read from the ``pylo:`` section of the Dask config
+        (YAML or ``DASK_PYLO__…`` variables, see ``pylo._core.dask_config``), else takes pylo's
+        default (``max_worker_failures=1000``, ``task_executions_before_flush=1000``,
+        ``store_exceptions=True``, the rest as in ``Config``). Raises ``InvalidArgument``."""
+        store, config = _settings(
+            local_store_dir, storage_options, store_retry_seconds, number_of_workers=number_of_workers,
+            max_worker_failures=max_worker_failures, task_executions_before_flush=task_executions_before_flush,
+            store_exceptions=store_exceptions, options=options,
+        )
         return cls(store, ThreadBackend(), config, clock=clock)
 
     @classmethod
     def dask(
         cls,
         client: Any,
-        store_url: str | os.PathLike[str],
+        store_url: str | os.PathLike[str] | None = None,
         *,
         storage_options: dict[str, Any] | None = None,
-        store_retry_seconds: float = DEFAULT_RETRY_SECONDS,
+        store_retry_seconds: float | None = None,
         number_of_workers: int | None = None,
-        max_worker_failures: int = 1000,
-        task_executions_before_flush: int = 1000,
-        store_exceptions: bool = True,
+        max_worker_failures: int | None = None,
+        task_executions_before_flush: int | None = None,
+        store_exceptions: bool | None = None,
         resources: dict[str, float] | None = None,
         workers: list[str] | str | None = None,
         **options: Unpack[Options],
@@ -118,13 +129,18 @@ class Pylo:
         the ``dask.annotate`` annotations around a submit apply to every submission of the run,
         resubmissions after a lost worker included. The run belongs to the store: it goes on if
         this client dies, and ``attach`` follows it from any process.
+        Arguments left out are read from the Dask config's ``pylo:`` section, as for
+        ``local_multithread``.
         """
         from .backends._dask import DaskBackend
 
         if client is None:
             check_main_guard()
-        config = _config(number_of_workers, max_worker_failures, task_executions_before_flush, store_exceptions, options)
-        store = Store(store_url, storage_options, retry_for=store_retry_seconds)
+        store, config = _settings(
+            store_url, storage_options, store_retry_seconds, number_of_workers=number_of_workers,
+            max_worker_failures=max_worker_failures, task_executions_before_flush=task_executions_before_flush,
+            store_exceptions=store_exceptions, options=options,
+        )
         return cls(store, DaskBackend(client, resources=resources, workers=workers), config)
 
     def close(self) -> None:
@@ -147,18 +163,26 @@ class Pylo:
 
         ``inputs`` may be any iterable, a generator included; it is streamed into the store. A
         ``dask.bag.Bag`` is written by the Dask workers that compute its partitions (one block per
-        partition; on threads, partitions are computed here one at a time).
+        partition; on threads, partitions are computed here one at a time); so is a Dask Series.
+        On Dask, a list of Dask futures (or one future of a list, ``client.compute(...)``) runs
+        over their values, resolved on the workers. A Dask DataFrame (whose iteration yields its
+        column names) or Array is refused with what to pass instead (``df.to_bag(...)``), and so
+        are Dask futures on threads or inside a generator.
         Raises ``InvalidArgument`` (bad task or inputs), ``TaskNotSerializable`` and
         ``InputsFailed`` (a bag partition raised) before any work.
         """
         self._check_task(task)
+        client = getattr(self.backend, "client", None)
+        if not is_bag(inputs):
+            check_inputs(inputs)
+            bag = dask_inputs(inputs, client, self.config.block_size)
+            inputs = refuse_futures(inputs) if bag is None else bag
         if is_bag(inputs):
-            client = getattr(self.backend, "client", None)
             manifest = plan_bag(self.store, inputs, task, self.config, self._workers(), client)
         else:
-            check_inputs(inputs)
             manifest = plan_execution(self.store, inputs, task, self.config, self._workers())
-        log.info("execution %s started: %d inputs, %d workers", manifest.id, manifest.n_inputs, manifest.workers)
+        log.info("execution %s started: %s inputs, %s workers", manifest.id, count(manifest.n_inputs),
+                 count(manifest.workers))
         return self._launch(manifest, task)
 
     def resume(
@@ -196,7 +220,7 @@ class Pylo:
         except BaseException:
             self._release(claims, None)
             raise
-        log.info("execution %s resumed from %s: %d inputs to rerun", manifest.id, parent.id, manifest.n_inputs)
+        log.info("execution %s resumed from %s: %s inputs to rerun", manifest.id, parent.id, count(manifest.n_inputs))
         return self._launch(manifest, task, taken=claims)
 
     def _claim_to_resume(self, parent: Manifest, force: bool) -> tuple[tuple[Claim, ...], Manifest]:
@@ -246,10 +270,11 @@ class Pylo:
     def attach(self, execution_id: str, *, poll: float = 1.0) -> Run:
         """A live handle on an execution that runs elsewhere (another client, a dead kernel's Dask
         workers): ``progress()`` read from the store every ``poll`` s, ``wait()``, ``cancel()``.
-        It ends once no worker of the execution is alive. Raises ``ExecutionNotFound``."""
-        manifest = self.store.read_manifest(execution_id)
-        run = Run(manifest.id, manifest.n_inputs, on_cancel=lambda: self._cancel(manifest.id))
-        run.describe = lambda: self.summary(manifest.id)
+        It ends once no worker of the execution is alive; an execution that has ended already
+        gives a handle that has ended too, with its final counts. ``execution_id`` may be
+        shortened, as everywhere. Raises ``ExecutionNotFound``."""
+        manifest = self.store.read_manifest(self.store.resolve(execution_id))
+        run = self._new_run(manifest)
         attach_run(self.store, manifest, run, poll=poll)
         return run
 
@@ -299,7 +324,7 @@ class Pylo:
     def exceptions_frame(self, execution_id: str, only: Only | None = None) -> Any:
         """The failed attempts as a ``pandas.DataFrame``, one row per attempt: position, input
         (its repr), worker, attempt, type, message, time, first and last traceback line.
-        Needs pandas (``pip install 'pylo-dask[pandas]'``); raises ``ImportError`` without it."""
+        Needs pandas (``pip install 'pylo-dask[dataframe]'``); raises ``ImportError`` without it."""
         return records_frame(self.get_exceptions(execution_id, only))
 
     def get_results(self, execution_id: str) -> Iterator[tuple[Any, Any]]:
@@ -394,9 +419,7 @@ class Pylo:
             except asyncio.CancelledError:  # the awaiting task was cancelled: so is the run
                 run.cancel()
                 raise
-        p = run.progress()
-        log.info("execution %s %s: %d finished, %d failed, %d pending of %d",
-                 eid, run.status.value, p.finished, p.failed, p.pending, p.total)
+        _log_end(run)
         return eid
 
     # -- helpers -------------------------------------------------------------------------------
@@ -419,8 +442,7 @@ class Pylo:
             self._release(taken, None)
             raise
         ctx = BlockContext(self.store, manifest.id, task, self.config, self._clock)
-        run = Run(manifest.id, manifest.n_inputs, on_cancel=lambda: self._cancel(manifest.id))
-        run.describe = lambda: self.summary(manifest.id)
+        run = self._new_run(manifest)
         self._local.launched = run
         try:
             self.backend.launch(ctx, manifest, run, lambda error: self._release(claims, error))
@@ -428,6 +450,19 @@ class Pylo:
             if run.status is Status.PENDING:  # the backend never took the run over: nobody else will
                 self._release(claims, None)
             raise
+        return run
+
+    def _new_run(self, manifest: Manifest) -> Run:
+        """The handle of ``manifest``'s execution; on Dask also a Dask future of its end."""
+        client = getattr(self.backend, "client", None)
+        on_cancel = functools.partial(self._cancel, manifest.id)
+        if client is None:
+            run = Run(manifest.id, manifest.n_inputs, on_cancel=on_cancel)
+        else:
+            from .backends._dask_run import DaskRun
+
+            run = DaskRun(client, manifest.id, manifest.n_inputs, on_cancel=on_cancel)
+        run.describe = functools.partial(self.summary, manifest.id)
         return run
 
     def _release(self, claims: tuple[Claim, ...], error: BaseException | None) -> None:
@@ -460,9 +495,7 @@ class Pylo:
             gave_up = self._gave_up(eid)
             if bar is not None and gave_up:
                 bar.show_gave_up(len(gave_up))
-        p = run.progress()
-        log.info("execution %s %s: %d finished, %d failed, %d pending of %d",
-                 eid, run.status.value, p.finished, p.failed, p.pending, p.total)
+        _log_end(run)
         self._warn_gave_up(eid, [w for w in gave_up if not said_here(eid, w)])
         return eid
 
@@ -491,6 +524,12 @@ class Pylo:
         cancel_queued = getattr(self.backend, "cancel_queued", None)
         if cancel_queued is not None:  # Dask: what has not started is cancelled there at once
             cancel_queued(execution_id)
+
+
+def _log_end(run: Run) -> None:
+    p = run.progress()
+    log.info("execution %s %s: %s finished, %s failed, %s pending of %s",
+             run.id, run.status.value, count(p.finished), count(p.failed), count(p.pending), count(p.total))
 
 
 async def _launch_async(start: Callable[[], Run]) -> Run:
@@ -530,21 +569,26 @@ class _Positions:
         return self._queue.popleft()
 
 
-def _config(
-    number_of_workers: int | None,
-    max_worker_failures: int,
-    task_executions_before_flush: int,
-    store_exceptions: bool,
+def _settings(
+    store: str | os.PathLike[str] | None,
+    storage_options: dict[str, Any] | None,
+    store_retry_seconds: float | None,
+    *,
     options: dict[str, Any] | Options,
-) -> Config:
-    """The Config of both constructors: the original pylo's four values plus the keyword-only options."""
-    return Config(
-        number_of_workers=number_of_workers,
-        max_worker_failures=max_worker_failures,
-        task_executions_before_flush=task_executions_before_flush,
-        store_exceptions=store_exceptions,
-        **_checked(options),
-    )
+    **named: Any,
+) -> tuple[Store, Config]:
+    """The store and Config of both constructors: the arguments given, then the Dask config's
+    ``pylo:`` section, then pylo's defaults."""
+    explicit = {"store": store, "storage_options": storage_options, "store_retry_seconds": store_retry_seconds,
+                **named, **_checked(options)}
+    merged = merge(explicit, configured((*CONSTRUCTOR_KEYS, *OPTION_KEYS)))
+    url = merged.pop("store", None)
+    if url is None:
+        raise InvalidArgument("store must be a path or an fsspec URL, got None: pass one, or set pylo.store in "
+                              "the Dask config (e.g. DASK_PYLO__STORE=s3://bucket/runs)")
+    opened = Store(url, merged.pop("storage_options", None),
+                   retry_for=merged.pop("store_retry_seconds", DEFAULT_RETRY_SECONDS))
+    return opened, Config(**merged)
 
 
 #: The constructors' named keyword arguments, listed with ``Options`` when a name is unknown.

@@ -1,6 +1,14 @@
 """The handle of a running execution: status, live progress, wait, cancel, ``await``.
 
 Backends feed it: ``on_delta`` for each flush a worker reports, ``settle`` once at the end.
+
+A ``Run`` answers what a ``concurrent.futures.Future`` answers (``result``, ``exception``,
+``done``, ``running``, ``cancelled``, ``add_done_callback``), and ``run.future`` is such a future
+for ``concurrent.futures.wait`` / ``as_completed``. A run of ``Pylo.dask`` is a Dask future too
+(``pylo.backends._dask_run.DaskRun``), which Dask's ``wait``, ``as_completed``, ``progress`` and
+``gather`` follow. A run on threads is not: Dask's ``wait``, ``progress`` and ``compute`` refuse
+it with a ``TypeError`` that says what to use, instead of returning at once as they would for an
+object they do not know (``as_completed`` refuses it with its own message).
 """
 
 from __future__ import annotations
@@ -20,27 +28,38 @@ from ..errors import PyloError
 if TYPE_CHECKING:
     from .summary import Summary
 
-__all__ = ["Progress", "Run"]
+__all__ = ["NOT_A_DASK_FUTURE", "Progress", "Run"]
 
 log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
 class Progress:
-    """Live counts of a run, from the workers' flushes (so at most one flush window behind)."""
+    """Live counts of a run, from the workers' flushes (so at most one flush window behind);
+    ``ended``: whether the execution has ended (the counts are then the store's, final)."""
 
     total: int
     finished: int
     failed: int
     attempts: int
+    ended: bool = False
 
     @property
     def pending(self) -> int:
         return self.total - self.finished - self.failed
 
 
+#: What Dask's tools say when handed a ``Run`` of the thread backend.
+NOT_A_DASK_FUTURE = (
+    "a pylo Run on threads is not a Dask future (a run of Pylo.dask is), and Dask's wait/progress/compute "
+    "cannot follow it: use run.result() or run.wait() (blocking), await run (asyncio), run.add_done_callback(fn), "
+    "concurrent.futures.wait([run.future]) / as_completed(...) for several runs, and run.progress() for counts"
+)
+
+
 class Run:
-    """A submitted execution. ``wait()`` or ``await run`` for its end; ``cancel()`` to stop it."""
+    """A submitted execution. ``wait()``, ``result()`` or ``await run`` for its end; ``cancel()``
+    to stop it; ``progress()`` for live counts."""
 
     #: Reads the execution's summary from the store (set by ``Pylo``; used by the HTML view).
     describe: Callable[[], Summary] | None = None
@@ -73,10 +92,48 @@ class Run:
 
     def progress(self) -> Progress:
         with self._lock:
-            return Progress(self.total, self._finished, self._failed, self._attempts)
+            return Progress(self.total, self._finished, self._failed, self._attempts, self._status.settled)
 
     def done(self) -> bool:
+        """Whether the execution has ended (done, failed or cancelled)."""
         return self._future.done()
+
+    def running(self) -> bool:
+        return self._status is Status.RUNNING
+
+    def cancelled(self) -> bool:
+        """Whether the run ended cancelled (its workers flushed; resume it to finish)."""
+        return self._status is Status.CANCELLED
+
+    @property
+    def future(self) -> concurrent.futures.Future[str]:
+        """A ``concurrent.futures.Future`` of the execution id, settled when the run ends: for
+        ``concurrent.futures.wait`` and ``as_completed``, ``asyncio.wrap_future``. Cancelling
+        it does nothing (``run.cancel()`` stops the run)."""
+        return self._future
+
+    def result(self, timeout: float | None = None) -> str:
+        """The execution id once the run has ended, as ``wait``: raises the run's own error if it
+        failed and ``TimeoutError`` after ``timeout`` seconds."""
+        return self.wait(timeout)
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        """The run's own error once it has ended (``None`` when it did not fail); raises
+        ``TimeoutError`` after ``timeout`` seconds."""
+        try:
+            return self._future.exception(timeout)
+        except concurrent.futures.TimeoutError:
+            raise TimeoutError(f"execution {self.id} still running after {timeout}s") from None
+
+    def add_done_callback(self, fn: Callable[[Run], object]) -> None:
+        """Call ``fn(run)`` when the run ends, in the thread that ends it (at once if it has).
+        What ``fn`` raises is logged and ignored, as ``concurrent.futures`` does."""
+        self._future.add_done_callback(lambda _future: fn(self))
+
+    def __dask_graph__(self) -> None:
+        # Dask's tools ask every object they are handed for a graph; an object without one they
+        # skip silently, which made distributed.wait([run]) return at once. Refuse instead.
+        raise TypeError(NOT_A_DASK_FUTURE)
 
     # -- act -----------------------------------------------------------------------------------
 
@@ -112,11 +169,14 @@ class Run:
         # backend settles it later); whoever awaits decides whether to cancel the run.
         return asyncio.shield(asyncio.wrap_future(self._future)).__await__()
 
-    def cancel(self) -> None:
-        """Ask the workers to stop between inputs; they flush and keep their state."""
+    def cancel(self) -> bool:
+        """Ask the workers to stop between inputs; they flush and keep their state. Returns
+        whether this call asked (``False`` once the run has ended or was asked already)."""
         if not self._cancel_requested.is_set() and not self.done():
             self._cancel_requested.set()
             self._on_cancel()
+            return True
+        return False
 
     def note_cancelled(self) -> None:
         """Someone else (another client, the CLI) asked the run to stop: it ends ``cancelled``."""

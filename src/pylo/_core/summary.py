@@ -11,6 +11,7 @@ import shlex
 from collections.abc import Iterable
 from typing import Any
 
+from .._numbers import count
 from ..errors import SnapshotError
 from ..store import Store
 from .state import lineage
@@ -29,6 +30,7 @@ class ExecutionStatus(str, enum.Enum):
     FAILED_INPUTS = "failed inputs"  # every worker ended, some inputs failed for good
     CANCELLED = "cancelled"  # stopped on request, inputs left unfinished
     GAVE_UP = "gave up"  # a worker used up its failure budget, inputs left unfinished
+    HELD_BACK = "held back"  # every worker ended; the inputs a resume's only= left out wait, by choice
 
     def __str__(self) -> str:
         return self.value
@@ -77,6 +79,7 @@ class Summary:
     top_exceptions: tuple[ExceptionKind, ...] = ()
     store: str | None = None
     running: bool = False  # a live client holds the execution's claim
+    held_back: int = 0  # inputs a resume with only= left out: unfinished by choice, in no worker's blocks
 
     @property
     def unfinished(self) -> int:
@@ -110,18 +113,18 @@ class Summary:
     def __str__(self) -> str:
         lines = [
             f"execution {self.execution_id}: {self.status}" + (f" (resumed from {self.parent})" if self.parent else ""),
-            f"  {self.finished} finished ({self.inherited} inherited), {self.failed} failed, "
-            f"{self.pending} pending, of {self.total}",
+            f"  {count(self.finished)} finished ({count(self.inherited)} inherited), {count(self.failed)} failed, "
+            f"{count(self.pending)} pending, of {count(self.total)}",
         ]
         for w in self.workers:
             flag = "  GAVE UP" if w.gave_up else ""
             lines.append(
-                f"  worker {w.worker}: {w.finished} finished, {w.failed} failed, {w.pending} pending, "
-                f"budget left {w.budget_left}{flag}"
+                f"  worker {w.worker}: {count(w.finished)} finished, {count(w.failed)} failed, "
+                f"{count(w.pending)} pending, budget left {count(w.budget_left)}{flag}"
             )
         if self.top_exceptions:
             lines.append(
-                "  exceptions: " + ", ".join(f"{k.attempts} x {k.type}" for k in self.top_exceptions)
+                "  exceptions: " + ", ".join(f"{count(k.attempts)} x {k.type}" for k in self.top_exceptions)
             )
         return "\n".join(lines)
 
@@ -137,8 +140,10 @@ def execution_status(s: Summary) -> ExecutionStatus:
         return ExecutionStatus.CANCELLED
     if s.gave_up:
         return ExecutionStatus.GAVE_UP
-    if s.pending:  # every worker ended, yet inputs never ran (a block lost with its Dask workers)
+    if s.pending > s.held_back:  # every worker ended, yet inputs never ran (a block lost with its Dask workers)
         return ExecutionStatus.INTERRUPTED
+    if s.held_back:
+        return ExecutionStatus.HELD_BACK
     return ExecutionStatus.FAILED_INPUTS
 
 
@@ -209,6 +214,7 @@ def summarize(store: Store, eid: str, *, top: int = 5) -> Summary:
         top_exceptions=tuple(group_records(store.read_records(manifest))[:top]) if top > 0 else (),
         store=store.url,
         running=not complete and _alive(store, eid),
+        held_back=sum(b.count for b in manifest.blocks if b.held),
     )
 
 

@@ -3,17 +3,35 @@ engine, so it can wait for other jobs and others can wait for it. Its result is 
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from .._core.status import Status
+from .._numbers import count
 from ..conditions import AfterAnother
 from ..errors import ExecutionInterrupted, ExecutionUnfinished, InvalidArgument
 from ._job import Job, JobFuture, Runtime
 from ._outcome import outcome_of
 
 __all__ = ["ExecutionJob"]
+
+
+class _OneLine(logging.Filter):
+    """An execution whose inputs failed fails its job as expected: the engine's failure log says
+    so in one line (the message names the execution and how to read its exceptions), not with a
+    traceback of the engine's own frames, which tells nothing about the inputs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, ExecutionUnfinished):
+            record.msg, record.exc_info, record.exc_text = f"{record.msg}: %s", None, None
+            record.args = (*(record.args or ()), error)
+        return True
+
+
+logging.getLogger("pylo.engine").addFilter(_OneLine())  # the engine logs each failed job there
 
 
 class ExecutionJob(Job):
@@ -98,7 +116,9 @@ class ExecutionJob(Job):
         left = run.progress()
         if self.fail_on_unfinished and left.failed + left.pending > 0:
             raise ExecutionUnfinished(
-                f"execution {eid} ended with {left.failed} failed and {left.pending} pending inputs of {left.total}", eid
+                f"execution {eid} ended with {count(left.failed)} failed and {count(left.pending)} pending inputs of "
+                f"{count(left.total)}; its exceptions: pylo.get_exceptions({eid!r}), or "
+                f"pylo exceptions {pylo.store.url} {eid}", eid
             )
         return eid
 

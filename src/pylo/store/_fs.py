@@ -32,6 +32,7 @@ from fsspec.implementations.local import LocalFileSystem
 from fsspec.implementations.memory import MemoryFileSystem
 
 from ..errors import CorruptSnapshot, InvalidArgument, StoreNotFound, StoreNotWritable, StoreUnreachable
+from .._extras import extra_for_protocol, install_hint
 
 __all__ = ["TEMP_PREFIX", "Files"]
 
@@ -91,7 +92,9 @@ class Files:
         self._sleep, self._clock = sleep, clock
         try:
             fs, root = fsspec.core.url_to_fs(url, **_with_defaults(url, self.storage_options))
-        except (ValueError, ImportError, TypeError) as exc:
+        except ImportError as exc:
+            raise InvalidArgument(f"cannot open store {url!r}: {exc}{_extra_hint(url)}") from exc
+        except (ValueError, TypeError) as exc:
             raise InvalidArgument(f"cannot open store {url!r}: {exc}") from exc
         self.fs: fsspec.AbstractFileSystem = fs
         self.root: str = root.rstrip("/") or root
@@ -483,3 +486,9 @@ def _unlink_quietly(path: str) -> None:
         os.unlink(path)
     except OSError:
         pass
+
+
+def _extra_hint(url: str) -> str:
+    """How to install what serves ``url``'s protocol, when an extra of pylo-dask does."""
+    extra = extra_for_protocol(url)
+    return f" ({install_hint(extra)})" if extra else ""
