@@ -4,7 +4,8 @@
                                                                      loop thread: drain, in order
 
 Many job ends arriving at once cost one wake-up of the loop, not one each; a call made on the
-loop thread itself runs at once.
+loop thread itself runs at once. A call that raises is handed to ``on_error`` (the scheduler's:
+it fails the job the call was about), never only logged: someone waits for what it would have done.
 """
 
 from __future__ import annotations
@@ -16,15 +17,20 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Inbox"]
+__all__ = ["Inbox", "OnError"]
+
+#: What to do when a handed-over call ``fn(*args)`` raised ``error``.
+OnError = Callable[[Callable[..., None], tuple[Any, ...], Exception], None]
 
 log = logging.getLogger("pylo.engine")
 
 
 class Inbox:
-    """The hand-over to one loop thread (``open`` on it, ``close`` once it ended)."""
+    """The hand-over to one loop thread (``open`` on it, ``close`` once it ended); a call that
+    raises goes to ``on_error``, and the calls after it run all the same."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_error: OnError) -> None:
+        self._on_error = on_error
         self.owner = 0  # the loop thread's ident; 0 while none runs
         self._loop: asyncio.AbstractEventLoop | None = None
         self._calls: collections.deque[tuple[Callable[..., None], tuple[Any, ...]]] = collections.deque()
@@ -41,7 +47,7 @@ class Inbox:
     def put(self, fn: Callable[..., None], *args: Any) -> None:
         """Run ``fn(*args)`` on the loop: now if on it, else soon, after every call put before."""
         if threading.get_ident() == self.owner:
-            fn(*args)
+            self._run(fn, args)
             return
         self._calls.append((fn, args))
         with self._lock:
@@ -60,7 +66,10 @@ class Inbox:
         calls = self._calls
         while calls:
             fn, args = calls.popleft()
-            try:
-                fn(*args)
-            except Exception:  # noqa: BLE001 - one broken hand-over must not strand the others
-                log.exception("engine: %s failed", getattr(fn, "__name__", fn))
+            self._run(fn, args)
+
+    def _run(self, fn: Callable[..., None], args: tuple[Any, ...]) -> None:
+        try:
+            fn(*args)
+        except Exception as exc:  # noqa: BLE001 - any error here is a bug of the caller's; it goes to on_error, and one broken call must not strand the calls after it
+            self._on_error(fn, args, exc)
