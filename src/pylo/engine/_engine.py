@@ -356,7 +356,7 @@ class Engine:
         else:
             self._scheduler.jobs.pop(found.id, None)
 
-    def rerun(self, job: Job | str) -> JobFuture:
+    def rerun(self, job: Job | str) -> JobFuture[Job]:
         """Run a job that ended (done, failed or cancelled) again; returns its new future."""
         return self._on_loop(lambda: self._scheduler.rerun(self._job(job)))
 

@@ -319,7 +319,7 @@ class Scheduler:
         self._disarm(state)
         state.timer = self.clock.call_at(when, functools.partial(self._handover, fire))
 
-    def _disarm(self, state: JobState) -> None:
+    def _disarm(self, state: JobState[Job]) -> None:
         timer, state.timer = state.timer, None
         if timer is not None:
             timer.cancel()
@@ -526,7 +526,7 @@ class Scheduler:
         self.unsettled.settled()
         self._pump()
 
-    def _resolve(self, job: Job, state: JobState) -> None:
+    def _resolve(self, job: Job, state: JobState[Job]) -> None:
         future = state.future._cf
         if future.done():
             return
@@ -546,7 +546,7 @@ class Scheduler:
 
     # -- re-running ------------------------------------------------------------------------------------
 
-    def rerun(self, job: Job) -> JobFuture:
+    def rerun(self, job: Job) -> JobFuture[Job]:
         """Run ``job`` again once it has ended; its (new) future."""
         for action in on_rerun(job._state):
             self._carry_out(job, action)
