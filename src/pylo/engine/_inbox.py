@@ -71,5 +71,7 @@ class Inbox:
     def _run(self, fn: Callable[..., None], args: tuple[Any, ...]) -> None:
         try:
             fn(*args)
-        except Exception as exc:  # noqa: BLE001 - any error here is a bug of the caller's; it goes to on_error, and one broken call must not strand the calls after it
+        except Exception as exc:  # noqa: BLE001 - whatever it is, on_error decides
+            # a call that raises is a bug of whoever handed it over: on_error hears of it, and
+            # the calls after it still run
             self._on_error(fn, args, exc)

@@ -276,7 +276,8 @@ class Job:
         while it has not ended or was never submitted."""
         if self._engine is None or not self.status.settled:
             raise InvalidStateError(f"job {self.id} is {self.status.value}: only an ended job can be re-run")
-        return self._engine.rerun(self)  # type: ignore[no-any-return]
+        future: JobFuture[Job] = self._engine.rerun(self)
+        return future
 
     async def wait_until(self, check: Callable[[Job], bool], timeout: float | None = None) -> None:
         """Return once ``check(job)`` holds, re-checked at each status change of the job

@@ -428,7 +428,9 @@ class Scheduler:
             state.token += 1
             try:
                 state.handle = job._launch(self, job._attempt_call(bind(job, _result_of)), state.token)
-            except Exception as exc:  # noqa: BLE001 - a job kind hands the user's call on (pickles it, spawns it…): whatever that raises fails the attempt
+            except Exception as exc:  # noqa: BLE001 - user code
+                # handing the call on pickles the user's function and arguments, which runs
+                # their own code (``__reduce__``): whatever that raises fails the attempt
                 self._ended(job, state.token, Outcome("failed", exc))
                 return
         self._persist(job)
@@ -500,7 +502,10 @@ class Scheduler:
     def _halt(self, job: Job) -> None:
         try:
             job._halt(self, job._state.handle)
-        except Exception:  # noqa: BLE001 - stopping calls a kind's own code (kill a process, cancel on Dask); best effort, the job is cancelled anyway
+        except Exception:  # noqa: BLE001 - user code
+            # stopping runs code the engine does not own (a generator job's generator closes: its
+            # ``finally`` is the user's; an execution job cancels its run, with store I/O): best
+            # effort, the job is cancelled anyway
             log.exception("job %s: stopping it failed", job.id)
 
     def _settle(self, job: Job, status: Status, value: Any) -> None:
