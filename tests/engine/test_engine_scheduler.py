@@ -74,7 +74,7 @@ def lent() -> Iterator[ThreadsOnly]:
 
 def test_a_scheduler_that_runs_on_no_loop_refuses_calls(lent: ThreadsOnly) -> None:
     scheduler = Scheduler(Slots(None, {}), lent)
-    with pytest.raises(InvalidStateError, match="open it first"):
+    with pytest.raises(InvalidStateError, match="not open"):
         scheduler.call(scheduler.take, [ThreadJob(engine_tasks.add, (1, 2))])
 
 

@@ -2,6 +2,7 @@
 
     pool threads, Dask callbacks, callers ──put(fn, args)──► deque ──one call_soon_threadsafe──►
                                                                      loop thread: drain, in order
+    callers that need the answer ──call(fn, args)──► the same, and wait for its result
 
 Many job ends arriving at once cost one wake-up of the loop, not one each; a call made on the
 loop thread itself runs at once. A call that raises is handed to ``on_error`` (the scheduler's:
@@ -12,10 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
+
+from ..errors import InvalidStateError
 
 __all__ = ["Inbox", "OnError"]
 
@@ -23,6 +27,7 @@ __all__ = ["Inbox", "OnError"]
 OnError = Callable[[Callable[..., None], tuple[Any, ...], Exception], None]
 
 log = logging.getLogger("pylo.engine")
+T = TypeVar("T")
 
 
 class Inbox:
@@ -59,6 +64,25 @@ class Inbox:
             self._loop.call_soon_threadsafe(self._drain)
         except RuntimeError:  # the loop was closed: nobody waits for this any more
             log.debug("engine stopped; dropped %s", getattr(fn, "__name__", fn))
+
+    def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` on the loop (after every call put before) and return its result, or
+        raise what it raised, blocking the caller. ``InvalidStateError`` if it was never opened
+        or is closed."""
+        if self.owner == 0:
+            raise InvalidStateError("the inbox is not open: nothing runs its loop")
+        if threading.get_ident() == self.owner:
+            return fn(*args)
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+        def run() -> None:
+            try:
+                future.set_result(fn(*args))
+            except BaseException as exc:  # noqa: BLE001 - whatever it is, it is the caller's to see
+                future.set_exception(exc)
+
+        self.put(run)
+        return future.result()
 
     def _drain(self) -> None:
         with self._lock:

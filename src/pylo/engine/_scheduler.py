@@ -1,6 +1,6 @@
 """The scheduler inside the engine: every status change of every job, on one event-loop thread.
 
-    take ────► accept ───► _consider ──(condition holds)──► ready[kind] ──(slot free)──► _start
+    take ────► _accept ──► _consider ──(condition holds)──► ready[kind] ──(slot free)──► _start
                   ▲            │  └─(waits)─► woken by: a status change of a job it names,
                   │            │              its one deadline timer, or (opaque only) a poll
                   │            └─(can never hold / upstream failed)──► cancelled, with the reason
@@ -27,11 +27,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import concurrent.futures
 import dataclasses
 import functools
 import logging
-import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -40,7 +38,7 @@ from ._timers import EngineClock
 from ._dask_gates import dask_plan, in_flight, submit_gated
 from ._dask_job import _dask_future
 from ._deps import bind, upstreams
-from ..errors import InvalidArgument, InvalidStateError, JobCancelled
+from ..errors import InvalidArgument, JobCancelled
 from ._job import Job
 from ._job_state import JobFuture, JobState, call_hook
 from ._outcome import Outcome
@@ -185,20 +183,7 @@ class Scheduler:
     def call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(*args)`` on the loop thread and return its result, or raise what it raised
         (blocking the caller). ``InvalidStateError`` if the scheduler is not open."""
-        if self.loop_thread == 0:
-            raise InvalidStateError("the scheduler runs on no loop: open it first")
-        if threading.get_ident() == self.loop_thread:
-            return fn(*args)
-        future: concurrent.futures.Future[T] = concurrent.futures.Future()
-
-        def run() -> None:
-            try:
-                future.set_result(fn(*args))
-            except BaseException as exc:  # noqa: BLE001 - whatever it is, it is the caller's to see
-                future.set_exception(exc)
-
-        self._handover(run)  # through the inbox: after every hand-over made before it
-        return future.result()
+        return self._inbox.call(fn, *args)
 
     @property
     def loop_thread(self) -> int:
@@ -242,7 +227,7 @@ class Scheduler:
                 self.rerun(job)
             elif job.id not in self.jobs:
                 self.unsettled.add()
-                self.accept(job)
+                self._accept(job)
 
     def know(self, job_id: str, status: Status) -> None:
         """A job that settled before (read from the store): what conditions that name it see."""
@@ -265,7 +250,7 @@ class Scheduler:
 
     # -- accepting and gating --------------------------------------------------------------------
 
-    def accept(self, job: Job) -> None:
+    def _accept(self, job: Job) -> None:
         """A new job (counted unsettled by the caller): gate it, and start it if it may."""
         self.jobs[job.id] = job
         self.statuses[job.id] = Status.PENDING
