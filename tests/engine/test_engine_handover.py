@@ -148,3 +148,18 @@ def test_when_failing_the_job_fails_too_every_waiter_gets_the_bug(monkeypatch: p
                 job.result(timeout=60)
             with pytest.raises(KeyError, match="a planted bug"):
                 asyncio.run(engine.join(timeout=60))
+
+
+def test_a_scheduler_bug_while_watching_a_status_ends_that_wait_and_spares_the_job(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    release = tmp_path / "release"
+    with Engine() as engine:
+        job = ThreadJob(engine_tasks.wait_for_file, (str(release),))
+        engine.submit(job)
+        with monkeypatch.context() as planted:
+            planted.setattr(Scheduler, "_watch_status", _planted)
+            with pytest.raises(KeyError, match="a planted bug"):
+                asyncio.run(job.wait_until(lambda j: j.status is Status.DONE, timeout=60))
+        release.touch()
+        assert job.result(60) == str(release)  # the bug was the waiter's, not the job's

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
 import dataclasses
 import functools
 import logging
@@ -196,10 +197,18 @@ class Scheduler:
 
     def _handover_failed(self, fn: Callable[..., None], args: tuple[Any, ...], error: Exception) -> None:
         """A hand-over raised: a bug of the engine, which must not leave anyone waiting forever.
-        The jobs it concerns fail with it; if there is none, or failing one raises as well,
-        the scheduler's state is not to be trusted any more and every waiter gets the error."""
+        A future it carries (someone waits on it) ends with the error; else the jobs it concerns
+        fail with it; if there is none, or failing one raises as well, the scheduler's state is
+        not to be trusted any more and every waiter gets the error."""
         log.error("engine: %s failed", getattr(fn, "__name__", fn), exc_info=error)
-        jobs = _jobs_in(fn, args)
+        args = _arguments(fn, args)
+        futures = [arg for arg in args if isinstance(arg, (asyncio.Future, concurrent.futures.Future))]
+        for future in futures:
+            if not future.done():
+                future.set_exception(error)
+        if futures:
+            return
+        jobs = [arg for arg in args if isinstance(arg, Job)]
         try:
             for job in jobs:
                 if not job._state.status.settled:
@@ -600,12 +609,12 @@ class Scheduler:
         self._consider(job)
 
 
-def _jobs_in(fn: Callable[..., None], args: tuple[Any, ...]) -> list[Job]:
-    """The jobs a hand-over is about: among its arguments, or its partial's (a timer's)."""
+def _arguments(fn: Callable[..., None], args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """What a hand-over is about: its arguments, and its partial's (a timer's)."""
     while isinstance(fn, functools.partial):
         args = (*fn.args, *args)
         fn = fn.func
-    return [arg for arg in args if isinstance(arg, Job)]
+    return args
 
 
 def _wake(future: asyncio.Future[None]) -> None:
