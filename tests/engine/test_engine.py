@@ -560,3 +560,13 @@ def test_submit_async_starts_the_engine_it_needs() -> None:
         assert asyncio.run(main()) == 7
     finally:
         eng.stop()
+
+
+def test_an_engine_has_a_loop_from_its_first_start_on(manual_clock: ManualClock) -> None:
+    engine = Engine(clock=manual_clock)
+    with pytest.raises(InvalidStateError, match="never started"):
+        _ = engine.loop
+    with engine:
+        loop = engine.loop
+        assert loop.is_running() and engine.clock is manual_clock
+    assert engine.loop is loop and loop.is_closed()  # the loop of its latest start, closed

@@ -90,8 +90,7 @@ class Engine:
         self._scheduler = Scheduler(setting.slots(), self, engine=self, record_store=self.record_store)
         self._scheduler.print_traceback = bool(setting.print_traceback)
         self.id = new_job_id()
-        self.loop: asyncio.AbstractEventLoop | None = None  # the loop of the latest start
-        self.clock: EngineClock | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop of the latest start
         self._clock_given = clock
         self._thread: threading.Thread | None = None
         self._phase = "new"
@@ -116,6 +115,19 @@ class Engine:
         """The jobs of this engine: iterate it, test ``job in engine.jobs``, or read
         ``engine.jobs.pending`` / ``.running`` / ``.done`` / ``.failed`` / ``.cancelled``."""
         return Jobs(self._scheduler.jobs)
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop the engine's thread runs (of its latest start; closed once stopped).
+        ``InvalidStateError`` before the engine was ever started."""
+        if self._loop is None:
+            raise InvalidStateError(f"{self!r} was never started: it has no loop yet")
+        return self._loop
+
+    @property
+    def clock(self) -> EngineClock:
+        """The engine's clock, once started: the one given to the constructor, else the wall clock."""
+        return self._scheduler.clock
 
     @property
     def slots(self) -> Slots:
@@ -158,11 +170,11 @@ class Engine:
             if self._phase == "running":
                 log.debug("%r is already running", self)
                 return self
-            loop = self.loop = asyncio.new_event_loop()
-            self.clock = self._clock_given or LoopClock(loop)
+            loop = self._loop = asyncio.new_event_loop()
+            clock = self._clock_given or LoopClock(loop)
             ready = threading.Event()
             self._thread = threading.Thread(
-                target=self._serve, args=(loop, self.clock, ready), name="pylo-engine-loop", daemon=True,
+                target=self._serve, args=(loop, clock, ready), name="pylo-engine-loop", daemon=True,
             )
             self._thread.start()
             ready.wait()
@@ -194,7 +206,7 @@ class Engine:
                 raise RuntimeError("Engine.stop() cannot be called from the engine's own loop")
             handles = self._on_loop(self._cancel_all, "engine stopped")
             finish_off(handles)  # a command deaf to SIGTERM is killed here, not by a loop timer
-            assert self.loop is not None and self._thread is not None
+            assert self._thread is not None
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join()
             self._scheduler.close()
@@ -372,7 +384,7 @@ class Engine:
 
     def _on_loop(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(*args)`` on the loop thread and return its result (blocking the caller)."""
-        if self._phase != "running" or self.loop is None or self.loop.is_closed():
+        if self._phase != "running" or self.loop.is_closed():
             raise InvalidStateError(f"{self!r} is not running")
         return self._scheduler.call(fn, *args)
 
