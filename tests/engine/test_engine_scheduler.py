@@ -16,6 +16,7 @@ from engine_helpers import ManualClock, wait_for
 from pylo import Status
 from pylo.conditions import AfterAnother, AfterTimepoint
 from pylo.engine import LocalJob, ThreadJob
+from pylo.engine._job_records import RecordStore, RecordWriter
 from pylo.engine._process_pool import ProcessPool
 from pylo.engine._scheduler import Scheduler
 from pylo.engine._slots import Slots
@@ -41,14 +42,14 @@ class ThreadsOnly:
 
 
 @contextlib.contextmanager
-def running(scheduler: Scheduler, clock: ManualClock) -> Iterator[Scheduler]:
+def running(scheduler: Scheduler, clock: ManualClock, records: RecordWriter | None = None) -> Iterator[Scheduler]:
     """``scheduler`` opened on a loop that a thread of this test runs, until the block ends."""
     loop = asyncio.new_event_loop()
     ready = threading.Event()
 
     def serve() -> None:
         asyncio.set_event_loop(loop)
-        scheduler.open(loop, clock)
+        scheduler.open(loop, clock, records)
         loop.call_soon(ready.set)
         loop.run_forever()
 
@@ -116,3 +117,18 @@ def test_a_failed_attempt_is_retried_when_the_schedulers_clock_says(lent: Thread
         with pytest.raises(ValueError, match="again"):
             job.future.result(60)
         assert job.attempts == 2 and scheduler.stats.retries == 1
+
+
+def test_a_scheduler_given_a_record_writer_records_each_status_change(
+    lent: ThreadsOnly, manual_clock: ManualClock, tmp_path: Any
+) -> None:
+    store = RecordStore(tmp_path / "store")
+    writer = RecordWriter(store)
+    job = ThreadJob(engine_tasks.add, (1, 2), name="adding")
+    with running(Scheduler(Slots(None, {}), lent), manual_clock, writer) as scheduler:
+        scheduler.call(scheduler.take, [job])
+        assert job.future.result(60) == 3
+    writer.shutdown()
+    [(record, spec)] = store.read_all()
+    assert (record.id, record.name, record.status, record.attempts) == (job.id, "adding", Status.DONE, 1)
+    assert spec is not None  # importable: a restarted engine could rebuild it

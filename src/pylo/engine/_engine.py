@@ -41,7 +41,7 @@ from ._checks import check_timeout
 from ._job import Job, JobFuture, awaitable, new_job_id
 from ._jobs import Jobs
 from ._process_pool import ProcessPool
-from ._job_records import JobRecord, RecordStore, rebuild, record_of, spec_of
+from ._job_records import JobRecord, RecordStore, RecordWriter, rebuild, record_of, spec_of
 from ._setting import EngineSetting
 from ._slots import Slots
 from ._thread_pool import ThreadPool
@@ -87,10 +87,11 @@ class Engine:
             setting.limits = {**setting.limits, **dict(limits)}
         self.setting = setting
         self.record_store = None if store is None else RecordStore(store, storage_options)
-        self._scheduler = Scheduler(setting.slots(), self, engine=self, record_store=self.record_store)
+        self._scheduler = Scheduler(setting.slots(), self, engine=self)
         self._scheduler.print_traceback = bool(setting.print_traceback)
         self.id = new_job_id()
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop of the latest start
+        self._records: RecordWriter | None = None  # writes job records while running, with a store
         self._clock_given = clock
         self._thread: threading.Thread | None = None
         self._phase = "new"
@@ -172,6 +173,8 @@ class Engine:
                 return self
             loop = self._loop = asyncio.new_event_loop()
             clock = self._clock_given or LoopClock(loop)
+            if self.record_store is not None:
+                self._records = RecordWriter(self.record_store)
             ready = threading.Event()
             self._thread = threading.Thread(
                 target=self._serve, args=(loop, clock, ready), name="pylo-engine-loop", daemon=True,
@@ -189,7 +192,7 @@ class Engine:
 
     def _serve(self, loop: asyncio.AbstractEventLoop, clock: EngineClock, ready: threading.Event) -> None:
         asyncio.set_event_loop(loop)
-        self._scheduler.open(loop, clock)
+        self._scheduler.open(loop, clock, self._records)
         loop.call_soon(ready.set)
         loop.run_forever()
 
@@ -216,14 +219,15 @@ class Engine:
 
     def _cancel_all(self, reason: str) -> list[Any]:
         """Cancel every job, leaving their records unfinished (see ``stop``)."""
-        self._scheduler.mute_records()
+        if self._records is not None:
+            self._records.mute()
         return self._scheduler.cancel_all(reason)
 
     def _close_resources(self) -> None:
-        for pool in (self._threads, self._processes):
+        for pool in (self._threads, self._processes, self._records):
             if pool is not None:
                 pool.shutdown()
-        self._threads = self._processes = None
+        self._threads = self._processes = self._records = None
         for thing in reversed(self._owned):
             try:
                 thing.close()
@@ -529,7 +533,8 @@ class Engine:
             )
             self._scheduler.know(record.id, Status.FAILED)
             self._restored[record.id] = failed
-            self._scheduler.write_record(failed, spec)
+            assert self._records is not None  # restoring means reading a record store
+            self._records.write(failed, spec)
             log.warning("job %s (%s) could not be re-submitted: %s", record.name, record.id, exc)
             return
         log.info("job %s (%s) re-submitted from the store", job.name, job.id)

@@ -14,13 +14,14 @@ Dask job's gate, when the Dask scheduler can hold it, to ``_dask_gates``. Each j
 state is a ``JobState`` (``job._state``, one per run), written only here. Only the loop thread
 touches this state; other threads hand work over through the inbox (``_inbox``). A job holds a
 slot exactly while it is running (``_move``). A hand-over that raises is a bug of the engine:
-the job it concerns fails with it, or, when that fails too, every waiter gets it (``_broken``).
+the future it carries, else the job it concerns, ends with the error; when even that fails, every
+waiter gets it (``_broken``).
 Nothing here sleeps or polls, except for custom conditions that do not declare what they depend on.
 
 The scheduler stands alone: it is given its limits, what lends it pools and a Dask client
-(``Resources``), an event loop to run on (``open``) and, optionally, the engine it serves (what
-jobs name as their engine and conditions are asked). ``Engine`` owns one, with the loop thread,
-the pools and the public API.
+(``Resources``), an event loop to run on and, if records are kept, their writer (``open``), and
+optionally the engine it serves (what jobs name as their engine and conditions are asked).
+``Engine`` owns one, with the loop thread, the pools, the record writer and the public API.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from ..errors import InvalidArgument, JobCancelled
 from ._job import Job
 from ._job_state import JobFuture, JobState, call_hook
 from ._outcome import Outcome
-from ._job_records import JobRecord, RecordStore, RecordWriter, record_of, spec_of
+from ._job_records import RecordWriter, record_of, spec_of
 from ._scheduling import (
     BeginOnDask, Cancel, Fail, Halt, Restart, RetryLater, RunAction, Settle, Start, Stream, TakeBack,
     after_outcome, gate, on_cancel, on_rerun, upstream_of,
@@ -94,14 +95,11 @@ class Scheduler:
     loop: asyncio.AbstractEventLoop
     clock: EngineClock
 
-    def __init__(
-        self, slots: Slots, resources: Resources, *, engine: Any = None, record_store: RecordStore | None = None,
-    ) -> None:
+    def __init__(self, slots: Slots, resources: Resources, *, engine: Any = None) -> None:
         self.slots = slots
         self.resources = resources
         self.engine = engine
         self.context: Any = self if engine is None else engine  # what conditions are asked
-        self.record_store = record_store
         self.stats = Stats()
         self.jobs: dict[str, Job] = {}
         self.statuses: dict[str, Status] = {}
@@ -109,7 +107,7 @@ class Scheduler:
         self._ready: dict[str, collections.deque[Job]] = collections.defaultdict(collections.deque)
         self._pumping = self._pump_again = False
         self.unsettled = Unsettled()
-        self._records: RecordWriter | None = None  # the record store's writer while running
+        self._records: RecordWriter | None = None  # where job records go while open, if anywhere
         self._inbox = Inbox(self._handover_failed)
         self.print_traceback = True
         self._status_watchers: dict[str, list[tuple[Callable[[Job], bool], Any]]] = {}
@@ -117,29 +115,16 @@ class Scheduler:
 
     # -- the loop it runs on ----------------------------------------------------------------------
 
-    def open(self, loop: asyncio.AbstractEventLoop, clock: EngineClock) -> None:
-        """Called on the thread that runs ``loop``: the scheduler's loop thread from now on."""
-        self.loop, self.clock = loop, clock
-        if self.record_store is not None:
-            self._records = RecordWriter(self.record_store)
+    def open(self, loop: asyncio.AbstractEventLoop, clock: EngineClock, records: RecordWriter | None = None) -> None:
+        """Called on the thread that runs ``loop``: the scheduler's loop thread from now on. With
+        ``records``, each job's record is written there at each of its status changes."""
+        self.loop, self.clock, self._records = loop, clock, records
         self._inbox.open(loop)
 
     def close(self) -> None:
-        """Once the loop thread ended: forget it, and finish the record writes given so far."""
+        """Once the loop thread ended: forget it (and the record writer, which its owner shuts)."""
         self._inbox.close()
-        records, self._records = self._records, None
-        if records is not None:
-            records.shutdown()
-
-    def mute_records(self) -> None:
-        """Write no more records: the jobs a stopping engine cancels keep their unfinished ones."""
-        if self._records is not None:
-            self._records.mute()
-
-    def write_record(self, record: JobRecord, spec: bytes | None) -> None:
-        """Persist ``record`` (in order, off the loop), while open with a record store."""
-        if self._records is not None:
-            self._records.write(record, spec)
+        self._records = None
 
     # -- what jobs borrow to run (the ``Runtime`` of their attempts) -------------------------------
 
@@ -273,7 +258,7 @@ class Scheduler:
             ))
             return
         state = job._state
-        if state.spec is None and self.record_store is not None:
+        if state.spec is None and self._records is not None:
             state.spec = spec_of(job)
         self._watch(job)
         self._persist(job)
