@@ -120,10 +120,19 @@ class Engine:
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
         """The event loop the engine's thread runs (of its latest start; closed once stopped).
-        ``InvalidStateError`` before the engine was ever started."""
+        ``InvalidStateError`` before the engine was ever started or given one. Settable, as in
+        executor-engine, before a start: the engine then runs (and at its stop closes) that loop."""
         if self._loop is None:
             raise InvalidStateError(f"{self!r} was never started: it has no loop yet")
         return self._loop
+
+    @loop.setter
+    def loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        if not isinstance(loop, asyncio.AbstractEventLoop):
+            raise InvalidArgument(f"loop must be an asyncio event loop, got {loop!r}")
+        if self.running:
+            raise InvalidStateError(f"{self!r} is running: its loop can be set only before it starts")
+        self._loop = loop
 
     @property
     def clock(self) -> EngineClock:
@@ -171,7 +180,8 @@ class Engine:
             if self._phase == "running":
                 log.debug("%r is already running", self)
                 return self
-            loop = self._loop = asyncio.new_event_loop()
+            given = self._loop
+            loop = self._loop = given if given is not None and _usable(given) else asyncio.new_event_loop()
             clock = self._clock_given or LoopClock(loop)
             if self.record_store is not None:
                 self._records = RecordWriter(self.record_store)
@@ -547,6 +557,11 @@ def _stop_at_exit(ref: weakref.ref[Engine]) -> None:
     engine = ref()
     if engine is not None:
         engine.stop()
+
+
+def _usable(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether a start may run ``loop`` (one set by the user, not run nor closed yet)."""
+    return not loop.is_closed() and not loop.is_running()
 
 
 def _takes(func: Any, name: str) -> bool:
