@@ -1,5 +1,6 @@
 """Real components for every test: a moto S3 server on 127.0.0.1 reached over HTTP through s3fs,
-Dask LocalClusters with worker processes, local directories and fsspec's memory store."""
+GCS and Azure emulators (see ``buckets``) reached through gcsfs and adlfs, Dask LocalClusters
+with worker processes, local directories and fsspec's memory store."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import cloudpickle
 import pytest
 
 import tasks
+from buckets import Azurite, GcsEmulator, bucket_spec
 
 cloudpickle.register_pickle_by_value(tasks)
 
@@ -87,6 +89,22 @@ def moto_server() -> Iterator[MotoServer]:
 
 
 @pytest.fixture(scope="session")
+def gcs_server() -> Iterator[GcsEmulator]:
+    server = GcsEmulator()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def azurite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
+    server = Azurite(tmp_path_factory.mktemp("azurite"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def dask_client() -> Iterator[Any]:
     """Two Dask worker processes, one thread each."""
     from distributed import Client, LocalCluster
@@ -112,12 +130,7 @@ StoreSpec = tuple[str, dict[str, Any]]
 @pytest.fixture(params=["memory", "local", "s3"])
 def store_spec(request: pytest.FixtureRequest, tmp_path: Any) -> StoreSpec:
     """(store URL, storage_options) of a fresh, empty store."""
-    if request.param == "memory":
-        return f"memory://pylo-{uuid.uuid4().hex}", {}
-    if request.param == "local":
-        return str(tmp_path / "store"), {}
-    server: MotoServer = request.getfixturevalue("moto_server")
-    return f"s3://{server.new_bucket()}/store", server.options()
+    return bucket_spec(request, request.param, tmp_path)
 
 
 @pytest.fixture(params=["threads", "dask"])
