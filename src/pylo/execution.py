@@ -33,6 +33,7 @@ from ._core.verify import VerifyReport, remove_stale_temps, verify_execution
 from .backends import Backend
 from .backends._bags import is_bag, plan_bag, results_bag
 from .backends._threads import ThreadBackend
+from .store._cadence import defaults_for
 from .errors import ExecutionClaimed, InvalidArgument, PyloError, StoreUnreachable
 from .store import Claim, ExceptionRecord, Manifest, Store
 from .store._fs import DEFAULT_RETRY_SECONDS
@@ -58,6 +59,7 @@ class Options(TypedDict, total=False):
     timeout: float | None
     store_results: bool
     lease_interval: float
+    cancel_poll: float
 
 
 class Pylo:
@@ -91,7 +93,7 @@ class Pylo:
         ``StoreUnreachable``."""
         config = _config(number_of_workers, max_worker_failures, task_executions_before_flush, store_exceptions, options)
         store = Store(local_store_dir, storage_options, retry_for=store_retry_seconds)
-        return cls(store, ThreadBackend(), config, clock=clock)
+        return cls(store, ThreadBackend(), _store_cadence(config, store, options), clock=clock)
 
     @classmethod
     def dask(
@@ -125,7 +127,8 @@ class Pylo:
             check_main_guard()
         config = _config(number_of_workers, max_worker_failures, task_executions_before_flush, store_exceptions, options)
         store = Store(store_url, storage_options, retry_for=store_retry_seconds)
-        return cls(store, DaskBackend(client, resources=resources, workers=workers), config)
+        backend = DaskBackend(client, resources=resources, workers=workers)
+        return cls(store, backend, _store_cadence(config, store, options))
 
     def close(self) -> None:
         """Release what this Pylo owns (an embedded Dask cluster)."""
@@ -530,6 +533,12 @@ def _config(
         store_exceptions=store_exceptions,
         **_checked(options),
     )
+
+
+def _store_cadence(config: Config, store: Store, given: dict[str, Any] | Options) -> Config:
+    """``config`` with the store's own request cadence for the periods the caller did not give:
+    on an object store, at most one request every 5 s per worker (see ``pylo.store._cadence``)."""
+    return config.replace(**defaults_for(store.files.local, given))
 
 
 #: The constructors' named keyword arguments, listed with ``Options`` when a name is unknown.
