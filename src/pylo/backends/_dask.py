@@ -20,7 +20,9 @@ resubmitted for the blocks after it. The running block is the first one not conc
 store: a rerun waits for each block's flushes before the next block starts so that this holds
 when it dies, and so does a first run when the scheduler's ``allowed-failures`` is 0 (its first
 death is then the last).
-Cancel: Dask cancels what has not started; what runs sees the store's cancel marker and flushes.
+Cancel: Dask cancels what has not started; what runs is told through Dask by any client of the
+cluster (``client.run``: seen after the running input), and by the store's cancel marker from
+anywhere else (within ``cancel_poll``); it flushes and stops.
 """
 
 from __future__ import annotations
