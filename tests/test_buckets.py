@@ -109,9 +109,14 @@ def test_the_cancel_marker_is_seen_by_another_client(bucket: Spec) -> None:
     assert Store(url, options).cancel_requested(eid)
 
 
-def test_a_run_and_its_resume(bucket: Spec) -> None:
+@pytest.mark.parametrize("backend", ["threads", "dask"])
+def test_a_run_and_its_resume(bucket: Spec, backend: str, request: pytest.FixtureRequest) -> None:
     url, options = bucket
-    pylo = Pylo.local_multithread(url, number_of_workers=2, storage_options=options, block_size=7)
+    if backend == "threads":
+        pylo = Pylo.local_multithread(url, number_of_workers=2, storage_options=options, block_size=7)
+    else:  # Dask worker processes reach the bucket with the same storage_options
+        client = request.getfixturevalue("dask_inproc_client" if url.startswith("memory://") else "dask_client")
+        pylo = Pylo.dask(client, url, number_of_workers=2, storage_options=options, block_size=7)
     eid = pylo.start_from_scratch(range(20), tasks.fail_multiples_of_7)
     assert pylo.get_state(eid)[1] == [0, 7, 14]
     assert len(pylo.get_exceptions(eid)) == 3
