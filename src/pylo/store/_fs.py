@@ -247,10 +247,8 @@ class Files:
         return True
 
     def _pipe_new(self, path: str, data: bytes, how: str) -> None:
-        if how == _IN_PROCESS:  # memory://: one process's dict, made atomic by one lock
-            with _MEMORY_CREATE:
-                self.fs.pipe_file(path, data, mode="create")
-        else:
+        # memory://: one process's dict, whose check-then-write one lock makes atomic.
+        with _MEMORY_CREATE if how == _IN_PROCESS else contextlib.nullcontext():
             self.fs.pipe_file(path, data, mode="create")
 
     def _link_new(self, path: str, data: bytes) -> bool:
