@@ -40,6 +40,14 @@ class Config:
     and the worker goes on with the next attempt (see ``pylo._core.timeout``).
     ``lease_interval`` — seconds between two renewals of a running worker's lease in the store;
     a worker that stopped renewing counts as dead after four intervals (see ``pylo.store._leases``).
+    ``cancel_poll`` — seconds between two looks of a running worker for a cancel asked through the
+    store (from another cluster, the CLI); a cancel from the same Dask cluster or process comes
+    at once, without the store.
+
+    ``flush_interval``, ``lease_interval`` and ``cancel_poll`` set how often a worker makes a store
+    request. The defaults here are local disk's; ``Pylo``'s constructors give those not passed
+    the defaults of their store, which on an object store keep a worker under one request every
+    5 s (see ``pylo.store._cadence``: the request budget, and what each period bounds).
 
     Every number must be finite: a bool, NaN or infinity is refused, and so is a duration longer
     than ``MAX_SECONDS`` (``threading.TIMEOUT_MAX``).
@@ -59,6 +67,7 @@ class Config:
     timeout: float | None = None
     store_results: bool = False
     lease_interval: float = 2.0
+    cancel_poll: float = 0.2
 
     def __post_init__(self) -> None:
         if self.number_of_workers is not None:
@@ -77,6 +86,7 @@ class Config:
         _check_float("retry_jitter", self.retry_jitter, minimum=0.0, maximum=1.0)
         _check_float("flush_interval", self.flush_interval, minimum=0.0, positive=True)
         _check_float("lease_interval", self.lease_interval, minimum=0.0, positive=True)
+        _check_float("cancel_poll", self.cancel_poll, minimum=0.0, positive=True)
         if self.timeout is not None:
             _check_float("timeout", self.timeout, minimum=0.0, positive=True)
 

@@ -36,6 +36,7 @@ from .backends import Backend
 from .backends._bags import is_bag, plan_bag, results_bag
 from .backends._dask_inputs import dask_inputs, refuse_futures
 from .backends._threads import ThreadBackend
+from .store._cadence import defaults_for
 from .errors import ExecutionClaimed, InvalidArgument, PyloError, StoreUnreachable
 from .store import Claim, ExceptionRecord, Manifest, Store
 from .store._fs import DEFAULT_RETRY_SECONDS
@@ -61,6 +62,7 @@ class Options(TypedDict, total=False):
     timeout: float | None
     store_results: bool
     lease_interval: float
+    cancel_poll: float
 
 
 class Pylo:
@@ -588,7 +590,13 @@ def _settings(
                               "the Dask config (e.g. DASK_PYLO__STORE=s3://bucket/runs)")
     opened = Store(url, merged.pop("storage_options", None),
                    retry_for=merged.pop("store_retry_seconds", DEFAULT_RETRY_SECONDS))
-    return opened, Config(**merged)
+    return opened, _store_cadence(Config(**merged), opened, merged)
+
+
+def _store_cadence(config: Config, store: Store, given: dict[str, Any]) -> Config:
+    """``config`` with the store's own request cadence for the periods the caller did not give:
+    on an object store, at most one request every 5 s per worker (see ``pylo.store._cadence``)."""
+    return config.replace(**defaults_for(store.files.local, given))
 
 
 #: The constructors' named keyword arguments, listed with ``Options`` when a name is unknown.

@@ -13,7 +13,7 @@ from pylo import Config, InvalidArgument
 INF, NAN = float("inf"), float("nan")
 TOO_LONG = threading.TIMEOUT_MAX * 2
 FLOATS = ["retry_delay", "retry_backoff", "retry_max_delay", "retry_jitter", "flush_interval", "timeout",
-          "lease_interval"]
+          "lease_interval", "cancel_poll"]
 INTS = ["number_of_workers", "max_worker_failures", "task_executions_before_flush", "retries", "block_size"]
 
 

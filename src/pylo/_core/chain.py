@@ -41,8 +41,8 @@ def lease_name(worker: int) -> str:
 
 
 def cancel_poll(ctx: BlockContext) -> float:
-    """Seconds between two looks for the cancel marker: one GET each; rarer on object stores."""
-    return 0.2 if ctx.store.files.local else 1.0
+    """Seconds between two looks for the cancel marker: one GET each (see ``pylo.store._cadence``)."""
+    return ctx.config.cancel_poll
 
 
 def run_worker(

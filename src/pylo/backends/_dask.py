@@ -20,7 +20,9 @@ resubmitted for the blocks after it. The running block is the first one not conc
 store: a rerun waits for each block's flushes before the next block starts so that this holds
 when it dies, and so does a first run when the scheduler's ``allowed-failures`` is 0 (its first
 death is then the last).
-Cancel: Dask cancels what has not started; what runs sees the store's cancel marker and flushes.
+Cancel: Dask cancels what has not started; what runs is told through Dask by any client of the
+cluster (``client.run``: seen after the running input), and by the store's cancel marker from
+anywhere else (within ``cancel_poll``); it flushes and stops.
 """
 
 from __future__ import annotations
@@ -156,6 +158,9 @@ class DaskBackend:
         driver = self._drivers.get(eid)
         if driver is not None:
             driver.cancel_queued()
+        else:  # another client's run on this cluster: its running workers hear it through Dask too
+            threading.Thread(target=_tell_workers, args=(self.client, eid), name=f"pylo-{eid}-cancel",
+                             daemon=True).start()
 
     def close(self) -> None:
         for owned in self._owned:
@@ -266,17 +271,12 @@ class _Driver:
         if futures:
             # On a thread of its own: with the workers gone (a Ctrl-C to the whole process group
             # kills a local cluster's workers too) ``client.run`` would wait for them for good.
-            threading.Thread(target=self._tell_workers, name=f"pylo-{self.manifest.id}-cancel", daemon=True).start()
+            threading.Thread(target=_tell_workers, args=(self.client, self.manifest.id),
+                             name=f"pylo-{self.manifest.id}-cancel", daemon=True).start()
             try:
                 self.client.cancel(futures, reason="pylo: the execution was cancelled")
             except Exception:  # noqa: BLE001 - the scheduler is gone: the drive loop reports that
                 log.warning("execution %s: could not cancel its queued Dask tasks", self.manifest.id)
-
-    def _tell_workers(self) -> None:
-        try:
-            self.client.run(_mark_cancelled, self.manifest.id)
-        except Exception:  # noqa: BLE001 - workers gone or client closing: the store's marker remains
-            log.debug("execution %s: could not tell the workers of the cancel directly", self.manifest.id)
 
     def _drive(self) -> None:
         """Follow every worker task to its end; then wait until no lease of the run is alive
@@ -468,6 +468,15 @@ _CANCELLED: set[str] = set()
 
 def _mark_cancelled(eid: str) -> None:
     _CANCELLED.add(eid)
+
+
+def _tell_workers(client: Client, eid: str) -> None:
+    """Tell every Dask worker process that ``eid`` was cancelled: its Pylo workers stop after
+    the input they run, without waiting for the store's cancel poll."""
+    try:
+        client.run(_mark_cancelled, eid)
+    except Exception:  # noqa: BLE001 - workers gone or client closing: the store's marker remains
+        log.debug("execution %s: could not tell the workers of the cancel directly", eid)
 
 
 # The states of a Dask worker that is leaving the cluster (retired, scaled down, closing): it

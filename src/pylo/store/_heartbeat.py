@@ -5,16 +5,20 @@ store and looks for the cancel marker, each at a bounded rate.
     every `poll` s:      GET cancel.json (one request; missing = not yet)  ─► stop() returns True
 
 The loop between inputs only reads a flag, so a check costs nothing there, and a store request
-rate of ``1/interval + 1/poll`` per worker is independent of how fast the task runs. The thread
-does not survive ``os.fork``: a forked child never renews (nor ends) its parent's lease.
+rate of ``1/interval + 1/poll`` per worker is independent of how fast the task runs (the periods
+and the budget they make: ``_cadence``). What is due when is decided by ``tick`` on an injected
+clock; the thread only waits between ticks. The thread does not survive ``os.fork``: a forked
+child never renews (nor ends) its parent's lease.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..errors import PyloError
@@ -29,27 +33,51 @@ log = logging.getLogger(__name__)
 
 class Heartbeat:
     """Renews ``{execution}/leases/{name}`` every ``interval`` s; with ``watch_cancel``, polls the
-    cancel marker every ``poll`` s and then ``cancelled`` turns true."""
+    cancel marker every ``poll`` s and then ``cancelled`` turns true. ``clock``: monotonic
+    seconds (injected by tests, which then call ``tick`` themselves instead of ``start``)."""
 
     def __init__(self, store: Store, execution: str, name: str, *, interval: float, poll: float,
-                 watch_cancel: bool = True) -> None:
+                 watch_cancel: bool = True, clock: Callable[[], float] = time.monotonic) -> None:
         self.store, self.execution, self.name = store, execution, name
         self.interval, self.poll, self.watch_cancel = interval, poll, watch_cancel
+        self.clock = clock
         self.writer = uuid.uuid4().hex[:12]
         self._cancelled = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._next_renew = self._next_poll = math.inf
         self.lost = False  # the store could not be reached for a renewal
 
     @property
     def cancelled(self) -> bool:
         return self._cancelled.is_set()
 
-    def start(self) -> Heartbeat:
+    def begin(self) -> Heartbeat:
+        """Write the lease and schedule the next requests, without a thread (see ``tick``)."""
         self._renew()  # the lease exists before the first input runs
+        now = self.clock()
+        self._next_renew = now + self.interval
+        self._next_poll = now + self.poll if self.watch_cancel else math.inf
+        return self
+
+    def start(self) -> Heartbeat:
+        """``begin``, then a thread that ticks whenever a request is due."""
+        self.begin()
         self._thread = threading.Thread(target=self._beat, name=f"pylo-heartbeat-{self.name}", daemon=True)
         self._thread.start()
         return self
+
+    def tick(self, now: float) -> float:
+        """Make the requests due at ``now`` (the clock's seconds): a cancel poll, a lease renewal;
+        return when the next one is due."""
+        if now >= self._next_poll:
+            if not self._cancelled.is_set():
+                self._check_cancel()
+            self._next_poll = now + self.poll
+        if now >= self._next_renew:
+            self._renew()
+            self._next_renew = now + self.interval
+        return min(self._next_renew, self._next_poll)
 
     def end(self) -> None:
         """Stop renewing and mark the lease ended, so no one waits for it to expire."""
@@ -66,16 +94,9 @@ class Heartbeat:
         self._stop.set()
 
     def _beat(self) -> None:
-        next_renew = time.monotonic() + self.interval
-        while True:
-            wait = self.poll if self.watch_cancel else self.interval
-            if self._stop.wait(min(wait, max(0.0, next_renew - time.monotonic()))):
-                return
-            if self.watch_cancel and not self._cancelled.is_set():
-                self._check_cancel()
-            if time.monotonic() >= next_renew:
-                self._renew()
-                next_renew = time.monotonic() + self.interval
+        due = min(self._next_renew, self._next_poll)
+        while not self._stop.wait(max(0.0, due - self.clock())):
+            due = self.tick(self.clock())
 
     def check_cancel(self) -> bool:
         """Look for the cancel marker now (one GET); return whether the run was cancelled."""
