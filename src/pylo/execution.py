@@ -182,7 +182,9 @@ class Pylo:
         Raises ``ExecutionClaimed`` while ``execution_id``, or a resume of it, still runs anywhere
         (its workers' leases in the store say so): ``attach`` to it instead. ``force=True`` asks
         that run to stop, waits until its workers have flushed and ended, then resumes from where
-        it got to — so two forced resumes in a row never run an input twice."""
+        it got to — so two forced resumes in a row never run an input twice. Raises
+        ``IncompatibleSnapshot`` when an object of the chain (a worker outcome included) has a
+        format version this pylo does not read."""
         self._check_task(task)
         select = matcher(only)
         if not isinstance(pending, bool):
@@ -197,7 +199,10 @@ class Pylo:
                             parent.id, claim.took_over)
                 parent = self.store.read_manifest(claim.took_over)
                 held = (*held, self.store.claim(parent.id, force=force))
-            remove_stale_temps(self.store, chain(self.store, parent.id))  # its writers are gone: we hold it
+            manifests = chain(self.store, parent.id)
+            for earlier in manifests:  # an outcome a newer pylo wrote is refused, never guessed at
+                self.store.read_workers(earlier.id)
+            remove_stale_temps(self.store, manifests)  # its writers are gone: we hold it
             left_out: Iterable[Held] = ()
             if select is None and pending:
                 items: Iterable[tuple[int, Any]] = unfinished(self.store, parent)

@@ -26,6 +26,8 @@ import time
 import uuid
 from typing import Any
 
+from ._segments import refuse_unknown_version
+
 __all__ = ["CLAIM_GRACE", "CLIENT_LEASE_INTERVAL", "Claim", "Holder", "hold", "latest", "let_go", "new_holder"]
 
 # How often a claiming client renews its lease (seconds), and how long a claim counts as alive
@@ -49,9 +51,11 @@ class Holder:
 
     @classmethod
     def from_json(cls, data: bytes) -> Holder | None:
-        """The holder, or ``None`` for an unreadable claim object (treated as stale)."""
+        """The holder, or ``None`` for an unreadable claim object (treated as stale). Raises
+        ``IncompatibleSnapshot`` for a claim of an unknown format version."""
         try:
             obj = json.loads(data)
+            refuse_unknown_version(obj, "a claim object")
             return cls(token=str(obj["token"]), host=str(obj["host"]), pid=int(obj["pid"]),
                        since=str(obj["since"]), taken=float(obj.get("taken", 0.0)))
         except (ValueError, KeyError, TypeError):
