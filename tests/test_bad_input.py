@@ -146,7 +146,9 @@ def test_a_task_that_cannot_take_one_input_is_refused_before_the_run(pylo: Pylo,
 
 @pytest.mark.parametrize("task", [functools.partial(_two_required, 1), print, lambda x, y=2: None, tasks.noop])
 def test_tasks_that_take_one_input_pass_the_check(pylo: Pylo, task: Any) -> None:
-    pylo.start_from_scratch([1], task, progress=False)
+    eid = pylo.start_from_scratch([1], task, progress=False)
+    assert pylo.get_state(eid) == ([1], [])  # accepted, and called with the input: it finished
+    assert pylo.get_exceptions(eid) == []
 
 
 def test_invalid_config_on_dask_too(dask_client: Any, store: Path) -> None:
