@@ -29,6 +29,7 @@ from ._core.rerun import Only, matcher
 from ._core.results import read_results
 from ._core.state import chain, read_exceptions, read_state, split_unfinished, unfinished
 from ._core.summary import Summary, summarize
+from ._core.tolerance import Stop, Tolerance, stop_for_error
 from ._core.verify import VerifyReport, remove_stale_temps, verify_execution
 from .backends import Backend
 from .backends._bags import is_bag, plan_bag, results_bag
@@ -36,6 +37,7 @@ from .backends._threads import ThreadBackend
 from .errors import ExecutionClaimed, InvalidArgument, PyloError, StoreUnreachable
 from .store import Claim, ExceptionRecord, Manifest, Store
 from .store._fs import DEFAULT_RETRY_SECONDS
+from .store._stop_record import write_stop
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -58,6 +60,9 @@ class Options(TypedDict, total=False):
     timeout: float | None
     store_results: bool
     lease_interval: float
+    max_failures: int | None
+    max_failure_rate: float | None
+    cancel_grace: float
 
 
 class Pylo:
@@ -238,8 +243,7 @@ class Pylo:
         workers): ``progress()`` read from the store every ``poll`` s, ``wait()``, ``cancel()``.
         It ends once no worker of the execution is alive. Raises ``ExecutionNotFound``."""
         manifest = self.store.read_manifest(execution_id)
-        run = Run(manifest.id, manifest.n_inputs, on_cancel=lambda: self._cancel(manifest.id))
-        run.describe = lambda: self.summary(manifest.id)
+        run = self._new_run(manifest)
         attach_run(self.store, manifest, run, poll=poll)
         return run
 
@@ -409,16 +413,42 @@ class Pylo:
             self._release(held, None)
             raise
         ctx = BlockContext(self.store, manifest.id, task, self.config, self._clock)
-        run = Run(manifest.id, manifest.n_inputs, on_cancel=lambda: self._cancel(manifest.id))
-        run.describe = lambda: self.summary(manifest.id)
+        run = self._new_run(manifest)
         self._local.launched = run
         try:
-            self.backend.launch(ctx, manifest, run, lambda error: self._release(claims, error))
+            self.backend.launch(ctx, manifest, run, lambda error: self._end(run, claims, error))
         except BaseException:
             if run.status is Status.PENDING:  # the backend never took the run over: nobody else will
                 self._release(claims, None)
             raise
         return run
+
+    def _new_run(self, manifest: Manifest) -> Run:
+        """The handle of ``manifest``'s execution, stopped past the tolerance its manifest records
+        (an attached run is held to the tolerance it was started with)."""
+        eid, config = manifest.id, manifest.config
+        run = Run(eid, manifest.n_inputs, on_cancel=lambda: self._cancel(eid),
+                  on_stop=lambda stop: self._stop_for(eid, stop))
+        run.describe = lambda: self.summary(eid)
+        run.tolerate(Tolerance(config.max_failures, config.max_failure_rate, manifest.n_inputs))
+        return run
+
+    def _stop_for(self, eid: str, stop: Stop) -> None:
+        """Record why ``eid`` stops, then ask its workers to stop (a reader that sees them
+        stopped finds the reason already there)."""
+        write_stop(self.store, eid, stop)
+        self._cancel(eid)
+
+    def _end(self, run: Run, claims: tuple[Claim, ...], error: BaseException | None) -> None:
+        """The run ended: record what interrupted it (a lost cluster; an unreachable store
+        cannot take the record), then release its claims."""
+        stop = stop_for_error(error)
+        if stop is not None and run.stopped_by is None and not isinstance(error, StoreUnreachable):
+            try:
+                write_stop(self.store, run.id, stop)
+            except PyloError:
+                log.exception("execution %s: could not record that it was interrupted", run.id)
+        self._release(claims, error)
 
     def _release(self, claims: tuple[Claim, ...], error: BaseException | None) -> None:
         for claim in claims:

@@ -40,6 +40,19 @@ class Config:
     and the worker goes on with the next attempt (see ``pylo._core.timeout``).
     ``lease_interval`` — seconds between two renewals of a running worker's lease in the store;
     a worker that stopped renewing counts as dead after four intervals (see ``pylo.store._leases``).
+    ``max_failures`` — failed inputs the whole execution tolerates (``None``: no limit); one more
+    and every worker stops, as on a cancel, and the execution says why ("gave up: 101 failed
+    inputs, tolerance 100"). Unlike ``max_worker_failures`` it counts inputs, not attempts, over
+    all the workers. A resume counts its own failures against its own tolerance.
+    ``max_failure_rate`` — the same as a fraction of the execution's inputs, in [0, 1]: judged on
+    the inputs concluded so far once ``MIN_RATE_SAMPLE`` (100) have concluded, and at any time
+    against all of them (see ``pylo._core.tolerance``). With either set, a worker's flush follows
+    each failure at once, so the client learns of it before the next input runs. The failed
+    inputs recorded stay within the tolerance plus those already running or being written when
+    it was passed.
+    ``cancel_grace`` — seconds a cancelled (or stopped) run waits for an input that does not
+    return; then the run ends as cancelled, that input pending, and the thread running it is
+    abandoned with a warning (Python cannot stop a thread; set ``timeout`` to bound every attempt).
 
     Every number must be finite: a bool, NaN or infinity is refused, and so is a duration longer
     than ``MAX_SECONDS`` (``threading.TIMEOUT_MAX``).
@@ -59,6 +72,9 @@ class Config:
     timeout: float | None = None
     store_results: bool = False
     lease_interval: float = 2.0
+    max_failures: int | None = None
+    max_failure_rate: float | None = None
+    cancel_grace: float = 30.0
 
     def __post_init__(self) -> None:
         if self.number_of_workers is not None:
@@ -79,6 +95,11 @@ class Config:
         _check_float("lease_interval", self.lease_interval, minimum=0.0, positive=True)
         if self.timeout is not None:
             _check_float("timeout", self.timeout, minimum=0.0, positive=True)
+        if self.max_failures is not None:
+            _check_int("max_failures", self.max_failures, minimum=0)
+        if self.max_failure_rate is not None:
+            _check_float("max_failure_rate", self.max_failure_rate, minimum=0.0, maximum=1.0)
+        _check_float("cancel_grace", self.cancel_grace, minimum=0.0)
 
     def replace(self, **changes: Any) -> Config:
         """A copy with ``changes`` applied (and validated)."""

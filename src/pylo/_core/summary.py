@@ -14,6 +14,8 @@ from typing import Any
 from ..errors import SnapshotError
 from ..store import Store
 from .state import chain
+from .tolerance import Stop, StopKind, ending
+from ..store._stop_record import read_stop
 
 __all__ = ["ExceptionKind", "ExecutionStatus", "Summary", "WorkerSummary", "execution_status", "group_records",
            "summarize"]
@@ -29,6 +31,7 @@ class ExecutionStatus(str, enum.Enum):
     FAILED_INPUTS = "failed inputs"  # every worker ended, some inputs failed for good
     CANCELLED = "cancelled"  # stopped on request, inputs left unfinished
     GAVE_UP = "gave up"  # a worker used up its failure budget, inputs left unfinished
+    OVER_TOLERANCE = "over tolerance"  # more failed inputs than the execution tolerates: all stopped
 
     def __str__(self) -> str:
         return self.value
@@ -77,6 +80,8 @@ class Summary:
     top_exceptions: tuple[ExceptionKind, ...] = ()
     store: str | None = None
     running: bool = False  # a live client holds the execution's claim
+    stopped: str | None = None  # why it stopped early (a ``StopKind`` value), see ``reason``
+    reason: str | None = None  # that in words: "gave up: 101 failed inputs, tolerance 100"
 
     @property
     def unfinished(self) -> int:
@@ -114,7 +119,8 @@ class Summary:
 
     def __str__(self) -> str:
         lines = [
-            f"execution {self.execution_id}: {self.status}" + (f" (resumed from {self.parent})" if self.parent else ""),
+            f"execution {self.execution_id}: {self.status}" + (f" ({self.reason})" if self.reason else "")
+            + (f" (resumed from {self.parent})" if self.parent else ""),
             f"  {self.finished} finished ({self.inherited} inherited), {self.failed} failed, "
             f"{self.pending} pending, of {self.total}",
         ]
@@ -138,6 +144,8 @@ def execution_status(s: Summary) -> ExecutionStatus:
         return ExecutionStatus.RUNNING if s.running else ExecutionStatus.INTERRUPTED
     if not s.unfinished:
         return ExecutionStatus.FINISHED
+    if s.stopped is not None:  # the recorded reason outranks what the workers' outcomes suggest
+        return ExecutionStatus.OVER_TOLERANCE if s.stopped == StopKind.TOLERANCE else ExecutionStatus.INTERRUPTED
     if any(w.cancelled for w in s.workers):
         return ExecutionStatus.CANCELLED
     if s.gave_up:
@@ -199,6 +207,7 @@ def summarize(store: Store, eid: str, *, top: int = 5) -> Summary:
     finished = sum(w.finished for w in workers)
     failed = sum(w.failed for w in workers)
     complete = len(outcomes) >= manifest.workers
+    stop = _stopped(store, eid, workers)
     return Summary(
         execution_id=eid,
         parent=manifest.parent,
@@ -214,7 +223,17 @@ def summarize(store: Store, eid: str, *, top: int = 5) -> Summary:
         top_exceptions=tuple(group_records(store.read_records(manifest))[:top]) if top > 0 else (),
         store=store.url,
         running=not complete and _held(store, eid),
+        stopped=None if stop is None else stop.kind.value,
+        reason=None if stop is None else stop.message,
     )
+
+
+def _stopped(store: Store, eid: str, workers: list[WorkerSummary]) -> Stop | None:
+    """Why ``eid`` stopped early: the cancel marker is read only when workers stopped as on a
+    cancel and no reason was recorded (one GET)."""
+    recorded = read_stop(store, eid)
+    cancelled = any(w.cancelled for w in workers)
+    return ending(recorded, cancelled, recorded is not None or not cancelled or store.cancel_requested(eid))
 
 
 def _held(store: Store, eid: str) -> bool:
