@@ -86,6 +86,7 @@ def _check_stopped(pylo: Pylo, run: Any, bound: int) -> int:
     assert TOLERATED < summary.failed <= bound, summary
     assert summary.pending > 0 and summary.finished + summary.failed + summary.pending == N
     assert f"over tolerance ({summary.reason})" in str(summary).splitlines()[0]
+    assert summary.reason in summary._repr_html_()
     assert not any(w.gave_up for w in summary.workers)  # no worker spent its own budget
     finished, unfinished = pylo.get_state(run.id)
     assert len(unfinished) == summary.failed + summary.pending  # flushed: the store agrees
@@ -150,3 +151,22 @@ def test_a_run_past_its_tolerance_stops_on_dask(dask_client: Any, tmp_path: Path
     # what fails meanwhile is in flight (11 more were measured on 2 processes; bounded here by
     # the tolerance again, far below the 4,000 failing inputs left).
     _check_stopped(pylo, run, 2 * TOLERATED)
+
+
+def test_an_execution_job_with_a_tolerance_fails_saying_why(tmp_path: Path) -> None:
+    from pylo.engine import Engine, ExecutionJob
+    from pylo.errors import ExecutionUnfinished
+
+    pylo = Pylo.local_multithread(str(tmp_path / "s"), number_of_workers=WORKERS, block_size=500)
+    task = functools.partial(tasks.fail_from, FIRST_FAILING)
+    with Engine() as engine:
+        job = ExecutionJob(pylo, range(N), task, max_failures=TOLERATED)
+        engine.submit(job)
+        engine.wait(60)
+    assert job.status is Status.FAILED and isinstance(job.error, ExecutionUnfinished)
+    assert GAVE_UP.search(str(job.error)) and job.error.execution_id == job.execution_id
+    summary = pylo.summary(job.execution_id)
+    assert summary.status is ExecutionStatus.OVER_TOLERANCE and summary.failed <= TOLERATED + WORKERS
+    assert pylo.config.max_failures is None  # the job's tolerance is its own
+    with pytest.raises(InvalidArgument, match="max_failures"):
+        ExecutionJob(pylo, range(3), task, max_failures=-1)

@@ -132,6 +132,11 @@ class Pylo:
         store = Store(store_url, storage_options, retry_for=store_retry_seconds)
         return cls(store, DaskBackend(client, resources=resources, workers=workers), config)
 
+    def with_options(self, **options: Any) -> Pylo:
+        """A Pylo on the same store and backend whose executions run with ``options`` changed
+        (e.g. ``max_failures=10``); closing it is closing this one. Raises ``InvalidArgument``."""
+        return type(self)(self.store, self.backend, self.config.replace(**_checked(options)), clock=self._clock)
+
     def close(self) -> None:
         """Release what this Pylo owns (an embedded Dask cluster)."""
         self.backend.close()

@@ -16,7 +16,8 @@ __all__ = ["ExceptionGroup", "exception_groups", "exceptions", "ls_row", "ls_tab
 
 def summary(s: Summary, *, workers: bool = False) -> str:
     """The summary as text; with ``workers``, a table of workers with gave-up flags and times."""
-    lines = [f"execution {s.execution_id}: {s.status}" + (f" (resumed from {s.parent})" if s.parent else "")]
+    lines = [f"execution {s.execution_id}: {s.status}" + (f" ({s.reason})" if s.reason else "")
+             + (f" (resumed from {s.parent})" if s.parent else "")]
     lines.append(f"  task {s.task}, created {s.created}")
     lines.append(
         f"  {s.finished:,} finished ({s.inherited:,} inherited), {s.failed:,} failed, "
@@ -45,7 +46,7 @@ def ls_row(store: Store, eid: str) -> dict[str, Any]:
     return {
         "id": s.execution_id, "created": s.created, "parent": s.parent, "task": s.task,
         "total": s.total, "finished": s.finished, "failed": s.failed, "pending": s.pending,
-        "complete": s.complete, "status": s.status.value,
+        "complete": s.complete, "status": s.status.value, "reason": s.reason,
     }
 
 
