@@ -14,7 +14,7 @@ import pytest
 import tasks
 from pylo import InvalidArgument, Pylo, Status
 from pylo._core.summary import ExecutionStatus
-from pylo._core.tolerance import MIN_RATE_SAMPLE, Stop, StopKind, Tolerance, ending, UNREQUESTED
+from pylo._core.tolerance import MIN_RATE_SAMPLE, UNENDED, UNREQUESTED, Stop, StopKind, Tolerance, ending
 
 N, FIRST_FAILING, TOLERATED, WORKERS = 6000, 2000, 100, 2
 GAVE_UP = re.compile(r"gave up: (\d+) failed inputs, tolerance 100")
@@ -51,15 +51,16 @@ def test_the_messages_name_the_count_and_the_tolerance() -> None:
     assert stop is not None and stop.message == "gave up: 3 failed of 200 inputs run (1.5 %), tolerance 1 %"
 
 
-@pytest.mark.parametrize(("recorded", "cancelled", "requested", "expected"), [
-    (None, False, False, None),
-    (None, True, True, None),  # cancelled on request
-    (None, True, False, UNREQUESTED),  # stopped as on a cancel nobody asked for
-    (Stop(StopKind.CLUSTER_LOST, "x"), True, False, Stop(StopKind.CLUSTER_LOST, "x")),
+@pytest.mark.parametrize(("recorded", "cancelled", "requested", "abandoned", "expected"), [
+    (None, False, False, False, None),
+    (None, True, True, False, None),  # cancelled on request
+    (None, True, False, False, UNREQUESTED),  # stopped as on a cancel nobody asked for
+    (None, False, False, True, UNENDED),  # workers never ended, nothing runs it
+    (Stop(StopKind.CLUSTER_LOST, "x"), True, False, True, Stop(StopKind.CLUSTER_LOST, "x")),
 ])
 def test_why_an_execution_stopped_from_the_store(recorded: Stop | None, cancelled: bool, requested: bool,
-                                                 expected: Stop | None) -> None:
-    assert ending(recorded, cancelled, requested) == expected
+                                                 abandoned: bool, expected: Stop | None) -> None:
+    assert ending(recorded, workers_cancelled=cancelled, cancel_requested=requested, abandoned=abandoned) == expected
 
 
 @pytest.mark.parametrize(("name", "value"), [

@@ -46,6 +46,9 @@ __all__ = ["Options", "Pylo"]
 
 log = logging.getLogger("pylo")
 
+#: Seconds a run that ended on an unreachable store keeps trying to record why, in the background.
+STOP_RECORD_PATIENCE = 600.0
+
 
 class Options(TypedDict, total=False):
     """The keyword-only options beyond the original pylo's; see ``Config`` for their meaning."""
@@ -445,15 +448,31 @@ class Pylo:
         self._cancel(eid)
 
     def _end(self, run: Run, claims: tuple[Claim, ...], error: BaseException | None) -> None:
-        """The run ended: record what interrupted it (a lost cluster; an unreachable store
-        cannot take the record), then release its claims."""
+        """The run ended: record what interrupted it, then release its claims. An unreachable
+        store takes the record once it is back, from a thread of its own: the run settles now."""
         stop = stop_for_error(error)
-        if stop is not None and run.stopped_by is None and not isinstance(error, StoreUnreachable):
-            try:
-                write_stop(self.store, run.id, stop)
-            except PyloError:
-                log.exception("execution %s: could not record that it was interrupted", run.id)
+        if stop is not None and run.stopped_by is None:
+            if isinstance(error, StoreUnreachable):
+                threading.Thread(target=self._record_when_back, args=(run.id, stop),
+                                 name=f"pylo-{run.id}-record-stop", daemon=True).start()
+            else:
+                self._record_stop(run.id, stop)
         self._release(claims, error)
+
+    def _record_stop(self, eid: str, stop: Stop) -> bool:
+        try:
+            write_stop(self.store, eid, stop)
+            return True
+        except PyloError:
+            log.warning("execution %s: could not record that it stopped (%s)", eid, stop.message)
+            return False
+
+    def _record_when_back(self, eid: str, stop: Stop) -> None:
+        """Try to record ``stop`` for up to ``STOP_RECORD_PATIENCE`` seconds (each try waits
+        through the store's own retries); until then readers call the run interrupted anyway."""
+        deadline = self._clock.monotonic() + STOP_RECORD_PATIENCE
+        while not self._record_stop(eid, stop) and self._clock.monotonic() < deadline:
+            self._clock.sleep(1.0)
 
     def _release(self, claims: tuple[Claim, ...], error: BaseException | None) -> None:
         for claim in claims:

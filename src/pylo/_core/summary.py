@@ -207,7 +207,8 @@ def summarize(store: Store, eid: str, *, top: int = 5) -> Summary:
     finished = sum(w.finished for w in workers)
     failed = sum(w.failed for w in workers)
     complete = len(outcomes) >= manifest.workers
-    stop = _stopped(store, eid, workers)
+    running = not complete and _held(store, eid)
+    stop = _stopped(store, eid, workers, abandoned=not complete and not running)
     return Summary(
         execution_id=eid,
         parent=manifest.parent,
@@ -222,18 +223,19 @@ def summarize(store: Store, eid: str, *, top: int = 5) -> Summary:
         complete=complete,
         top_exceptions=tuple(group_records(store.read_records(manifest))[:top]) if top > 0 else (),
         store=store.url,
-        running=not complete and _held(store, eid),
+        running=running,
         stopped=None if stop is None else stop.kind.value,
         reason=None if stop is None else stop.message,
     )
 
 
-def _stopped(store: Store, eid: str, workers: list[WorkerSummary]) -> Stop | None:
+def _stopped(store: Store, eid: str, workers: list[WorkerSummary], *, abandoned: bool) -> Stop | None:
     """Why ``eid`` stopped early: the cancel marker is read only when workers stopped as on a
     cancel and no reason was recorded (one GET)."""
     recorded = read_stop(store, eid)
     cancelled = any(w.cancelled for w in workers)
-    return ending(recorded, cancelled, recorded is not None or not cancelled or store.cancel_requested(eid))
+    asked = recorded is not None or not cancelled or store.cancel_requested(eid)
+    return ending(recorded, workers_cancelled=cancelled, cancel_requested=asked, abandoned=abandoned)
 
 
 def _held(store: Store, eid: str) -> bool:

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..errors import ClusterLost, StoreUnreachable
 
-__all__ = ["MIN_RATE_SAMPLE", "UNREQUESTED", "Stop", "StopKind", "Tolerance", "ending", "stop_for_error"]
+__all__ = ["MIN_RATE_SAMPLE", "UNENDED", "UNREQUESTED", "Stop", "StopKind", "Tolerance", "ending", "stop_for_error"]
 
 #: ``max_failure_rate`` is judged on the inputs concluded so far only once this many have
 #: concluded: the first few inputs say little (two failures out of the first three is not a
@@ -105,13 +105,21 @@ def stop_for_error(error: BaseException | None) -> Stop | None:
 #: client stopped them because something failed around the run (it could not write why).
 UNREQUESTED = Stop(StopKind.INTERRUPTED, "stopped without a cancel request (its store or cluster "
                                          "failed): interrupted, resumable")
+#: What the store says of an execution some of whose workers never recorded their end, and that
+#: nothing runs any more: their store, cluster or process was lost under them.
+UNENDED = Stop(StopKind.INTERRUPTED, "workers never recorded their end (their store, cluster or "
+                                     "process was lost): interrupted, resumable")
 
 
-def ending(recorded: Stop | None, workers_cancelled: bool, cancel_requested: bool) -> Stop | None:
-    """Why an execution stopped, from the store: the recorded reason, else an interruption
-    when its workers stopped as on a cancel though nobody asked for one."""
+def ending(recorded: Stop | None, *, workers_cancelled: bool, cancel_requested: bool,
+           abandoned: bool = False) -> Stop | None:
+    """Why an execution stopped, from the store: the recorded reason; else an interruption when
+    its workers stopped as on a cancel though nobody asked for one, or when some never ended
+    and nothing runs it (``abandoned``)."""
     if recorded is not None:
         return recorded
+    if abandoned:
+        return UNENDED
     return UNREQUESTED if workers_cancelled and not cancel_requested else None
 
 
