@@ -54,6 +54,7 @@ class Run:
         self._lock = threading.Lock()
         self._finished = self._failed = self._attempts = 0
         self._cancel_requested = threading.Event()
+        self._cancel_hooks: list[Callable[[], None]] = []
         self._on_cancel = on_cancel
         # How a stop for a reason reaches the workers (the cancel path, the reason recorded first).
         self._on_stop = on_stop or (lambda stop: on_cancel())
@@ -135,9 +136,11 @@ class Run:
         return asyncio.shield(asyncio.wrap_future(self._future)).__await__()
 
     def cancel(self) -> None:
-        """Ask the workers to stop between inputs; they flush and keep their state."""
+        """Ask the workers to stop between inputs; they flush and keep their state. On threads, a
+        worker still stuck in a call ``cancel_grace`` seconds later is abandoned (a WARNING says
+        so) and the run ends cancelled, that input pending."""
         if not self._cancel_requested.is_set() and not self.done():
-            self._cancel_requested.set()
+            self._request_cancel()
             self._on_cancel()
 
     def give_up(self, stop: Stop) -> None:
@@ -148,7 +151,7 @@ class Run:
             if self._stop is not None or self._cancel_requested.is_set() or self.done():
                 return
             self._stop = stop
-            self._cancel_requested.set()
+        self._request_cancel()
         log.warning("execution %s: %s; stopping every worker", self.id, stop.message)
         threading.Thread(target=self._stop_quietly, args=(stop,), name=f"pylo-{self.id}-stop", daemon=True).start()
 
@@ -170,7 +173,17 @@ class Run:
 
     def note_cancelled(self) -> None:
         """Someone else (another client, the CLI) asked the run to stop: it ends ``cancelled``."""
+        if not self._cancel_requested.is_set():
+            self._request_cancel()
+
+    def when_cancel_requested(self, hook: Callable[[], None]) -> None:
+        """Call ``hook()`` once, as soon as the run is asked to stop (by whichever path)."""
+        self._cancel_hooks.append(hook)
+
+    def _request_cancel(self) -> None:
         self._cancel_requested.set()
+        for hook in self._cancel_hooks:
+            hook()
 
     def add_listener(self, listener: Callable[[Progress], None]) -> None:
         """Call ``listener(progress)`` after each flush a worker reports."""
