@@ -1,7 +1,7 @@
 """A stopped run whose task never returns still ends: after a grace period it settles as
 cancelled, and the workers still stuck in a call are abandoned.
 
-    run asked to stop ──► wait ``cancel_grace`` s (the run's clock) ──► run ended? nothing to do
+    run asked to stop ──► wait up to ``cancel_grace`` s for its end ──► it ended: nothing to do
                                                                     └─► workers still running:
         WARNING naming them; their outcome recorded from what the store holds (cancelled, the
         input they are stuck on and the rest of their blocks pending); the run ends cancelled
@@ -23,26 +23,48 @@ from .run import Run
 from ..errors import PyloError
 from ..store import Manifest
 
-__all__ = ["end_after_grace"]
+__all__ = ["Grace"]
 
 log = logging.getLogger(__name__)
 
 
-def end_after_grace(ctx: BlockContext, manifest: Manifest, run: Run, running: Callable[[], list[int]],
-                    end: Callable[[], None]) -> None:
-    """Once ``run`` is asked to stop, give its workers ``ctx.config.cancel_grace`` seconds; then,
-    if ``running()`` still names some, abandon them and ``end()`` the run (``end`` must be safe
-    to call twice: an abandoned worker that returns later ends the run too)."""
+class Grace:
+    """Once ``run`` is asked to stop, gives its workers ``ctx.config.cancel_grace`` seconds; then,
+    if ``running()`` still names some, abandons them and calls ``end()`` (which must be safe to
+    call twice: an abandoned worker that returns later ends the run too). The backend calls
+    ``release()`` when its workers have all ended, before it ends the run: the waiting thread
+    is gone by the time anyone sees the run ended."""
 
-    def check() -> None:
-        ctx.clock.sleep(ctx.config.cancel_grace)
-        stuck = [] if run.done() else running()
+    def __init__(self, ctx: BlockContext, manifest: Manifest, run: Run, running: Callable[[], list[int]],
+                 end: Callable[[], None]) -> None:
+        self.ctx, self.manifest, self.running, self.end = ctx, manifest, running, end
+        self._over = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        run.when_cancel_requested(self._start)
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is not None or self._over.is_set():
+                return
+            self._thread = threading.Thread(target=self._wait, name=f"pylo-{self.manifest.id}-grace", daemon=True)
+            self._thread.start()
+
+    def _wait(self) -> None:
+        if self._over.wait(self.ctx.config.cancel_grace):
+            return
+        stuck = self.running()
         if stuck:
-            abandon(ctx, manifest, stuck)
-            end()
+            abandon(self.ctx, self.manifest, stuck)
+            self.end()
 
-    run.when_cancel_requested(lambda: threading.Thread(
-        target=check, name=f"pylo-{manifest.id}-grace", daemon=True).start())
+    def release(self) -> None:
+        """The workers have all ended: stop waiting (and let the waiting thread end first)."""
+        with self._lock:
+            self._over.set()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
 
 
 def abandon(ctx: BlockContext, manifest: Manifest, workers: list[int]) -> None:

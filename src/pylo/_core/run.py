@@ -100,7 +100,6 @@ class Run:
 
     def done(self) -> bool:
         return self._future.done()
-
     # -- act -----------------------------------------------------------------------------------
 
     def wait(self, timeout: float | None = None) -> str:

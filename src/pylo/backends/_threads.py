@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from .._core.block import BlockContext, worker_blocks
 from .._core.chain import run_worker
-from .._core.grace import end_after_grace
+from .._core.grace import Grace
 from .._core.run import Run
 from . import OnEnd, end_run
 from ..store import BlockInfo, Manifest, Store
@@ -70,6 +70,7 @@ class ThreadBackend:
                     remaining[0] -= 1
                     last = remaining[0] == 0
                 if last:
+                    grace.release()
                     end(errors[0] if errors else None)
 
         run.start()
@@ -80,8 +81,8 @@ class ThreadBackend:
             threading.Thread(target=worker, args=(w, blocks), name=f"pylo-{manifest.id}-worker-{w}", daemon=True)
             for w, blocks in chains.items()
         ]
-        end_after_grace(ctx, manifest, run, lambda: [w for w, t in zip(chains, threads) if t.is_alive()],
-                        lambda: end(None))
+        grace = Grace(ctx, manifest, run, lambda: [w for w, t in zip(chains, threads) if t.is_alive()],
+                      lambda: end(None))
         try:
             for thread in threads:
                 thread.start()
@@ -94,6 +95,7 @@ class ThreadBackend:
                     remaining[0] -= unstarted
                     last = remaining[0] == 0
                 if last:
+                    grace.release()
                     end(None)
 
 
