@@ -51,6 +51,16 @@ def test_the_messages_name_the_count_and_the_tolerance() -> None:
     assert stop is not None and stop.message == "gave up: 3 failed of 200 inputs run (1.5 %), tolerance 1 %"
 
 
+@pytest.mark.parametrize(("tolerance", "words"), [
+    (Tolerance(), None),
+    (Tolerance(max_failures=100), "100 failed inputs"),
+    (Tolerance(max_failure_rate=0.015), "1.5 % of the inputs"),
+    (Tolerance(max_failures=5, max_failure_rate=0.01), "5 failed inputs or 1 % of the inputs"),
+])
+def test_the_tolerance_in_words(tolerance: Tolerance, words: str | None) -> None:
+    assert tolerance.describe() == words
+
+
 @pytest.mark.parametrize(("recorded", "cancelled", "requested", "abandoned", "expected"), [
     (None, False, False, False, None),
     (None, True, True, False, None),  # cancelled on request

@@ -461,7 +461,7 @@ class Pylo:
 
     def _record_stop(self, eid: str, stop: Stop) -> bool:
         try:
-            write_stop(self.store, eid, stop)
+            write_stop(self.store, eid, stop)  # False: a reason stood already, which is as good
             return True
         except PyloError:
             log.warning("execution %s: could not record that it stopped (%s)", eid, stop.message)

@@ -325,6 +325,7 @@ def test_the_view_says_why_a_run_stopped_past_its_tolerance(tmp_path: Any, serve
     why = "gave up: 3 failed inputs, tolerance 2"
     [row] = view.json("/api/executions")["executions"]
     assert (row["status"], row["reason"]) == ("over_tolerance", why)
-    assert view.json(f"/api/executions/{eid}")["reason"] == why
+    detail = view.json(f"/api/executions/{eid}")
+    assert (detail["reason"], detail["tolerance"]) == (why, "2 failed inputs")
     status, body, _ = view.get(f"/executions/{eid}")
     assert status == 200 and why in body.decode() and "over tolerance" in body.decode()

@@ -14,7 +14,7 @@ from typing import Any
 from ..errors import SnapshotError
 from ..store import Store
 from .state import chain
-from .tolerance import Stop, StopKind, ending
+from .tolerance import Stop, StopKind, Tolerance, ending
 from ..store._stop_record import read_stop
 
 __all__ = ["ExceptionKind", "ExecutionStatus", "Summary", "WorkerSummary", "execution_status", "group_records",
@@ -82,6 +82,7 @@ class Summary:
     running: bool = False  # a live client holds the execution's claim
     stopped: str | None = None  # why it stopped early (a ``StopKind`` value), see ``reason``
     reason: str | None = None  # that in words: "gave up: 101 failed inputs, tolerance 100"
+    tolerance: str | None = None  # the failed inputs the execution tolerates, in words
 
     @property
     def unfinished(self) -> int:
@@ -226,6 +227,7 @@ def summarize(store: Store, eid: str, *, top: int = 5) -> Summary:
         running=running,
         stopped=None if stop is None else stop.kind.value,
         reason=None if stop is None else stop.message,
+        tolerance=Tolerance(manifest.config.max_failures, manifest.config.max_failure_rate).describe(),
     )
 
 

@@ -77,6 +77,13 @@ class Tolerance:
     def limited(self) -> bool:
         return self.max_failures is not None or self.max_failure_rate is not None
 
+    def describe(self) -> str | None:
+        """The tolerance in words ("100 failed inputs", "1 % of the inputs"), ``None`` without one."""
+        parts = [f"{self.max_failures} failed inputs"] if self.max_failures is not None else []
+        if self.max_failure_rate is not None:
+            parts.append(f"{_percent(self.max_failure_rate)} of the inputs")
+        return " or ".join(parts) or None
+
     def passed(self, failed: int, concluded: int) -> Stop | None:
         """The stop, once ``failed`` of the ``concluded`` inputs (finished + failed) are more
         than the execution tolerates; ``None`` while they are not."""

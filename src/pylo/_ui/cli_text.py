@@ -18,7 +18,7 @@ def summary(s: Summary, *, workers: bool = False) -> str:
     """The summary as text; with ``workers``, a table of workers with gave-up flags and times."""
     lines = [f"execution {s.execution_id}: {s.status}" + (f" ({s.reason})" if s.reason else "")
              + (f" (resumed from {s.parent})" if s.parent else "")]
-    lines.append(f"  task {s.task}, created {s.created}")
+    lines.append(f"  task {s.task}, created {s.created}" + (f", tolerates {s.tolerance}" if s.tolerance else ""))
     lines.append(
         f"  {s.finished:,} finished ({s.inherited:,} inherited), {s.failed:,} failed, "
         f"{s.pending:,} pending, of {s.total:,}"

@@ -22,8 +22,10 @@ if TYPE_CHECKING:
 __all__ = ["read_stop", "write_stop"]
 
 
-def write_stop(store: Store, eid: str, stop: Stop) -> None:
-    store.files.put(store.layout.stopped(eid), stop.to_json())
+def write_stop(store: Store, eid: str, stop: Stop) -> bool:
+    """Record ``stop`` unless a reason is recorded already (create-only: the first reason
+    stands, e.g. a tolerance passed before the cluster was lost); return whether this wrote it."""
+    return store.files.put_new(store.layout.stopped(eid), stop.to_json())
 
 
 def read_stop(store: Store, eid: str) -> Stop | None:
