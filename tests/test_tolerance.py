@@ -181,3 +181,22 @@ def test_an_execution_job_with_a_tolerance_fails_saying_why(tmp_path: Path) -> N
     assert pylo.config.max_failures is None  # the job's tolerance is its own
     with pytest.raises(InvalidArgument, match="max_failures"):
         ExecutionJob(pylo, range(3), task, max_failures=-1)
+
+
+@pytest.mark.parametrize(("stopped", "pending", "expected"), [
+    ("tolerance", 3, ExecutionStatus.OVER_TOLERANCE),
+    ("cluster lost", 3, ExecutionStatus.INTERRUPTED),
+    ("store unreachable", 3, ExecutionStatus.INTERRUPTED),
+    ("interrupted", 3, ExecutionStatus.INTERRUPTED),
+    ("tolerance", 0, ExecutionStatus.FINISHED),  # stopped after the last input: nothing is left
+    (None, 3, ExecutionStatus.CANCELLED),
+])
+def test_a_recorded_stop_outranks_the_workers_cancelled_outcomes(stopped: str | None, pending: int,
+                                                                  expected: ExecutionStatus) -> None:
+    from pylo import Summary, WorkerSummary
+    from pylo._core.summary import execution_status
+
+    worker = WorkerSummary(0, 10 - pending, 0, pending, 0, 5, False, "t", cancelled=True)
+    summary = Summary("20261125T162126123456Z-1a2b3c4d", None, "t", "m:f", 10, 10 - pending, 0, pending, 0,
+                      (worker,), True, stopped=stopped, reason=None if stopped is None else "why")
+    assert execution_status(summary) is expected
