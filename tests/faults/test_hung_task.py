@@ -62,3 +62,25 @@ def test_a_run_that_stops_within_the_grace_is_not_abandoned(tmp_path: Path, capl
     assert not any("abandoned" in r.getMessage() for r in caplog.records)
     [outcome] = pylo.store.read_workers(run.id).values()
     assert outcome["finished"] >= 1  # the worker's own outcome, written after its flush
+
+
+@pytest.mark.slow
+def test_a_cancelled_run_whose_task_hangs_ends_on_dask_too(dask_client: Any, tmp_path: Path) -> None:
+    import functools
+
+    import fault_tasks
+    from _support import wait_for
+
+    calls, gates = tmp_path / "calls", tmp_path / "gates"
+    calls.mkdir(), gates.mkdir()
+    pylo = Pylo.dask(dask_client, str(tmp_path / "s"), number_of_workers=2, block_size=5, cancel_grace=0.5)
+    run = pylo.submit(range(20), functools.partial(fault_tasks.gated, str(calls), str(gates), [STUCK]))
+    try:
+        wait_for(lambda: (gates / f"gate-{STUCK}").exists(), "the stuck input")
+        run.cancel()
+        assert run.wait(60) == run.id and run.status is Status.CANCELLED  # before: never returned
+        summary = pylo.summary(run.id)
+        assert summary.status is ExecutionStatus.CANCELLED and summary.complete, summary
+        assert STUCK in pylo.get_state(run.id)[1]
+    finally:
+        (gates / f"open-{STUCK}").touch()

@@ -53,6 +53,8 @@ class Config:
     ``cancel_grace`` — seconds a cancelled (or stopped) run waits for an input that does not
     return; then the run ends as cancelled, that input pending, and the thread running it is
     abandoned with a warning (Python cannot stop a thread; set ``timeout`` to bound every attempt).
+    On Dask the stuck worker's lease is ended then, and the Dask worker's thread stays busy until
+    the call returns.
 
     Every number must be finite: a bool, NaN or infinity is refused, and so is a duration longer
     than ``MAX_SECONDS`` (``threading.TIMEOUT_MAX``).

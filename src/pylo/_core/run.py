@@ -135,9 +135,9 @@ class Run:
         return asyncio.shield(asyncio.wrap_future(self._future)).__await__()
 
     def cancel(self) -> None:
-        """Ask the workers to stop between inputs; they flush and keep their state. On threads, a
-        worker still stuck in a call ``cancel_grace`` seconds later is abandoned (a WARNING says
-        so) and the run ends cancelled, that input pending."""
+        """Ask the workers to stop between inputs; they flush and keep their state. A worker still
+        stuck in a call ``cancel_grace`` seconds later is abandoned (a WARNING says so) and the
+        run ends cancelled, that input pending."""
         if not self._cancel_requested.is_set() and not self.done():
             self._request_cancel()
             self._on_cancel()
