@@ -51,6 +51,20 @@ def test_the_messages_name_the_count_and_the_tolerance() -> None:
     assert stop is not None and stop.message == "gave up: 3 failed of 200 inputs run (1.5 %), tolerance 1 %"
 
 
+@pytest.mark.parametrize(("options", "failed", "concluded", "waits"), [
+    ({}, 5, 10, False),  # no tolerance: flushes as usual
+    ({"max_failures": 10**6}, 1, 10**6, True),  # a count: every failure is waited for
+    ({"max_failure_rate": 0.01}, 1, 1000, False),  # this worker fails below the rate
+    ({"max_failure_rate": 0.01}, 11, 1000, True),  # above it: the run may be about to stop
+])
+def test_when_a_worker_waits_for_its_failure_to_be_written(options: dict[str, Any], failed: int, concluded: int,
+                                                           waits: bool) -> None:
+    from pylo import Config
+    from pylo._core.tolerance import waits_for_failure
+
+    assert waits_for_failure(Config(**options), failed, concluded) is waits
+
+
 @pytest.mark.parametrize(("tolerance", "words"), [
     (Tolerance(), None),
     (Tolerance(max_failures=100), "100 failed inputs"),

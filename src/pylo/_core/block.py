@@ -26,6 +26,7 @@ from .clock import Clock, SystemClock
 from .config import Config
 from .decide import RetryPolicy, WorkerTally, gives_up, next_stride
 from .timeout import TimedCalls
+from .tolerance import waits_for_failure
 from .background_writes import BackgroundWrites
 from ..errors import PyloError, StoreUnreachable
 from ..store import BlockInfo, BlockState, Manifest, Segment, Store, record_failure
@@ -157,8 +158,9 @@ class _BlockRun:
         if cfg.store_results:
             self.call = keeping_results(self.call, self.results)
         self.max_failures = cfg.max_worker_failures
-        # With a tolerance for the whole run, the client must count each failure before this
-        # worker runs on: a failed input is written at once (see ``_tolerance_stop``).
+        # With a tolerance for the whole run, a failed input is handed to the writer at once, so
+        # the client counts it within one write; the worker waits for that write when the run
+        # may be near its end (see ``_tolerance_stop``).
         self.tolerant = cfg.max_failures is not None or cfg.max_failure_rate is not None
         self.keep_records = cfg.store_exceptions
         self.rng = random.Random()
@@ -307,9 +309,11 @@ class _BlockRun:
             return attempt
 
     def _tolerance_stop(self) -> bool:
-        """Wait until the failure just handed over is written (the client counts it against the
-        run's tolerance as it is reported), then say whether the run was stopped meanwhile."""
-        self.out.wait_below(1, RECORDS_FLUSH_BYTES)
+        """Wait until the failure just handed over is written, when ``waits_for_failure`` says
+        so (the client counts it against the run's tolerance as it is reported); then say
+        whether the run was stopped meanwhile."""
+        if waits_for_failure(self.ctx.config, self.tally.failed, self.tally.finished + self.tally.failed):
+            self.out.wait_below(1, RECORDS_FLUSH_BYTES)
         return self.stop()
 
     def _pause(self, seconds: float) -> bool:

@@ -46,10 +46,12 @@ class Config:
     all the workers. A resume counts its own failures against its own tolerance.
     ``max_failure_rate`` — the same as a fraction of the execution's inputs, in [0, 1]: judged on
     the inputs concluded so far once ``MIN_RATE_SAMPLE`` (100) have concluded, and at any time
-    against all of them (see ``pylo._core.tolerance``). With either set, a worker's flush follows
-    each failure at once, so the client learns of it before the next input runs. The failed
-    inputs recorded stay within the tolerance plus those already running or being written when
-    it was passed.
+    against all of them (see ``pylo._core.tolerance``). With either set, a failed input is
+    flushed at once, and the worker waits for that write before its next input — always with
+    ``max_failures`` (at most ``max_failures`` + one per worker such waits: the run stops there),
+    with a rate only while that worker fails above it. The failed inputs recorded stay within
+    the tolerance plus what was in flight: one per worker, and on Dask those that failed while
+    the stop travelled to the workers, or with a rate those of workers failing below it.
     ``cancel_grace`` — seconds a cancelled (or stopped) run waits for an input that does not
     return; then the run ends as cancelled, that input pending, and the thread running it is
     abandoned with a warning (Python cannot stop a thread; set ``timeout`` to bound every attempt).

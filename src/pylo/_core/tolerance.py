@@ -16,9 +16,11 @@ import json
 import math
 from typing import Any
 
+from .config import Config
 from ..errors import ClusterLost, StoreUnreachable
 
-__all__ = ["MIN_RATE_SAMPLE", "UNENDED", "UNREQUESTED", "Stop", "StopKind", "Tolerance", "ending", "stop_for_error"]
+__all__ = ["MIN_RATE_SAMPLE", "UNENDED", "UNREQUESTED", "Stop", "StopKind", "Tolerance", "ending", "stop_for_error",
+           "waits_for_failure"]
 
 #: ``max_failure_rate`` is judged on the inputs concluded so far only once this many have
 #: concluded: the first few inputs say little (two failures out of the first three is not a
@@ -97,6 +99,18 @@ class Tolerance:
                                             f"({_percent(failed / max(concluded, 1))}), "
                                             f"tolerance {_percent(rate)}")
         return None
+
+
+def waits_for_failure(config: Config, failed: int, concluded: int) -> bool:
+    """Whether a worker that has ``failed`` of its ``concluded`` inputs waits for its latest
+    failure to be written before its next input, so that the client stops the run within one
+    failure per worker of its tolerance. Always with ``max_failures`` (a run stops after that
+    many such waits); with a rate, only while this worker fails above it (a healthy worker of a
+    run that tolerates thousands of failures never waits on the store)."""
+    if config.max_failures is not None:
+        return True
+    rate = config.max_failure_rate
+    return rate is not None and failed > rate * concluded
 
 
 def stop_for_error(error: BaseException | None) -> Stop | None:
