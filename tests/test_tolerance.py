@@ -47,6 +47,7 @@ def test_the_tolerance_decision(tolerance: Tolerance, failed: int, concluded: in
 def test_the_messages_name_the_count_and_the_tolerance() -> None:
     assert Tolerance(max_failures=100).passed(101, 3000) == Stop(
         StopKind.TOLERANCE, "gave up: 101 failed inputs, tolerance 100")
+    assert Tolerance(max_failures=0).passed(1, 1) == Stop(StopKind.TOLERANCE, "gave up: 1 failed input, tolerance 0")
     stop = Tolerance(max_failure_rate=0.01, total=10_000).passed(3, 200)
     assert stop is not None and stop.message == "gave up: 3 failed of 200 inputs run (1.5 %), tolerance 1 %"
 
@@ -115,6 +116,7 @@ def _check_stopped(pylo: Pylo, run: Any, bound: int) -> int:
     assert not any(w.gave_up for w in summary.workers)  # no worker spent its own budget
     finished, unfinished = pylo.get_state(run.id)
     assert len(unfinished) == summary.failed + summary.pending  # flushed: the store agrees
+    assert pylo.verify(run.id).ok  # the stop record is a known object of the store
     return summary.failed
 
 

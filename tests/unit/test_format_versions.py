@@ -55,3 +55,20 @@ def test_a_resume_refuses_a_parent_whose_worker_outcome_has_an_unknown_format(tm
     with pytest.raises(IncompatibleSnapshot, match="version 99"):
         pylo.start_from_past_execution(eid, tasks.noop, progress=False)
     assert pylo.executions() == [eid]  # refused before anything was planned
+
+
+def test_a_stop_record_of_an_unknown_format_is_refused_and_verify_reports_it(tmp_path: Path) -> None:
+    from pylo.errors import CorruptSnapshot
+    from pylo.store._stop_record import read_stop
+
+    pylo = Pylo.local_multithread(str(tmp_path / "s"), number_of_workers=1, block_size=2, max_failures=0)
+    eid = pylo.start_from_scratch(range(4), tasks.always_fail, progress=False)
+    path = Path(pylo.store.files.root) / eid / "stopped.json"
+    assert read_stop(pylo.store, eid) is not None and pylo.verify(eid).ok
+    path.write_bytes(_newer(path.read_bytes()))
+    with pytest.raises(IncompatibleSnapshot, match="version 99"):
+        pylo.summary(eid)
+    assert [p.error for p in pylo.verify(eid).problems] == ["IncompatibleSnapshot"]
+    path.write_bytes(b'{"format": 1, "kind": "no such kind", "message": "x"}')
+    with pytest.raises(CorruptSnapshot, match="not a stop record"):
+        pylo.summary(eid)

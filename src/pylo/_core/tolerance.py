@@ -90,7 +90,8 @@ class Tolerance:
         """The stop, once ``failed`` of the ``concluded`` inputs (finished + failed) are more
         than the execution tolerates; ``None`` while they are not."""
         if self.max_failures is not None and failed > self.max_failures:
-            return Stop(StopKind.TOLERANCE, f"gave up: {failed} failed inputs, tolerance {self.max_failures}")
+            return Stop(StopKind.TOLERANCE, f"gave up: {failed} failed input{'s' * (failed != 1)}, "
+                                            f"tolerance {self.max_failures}")
         rate = self.max_failure_rate
         if rate is None or failed == 0:
             return None
