@@ -112,7 +112,7 @@ def _check_stopped(pylo: Pylo, run: Any, bound: int) -> int:
     assert TOLERATED < summary.failed <= bound, summary
     assert summary.pending > 0 and summary.finished + summary.failed + summary.pending == N
     assert f"over tolerance ({summary.reason})" in str(summary).splitlines()[0]
-    assert summary.reason in summary._repr_html_()
+    assert summary.reason in summary._repr_html_() and f"cancelled ({summary.reason})" in repr(run)
     assert not any(w.gave_up for w in summary.workers)  # no worker spent its own budget
     finished, unfinished = pylo.get_state(run.id)
     assert len(unfinished) == summary.failed + summary.pending  # flushed: the store agrees

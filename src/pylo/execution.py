@@ -96,7 +96,9 @@ class Pylo:
     ) -> Pylo:
         """Workers are threads of this process; the store is any path or fsspec URL.
         ``store_retry_seconds``: how long a failing store operation is retried before
-        ``StoreUnreachable``."""
+        ``StoreUnreachable``. ``options``: see ``Config`` — e.g. ``max_failures=100`` stops
+        every worker once the run has more failed inputs than that (``run.reason`` and the
+        summary say so), ``cancel_grace`` bounds how long a cancel waits for a stuck input."""
         config = _config(number_of_workers, max_worker_failures, task_executions_before_flush, store_exceptions, options)
         store = Store(local_store_dir, storage_options, retry_for=store_retry_seconds)
         return cls(store, ThreadBackend(), config, clock=clock)

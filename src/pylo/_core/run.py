@@ -65,7 +65,8 @@ class Run:
 
     def __repr__(self) -> str:
         p = self.progress()
-        return f"<Run {self.id} {self.status.value}: {p.finished} finished, {p.failed} failed of {p.total}>"
+        why = f" ({self.reason})" if self.reason else ""
+        return f"<Run {self.id} {self.status.value}{why}: {p.finished} finished, {p.failed} failed of {p.total}>"
 
     def _repr_html_(self) -> str:
         from .._ui.html import run_html
