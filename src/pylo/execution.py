@@ -31,6 +31,7 @@ from ._core.rerun import Only, Selector, matcher
 from ._core.results import read_results
 from ._core.state import lineage, read_exceptions, read_state, split_unfinished, unfinished
 from ._core.summary import Summary, summarize
+from ._core.tolerance import Stop, Tolerance, stop_for_error
 from ._core.verify import VerifyReport, remove_stale_temps, verify_execution
 from .backends import Backend
 from .backends._bags import is_bag, plan_bag, results_bag
@@ -40,6 +41,7 @@ from .store._cadence import defaults_for
 from .errors import ExecutionClaimed, InvalidArgument, PyloError, StoreUnreachable
 from .store import Claim, ExceptionRecord, Manifest, Store
 from .store._fs import DEFAULT_RETRY_SECONDS
+from .store._stop_record import write_stop
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -47,6 +49,9 @@ if TYPE_CHECKING:
 __all__ = ["Options", "Pylo"]
 
 log = logging.getLogger("pylo")
+
+#: Seconds a run that ended on an unreachable store keeps trying to record why, in the background.
+STOP_RECORD_PATIENCE = 600.0
 
 
 class Options(TypedDict, total=False):
@@ -63,6 +68,9 @@ class Options(TypedDict, total=False):
     store_results: bool
     lease_interval: float
     cancel_poll: float
+    max_failures: int | None
+    max_failure_rate: float | None
+    cancel_grace: float
 
 
 class Pylo:
@@ -93,7 +101,9 @@ class Pylo:
     ) -> Pylo:
         """Workers are threads of this process; the store is any path or fsspec URL.
         ``store_retry_seconds``: how long a failing store operation is retried before
-        ``StoreUnreachable`` (default 6.5).
+        ``StoreUnreachable`` (default 6.5). ``options``: see ``Config`` — e.g. ``max_failures=100``
+        stops every worker once the run has more failed inputs than that (``run.reason`` and the
+        summary say so), ``cancel_grace`` bounds how long a cancel waits for a stuck input.
 
         An argument left out (or ``None``) is read from the ``pylo:`` section of the Dask config
         (YAML or ``DASK_PYLO__…`` variables, see ``pylo._core.dask_config``), else takes pylo's
@@ -144,6 +154,11 @@ class Pylo:
             store_exceptions=store_exceptions, options=options,
         )
         return cls(store, DaskBackend(client, resources=resources, workers=workers), config)
+
+    def with_options(self, **options: Any) -> Pylo:
+        """A Pylo on the same store and backend whose executions run with ``options`` changed
+        (e.g. ``max_failures=10``); closing it is closing this one. Raises ``InvalidArgument``."""
+        return type(self)(self.store, self.backend, self.config.replace(**_checked(options)), clock=self._clock)
 
     def close(self) -> None:
         """Release what this Pylo owns (an embedded Dask cluster)."""
@@ -208,7 +223,9 @@ class Pylo:
         Raises ``ExecutionClaimed`` while ``execution_id``, or a resume of it, still runs anywhere
         (its workers' leases in the store say so): ``attach`` to it instead. ``force=True`` asks
         that run to stop, waits until its workers have flushed and ended, then resumes from where
-        it got to — so two forced resumes in a row never run an input twice."""
+        it got to — so two forced resumes in a row never run an input twice. Raises
+        ``IncompatibleSnapshot`` when an object of the chain (a worker outcome included) has a
+        format version this pylo does not read."""
         self._check_task(task)
         select = matcher(only)
         if not isinstance(pending, bool):
@@ -245,7 +262,10 @@ class Pylo:
                      pending: bool) -> Manifest:
         """Plan the resume of ``parent`` (claimed by this process): the unfinished inputs of its
         lineage that ``select`` and ``pending`` choose rerun; the others are left out, kept."""
-        remove_stale_temps(self.store, lineage(self.store, parent.id))  # its writers are gone: we hold it
+        manifests = lineage(self.store, parent.id)
+        for earlier in manifests:  # an outcome a newer pylo wrote is refused, never guessed at
+            self.store.read_workers(earlier.id)
+        remove_stale_temps(self.store, manifests)  # its writers are gone: we hold it
         left_out: Iterable[Held] = ()
         if select is None and pending:
             items: Iterable[tuple[int, Any]] = unfinished(self.store, parent)
@@ -447,7 +467,7 @@ class Pylo:
         run = self._new_run(manifest)
         self._local.launched = run
         try:
-            self.backend.launch(ctx, manifest, run, lambda error: self._release(claims, error))
+            self.backend.launch(ctx, manifest, run, lambda error: self._end(run, claims, error))
         except BaseException:
             if run.status is Status.PENDING:  # the backend never took the run over: nobody else will
                 self._release(claims, None)
@@ -455,17 +475,55 @@ class Pylo:
         return run
 
     def _new_run(self, manifest: Manifest) -> Run:
-        """The handle of ``manifest``'s execution; on Dask also a Dask future of its end."""
+        """The handle of ``manifest``'s execution (on Dask also a Dask future of its end), stopped
+        past the tolerance its manifest records (an attached run is held to the tolerance it was
+        started with)."""
+        eid, config = manifest.id, manifest.config
         client = getattr(self.backend, "client", None)
-        on_cancel = functools.partial(self._cancel, manifest.id)
+        on_cancel = functools.partial(self._cancel, eid)
+        on_stop = functools.partial(self._stop_for, eid)
         if client is None:
-            run = Run(manifest.id, manifest.n_inputs, on_cancel=on_cancel)
+            run = Run(eid, manifest.n_inputs, on_cancel=on_cancel, on_stop=on_stop)
         else:
             from .backends._dask_run import DaskRun
 
-            run = DaskRun(client, manifest.id, manifest.n_inputs, on_cancel=on_cancel)
-        run.describe = functools.partial(self.summary, manifest.id)
+            run = DaskRun(client, eid, manifest.n_inputs, on_cancel=on_cancel, on_stop=on_stop)
+        run.describe = functools.partial(self.summary, eid)
+        run.tolerate(Tolerance(config.max_failures, config.max_failure_rate, manifest.n_inputs))
         return run
+
+    def _stop_for(self, eid: str, stop: Stop) -> None:
+        """Record why ``eid`` stops, then ask its workers to stop (a reader that sees them
+        stopped finds the reason already there)."""
+        write_stop(self.store, eid, stop)
+        self._cancel(eid)
+
+    def _end(self, run: Run, claims: tuple[Claim, ...], error: BaseException | None) -> None:
+        """The run ended: record what interrupted it, then release its claims. An unreachable
+        store takes the record once it is back, from a thread of its own: the run settles now."""
+        stop = stop_for_error(error)
+        if stop is not None and run.stopped_by is None:
+            if isinstance(error, StoreUnreachable):
+                threading.Thread(target=self._record_when_back, args=(run.id, stop),
+                                 name=f"pylo-{run.id}-record-stop", daemon=True).start()
+            else:
+                self._record_stop(run.id, stop)
+        self._release(claims, error)
+
+    def _record_stop(self, eid: str, stop: Stop) -> bool:
+        try:
+            write_stop(self.store, eid, stop)  # False: a reason stood already, which is as good
+            return True
+        except PyloError:
+            log.warning("execution %s: could not record that it stopped (%s)", eid, stop.message)
+            return False
+
+    def _record_when_back(self, eid: str, stop: Stop) -> None:
+        """Try to record ``stop`` for up to ``STOP_RECORD_PATIENCE`` seconds (each try waits
+        through the store's own retries); until then readers call the run interrupted anyway."""
+        deadline = self._clock.monotonic() + STOP_RECORD_PATIENCE
+        while not self._record_stop(eid, stop) and self._clock.monotonic() < deadline:
+            self._clock.sleep(1.0)
 
     def _release(self, claims: tuple[Claim, ...], error: BaseException | None) -> None:
         for claim in claims:

@@ -70,7 +70,7 @@ def run_worker(
     ahead = _ReadAhead(ctx, rerun)
     ahead.read(todo[0] if todo else None)  # on an object store, beside the lease's first write
     beat = Heartbeat(ctx.store, ctx.execution, lease_name(worker), interval=ctx.config.lease_interval,
-                     poll=cancel_poll(ctx)).start()
+                     poll=cancel_poll(ctx), grace=ctx.config.cancel_grace).start()
 
     def stopped() -> bool:  # read between inputs: a flag, no I/O
         return stop() or beat.cancelled

@@ -15,6 +15,8 @@ from .._numbers import count
 from ..errors import SnapshotError
 from ..store import Store
 from .state import lineage
+from .tolerance import Stop, StopKind, Tolerance, ending
+from ..store._stop_record import read_stop
 
 __all__ = ["ExceptionKind", "ExecutionStatus", "Summary", "WorkerSummary", "execution_status", "group_records",
            "summarize"]
@@ -31,6 +33,7 @@ class ExecutionStatus(str, enum.Enum):
     CANCELLED = "cancelled"  # stopped on request, inputs left unfinished
     GAVE_UP = "gave up"  # a worker used up its failure budget, inputs left unfinished
     HELD_BACK = "held back"  # every worker ended; the inputs a resume's only= left out wait, by choice
+    OVER_TOLERANCE = "over tolerance"  # more failed inputs than the execution tolerates: all stopped
 
     def __str__(self) -> str:
         return self.value
@@ -80,6 +83,9 @@ class Summary:
     store: str | None = None
     running: bool = False  # a live client holds the execution's claim
     held_back: int = 0  # inputs a resume with only= left out: unfinished by choice, in no worker's blocks
+    stopped: str | None = None  # why it stopped early (a ``StopKind`` value), see ``reason``
+    reason: str | None = None  # that in words: "gave up: 101 failed inputs, tolerance 100"
+    tolerance: str | None = None  # the failed inputs the execution tolerates, in words
 
     @property
     def unfinished(self) -> int:
@@ -112,7 +118,8 @@ class Summary:
 
     def __str__(self) -> str:
         lines = [
-            f"execution {self.execution_id}: {self.status}" + (f" (resumed from {self.parent})" if self.parent else ""),
+            f"execution {self.execution_id}: {self.status}" + (f" ({self.reason})" if self.reason else "")
+            + (f" (resumed from {self.parent})" if self.parent else ""),
             f"  {count(self.finished)} finished ({count(self.inherited)} inherited), {count(self.failed)} failed, "
             f"{count(self.pending)} pending, of {count(self.total)}",
         ]
@@ -136,6 +143,8 @@ def execution_status(s: Summary) -> ExecutionStatus:
         return ExecutionStatus.RUNNING if s.running else ExecutionStatus.INTERRUPTED
     if not s.unfinished:
         return ExecutionStatus.FINISHED
+    if s.stopped is not None:  # the recorded reason outranks what the workers' outcomes suggest
+        return ExecutionStatus.OVER_TOLERANCE if s.stopped == StopKind.TOLERANCE else ExecutionStatus.INTERRUPTED
     if any(w.cancelled for w in s.workers):
         return ExecutionStatus.CANCELLED
     if s.gave_up:
@@ -199,6 +208,8 @@ def summarize(store: Store, eid: str, *, top: int = 5) -> Summary:
     finished = sum(w.finished for w in workers)
     failed = sum(w.failed for w in workers)
     complete = len(outcomes) >= manifest.workers
+    running = not complete and _alive(store, eid)
+    stop = _stopped(store, eid, workers, abandoned=not complete and not running)
     return Summary(
         execution_id=eid,
         parent=manifest.parent,
@@ -213,9 +224,21 @@ def summarize(store: Store, eid: str, *, top: int = 5) -> Summary:
         complete=complete,
         top_exceptions=tuple(group_records(store.read_records(manifest))[:top]) if top > 0 else (),
         store=store.url,
-        running=not complete and _alive(store, eid),
+        running=running,
         held_back=sum(b.count for b in manifest.blocks if b.held),
+        stopped=None if stop is None else stop.kind.value,
+        reason=None if stop is None else stop.message,
+        tolerance=Tolerance(manifest.config.max_failures, manifest.config.max_failure_rate).describe(),
     )
+
+
+def _stopped(store: Store, eid: str, workers: list[WorkerSummary], *, abandoned: bool) -> Stop | None:
+    """Why ``eid`` stopped early: the cancel marker is read only when workers stopped as on a
+    cancel and no reason was recorded (one GET)."""
+    recorded = read_stop(store, eid)
+    cancelled = any(w.cancelled for w in workers)
+    asked = recorded is not None or not cancelled or store.cancel_requested(eid)
+    return ending(recorded, workers_cancelled=cancelled, cancel_requested=asked, abandoned=abandoned)
 
 
 def _alive(store: Store, eid: str) -> bool:

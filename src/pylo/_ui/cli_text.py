@@ -18,8 +18,10 @@ __all__ = ["ExceptionGroup", "exception_groups", "exceptions", "ls_row", "ls_tab
 
 def summary(s: Summary, *, workers: bool = False) -> str:
     """The summary as text; with ``workers``, a table of workers with gave-up flags and times."""
-    lines = [f"execution {s.execution_id}: {s.status}" + (f" (resumed from {s.parent})" if s.parent else "")]
-    lines.append(f"  task {s.task}, created {s.created}, ended {_ended(s)}")
+    lines = [f"execution {s.execution_id}: {s.status}" + (f" ({s.reason})" if s.reason else "")
+             + (f" (resumed from {s.parent})" if s.parent else "")]
+    lines.append(f"  task {s.task}, created {s.created}, ended {_ended(s)}"
+                 + (f", tolerates {s.tolerance}" if s.tolerance else ""))
     held = f" ({count(s.held_back)} held back by only=)" if s.held_back else ""
     lines.append(
         f"  {count(s.finished)} finished ({count(s.inherited)} inherited), {count(s.failed)} failed, "
@@ -67,7 +69,7 @@ def ls_row(store: Store, eid: str) -> dict[str, Any]:
     return {
         "id": s.execution_id, "created": s.created, "parent": s.parent, "task": s.task,
         "total": s.total, "finished": s.finished, "failed": s.failed, "pending": s.pending,
-        "complete": s.complete, "status": s.status.value,
+        "complete": s.complete, "status": s.status.value, "reason": s.reason,
     }
 
 

@@ -135,6 +135,8 @@ def summary_html(summary: Summary, *, status: str | None = None) -> str:
     s = summary
     status = status or s.status.value
     meta = f'<div style="color:#6b7280">task <code>{_e(s.task)}</code> · created {_e(s.created)}</div>'
+    if s.reason:
+        meta += f'<div style="color:{RED}">{_e(s.reason)}</div>'
     return (
         f'<div class="pylo-summary" style="{_BOX}">'
         + _header(s.execution_id, status, s.parent) + meta

@@ -21,6 +21,7 @@ from typing import Any
 import distributed
 
 from .._core.run import Run
+from .._core.tolerance import Stop
 
 __all__ = ["DaskRun"]
 
@@ -37,8 +38,9 @@ class DaskRun(Run, distributed.Future[str]):  # type: ignore[misc]  # two bases 
     ``Run`` answers (``result``, ``status``, ``cancel``, ``await``) is the execution's, as on
     threads. ``client.cancel(run)`` cancels only the watcher: ``run.cancel()`` stops the run."""
 
-    def __init__(self, client: Any, execution_id: str, total: int, *, on_cancel: Callable[[], None]) -> None:
-        Run.__init__(self, execution_id, total, on_cancel=on_cancel)
+    def __init__(self, client: Any, execution_id: str, total: int, *, on_cancel: Callable[[], None],
+                 on_stop: Callable[[Stop], None] | None = None) -> None:
+        Run.__init__(self, execution_id, total, on_cancel=on_cancel, on_stop=on_stop)
         # Named by the short id (as the progress bar names a run), not the whole one: the
         # execution's own tasks are the only keys that carry it whole.
         key = f"pylo-ended-{execution_id[-8:]}-{uuid.uuid4().hex[:8]}"

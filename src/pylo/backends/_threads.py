@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from .._core.block import BlockContext, worker_blocks
 from .._core.chain import run_worker
+from .._core.grace import Grace
 from .._core.run import Run
 from . import OnEnd, end_run
 from ..store import BlockInfo, Manifest, Store
@@ -45,6 +46,14 @@ class ThreadBackend:
         errors: list[BaseException] = []
         lock = threading.Lock()
         abort = threading.Event()  # set when a worker failed: the others stop between inputs
+        ended: list[bool] = []
+
+        def end(error: BaseException | None) -> None:  # once: a worker abandoned at the grace ends late
+            with lock:
+                if ended:
+                    return
+                ended.append(True)
+            end_run(run, on_end, error)
 
         def worker(w: int, blocks: list[BlockInfo]) -> None:
             try:
@@ -61,7 +70,8 @@ class ThreadBackend:
                     remaining[0] -= 1
                     last = remaining[0] == 0
                 if last:
-                    end_run(run, on_end, errors[0] if errors else None)
+                    grace.release()
+                    end(errors[0] if errors else None)
 
         run.start()
         if not chains:
@@ -71,6 +81,8 @@ class ThreadBackend:
             threading.Thread(target=worker, args=(w, blocks), name=f"pylo-{manifest.id}-worker-{w}", daemon=True)
             for w, blocks in chains.items()
         ]
+        grace = Grace(ctx, manifest, run, lambda: [w for w, t in zip(chains, threads) if t.is_alive()],
+                      lambda: end(None))
         try:
             for thread in threads:
                 thread.start()
@@ -83,7 +95,8 @@ class ThreadBackend:
                     remaining[0] -= unstarted
                     last = remaining[0] == 0
                 if last:
-                    end_run(run, on_end, None)
+                    grace.release()
+                    end(None)
 
 
 def _run_chain(ctx: BlockContext, w: int, blocks: list[BlockInfo], run: Run, abort: threading.Event) -> None:

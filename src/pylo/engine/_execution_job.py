@@ -47,7 +47,9 @@ class ExecutionJob(Job):
     Its result is the execution id either way (``job.execution_id`` has it once it started).
     A retry or a re-run resumes the execution of the attempt before it (its inputs, a generator
     included, are read only once; what it finished is not redone). Cancelling the job cancels
-    the run (cooperatively: its workers flush and stop)."""
+    the run (cooperatively: its workers flush and stop). ``max_failures`` / ``max_failure_rate``:
+    the tolerance of each of its executions, in place of ``pylo``'s (see ``pylo.Config``); a run
+    stopped past it fails the job with ``ExecutionUnfinished`` saying so."""
 
     kind = "execution"
 
@@ -59,6 +61,8 @@ class ExecutionJob(Job):
         *,
         resume: Any = None,
         fail_on_unfinished: bool = True,
+        max_failures: int | None = None,
+        max_failure_rate: float | None = None,
         **options: Any,
     ) -> None:
         if task is None or not callable(task):
@@ -71,6 +75,8 @@ class ExecutionJob(Job):
         self._attempt = threading.Lock()  # held by the attempt running, so the next one follows it
         self._last: str | None = None  # the execution id of the latest attempt
         self.fail_on_unfinished = bool(fail_on_unfinished)
+        if max_failures is not None or max_failure_rate is not None:
+            pylo = pylo.with_options(max_failures=max_failures, max_failure_rate=max_failure_rate)
         self._after: ExecutionJob | None = None
         if isinstance(resume, JobFuture):
             resume = resume.job
@@ -111,14 +117,14 @@ class ExecutionJob(Job):
         if cancelled:
             run.cancel()
         eid = str(run.wait())
-        if run.status is Status.CANCELLED and not cancelled:
+        if run.status is Status.CANCELLED and not cancelled and run.reason is None:
             raise ExecutionInterrupted(f"execution {eid} was cancelled")
         left = run.progress()
         if self.fail_on_unfinished and left.failed + left.pending > 0:
             raise ExecutionUnfinished(
                 f"execution {eid} ended with {count(left.failed)} failed and {count(left.pending)} pending inputs of "
-                f"{count(left.total)}; its exceptions: pylo.get_exceptions({eid!r}), or "
-                f"pylo exceptions {pylo.store.url} {eid}", eid
+                f"{count(left.total)}" + (f" ({run.reason})" if run.reason else "")
+                + f"; its exceptions: pylo.get_exceptions({eid!r}), or pylo exceptions {pylo.store.url} {eid}", eid
             )
         return eid
 

@@ -33,14 +33,20 @@ log = logging.getLogger(__name__)
 
 class Heartbeat:
     """Renews ``{execution}/leases/{name}`` every ``interval`` s; with ``watch_cancel``, polls the
-    cancel marker every ``poll`` s and then ``cancelled`` turns true. ``clock``: monotonic
+    cancel marker every ``poll`` s and then ``cancelled`` turns true. ``grace``: seconds after it
+    saw the cancel that the lease is still renewed; then it is ended, for whoever waits for the
+    worker (a Dask driver waits for its workers' leases), even though the worker is stuck in a
+    call that never returns (its outcome is recorded by whoever waited). ``clock``: monotonic
     seconds (injected by tests, which then call ``tick`` themselves instead of ``start``)."""
 
     def __init__(self, store: Store, execution: str, name: str, *, interval: float, poll: float,
-                 watch_cancel: bool = True, clock: Callable[[], float] = time.monotonic) -> None:
+                 watch_cancel: bool = True, grace: float | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.store, self.execution, self.name = store, execution, name
         self.interval, self.poll, self.watch_cancel = interval, poll, watch_cancel
+        self.grace = grace
         self.clock = clock
+        self._cancelled_at: float | None = None  # when the cancel was seen, on ``clock``
         self.writer = uuid.uuid4().hex[:12]
         self._cancelled = threading.Event()
         self._stop = threading.Event()
@@ -74,6 +80,10 @@ class Heartbeat:
             if not self._cancelled.is_set():
                 self._check_cancel()
             self._next_poll = now + self.poll
+        if self._past_grace(now):
+            self._give_up_waiting()
+            self._stop.set()  # no more renewals: the lease says ended
+            return now
         if now >= self._next_renew:
             self._renew()
             self._next_renew = now + self.interval
@@ -84,6 +94,9 @@ class Heartbeat:
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join()
+        self._end_lease()
+
+    def _end_lease(self) -> None:
         try:
             self.store.write_lease(self.execution, self.name, self.writer, self.interval, ended=True)
         except PyloError:
@@ -104,9 +117,21 @@ class Heartbeat:
             self._check_cancel()
         return self.cancelled
 
+    def _past_grace(self, now: float) -> bool:
+        at = self._cancelled_at
+        return self.grace is not None and at is not None and now - at > self.grace
+
+    def _give_up_waiting(self) -> None:
+        log.warning("execution %s: %s still running %g s after the cancel: its lease is ended, and "
+                    "the call it is stuck in is abandoned (set timeout= to bound every attempt)",
+                    self.execution, self.name, self.grace)
+        self._end_lease()
+
     def _check_cancel(self) -> None:
         try:
             if self.store.cancel_requested(self.execution):
+                if self._cancelled_at is None:
+                    self._cancelled_at = self.clock()
                 self._cancelled.set()
         except PyloError:
             log.warning("execution %s: could not look for a cancel request", self.execution)

@@ -18,6 +18,8 @@ import dataclasses
 import json
 import time
 
+from ._segments import refuse_unknown_version
+
 __all__ = ["EXPIRY_INTERVALS", "WORKER_LEASE_PREFIX", "Lease", "alive", "is_worker_lease", "worker_lease_name"]
 
 # A lease expires this many renewal intervals after it was written: one late renewal is tolerated.
@@ -46,9 +48,11 @@ class Lease:
 
     @classmethod
     def from_json(cls, data: bytes) -> Lease | None:
-        """The lease, or ``None`` for an unreadable object (it proves nothing alive)."""
+        """The lease, or ``None`` for an unreadable object (it proves nothing alive). Raises
+        ``IncompatibleSnapshot`` for a lease of an unknown format version."""
         try:
             obj = json.loads(data)
+            refuse_unknown_version(obj, "a lease object")
             return cls(name=str(obj["name"]), writer=str(obj["writer"]), renewed=float(obj["renewed"]),
                        expires=float(obj["expires"]), ended=bool(obj.get("ended", False)))
         except (ValueError, KeyError, TypeError):
