@@ -50,8 +50,9 @@ from .._core.decide import WorkerTally
 from .._core.run import Run
 from .._core.summary import summarize
 from . import OnEnd, end_run
-from ..errors import ClusterLost, InvalidArgument, PyloError, TaskNotSerializable
+from ..errors import ClusterLost, InvalidArgument, PyloError, StoreUnreachable, TaskNotSerializable
 from ..store import BlockInfo, Manifest, Store
+from ..store._leases import ended_here
 
 __all__ = ["DaskBackend", "local_client", "new_local_cluster", "worker_key"]
 
@@ -307,6 +308,9 @@ class _Driver:
         finally:
             self._unsubscribe()
             self.pending.clear()
+            if isinstance(error, StoreUnreachable):  # its workers' tasks ended and could not say so
+                for w in self.chains:
+                    ended_here(self.manifest.id, lease_name(w))
             if len(self.counts) == len(self.chains):  # every worker ended and said its counts
                 self.run.reconcile(sum(c["finished"] for c in self.counts.values()),
                                    sum(c["failed"] for c in self.counts.values()))

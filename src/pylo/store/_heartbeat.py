@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..errors import PyloError
+from ._leases import abandoned_here
 
 if TYPE_CHECKING:
     from ._store import Store
@@ -100,11 +101,14 @@ class Heartbeat:
         try:
             self.store.write_lease(self.execution, self.name, self.writer, self.interval, ended=True)
         except PyloError:
+            abandoned_here(self.writer)  # this process knows it ended; the others wait for its expiry
             log.warning("execution %s: could not end the lease %s; it expires on its own", self.execution, self.name)
 
     def abandon(self) -> None:
-        """Stop renewing without writing (the store is unreachable): the lease expires by itself."""
+        """Stop renewing without writing (the store is unreachable): the lease expires by itself,
+        and this process knows at once that nothing renews it any more."""
         self._stop.set()
+        abandoned_here(self.writer)
 
     def _beat(self) -> None:
         due = min(self._next_renew, self._next_poll)

@@ -63,8 +63,31 @@ class Lease:
 
 
 def alive(leases: list[Lease], now: float) -> list[Lease]:
-    """The leases that prove something still runs at ``now``."""
-    return [lease for lease in leases if lease.live(now)]
+    """The leases that prove something still runs at ``now``: neither ended nor expired, nor
+    abandoned by this very process (its writer stopped when the store became unreachable and
+    could not say so; other processes wait for the lease to expire)."""
+    return [lease for lease in leases if lease.live(now) and lease.writer not in _ABANDONED_HERE]
+
+
+# The writers of the leases this process stopped renewing without being able to end them, and
+# the (execution, lease) pairs it knows ended elsewhere (a Dask driver whose workers' tasks all
+# failed while the store was unreachable): nothing renews them, whatever their expiry says.
+_ABANDONED_HERE: set[str] = set()
+_ENDED_HERE: set[tuple[str, str]] = set()
+
+
+def abandoned_here(writer: str) -> None:
+    """Lease writer ``writer`` of this process stopped for good while the store was unreachable."""
+    _ABANDONED_HERE.add(writer)
+
+
+def ended_here(execution: str, name: str) -> None:
+    """Lease ``name`` of ``execution`` is known to this process to have stopped for good."""
+    _ENDED_HERE.add((execution, name))
+
+
+def known_ended(execution: str, name: str) -> bool:
+    return (execution, name) in _ENDED_HERE
 
 
 def worker_lease_name(worker: int) -> str:
