@@ -45,8 +45,9 @@ def local_cluster(n_workers: int, threads: int = 1) -> Iterator[Any]:
 
 
 @contextlib.contextmanager
-def moto_s3() -> Iterator[tuple[str, dict[str, Any]]]:
-    """A moto S3 server on 127.0.0.1 and a fresh bucket: (bucket URL, storage_options)."""
+def moto_s3(env: dict[str, str] | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+    """A moto S3 server on 127.0.0.1 and a fresh bucket: (bucket URL, storage_options).
+    ``env``: variables for the server process besides this one's (e.g. its request recorder)."""
     import boto3
 
     with socket.socket() as s:
@@ -56,6 +57,7 @@ def moto_s3() -> Iterator[tuple[str, dict[str, Any]]]:
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
     )
     endpoint = f"http://127.0.0.1:{port}"
     try:

@@ -1,13 +1,11 @@
 """Real components for every test: a moto S3 server on 127.0.0.1 reached over HTTP through s3fs,
-Dask LocalClusters with worker processes, local directories and fsspec's memory store."""
+GCS and Azure emulators (see ``buckets``) reached through gcsfs and adlfs, Dask LocalClusters
+with worker processes, local directories and fsspec's memory store."""
 
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -16,46 +14,18 @@ import cloudpickle
 import pytest
 
 import tasks
+from buckets import Azurite, GcsEmulator, LoopbackServer, bucket_spec
 
 cloudpickle.register_pickle_by_value(tasks)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class MotoServer:
+class MotoServer(LoopbackServer):
     """A moto S3 server in its own process, on a fixed loopback port (so it can be restarted)."""
 
-    def __init__(self, port: int | None = None) -> None:
-        self.port = port or free_port()
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
+    what = "moto server"
 
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:  # wait for the process to listen
-            if self.proc.poll() is not None:
-                raise RuntimeError("moto server exited at start")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("moto server did not start")
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(10)
-            self.proc = None
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
 
     def options(self) -> dict[str, Any]:
         return {
@@ -87,6 +57,22 @@ def moto_server() -> Iterator[MotoServer]:
 
 
 @pytest.fixture(scope="session")
+def gcs_server() -> Iterator[GcsEmulator]:
+    server = GcsEmulator()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def azurite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
+    server = Azurite(tmp_path_factory.mktemp("azurite"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def dask_client() -> Iterator[Any]:
     """Two Dask worker processes, one thread each."""
     from distributed import Client, LocalCluster
@@ -112,12 +98,7 @@ StoreSpec = tuple[str, dict[str, Any]]
 @pytest.fixture(params=["memory", "local", "s3"])
 def store_spec(request: pytest.FixtureRequest, tmp_path: Any) -> StoreSpec:
     """(store URL, storage_options) of a fresh, empty store."""
-    if request.param == "memory":
-        return f"memory://pylo-{uuid.uuid4().hex}", {}
-    if request.param == "local":
-        return str(tmp_path / "store"), {}
-    server: MotoServer = request.getfixturevalue("moto_server")
-    return f"s3://{server.new_bucket()}/store", server.options()
+    return bucket_spec(request, request.param, tmp_path)
 
 
 @pytest.fixture(params=["threads", "dask"])

@@ -213,3 +213,9 @@ def locks_in_partition_with(bad: int, numbers: Any) -> list[Any]:
 
 def below_4(x: int) -> bool:
     return x < 4
+
+
+def fail_from(first: int, x: int) -> None:
+    """Inputs at and past ``first`` fail (a run whose inputs start failing midway)."""
+    if x >= first:
+        raise ValueError(f"input {x} fails")

@@ -86,6 +86,7 @@ def test_a_memory_store_with_dask_worker_processes(dask_client: Any) -> None:
     pylo = Pylo.dask(dask_client, f"memory://pylo-{uuid.uuid4().hex}")
     with pytest.raises(InvalidArgument, match="memory:// store lives in this process only"):
         pylo.start_from_scratch(range(3), tasks.noop, progress=False)
+    assert pylo.executions() == []  # refused before anything was planned
 
 
 # -- config values ------------------------------------------------------------------------------
@@ -109,6 +110,7 @@ def test_an_invalid_config_value_is_refused_naming_it(store: Path, name: str, va
 def test_an_unknown_option_is_refused(store: Path) -> None:
     with pytest.raises(InvalidArgument, match="unknown option.*retires") as info:
         Pylo.local_multithread(str(store), retires=3)  # type: ignore[call-arg]
+    assert not store.exists()
     known = str(info.value).split("known: ", 1)[1]
     for name in ("number_of_workers", "max_worker_failures", "task_executions_before_flush",
                  "store_exceptions", "storage_options", "retries", "timeout", "block_size"):
@@ -146,12 +148,15 @@ def test_a_task_that_cannot_take_one_input_is_refused_before_the_run(pylo: Pylo,
 
 @pytest.mark.parametrize("task", [functools.partial(_two_required, 1), print, lambda x, y=2: None, tasks.noop])
 def test_tasks_that_take_one_input_pass_the_check(pylo: Pylo, task: Any) -> None:
-    pylo.start_from_scratch([1], task, progress=False)
+    eid = pylo.start_from_scratch([1], task, progress=False)
+    assert pylo.get_state(eid) == ([1], [])  # accepted, and called with the input: it finished
+    assert pylo.get_exceptions(eid) == []
 
 
 def test_invalid_config_on_dask_too(dask_client: Any, store: Path) -> None:
     with pytest.raises(InvalidArgument, match="task_executions_before_flush"):
         Pylo.dask(dask_client, str(store), task_executions_before_flush=0)
+    assert not store.exists()
 
 
 # -- the store ----------------------------------------------------------------------------------
@@ -196,6 +201,7 @@ def test_a_local_folder_with_a_colon_is_still_a_path(tmp_path: Path, monkeypatch
 def test_storage_options_of_the_wrong_type(tmp_path: Path, options: Any, message: str) -> None:
     with pytest.raises(InvalidArgument, match=message):
         Pylo.local_multithread(str(tmp_path / "s"), storage_options=options)
+    assert not (tmp_path / "s").exists()
     with pytest.raises(InvalidArgument, match=message):
         Pylo.local_multithread("s3://bucket/prefix", storage_options=options)
 
@@ -470,3 +476,4 @@ def test_an_unreachable_endpoint_is_one_typed_error_within_the_retry_budget(
 def test_the_retry_budget_is_checked(tmp_path: Path, bad: Any) -> None:
     with pytest.raises(InvalidArgument, match="store_retry_seconds"):
         Pylo.local_multithread(str(tmp_path / "s"), store_retry_seconds=bad)
+    assert not (tmp_path / "s").exists()

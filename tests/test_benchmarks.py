@@ -39,3 +39,14 @@ def test_the_scaling_benchmark_runs_at_small_counts(tmp_path: Any) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "| scaling | 1 worker processes" in proc.stdout and "| scaling | 2 worker processes" in proc.stdout
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.timeout(300)
+def test_the_store_requests_benchmark_runs_with_a_short_window(tmp_path: Any) -> None:
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "benchmarks", "store_requests.py"), "--seconds", "1"],
+        capture_output=True, text=True, timeout=280, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "| local disk | defaults (as before) |" in proc.stdout and "| S3 (moto) | defaults |" in proc.stdout
+    assert os.listdir(tmp_path) == []  # no store or recording left behind

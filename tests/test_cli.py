@@ -195,6 +195,23 @@ def test_run_inspect_resume_on_threads(cwd: Path) -> None:
     assert lines[2].startswith(eid) and lines[2].split()[1:3] == ["failed", "inputs"]
 
 
+def test_run_stops_past_its_tolerance_and_status_says_why(cwd: Path) -> None:
+    result = pylo(cwd, "run", "jobs:fail7", "--inputs", "in.txt", "--threads", "--workers", "1", "--store", "store",
+                  "--max-failures", "2")
+    assert result.returncode == 1, result.stderr
+    eid = only_execution(cwd / "store")
+    why = "over tolerance (gave up: 3 failed inputs, tolerance 2)"
+    assert why in result.stdout and "3 failed" in result.stdout and "0 pending" not in result.stdout
+    status = pylo(cwd, "status", "store", eid).stdout
+    assert why in status and "tolerates 2 failed inputs" in status
+    as_json = json.loads(pylo(cwd, "status", "store", eid, "--json").stdout)
+    assert (as_json["status"], as_json["stopped"], as_json["failed"]) == ("over tolerance", "tolerance", 3)
+    assert as_json["tolerance"] == "2 failed inputs"
+    assert json.loads(pylo(cwd, "ls", "store", "--json").stdout)[0]["reason"] == "gave up: 3 failed inputs, tolerance 2"
+    bad = pylo(cwd, "run", "jobs:fail7", "--inputs", "in.txt", "--threads", "--max-failure-rate", "2")
+    assert bad.returncode == 2 and "--max-failure-rate" in bad.stderr
+
+
 def test_run_reads_json_lines_from_stdin(cwd: Path) -> None:
     lines = [json.dumps({"name": n, "bad": n in ("b", "d")}) for n in "abcde"]
     result = pylo(cwd, "run", "jobs:flagged", "--inputs", "-", "--threads", "--store", "store", "--json",

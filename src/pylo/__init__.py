@@ -11,6 +11,7 @@ from ._ui import html as _html
 from ._core.run import Progress, Run
 from ._core.status import Status
 from ._core.summary import ExceptionKind, ExecutionStatus, Summary, WorkerSummary
+from ._core.tolerance import Stop, StopKind
 from ._core.verify import Problem, VerifyReport
 from .errors import (
     ClusterLost,
@@ -55,6 +56,8 @@ __all__ = [
     "Run",
     "SnapshotError",
     "Status",
+    "Stop",
+    "StopKind",
     "StoreNotFound",
     "StoreNotWritable",
     "StoreUnreachable",
@@ -67,8 +70,8 @@ __all__ = [
 __version__ = "0.1.0"
 
 # Tracebacks, reprs and pickles name the public path (``pylo.Run``), never the private module.
-for _cls in (Config, ExceptionKind, ExceptionRecord, ExecutionStatus, Problem, Progress, Run, Status, Summary,
-             VerifyReport, WorkerSummary):
+for _cls in (Config, ExceptionKind, ExceptionRecord, ExecutionStatus, Problem, Progress, Run, Status, Stop,
+             StopKind, Summary, VerifyReport, WorkerSummary):
     _cls.__module__ = __name__
 del _cls
 

@@ -40,6 +40,31 @@ class Config:
     and the worker goes on with the next attempt (see ``pylo._core.timeout``).
     ``lease_interval`` — seconds between two renewals of a running worker's lease in the store;
     a worker that stopped renewing counts as dead after four intervals (see ``pylo.store._leases``).
+    ``cancel_poll`` — seconds between two looks of a running worker for a cancel asked through the
+    store (from another cluster, the CLI); a cancel from the same Dask cluster or process comes
+    at once, without the store.
+    ``max_failures`` — failed inputs the whole execution tolerates (``None``: no limit); one more
+    and every worker stops, as on a cancel, and the execution says why ("gave up: 101 failed
+    inputs, tolerance 100"). Unlike ``max_worker_failures`` it counts inputs, not attempts, over
+    all the workers. A resume counts its own failures against its own tolerance.
+    ``max_failure_rate`` — the same as a fraction of the execution's inputs, in [0, 1]: judged on
+    the inputs concluded so far once ``MIN_RATE_SAMPLE`` (100) have concluded, and at any time
+    against all of them (see ``pylo._core.tolerance``). With either set, a failed input is
+    flushed at once, and the worker waits for that write before its next input — always with
+    ``max_failures`` (at most ``max_failures`` + one per worker such waits: the run stops there),
+    with a rate only while that worker fails above it. The failed inputs recorded stay within
+    the tolerance plus what was in flight: one per worker, and on Dask those that failed while
+    the stop travelled to the workers, or with a rate those of workers failing below it.
+    ``cancel_grace`` — seconds a cancelled (or stopped) run waits for an input that does not
+    return; then the run ends as cancelled, that input pending, and the thread running it is
+    abandoned with a warning (Python cannot stop a thread; set ``timeout`` to bound every attempt).
+    On Dask the stuck worker's lease is ended then, and the Dask worker's thread stays busy until
+    the call returns.
+
+    ``flush_interval``, ``lease_interval`` and ``cancel_poll`` set how often a worker makes a store
+    request. The defaults here are local disk's; ``Pylo``'s constructors give those not passed
+    the defaults of their store, which on an object store keep a worker under one request every
+    5 s (see ``pylo.store._cadence``: the request budget, and what each period bounds).
 
     Every number must be finite: a bool, NaN or infinity is refused, and so is a duration longer
     than ``MAX_SECONDS`` (``threading.TIMEOUT_MAX``).
@@ -59,6 +84,10 @@ class Config:
     timeout: float | None = None
     store_results: bool = False
     lease_interval: float = 2.0
+    cancel_poll: float = 0.2
+    max_failures: int | None = None
+    max_failure_rate: float | None = None
+    cancel_grace: float = 30.0
 
     def __post_init__(self) -> None:
         if self.number_of_workers is not None:
@@ -77,8 +106,14 @@ class Config:
         _check_float("retry_jitter", self.retry_jitter, minimum=0.0, maximum=1.0)
         _check_float("flush_interval", self.flush_interval, minimum=0.0, positive=True)
         _check_float("lease_interval", self.lease_interval, minimum=0.0, positive=True)
+        _check_float("cancel_poll", self.cancel_poll, minimum=0.0, positive=True)
         if self.timeout is not None:
             _check_float("timeout", self.timeout, minimum=0.0, positive=True)
+        if self.max_failures is not None:
+            _check_int("max_failures", self.max_failures, minimum=0)
+        if self.max_failure_rate is not None:
+            _check_float("max_failure_rate", self.max_failure_rate, minimum=0.0, maximum=1.0)
+        _check_float("cancel_grace", self.cancel_grace, minimum=0.0)
 
     def replace(self, **changes: Any) -> Config:
         """A copy with ``changes`` applied (and validated)."""

@@ -15,7 +15,8 @@ Name this module in the scheduler's http routes and the store in the Dask config
         store: s3://bucket/runs
         storage-options: {}
 
-then open ``http://SCHEDULER:8787/pylo/``. The scheduler imports this module once, when its
+then open ``http://SCHEDULER:8787/pylo/``. Without ``pylo.web.store`` the view shows the store
+the executions use, ``pylo.store`` (and ``pylo.storage-options``): see ``pylo._core.dask_config``. The scheduler imports this module once, when its
 dashboard starts; the store is opened then. Reads are the same as ``pylo serve``: JSON only,
 bounded, read-only. The dashboard has no authentication either: whoever reaches it reads the store.
 """
@@ -50,11 +51,13 @@ class _NotConfigured(tornado.web.RequestHandler):
 
 
 def _build() -> list[tuple[str, Any, dict[str, Any]]]:
-    url = dask.config.get("pylo.web.store", None)
+    web = bool(dask.config.get("pylo.web.store", None))
+    section = "pylo.web" if web else "pylo"  # the executions' own store when the view names none
+    url = dask.config.get(f"{section}.store", None)
     if not url:
-        reason = "no store configured: set pylo.web.store in the Dask config of the scheduler"
+        reason = "no store configured: set pylo.web.store (or pylo.store) in the Dask config of the scheduler"
         return [(rf"{ROOT}(.*)", _NotConfigured, {"reason": reason})]
-    options = dict(dask.config.get("pylo.web.storage-options", None) or {})
+    options = dict(dask.config.get(f"{section}.storage-options", None) or {})
     try:
         store = ViewStore(url, options)
     except PyloError as exc:  # a bad URL, an unreachable store: the dashboard starts all the same

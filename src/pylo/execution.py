@@ -13,10 +13,12 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from ._numbers import count
 from ._core.arguments import check_inputs, check_main_guard, check_one_argument
 from ._core.block import BlockContext
 from ._clock import Clock, SystemClock
 from ._config import Config
+from ._core.dask_config import CONSTRUCTOR_KEYS, OPTION_KEYS, configured, merge
 from ._core.plan import plan_execution
 from ._ui.gave_up import said_here
 from ._ui.progress import follow
@@ -29,13 +31,17 @@ from ._core.rerun import Only, Selector, matcher
 from ._core.results import read_results
 from ._core.state import lineage, read_exceptions, read_state, split_unfinished, unfinished
 from ._core.summary import Summary, summarize
+from ._core.tolerance import Stop, Tolerance, stop_for_error
 from ._core.verify import VerifyReport, remove_stale_temps, verify_execution
 from .backends import Backend
 from .backends._bags import is_bag, plan_bag, results_bag
+from .backends._dask_inputs import dask_inputs, refuse_futures
 from .backends._threads import ThreadBackend
+from .store._cadence import defaults_for
 from .errors import ExecutionClaimed, InvalidArgument, PyloError, StoreUnreachable
 from .store import Claim, ExceptionRecord, Manifest, Store
 from .store._fs import DEFAULT_RETRY_SECONDS
+from .store._stop_record import write_stop
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -43,6 +49,9 @@ if TYPE_CHECKING:
 __all__ = ["Options", "Pylo"]
 
 log = logging.getLogger("pylo")
+
+#: Seconds a run that ended on an unreachable store keeps trying to record why, in the background.
+STOP_RECORD_PATIENCE = 600.0
 
 
 class Options(TypedDict, total=False):
@@ -58,6 +67,10 @@ class Options(TypedDict, total=False):
     timeout: float | None
     store_results: bool
     lease_interval: float
+    cancel_poll: float
+    max_failures: int | None
+    max_failure_rate: float | None
+    cancel_grace: float
 
 
 class Pylo:
@@ -75,36 +88,46 @@ class Pylo:
     @classmethod
     def local_multithread(
         cls,
-        local_store_dir: str | os.PathLike[str],
+        local_store_dir: str | os.PathLike[str] | None = None,
         number_of_workers: int | None = None,
-        max_worker_failures: int = 1000,
-        task_executions_before_flush: int = 1000,
-        store_exceptions: bool = True,
+        max_worker_failures: int | None = None,
+        task_executions_before_flush: int | None = None,
+        store_exceptions: bool | None = None,
         *,
         storage_options: dict[str, Any] | None = None,
-        store_retry_seconds: float = DEFAULT_RETRY_SECONDS,
+        store_retry_seconds: float | None = None,
         clock: Clock | None = None,
         **options: Unpack[Options],
     ) -> Pylo:
         """Workers are threads of this process; the store is any path or fsspec URL.
         ``store_retry_seconds``: how long a failing store operation is retried before
-        ``StoreUnreachable``."""
-        config = _config(number_of_workers, max_worker_failures, task_executions_before_flush, store_exceptions, options)
-        store = Store(local_store_dir, storage_options, retry_for=store_retry_seconds)
+        ``StoreUnreachable`` (default 6.5). ``options``: see ``Config`` — e.g. ``max_failures=100``
+        stops every worker once the run has more failed inputs than that (``run.reason`` and the
+        summary say so), ``cancel_grace`` bounds how long a cancel waits for a stuck input.
+
+        An argument left out (or ``None``) is read from the ``pylo:`` section of the Dask config
+        (YAML or ``DASK_PYLO__…`` variables, see ``pylo._core.dask_config``), else takes pylo's
+        default (``max_worker_failures=1000``, ``task_executions_before_flush=1000``,
+        ``store_exceptions=True``, the rest as in ``Config``). Raises ``InvalidArgument``."""
+        store, config = _settings(
+            local_store_dir, storage_options, store_retry_seconds, number_of_workers=number_of_workers,
+            max_worker_failures=max_worker_failures, task_executions_before_flush=task_executions_before_flush,
+            store_exceptions=store_exceptions, options=options,
+        )
         return cls(store, ThreadBackend(), config, clock=clock)
 
     @classmethod
     def dask(
         cls,
         client: Any,
-        store_url: str | os.PathLike[str],
+        store_url: str | os.PathLike[str] | None = None,
         *,
         storage_options: dict[str, Any] | None = None,
-        store_retry_seconds: float = DEFAULT_RETRY_SECONDS,
+        store_retry_seconds: float | None = None,
         number_of_workers: int | None = None,
-        max_worker_failures: int = 1000,
-        task_executions_before_flush: int = 1000,
-        store_exceptions: bool = True,
+        max_worker_failures: int | None = None,
+        task_executions_before_flush: int | None = None,
+        store_exceptions: bool | None = None,
         resources: dict[str, float] | None = None,
         workers: list[str] | str | None = None,
         **options: Unpack[Options],
@@ -118,14 +141,24 @@ class Pylo:
         the ``dask.annotate`` annotations around a submit apply to every submission of the run,
         resubmissions after a lost worker included. The run belongs to the store: it goes on if
         this client dies, and ``attach`` follows it from any process.
+        Arguments left out are read from the Dask config's ``pylo:`` section, as for
+        ``local_multithread``.
         """
         from .backends._dask import DaskBackend
 
         if client is None:
             check_main_guard()
-        config = _config(number_of_workers, max_worker_failures, task_executions_before_flush, store_exceptions, options)
-        store = Store(store_url, storage_options, retry_for=store_retry_seconds)
+        store, config = _settings(
+            store_url, storage_options, store_retry_seconds, number_of_workers=number_of_workers,
+            max_worker_failures=max_worker_failures, task_executions_before_flush=task_executions_before_flush,
+            store_exceptions=store_exceptions, options=options,
+        )
         return cls(store, DaskBackend(client, resources=resources, workers=workers), config)
+
+    def with_options(self, **options: Any) -> Pylo:
+        """A Pylo on the same store and backend whose executions run with ``options`` changed
+        (e.g. ``max_failures=10``); closing it is closing this one. Raises ``InvalidArgument``."""
+        return type(self)(self.store, self.backend, self.config.replace(**_checked(options)), clock=self._clock)
 
     def close(self) -> None:
         """Release what this Pylo owns (an embedded Dask cluster)."""
@@ -147,18 +180,26 @@ class Pylo:
 
         ``inputs`` may be any iterable, a generator included; it is streamed into the store. A
         ``dask.bag.Bag`` is written by the Dask workers that compute its partitions (one block per
-        partition; on threads, partitions are computed here one at a time).
+        partition; on threads, partitions are computed here one at a time); so is a Dask Series.
+        On Dask, a list of Dask futures (or one future of a list, ``client.compute(...)``) runs
+        over their values, resolved on the workers. A Dask DataFrame (whose iteration yields its
+        column names) or Array is refused with what to pass instead (``df.to_bag(...)``), and so
+        are Dask futures on threads or inside a generator.
         Raises ``InvalidArgument`` (bad task or inputs), ``TaskNotSerializable`` and
         ``InputsFailed`` (a bag partition raised) before any work.
         """
         self._check_task(task)
+        client = getattr(self.backend, "client", None)
+        if not is_bag(inputs):
+            check_inputs(inputs)
+            bag = dask_inputs(inputs, client, self.config.block_size)
+            inputs = refuse_futures(inputs) if bag is None else bag
         if is_bag(inputs):
-            client = getattr(self.backend, "client", None)
             manifest = plan_bag(self.store, inputs, task, self.config, self._workers(), client)
         else:
-            check_inputs(inputs)
             manifest = plan_execution(self.store, inputs, task, self.config, self._workers())
-        log.info("execution %s started: %d inputs, %d workers", manifest.id, manifest.n_inputs, manifest.workers)
+        log.info("execution %s started: %s inputs, %s workers", manifest.id, count(manifest.n_inputs),
+                 count(manifest.workers))
         return self._launch(manifest, task)
 
     def resume(
@@ -182,7 +223,9 @@ class Pylo:
         Raises ``ExecutionClaimed`` while ``execution_id``, or a resume of it, still runs anywhere
         (its workers' leases in the store say so): ``attach`` to it instead. ``force=True`` asks
         that run to stop, waits until its workers have flushed and ended, then resumes from where
-        it got to — so two forced resumes in a row never run an input twice."""
+        it got to — so two forced resumes in a row never run an input twice. Raises
+        ``IncompatibleSnapshot`` when an object of the chain (a worker outcome included) has a
+        format version this pylo does not read."""
         self._check_task(task)
         select = matcher(only)
         if not isinstance(pending, bool):
@@ -196,7 +239,7 @@ class Pylo:
         except BaseException:
             self._release(claims, None)
             raise
-        log.info("execution %s resumed from %s: %d inputs to rerun", manifest.id, parent.id, manifest.n_inputs)
+        log.info("execution %s resumed from %s: %s inputs to rerun", manifest.id, parent.id, count(manifest.n_inputs))
         return self._launch(manifest, task, taken=claims)
 
     def _claim_to_resume(self, parent: Manifest, force: bool) -> tuple[tuple[Claim, ...], Manifest]:
@@ -219,7 +262,10 @@ class Pylo:
                      pending: bool) -> Manifest:
         """Plan the resume of ``parent`` (claimed by this process): the unfinished inputs of its
         lineage that ``select`` and ``pending`` choose rerun; the others are left out, kept."""
-        remove_stale_temps(self.store, lineage(self.store, parent.id))  # its writers are gone: we hold it
+        manifests = lineage(self.store, parent.id)
+        for earlier in manifests:  # an outcome a newer pylo wrote is refused, never guessed at
+            self.store.read_workers(earlier.id)
+        remove_stale_temps(self.store, manifests)  # its writers are gone: we hold it
         left_out: Iterable[Held] = ()
         if select is None and pending:
             items: Iterable[tuple[int, Any]] = unfinished(self.store, parent)
@@ -246,10 +292,11 @@ class Pylo:
     def attach(self, execution_id: str, *, poll: float = 1.0) -> Run:
         """A live handle on an execution that runs elsewhere (another client, a dead kernel's Dask
         workers): ``progress()`` read from the store every ``poll`` s, ``wait()``, ``cancel()``.
-        It ends once no worker of the execution is alive. Raises ``ExecutionNotFound``."""
-        manifest = self.store.read_manifest(execution_id)
-        run = Run(manifest.id, manifest.n_inputs, on_cancel=lambda: self._cancel(manifest.id))
-        run.describe = lambda: self.summary(manifest.id)
+        It ends once no worker of the execution is alive; an execution that has ended already
+        gives a handle that has ended too, with its final counts. ``execution_id`` may be
+        shortened, as everywhere. Raises ``ExecutionNotFound``."""
+        manifest = self.store.read_manifest(self.store.resolve(execution_id))
+        run = self._new_run(manifest)
         attach_run(self.store, manifest, run, poll=poll)
         return run
 
@@ -299,7 +346,7 @@ class Pylo:
     def exceptions_frame(self, execution_id: str, only: Only | None = None) -> Any:
         """The failed attempts as a ``pandas.DataFrame``, one row per attempt: position, input
         (its repr), worker, attempt, type, message, time, first and last traceback line.
-        Needs pandas (``pip install 'pylo-dask[pandas]'``); raises ``ImportError`` without it."""
+        Needs pandas (``pip install 'pylo-dask[dataframe]'``); raises ``ImportError`` without it."""
         return records_frame(self.get_exceptions(execution_id, only))
 
     def get_results(self, execution_id: str) -> Iterator[tuple[Any, Any]]:
@@ -394,9 +441,7 @@ class Pylo:
             except asyncio.CancelledError:  # the awaiting task was cancelled: so is the run
                 run.cancel()
                 raise
-        p = run.progress()
-        log.info("execution %s %s: %d finished, %d failed, %d pending of %d",
-                 eid, run.status.value, p.finished, p.failed, p.pending, p.total)
+        _log_end(run)
         return eid
 
     # -- helpers -------------------------------------------------------------------------------
@@ -419,16 +464,66 @@ class Pylo:
             self._release(taken, None)
             raise
         ctx = BlockContext(self.store, manifest.id, task, self.config, self._clock)
-        run = Run(manifest.id, manifest.n_inputs, on_cancel=lambda: self._cancel(manifest.id))
-        run.describe = lambda: self.summary(manifest.id)
+        run = self._new_run(manifest)
         self._local.launched = run
         try:
-            self.backend.launch(ctx, manifest, run, lambda error: self._release(claims, error))
+            self.backend.launch(ctx, manifest, run, lambda error: self._end(run, claims, error))
         except BaseException:
             if run.status is Status.PENDING:  # the backend never took the run over: nobody else will
                 self._release(claims, None)
             raise
         return run
+
+    def _new_run(self, manifest: Manifest) -> Run:
+        """The handle of ``manifest``'s execution (on Dask also a Dask future of its end), stopped
+        past the tolerance its manifest records (an attached run is held to the tolerance it was
+        started with)."""
+        eid, config = manifest.id, manifest.config
+        client = getattr(self.backend, "client", None)
+        on_cancel = functools.partial(self._cancel, eid)
+        on_stop = functools.partial(self._stop_for, eid)
+        if client is None:
+            run = Run(eid, manifest.n_inputs, on_cancel=on_cancel, on_stop=on_stop)
+        else:
+            from .backends._dask_run import DaskRun
+
+            run = DaskRun(client, eid, manifest.n_inputs, on_cancel=on_cancel, on_stop=on_stop)
+        run.describe = functools.partial(self.summary, eid)
+        run.tolerate(Tolerance(config.max_failures, config.max_failure_rate, manifest.n_inputs))
+        return run
+
+    def _stop_for(self, eid: str, stop: Stop) -> None:
+        """Record why ``eid`` stops, then ask its workers to stop (a reader that sees them
+        stopped finds the reason already there)."""
+        write_stop(self.store, eid, stop)
+        self._cancel(eid)
+
+    def _end(self, run: Run, claims: tuple[Claim, ...], error: BaseException | None) -> None:
+        """The run ended: record what interrupted it, then release its claims. An unreachable
+        store takes the record once it is back, from a thread of its own: the run settles now."""
+        stop = stop_for_error(error)
+        if stop is not None and run.stopped_by is None:
+            if isinstance(error, StoreUnreachable):
+                threading.Thread(target=self._record_when_back, args=(run.id, stop),
+                                 name=f"pylo-{run.id}-record-stop", daemon=True).start()
+            else:
+                self._record_stop(run.id, stop)
+        self._release(claims, error)
+
+    def _record_stop(self, eid: str, stop: Stop) -> bool:
+        try:
+            write_stop(self.store, eid, stop)  # False: a reason stood already, which is as good
+            return True
+        except PyloError:
+            log.warning("execution %s: could not record that it stopped (%s)", eid, stop.message)
+            return False
+
+    def _record_when_back(self, eid: str, stop: Stop) -> None:
+        """Try to record ``stop`` for up to ``STOP_RECORD_PATIENCE`` seconds (each try waits
+        through the store's own retries); until then readers call the run interrupted anyway."""
+        deadline = self._clock.monotonic() + STOP_RECORD_PATIENCE
+        while not self._record_stop(eid, stop) and self._clock.monotonic() < deadline:
+            self._clock.sleep(1.0)
 
     def _release(self, claims: tuple[Claim, ...], error: BaseException | None) -> None:
         for claim in claims:
@@ -460,9 +555,7 @@ class Pylo:
             gave_up = self._gave_up(eid)
             if bar is not None and gave_up:
                 bar.show_gave_up(len(gave_up))
-        p = run.progress()
-        log.info("execution %s %s: %d finished, %d failed, %d pending of %d",
-                 eid, run.status.value, p.finished, p.failed, p.pending, p.total)
+        _log_end(run)
         self._warn_gave_up(eid, [w for w in gave_up if not said_here(eid, w)])
         return eid
 
@@ -491,6 +584,12 @@ class Pylo:
         cancel_queued = getattr(self.backend, "cancel_queued", None)
         if cancel_queued is not None:  # Dask: what has not started is cancelled there at once
             cancel_queued(execution_id)
+
+
+def _log_end(run: Run) -> None:
+    p = run.progress()
+    log.info("execution %s %s: %s finished, %s failed, %s pending of %s",
+             run.id, run.status.value, count(p.finished), count(p.failed), count(p.pending), count(p.total))
 
 
 async def _launch_async(start: Callable[[], Run]) -> Run:
@@ -530,21 +629,32 @@ class _Positions:
         return self._queue.popleft()
 
 
-def _config(
-    number_of_workers: int | None,
-    max_worker_failures: int,
-    task_executions_before_flush: int,
-    store_exceptions: bool,
+def _settings(
+    store: str | os.PathLike[str] | None,
+    storage_options: dict[str, Any] | None,
+    store_retry_seconds: float | None,
+    *,
     options: dict[str, Any] | Options,
-) -> Config:
-    """The Config of both constructors: the original pylo's four values plus the keyword-only options."""
-    return Config(
-        number_of_workers=number_of_workers,
-        max_worker_failures=max_worker_failures,
-        task_executions_before_flush=task_executions_before_flush,
-        store_exceptions=store_exceptions,
-        **_checked(options),
-    )
+    **named: Any,
+) -> tuple[Store, Config]:
+    """The store and Config of both constructors: the arguments given, then the Dask config's
+    ``pylo:`` section, then pylo's defaults."""
+    explicit = {"store": store, "storage_options": storage_options, "store_retry_seconds": store_retry_seconds,
+                **named, **_checked(options)}
+    merged = merge(explicit, configured((*CONSTRUCTOR_KEYS, *OPTION_KEYS)))
+    url = merged.pop("store", None)
+    if url is None:
+        raise InvalidArgument("store must be a path or an fsspec URL, got None: pass one, or set pylo.store in "
+                              "the Dask config (e.g. DASK_PYLO__STORE=s3://bucket/runs)")
+    opened = Store(url, merged.pop("storage_options", None),
+                   retry_for=merged.pop("store_retry_seconds", DEFAULT_RETRY_SECONDS))
+    return opened, _store_cadence(Config(**merged), opened, merged)
+
+
+def _store_cadence(config: Config, store: Store, given: dict[str, Any]) -> Config:
+    """``config`` with the store's own request cadence for the periods the caller did not give:
+    on an object store, at most one request every 5 s per worker (see ``pylo.store._cadence``)."""
+    return config.replace(**defaults_for(store.files.local, given))
 
 
 #: The constructors' named keyword arguments, listed with ``Options`` when a name is unknown.

@@ -560,3 +560,29 @@ def test_submit_async_starts_the_engine_it_needs() -> None:
         assert asyncio.run(main()) == 7
     finally:
         eng.stop()
+
+
+def test_an_engine_has_a_loop_from_its_first_start_on(manual_clock: ManualClock) -> None:
+    engine = Engine(clock=manual_clock)
+    with pytest.raises(InvalidStateError, match="never started"):
+        _ = engine.loop
+    with engine:
+        loop = engine.loop
+        assert loop.is_running() and engine.clock is manual_clock
+    assert engine.loop is loop and loop.is_closed()  # the loop of its latest start, closed
+
+
+def test_an_engine_runs_the_loop_it_was_given_before_its_start() -> None:
+    engine = Engine()
+    given = asyncio.new_event_loop()
+    engine.loop = given  # executor-engine's way
+    with engine:
+        assert engine.loop is given and given.is_running()
+        assert engine.submit(LocalJob(engine_tasks.add, (1, 2))).result(60) == 3
+        late = asyncio.new_event_loop()
+        with pytest.raises(InvalidStateError, match="only before it starts"):
+            engine.loop = late
+        late.close()
+    assert given.is_closed()
+    with engine:  # a stopped engine starts again, on a loop of its own
+        assert engine.loop is not given and engine.loop.is_running()

@@ -32,8 +32,9 @@ def _steps(count: WorkerCount, steps: str) -> list[bool]:
         (2, "qteqq", [True, False, True], 2, 2, 2),  # two back to back: a second worker
         (2, "qtq", [True, True], 2, 1, 1),  # the only worker is busy: a second one
         (2, "qtqq", [True, True, False], 2, 1, 2),  # full: the task waits
-        # the reviewer's case: a task queued while full, taken by a worker that ended its own,
-        # then the other busy worker is detached: the next task needs (and gets) a new worker
+        # a task queued while full, taken by a worker that ended its own, then the other busy
+        # worker is detached: the next task needs (and gets) a new worker. Counting the worker
+        # that took the queued task as free once made that next task wait for ever.
         (2, "qtqqtetl", [True, True, False, False], 1, 0, 0),
         (2, "qtqqtetlq", [True, True, False, False, True], 2, 1, 1),
         (1, "qtlq", [True, False, True], 1, 1, 1),  # a detached worker's place is refilled

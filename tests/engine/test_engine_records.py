@@ -175,3 +175,20 @@ def test_the_record_writer_logs_a_failed_write_and_drops_writes_once_muted(
     writer.write(record_of(first), None)  # fails on the writer's thread: logged, not raised
     writer.shutdown()
     assert f"could not write the record of job {first.id}" in caplog.text
+
+
+def test_the_record_writer_logs_a_bug_as_one_not_as_a_refused_write(
+    tmp_path: Any, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pylo.engine._job_records import RecordStore, RecordWriter, record_of
+
+    def planted(*args: Any) -> None:
+        raise KeyError("a planted bug")
+
+    records = RecordStore(tmp_path / "store")
+    monkeypatch.setattr(records, "write", planted)
+    writer = RecordWriter(records)
+    writer.write(record_of(ThreadJob(engine_tasks.add, (1, 2))), None)
+    writer.shutdown()
+    assert "writing a job record failed unexpectedly" in caplog.text and "a planted bug" in caplog.text
+    assert "could not write the record" not in caplog.text

@@ -111,3 +111,20 @@ def fails_loudly(size: int, x: int) -> None:
 def gated_with_payload(payload: bytes, log_dir: str, gate_dir: str, gates: Collection[int], x: int) -> None:
     """``gated``, as a task whose closure carries ``payload``."""
     gated(log_dir, gate_dir, gates, x)
+
+
+def timed(log_dir: str, seconds: float, x: int) -> None:
+    """Log the call with the wall-clock time it started, then work for ``seconds`` (a slow task)."""
+    with open(os.path.join(log_dir, f"starts-{os.getpid()}.log"), "a") as fh:
+        fh.write(f"{x} {time.time()!r}\n")
+    time.sleep(seconds)
+
+
+def last_start(log_dir: str) -> float:
+    """The wall-clock time the last ``timed`` call started (0 when none did)."""
+    times = [0.0]
+    for name in os.listdir(log_dir):
+        if name.startswith("starts-"):
+            with open(os.path.join(log_dir, name)) as fh:
+                times += [float(line.split()[1]) for line in fh]
+    return max(times)

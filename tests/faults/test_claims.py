@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 import tasks
+from buckets import bucket_spec
 from clocks import ManualClock
 from _support import kill_group, python, start_gated_client, wait_for
 from pylo import Config, ExecutionClaimed, Pylo
@@ -27,12 +28,9 @@ pytestmark = pytest.mark.slow
 CLAIMERS = 4
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=["local", "s3", "gcs", "azure"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, dict[str, Any]]:
-    if request.param == "local":
-        return str(tmp_path / "store"), {}
-    server = request.getfixturevalue("moto_server")
-    return f"s3://{server.new_bucket()}/store", server.options()
+    return bucket_spec(request, request.param, tmp_path)
 
 
 def test_of_clients_racing_for_a_claim_exactly_one_wins(store_url: tuple[str, dict[str, Any]], tmp_path: Path) -> None:

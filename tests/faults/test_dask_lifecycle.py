@@ -16,7 +16,8 @@ import pytest
 import fault_tasks
 import tasks
 from _support import wait_for, wait_flushed
-from pylo import ClusterLost, Pylo, PyloError, Status
+from pylo import ClusterLost, ExecutionStatus, Pylo, PyloError, Status
+from pylo._ui import cli_text
 
 pytestmark = pytest.mark.slow
 
@@ -86,6 +87,12 @@ def test_a_lost_scheduler_raises_cluster_lost_with_dask_reason(external_cluster:
         with pytest.raises(ClusterLost, match=r"cluster was lost \(.+\).*start_from_past_execution") as info:
             run.wait(120)
         assert isinstance(info.value, PyloError) and run.status is Status.FAILED
+        # Every view says what happened, not "cancelled": the run, the store, ``pylo status``.
+        assert run.reason == "cluster lost: interrupted, resumable"
+        summary = pylo.summary(run.id)
+        assert (summary.stopped, summary.reason) == ("cluster lost", run.reason)
+        assert summary.status is not ExecutionStatus.CANCELLED
+        assert f"({run.reason})" in cli_text.summary(summary).splitlines()[0]
     finally:
         (gates / "open-2").touch()
         pylo.close()

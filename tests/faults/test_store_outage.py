@@ -16,7 +16,7 @@ import pytest
 import fault_tasks
 import tasks
 from _support import Ledger, TcpProxy, reruns, wait_for
-from pylo import Pylo, StoreUnreachable
+from pylo import ExecutionStatus, Pylo, Status, StoreUnreachable
 from pylo._core.background_writes import BackgroundWrites
 from pylo._core.block import COALESCE_WINDOWS
 
@@ -98,6 +98,19 @@ def _open_gates(gates: Path) -> None:
         (gates / f"open-{x}").touch()
 
 
+def _says_interrupted(pylo: Pylo, run: Any) -> None:
+    """The run, the summary and ``pylo status`` say the run was interrupted, never "cancelled":
+    nobody asked it to stop."""
+    assert run.status is Status.FAILED and run.reason == "store unreachable: interrupted, resumable"
+    summary = pylo.summary(run.id)
+    assert summary.status is ExecutionStatus.INTERRUPTED and not summary.running, summary
+    assert "interrupted, resumable" in (summary.reason or ""), summary
+    assert str(summary).splitlines()[0].startswith(f"execution {run.id}: interrupted (")
+    # The client records why once the store is back, and from then on every reader says it.
+    wait_for(lambda: pylo.summary(run.id).stopped == "store unreachable", "the record of the interruption")
+    assert pylo.summary(run.id).reason == "store unreachable: interrupted, resumable"
+
+
 def test_a_short_outage_is_ridden_out(moto_server: Any, s3_proxy: TcpProxy, tmp_path: Path,
                                        retries: _Retries, ledger: Ledger) -> None:
     pylo, _, _ = _pylo(moto_server, s3_proxy)
@@ -122,6 +135,7 @@ def test_a_long_outage_fails_clearly_and_a_resume_finishes(moto_server: Any, s3_
     with pytest.raises(StoreUnreachable, match="store 's3://"):
         run.wait(timeout=90)
     s3_proxy.start()
+    _says_interrupted(pylo, run)
     finished, unfinished = pylo.get_state(run.id)
     assert set(flushed) <= set(finished) and unfinished  # nothing flushed is forgotten
     resumed = pylo.start_from_past_execution(run.id, functools.partial(tasks.log_call, str(calls)))
@@ -151,6 +165,7 @@ def test_a_long_outage_on_dask_fails_clearly_and_a_resume_finishes(
     with pytest.raises(StoreUnreachable, match="store 's3://"):
         run.wait(timeout=90)
     s3_proxy.start()
+    _says_interrupted(pylo, run)
     finished, unfinished = pylo.get_state(run.id)
     assert set(flushed) <= set(finished) and unfinished
     resumed = pylo.start_from_past_execution(run.id, functools.partial(tasks.log_call, str(calls)), progress=False)

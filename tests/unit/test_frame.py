@@ -11,7 +11,7 @@ from pylo._core.frame import records_frame, traceback_ends
 
 def test_without_pandas_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "pandas", None)  # what an environment without pandas sees
-    with pytest.raises(ImportError, match=r"pip install 'pylo-dask\[pandas\]'"):
+    with pytest.raises(ImportError, match=r"pip install 'pylo-dask\[dataframe\]'"):
         records_frame([])
 
 

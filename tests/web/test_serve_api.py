@@ -316,3 +316,16 @@ def test_a_dashboard_link_recorded_in_the_manifest(tmp_path: Any, serve: Any, li
     assert view.json(f"/api/executions/{eid}")["dashboard"] == (link if shown else None)
     page = view.get(f"/executions/{eid}")[1].decode()
     assert ("Dask dashboard" in page) is shown
+
+
+def test_the_view_says_why_a_run_stopped_past_its_tolerance(tmp_path: Any, serve: Any) -> None:
+    pylo = Pylo.local_multithread(str(tmp_path / "s"), number_of_workers=1, block_size=10, max_failures=2)
+    eid = pylo.start_from_scratch(range(40), tasks.fail_multiples_of_7, progress=False)
+    view = serve(str(tmp_path / "s"))
+    why = "gave up: 3 failed inputs, tolerance 2"
+    [row] = view.json("/api/executions")["executions"]
+    assert (row["status"], row["reason"]) == ("over_tolerance", why)
+    detail = view.json(f"/api/executions/{eid}")
+    assert (detail["reason"], detail["tolerance"]) == (why, "2 failed inputs")
+    status, body, _ = view.get(f"/executions/{eid}")
+    assert status == 200 and why in body.decode() and "over tolerance" in body.decode()

@@ -53,3 +53,15 @@ def test_the_dashboard_says_when_no_store_is_configured() -> None:
             urllib.request.urlopen(f"http://127.0.0.1:{cluster.scheduler.http_server.port}/pylo/")
         with answer.value:  # an HTTPError keeps its response open: its socket would leak
             assert answer.value.code == 503 and b"set pylo.web.store" in answer.value.read()
+
+
+@pytest.mark.slow
+def test_the_dashboard_falls_back_to_the_executions_store(tmp_path: Any) -> None:
+    """One ``pylo.store`` in the Dask config serves both the executions and the dashboard."""
+    url = str(tmp_path / "store")
+    with dask.config.set({"pylo.store": url}):
+        eid = Pylo.local_multithread(number_of_workers=1).start_from_scratch(range(3), tasks.noop, progress=False)
+    with _cluster_with_pylo_routes({"pylo.web.store": None, "pylo.store": url}) as cluster:
+        base = f"http://127.0.0.1:{cluster.scheduler.http_server.port}/pylo"
+        with urllib.request.urlopen(f"{base}/api/executions") as reply:
+            assert [r["id"] for r in json.load(reply)["executions"]] == [eid]

@@ -22,27 +22,35 @@ log = logging.getLogger(__name__)
 
 
 def attach_run(store: Store, manifest: Manifest, run: Run, *, poll: float) -> None:
-    """Start following ``manifest``'s execution on ``run``; returns at once."""
+    """Start following ``manifest``'s execution on ``run``. The first look is made here, so that
+    an execution that has ended gives a run that has ended (never one that says "running");
+    a running one is followed on a thread, and this returns at once."""
     run.start()
-    threading.Thread(target=_follow, args=(store, manifest, run, poll), daemon=True,
-                     name=f"pylo-{manifest.id}-attached").start()
+    if _look(store, manifest, run):
+        threading.Thread(target=_follow, args=(store, manifest, run, poll), daemon=True,
+                         name=f"pylo-{manifest.id}-attached").start()
 
 
 def _follow(store: Store, manifest: Manifest, run: Run, poll: float) -> None:
     stopped = threading.Event()
-    error: BaseException | None = None
+    while not stopped.wait(poll) and _look(store, manifest, run):
+        pass
+
+
+def _look(store: Store, manifest: Manifest, run: Run) -> bool:
+    """Refresh the counts; settle ``run`` and return ``False`` once the execution has ended."""
     try:
-        while True:
-            running = store.is_running(manifest.id)  # before the counts: they are then final
-            _refresh(run)
-            if not running:
-                break
-            stopped.wait(poll)
+        running = store.is_running(manifest.id)  # before the counts: they are then final
+        _refresh(run)
+        if running:
+            return True
         if store.cancel_requested(manifest.id) and not run.cancel_requested:
             run.note_cancelled()
     except PyloError as exc:
-        error = exc
-    run.settle(error)
+        run.settle(exc)
+        return False
+    run.settle()
+    return False
 
 
 def _refresh(run: Run) -> None:

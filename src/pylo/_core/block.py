@@ -26,6 +26,7 @@ from .clock import Clock, SystemClock
 from .config import Config
 from .decide import RetryPolicy, WorkerTally, gives_up, next_stride
 from .timeout import TimedCalls
+from .tolerance import waits_for_failure
 from .background_writes import BackgroundWrites
 from ..errors import PyloError, StoreUnreachable
 from ..store import BlockInfo, BlockState, Segment, Store, record_failure
@@ -162,6 +163,10 @@ class _BlockRun:
         if cfg.store_results:
             self.call = keeping_results(self.call, self.results)
         self.max_failures = cfg.max_worker_failures
+        # With a tolerance for the whole run, a failed input is handed to the writer at once, so
+        # the client counts it within one write; the worker waits for that write when the run
+        # may be near its end (see ``_tolerance_stop``).
+        self.tolerant = cfg.max_failures is not None or cfg.max_failure_rate is not None
         self.keep_records = cfg.store_exceptions
         self.rng = random.Random()
         # What changed since the last flush.
@@ -246,9 +251,11 @@ class _BlockRun:
                     since += self._failed(pos, value, exc)
                     if self.gave_up or self.stopped:
                         return
-                    if self.record_bytes >= RECORDS_FLUSH_BYTES:
+                    if self.record_bytes >= RECORDS_FLUSH_BYTES or (self.tolerant and self.failed):
                         self.since, since = self.since + since, 0
                         self.flush(coalesce=True)
+                        if self.tolerant and self._tolerance_stop():
+                            return
                 except BaseException as exc:
                     if os.getpid() != self.pid:
                         _exit_forked_child(exc)
@@ -305,6 +312,14 @@ class _BlockRun:
             self.finished.append(pos)
             self.retried.append((pos, attempt))
             return attempt
+
+    def _tolerance_stop(self) -> bool:
+        """Wait until the failure just handed over is written, when ``waits_for_failure`` says
+        so (the client counts it against the run's tolerance as it is reported); then say
+        whether the run was stopped meanwhile."""
+        if waits_for_failure(self.ctx.config, self.tally.failed, self.tally.finished + self.tally.failed):
+            self.out.wait_below(1, RECORDS_FLUSH_BYTES)
+        return self.stop()
 
     def _pause(self, seconds: float) -> bool:
         """Wait before a retry, asking ``stop()`` between short slices; ``False`` if stopped."""

@@ -44,8 +44,8 @@ def lease_name(worker: int) -> str:
 
 
 def cancel_poll(ctx: BlockContext) -> float:
-    """Seconds between two looks for the cancel marker: one GET each; rarer on object stores."""
-    return 0.2 if ctx.store.files.local else 1.0
+    """Seconds between two looks for the cancel marker: one GET each (see ``pylo.store._cadence``)."""
+    return ctx.config.cancel_poll
 
 
 def run_worker(
@@ -78,7 +78,7 @@ def run_worker(
     if rerun:
         first, tally = _skip_concluded(ctx, source.mine(), tally)
     beat = Heartbeat(ctx.store, ctx.execution, lease_name(worker), interval=ctx.config.lease_interval,
-                     poll=cancel_poll(ctx)).start()
+                     poll=cancel_poll(ctx), grace=ctx.config.cancel_grace).start()
 
     def stopped() -> bool:  # read between inputs: a flag, no I/O
         return stop() or beat.cancelled

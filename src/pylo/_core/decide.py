@@ -6,8 +6,13 @@ No I/O and no Dask here: the block runner (``_block.py``) asks, then acts on the
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from .config import Config
+
+if TYPE_CHECKING:
+    from ..store import BlockState
 
 __all__ = ["CLOCK_READ_INTERVAL", "RetryPolicy", "WorkerTally", "gives_up", "next_stride"]
 
@@ -80,3 +85,11 @@ class WorkerTally:
     def add(self, **deltas: int) -> WorkerTally:
         """A tally with each named count increased by its delta."""
         return dataclasses.replace(self, **{k: getattr(self, k) + v for k, v in deltas.items()})
+
+    @classmethod
+    def of_blocks(cls, worker: int, states: Iterable[BlockState], lost_blocks: tuple[int, ...] = ()) -> WorkerTally:
+        """The tally of a worker that will never say its own (cancelled while queued, abandoned
+        in a hung call, died with its Dask worker), from what its blocks' segments say."""
+        states = list(states)
+        return cls(worker=worker, lost_blocks=lost_blocks, finished=sum(len(b.finished) for b in states),
+                   failed=sum(len(b.failed) for b in states), failed_attempts=sum(b.failed_attempts for b in states))

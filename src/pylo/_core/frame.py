@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from .._extras import require
 from ..store import ExceptionRecord
 from ..store._results import short_repr
 
@@ -16,12 +17,7 @@ COLUMNS = ("position", "input", "worker", "attempt", "type", "message", "time", 
 def records_frame(records: Iterable[ExceptionRecord]) -> Any:
     """One row per failed attempt, in the records' order (input order). Raises ``ImportError``
     naming the extra to install when pandas is missing."""
-    try:
-        import pandas as pd
-    except ImportError as exc:
-        raise ImportError(
-            "exceptions_frame needs pandas, an optional dependency: pip install 'pylo-dask[pandas]'"
-        ) from exc
+    pd = require("pandas", "exceptions_frame")
     rows = []
     for rec in records:
         first, last = traceback_ends(rec.traceback)

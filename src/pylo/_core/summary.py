@@ -11,10 +11,13 @@ import shlex
 from collections.abc import Iterable
 from typing import Any
 
+from .._numbers import count
 from ..errors import SnapshotError
 from ..store import BlockInfo, BlockState, Manifest, Store
 from ..store._takes import holders
 from .state import lineage
+from .tolerance import Stop, StopKind, Tolerance, ending
+from ..store._stop_record import read_stop
 
 __all__ = ["ExceptionKind", "ExecutionStatus", "Summary", "WorkerSummary", "execution_status", "group_records",
            "summarize"]
@@ -30,6 +33,8 @@ class ExecutionStatus(str, enum.Enum):
     FAILED_INPUTS = "failed inputs"  # every worker ended, some inputs failed for good
     CANCELLED = "cancelled"  # stopped on request, inputs left unfinished
     GAVE_UP = "gave up"  # a worker used up its failure budget, inputs left unfinished
+    HELD_BACK = "held back"  # every worker ended; the inputs a resume's only= left out wait, by choice
+    OVER_TOLERANCE = "over tolerance"  # more failed inputs than the execution tolerates: all stopped
 
     def __str__(self) -> str:
         return self.value
@@ -82,6 +87,10 @@ class Summary:
     store: str | None = None
     running: bool = False  # a live client holds the execution's claim
     untaken: int = 0  # pending inputs of blocks no worker took
+    held_back: int = 0  # inputs a resume with only= left out: unfinished by choice, in no worker's blocks
+    stopped: str | None = None  # why it stopped early (a ``StopKind`` value), see ``reason``
+    reason: str | None = None  # that in words: "gave up: 101 failed inputs, tolerance 100"
+    tolerance: str | None = None  # the failed inputs the execution tolerates, in words
 
     @property
     def unfinished(self) -> int:
@@ -114,21 +123,22 @@ class Summary:
 
     def __str__(self) -> str:
         lines = [
-            f"execution {self.execution_id}: {self.status}" + (f" (resumed from {self.parent})" if self.parent else ""),
-            f"  {self.finished} finished ({self.inherited} inherited), {self.failed} failed, "
-            f"{self.pending} pending, of {self.total}",
+            f"execution {self.execution_id}: {self.status}" + (f" ({self.reason})" if self.reason else "")
+            + (f" (resumed from {self.parent})" if self.parent else ""),
+            f"  {count(self.finished)} finished ({count(self.inherited)} inherited), {count(self.failed)} failed, "
+            f"{count(self.pending)} pending, of {count(self.total)}",
         ]
         for w in self.workers:
             flag = "  GAVE UP" if w.gave_up else ("  left the cluster" if w.left else "")
             lines.append(
-                f"  worker {w.worker}: {w.finished} finished, {w.failed} failed, {w.pending} pending, "
-                f"budget left {w.budget_left}{flag}"
+                f"  worker {w.worker}: {count(w.finished)} finished, {count(w.failed)} failed, "
+                f"{count(w.pending)} pending, budget left {count(w.budget_left)}{flag}"
             )
         if self.untaken:
             lines.append(f"  {self.untaken} pending in blocks no worker took")
         if self.top_exceptions:
             lines.append(
-                "  exceptions: " + ", ".join(f"{k.attempts} x {k.type}" for k in self.top_exceptions)
+                "  exceptions: " + ", ".join(f"{count(k.attempts)} x {k.type}" for k in self.top_exceptions)
             )
         return "\n".join(lines)
 
@@ -140,13 +150,17 @@ def execution_status(s: Summary) -> ExecutionStatus:
         return ExecutionStatus.RUNNING if s.running else ExecutionStatus.INTERRUPTED
     if not s.unfinished:
         return ExecutionStatus.FINISHED
+    if s.stopped is not None:  # the recorded reason outranks what the workers' outcomes suggest
+        return ExecutionStatus.OVER_TOLERANCE if s.stopped == StopKind.TOLERANCE else ExecutionStatus.INTERRUPTED
     if any(w.cancelled for w in s.workers):
         return ExecutionStatus.CANCELLED
     if s.gave_up:
         return ExecutionStatus.GAVE_UP
-    if s.pending:  # every worker ended, yet inputs never ran (a block lost with its Dask workers, or
-        # blocks nobody took: every worker left the cluster)
+    if s.pending > s.held_back:  # every worker ended, yet inputs never ran (a block lost with its Dask
+        # workers, or blocks nobody took: every worker left the cluster)
         return ExecutionStatus.INTERRUPTED
+    if s.held_back:
+        return ExecutionStatus.HELD_BACK
     return ExecutionStatus.FAILED_INPUTS
 
 
@@ -187,6 +201,8 @@ def summarize(store: Store, eid: str, *, top: int = 5) -> Summary:
     untaken = sum(b.count - len(states[b.block].finished) - len(states[b.block].failed)
                   for b in manifest.blocks if not b.held and b.block not in taken)
     complete = all(w.worker in outcomes for w in workers)
+    running = not complete and _alive(store, eid)
+    stop = _stopped(store, eid, list(workers), abandoned=not complete and not running)
     return Summary(
         execution_id=eid,
         parent=manifest.parent,
@@ -201,8 +217,12 @@ def summarize(store: Store, eid: str, *, top: int = 5) -> Summary:
         complete=complete,
         top_exceptions=tuple(group_records(store.read_records(manifest))[:top]) if top > 0 else (),
         store=store.url,
-        running=not complete and _alive(store, eid),
+        running=running,
         untaken=untaken,
+        held_back=sum(b.count for b in manifest.blocks if b.held),
+        stopped=None if stop is None else stop.kind.value,
+        reason=None if stop is None else stop.message,
+        tolerance=Tolerance(manifest.config.max_failures, manifest.config.max_failure_rate).describe(),
     )
 
 
@@ -241,6 +261,15 @@ def _worker_summary(w: int, blocks: list[BlockInfo], states: dict[int, BlockStat
         holding=holding,
         left=outcome.get("left") is True,
     )
+
+
+def _stopped(store: Store, eid: str, workers: list[WorkerSummary], *, abandoned: bool) -> Stop | None:
+    """Why ``eid`` stopped early: the cancel marker is read only when workers stopped as on a
+    cancel and no reason was recorded (one GET)."""
+    recorded = read_stop(store, eid)
+    cancelled = any(w.cancelled for w in workers)
+    asked = recorded is not None or not cancelled or store.cancel_requested(eid)
+    return ending(recorded, workers_cancelled=cancelled, cancel_requested=asked, abandoned=abandoned)
 
 
 def _alive(store: Store, eid: str) -> bool:

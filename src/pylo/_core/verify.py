@@ -20,6 +20,7 @@ from ..store._input_packs import decode_pack
 from ..store._layout import MAX_JSON_BYTES, MAX_RECORDS_BYTES, MAX_SMALL_BYTES
 from ..store._results import decode_results
 from ..store._segments import _load_json, check_version, decode_segment
+from ..store._stop_record import read_stop
 
 __all__ = ["STALE_TEMP_SECONDS", "Problem", "VerifyReport", "remove_stale_temps", "verify_execution"]
 
@@ -143,6 +144,8 @@ class _Checker:
                 self._check(path, functools.partial(_check_object, store, manifest, base, path, decode, limit))
         for path in store.files.find(layout.workers_dir(manifest.id)):
             self._check(path, functools.partial(_check_worker, store, path))
+        if store.files.exists(layout.stopped(manifest.id)):
+            self._check(layout.stopped(manifest.id), functools.partial(read_stop, store, manifest.id))
 
 
 def _segment_check(manifest: Manifest) -> Callable[[bytes, str], object]:

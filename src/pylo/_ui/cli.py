@@ -105,6 +105,8 @@ def _runner_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--scheduler", metavar="ADDRESS", help="Dask scheduler to use (default: a local cluster started for this command)."),
         click.option("--threads", is_flag=True, help="Run on threads of this process, without Dask."),
         click.option("--max-worker-failures", type=click.IntRange(min=0), default=1000, show_default=True, help="Failed attempts a worker tolerates before it gives up."),
+        click.option("--max-failures", type=click.IntRange(min=0), help="Failed inputs the whole execution tolerates; one more and every worker stops (default: no limit)."),
+        click.option("--max-failure-rate", type=click.FloatRange(0, 1), metavar="FRACTION", help="The same as a fraction of the inputs, e.g. 0.01 (judged once 100 inputs have concluded)."),
         click.option("--retries", type=click.IntRange(min=0), default=0, show_default=True, help="Extra attempts per input."),
         click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds an attempt may take before it counts as failed."),
         click.option("--block-size", type=click.IntRange(min=1), default=10_000, show_default=True, help="Inputs per block (the unit of storage, progress and rerun)."),
@@ -145,6 +147,7 @@ def _pylo(store: str, opts: dict[str, Any]) -> Iterator[Any]:
         number_of_workers=opts["workers"], max_worker_failures=opts["max_worker_failures"],
         task_executions_before_flush=opts["flush"], retries=opts["retries"], timeout=opts["timeout"],
         block_size=opts["block_size"], store_results=opts.get("store_results", False),
+        max_failures=opts["max_failures"], max_failure_rate=opts["max_failure_rate"],
     )
     Config(**config)  # a bad value (--timeout inf) is a usage error before any cluster starts
     if opts["threads"]:

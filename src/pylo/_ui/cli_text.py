@@ -4,10 +4,12 @@ manifests, raw exception records). Nothing here unpickles anything."""
 from __future__ import annotations
 
 import dataclasses
+import shlex
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .._core.summary import Summary, summarize
+from .._core.summary import ExecutionStatus, Summary, summarize
+from .._numbers import count
 from ..errors import PyloError
 from ..store import Store
 
@@ -16,24 +18,46 @@ __all__ = ["ExceptionGroup", "exception_groups", "exceptions", "ls_row", "ls_tab
 
 def summary(s: Summary, *, workers: bool = False) -> str:
     """The summary as text; with ``workers``, a table of workers with gave-up flags and times."""
-    lines = [f"execution {s.execution_id}: {s.status}" + (f" (resumed from {s.parent})" if s.parent else "")]
-    lines.append(f"  task {s.task}, created {s.created}")
+    lines = [f"execution {s.execution_id}: {s.status}" + (f" ({s.reason})" if s.reason else "")
+             + (f" (resumed from {s.parent})" if s.parent else "")]
+    lines.append(f"  task {s.task}, created {s.created}, ended {_ended(s)}"
+                 + (f", tolerates {s.tolerance}" if s.tolerance else ""))
+    held = f" ({count(s.held_back)} held back by only=)" if s.held_back else ""
     lines.append(
-        f"  {s.finished:,} finished ({s.inherited:,} inherited), {s.failed:,} failed, "
-        f"{s.pending:,} pending, of {s.total:,}"
+        f"  {count(s.finished)} finished ({count(s.inherited)} inherited), {count(s.failed)} failed, "
+        f"{count(s.pending)} pending{held}, of {count(s.total)}"
     )
     if workers:
+        unknown = "running" if s.running else "never written"  # a worker that wrote no outcome
         lines.append(_table(
             ["worker", "finished", "failed", "pending", "budget left", "gave up", "started", "ended"],
-            [[w.worker, w.finished, w.failed, w.pending, w.budget_left, "yes" if w.gave_up else "no",
-              w.started or "-", w.ended or "-"] for w in s.workers],
+            [[w.worker, count(w.finished), count(w.failed), count(w.pending), count(w.budget_left),
+              "yes" if w.gave_up else "no", w.started or unknown, w.ended or unknown] for w in s.workers],
             indent="  ",
         ))
     for k in s.top_exceptions:
-        lines.append(f"  {k.attempts:,} x {k.type} on {k.inputs:,} inputs, first: {k.message}")
-    line = s.resume_line()
-    lines.append(f"  resume: {line}" if line else "  every input finished")
+        lines.append(f"  {count(k.attempts)} x {k.type} on {count(k.inputs)} inputs, first: {k.message}")
+    lines.append(_next_step(s))
     return "\n".join(lines)
+
+
+def _ended(s: Summary) -> str:
+    """When the last worker ended, or why there is no such time."""
+    if s.status is ExecutionStatus.RUNNING:
+        return "not yet (running)"
+    times = [w.ended for w in s.workers if w.ended]
+    if not s.complete or not times:
+        return "never (interrupted)"
+    return max(times)
+
+
+def _next_step(s: Summary) -> str:
+    """What to run next: follow a running execution, rerun an unfinished one."""
+    if s.status is ExecutionStatus.RUNNING:  # a resume would be refused while it runs
+        store = shlex.quote(s.store) if s.store else "STORE"
+        return f"  still running: follow it with pylo attach {store} {s.execution_id}"
+    line = s.resume_line()
+    return f"  resume: {line}" if line else "  every input finished"
 
 
 def ls_row(store: Store, eid: str) -> dict[str, Any]:
@@ -45,7 +69,7 @@ def ls_row(store: Store, eid: str) -> dict[str, Any]:
     return {
         "id": s.execution_id, "created": s.created, "parent": s.parent, "task": s.task,
         "total": s.total, "finished": s.finished, "failed": s.failed, "pending": s.pending,
-        "complete": s.complete, "status": s.status.value,
+        "complete": s.complete, "status": s.status.value, "reason": s.reason,
     }
 
 
@@ -104,13 +128,13 @@ def exceptions(eid: str, groups: Sequence[ExceptionGroup], *, tracebacks: bool, 
     if not groups:
         return f"execution {eid}: no exceptions recorded"
     total = sum(g.attempts for g in groups)
-    lines = [f"execution {eid}: {total:,} failed attempts, {len(groups)} exception types"]
+    lines = [f"execution {eid}: {count(total)} failed attempts, {len(groups)} exception types"]
     for g in groups:
         shown = sorted(g.positions)[:max_positions]
-        more = f" … (+{len(g.positions) - len(shown):,} more)" if len(g.positions) > len(shown) else ""
+        more = f" … (+{count(len(g.positions) - len(shown))} more)" if len(g.positions) > len(shown) else ""
         lines += [
             "",
-            f"{g.type}: {g.attempts:,} attempts on {len(g.positions):,} inputs",
+            f"{g.type}: {count(g.attempts)} attempts on {count(len(g.positions))} inputs",
             f"  first (position {g.first['pos']}): {g.first.get('message', '')}",
             f"  positions: {', '.join(map(str, shown))}{more}",
         ]
@@ -120,6 +144,6 @@ def exceptions(eid: str, groups: Sequence[ExceptionGroup], *, tracebacks: bool, 
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], indent: str = "") -> str:
-    cells = [list(map(str, header))] + [[f"{c:,}" if isinstance(c, int) and not isinstance(c, bool) else str(c) for c in r] for r in rows]
+    cells = [list(map(str, header))] + [[count(c) if isinstance(c, int) and not isinstance(c, bool) else str(c) for c in r] for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     return "\n".join(indent + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from .._core.run import Run
 from .._core.status import Status
 from .._core.summary import Summary
+from .._numbers import count
 
 if TYPE_CHECKING:
     from .._core.run import Progress
@@ -36,11 +37,11 @@ def _e(text: object) -> str:
 def bar(finished: int, failed: int, total: int, *, height: int = 14) -> str:
     """A stacked bar: finished (green), failed (red), pending (grey)."""
     parts = []
-    for count, color, label in ((finished, GREEN, "finished"), (failed, RED, "failed")):
-        if total and count:
-            pct = 100.0 * count / total
+    for part, color, label in ((finished, GREEN, "finished"), (failed, RED, "failed")):
+        if total and part:
+            pct = 100.0 * part / total
             parts.append(
-                f'<div title="{count:,} {label}" data-part="{label}" '
+                f'<div title="{count(part)} {label}" data-part="{label}" '
                 f'style="width:{pct:.3f}%;background:{color};height:100%"></div>'
             )
     return (
@@ -51,11 +52,11 @@ def bar(finished: int, failed: int, total: int, *, height: int = 14) -> str:
 
 def _counts(finished: int, failed: int, total: int, inherited: int = 0) -> str:
     pending = total - finished - failed
-    extra = f" ({inherited:,} inherited)" if inherited else ""
+    extra = f" ({count(inherited)} inherited)" if inherited else ""
     return (
-        f'<div><b style="color:{GREEN}">{finished:,} finished</b>{_e(extra)} · '
-        f'<b style="color:{RED}">{failed:,} failed</b> · '
-        f"<b>{pending:,} pending</b> · of {total:,}</div>"
+        f'<div><b style="color:{GREEN}">{count(finished)} finished</b>{_e(extra)} · '
+        f'<b style="color:{RED}">{count(failed)} failed</b> · '
+        f"<b>{count(pending)} pending</b> · of {count(total)}</div>"
     )
 
 
@@ -65,7 +66,7 @@ def _budget(w: WorkerSummary) -> str:
     color = RED if w.gave_up else GREEN
     return (
         f'<div style="display:inline-block;width:60px;height:8px;background:{GREY};margin-right:6px">'
-        f'<div style="width:{pct:.1f}%;height:100%;background:{color}"></div></div>{w.budget_left:,}'
+        f'<div style="width:{pct:.1f}%;height:100%;background:{color}"></div></div>{count(w.budget_left)}'
     )
 
 
@@ -77,7 +78,7 @@ def _workers(workers: tuple[WorkerSummary, ...]) -> str:
     rows = []
     for w in workers:
         flag = f'<b style="color:{RED}">gave up</b>' if w.gave_up else ("done" if w.ended else "")
-        cells = (w.worker, f"{w.finished:,}", f"{w.failed:,}", f"{w.pending:,}", f"{w.failed_attempts:,}")
+        cells = (w.worker, f"{count(w.finished)}", f"{count(w.failed)}", f"{count(w.pending)}", f"{count(w.failed_attempts)}")
         rows.append(
             "<tr>" + "".join(f'<td style="{_CELL}">{_e(c)}</td>' for c in cells)
             + f'<td style="{_CELL}">{_budget(w)}</td><td style="{_CELL}">{flag}</td></tr>'
@@ -93,7 +94,7 @@ def _exceptions(kinds: tuple[ExceptionKind, ...]) -> str:
         message = k.message if len(k.message) <= _MESSAGE_CHARS else k.message[: _MESSAGE_CHARS - 1] + "…"
         rows.append(
             f'<tr><td style="{_CELL};text-align:left"><code>{_e(k.type)}</code></td>'
-            f'<td style="{_CELL}">{k.attempts:,}</td><td style="{_CELL}">{k.inputs:,}</td>'
+            f'<td style="{_CELL}">{count(k.attempts)}</td><td style="{_CELL}">{count(k.inputs)}</td>'
             f'<td style="{_CELL};text-align:left;color:#4b5563">{_e(message)}</td></tr>'
         )
     head = "".join(
@@ -118,7 +119,7 @@ def _resume(summary: Summary, status: str | None) -> str:
         return f'<div style="color:{GREEN};margin-top:6px">Nothing left to do: every input finished.</div>'
     python = f"pylo.start_from_past_execution({summary.execution_id!r}, task)"
     return (
-        f'<div class="pylo-resume" style="margin-top:6px">{summary.unfinished:,} unfinished — resume with '
+        f'<div class="pylo-resume" style="margin-top:6px">{count(summary.unfinished)} unfinished — resume with '
         f"<code>{_e(python)}</code><br>or from a shell: <code>{_e(line)}</code></div>"
     )
 
@@ -134,6 +135,8 @@ def summary_html(summary: Summary, *, status: str | None = None) -> str:
     s = summary
     status = status or s.status.value
     meta = f'<div style="color:#6b7280">task <code>{_e(s.task)}</code> · created {_e(s.created)}</div>'
+    if s.reason:
+        meta += f'<div style="color:{RED}">{_e(s.reason)}</div>'
     return (
         f'<div class="pylo-summary" style="{_BOX}">'
         + _header(s.execution_id, status, s.parent) + meta
@@ -149,7 +152,7 @@ def progress_html(execution_id: str, status: str, progress: Progress) -> str:
     return (
         f'<div class="pylo-run" style="{_BOX}">' + _header(execution_id, status, None)
         + bar(p.finished, p.failed, p.total) + _counts(p.finished, p.failed, p.total)
-        + f'<div style="color:#6b7280">{p.attempts:,} attempts so far</div></div>'
+        + f'<div style="color:#6b7280">{count(p.attempts)} attempts so far</div></div>'
     )
 
 

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 from .._core.run import Progress, Run
+from .._numbers import count
 
 __all__ = ["ProgressBar", "follow"]
 
@@ -57,6 +58,10 @@ def _bar_class() -> Any:
     return tqdm
 
 
+#: tqdm's default layout, with the counts written as everywhere else (198,032/200,000).
+_BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n:,}/{total:,} [{elapsed}<{remaining}, {rate_fmt}{postfix}]"
+
+
 class ProgressBar:
     """A tqdm bar that follows a run: its position is the inputs concluded (finished or failed),
     its postfix the finished and failed counts; tqdm adds the rate and the time left."""
@@ -70,7 +75,7 @@ class ProgressBar:
             stream.write(f"pylo {run.id}: Dask dashboard at {dashboard}\n")
         self._bar = _bar_class()(
             total=run.total, desc=f"pylo …{run.id[-8:]}", unit=" inputs", file=file,
-            disable=not visible, leave=True, dynamic_ncols=True,
+            disable=not visible, leave=True, dynamic_ncols=True, bar_format=_BAR_FORMAT,
         )
         self._run = run
         self._gave_up = 0
@@ -91,7 +96,7 @@ class ProgressBar:
     def _move(self, progress: Progress) -> None:
         concluded = progress.finished + progress.failed
         # Strings: tqdm would shorten numbers (20000 shows as "2e+4").
-        counts = collections.OrderedDict(finished=str(progress.finished), failed=str(progress.failed))
+        counts = collections.OrderedDict(finished=count(progress.finished), failed=count(progress.failed))
         if self._gave_up:
             counts["gave_up"] = f"{self._gave_up} worker{'s' if self._gave_up > 1 else ''}"
         self._bar.set_postfix(counts, refresh=False)

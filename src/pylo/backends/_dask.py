@@ -25,7 +25,9 @@ pending) and is resubmitted for the rest. The running block is the first one not
 the store: a rerun waits for each block's flushes before the next block starts so that this
 holds when it dies, and so does a first run when the scheduler's ``allowed-failures`` is 0 (its
 first death is then the last).
-Cancel: Dask cancels what has not started; what runs sees the store's cancel marker and flushes.
+Cancel: Dask cancels what has not started; what runs is told through Dask by any client of the
+cluster (``client.run``: seen after the running input), and by the store's cancel marker from
+anywhere else (within ``cancel_poll``); it flushes and stops.
 """
 
 from __future__ import annotations
@@ -55,13 +57,13 @@ from .._core.decide import WorkerTally
 from .._core.taking import Taker
 from .._core.elastic import GROW_INTERVAL, STEWARD_INTERVAL, to_spawn
 from .._core.run import Run
-from .._core.summary import summarize
+from .._core.summary import worker_chains
 from . import OnEnd, end_run
-from ..errors import ClusterLost, CorruptSnapshot, InvalidArgument, PyloError, TaskNotSerializable
+from ..errors import ClusterLost, CorruptSnapshot, InvalidArgument, PyloError, StoreUnreachable, TaskNotSerializable
 from ..store import BlockInfo, Manifest, Store
 from ..store._layout import MAX_SMALL_BYTES
-from ..store._leases import is_worker_lease
-from ..store._takes import holders, read_takebook
+from ..store._leases import ended_here, is_worker_lease
+from ..store._takes import read_takebook
 
 __all__ = ["DaskBackend", "local_client", "new_local_cluster", "worker_key"]
 
@@ -168,6 +170,9 @@ class DaskBackend:
         driver = self._drivers.get(eid)
         if driver is not None:
             driver.cancel_queued()
+        else:  # another client's run on this cluster: its running workers hear it through Dask too
+            threading.Thread(target=_tell_workers, args=(self.client, eid), name=f"pylo-{eid}-cancel",
+                             daemon=True).start()
 
     def close(self) -> None:
         for owned in self._owned:
@@ -318,17 +323,12 @@ class _Driver:
         if futures:
             # On a thread of its own: with the workers gone (a Ctrl-C to the whole process group
             # kills a local cluster's workers too) ``client.run`` would wait for them for good.
-            threading.Thread(target=self._tell_workers, name=f"pylo-{self.manifest.id}-cancel", daemon=True).start()
+            threading.Thread(target=_tell_workers, args=(self.client, self.manifest.id),
+                             name=f"pylo-{self.manifest.id}-cancel", daemon=True).start()
             try:
                 self.client.cancel(futures, reason="pylo: the execution was cancelled")
             except Exception:  # noqa: BLE001 - the scheduler is gone: the drive loop reports that
                 log.warning("execution %s: could not cancel its queued Dask tasks", self.manifest.id)
-
-    def _tell_workers(self) -> None:
-        try:
-            self.client.run(_mark_cancelled, self.manifest.id)
-        except Exception:  # noqa: BLE001 - workers gone or client closing: the store's marker remains
-            log.debug("execution %s: could not tell the workers of the cancel directly", self.manifest.id)
 
     def _drive(self) -> None:
         """Follow every worker task to its end; then wait until no lease of the run is alive
@@ -362,6 +362,9 @@ class _Driver:
             self._unsubscribe()
             self.pending.clear()
             self.exhausted.set()  # no more workers
+            if isinstance(error, StoreUnreachable):  # its workers' tasks ended and could not say so
+                for w in self.workers:
+                    ended_here(self.manifest.id, lease_name(w))
             if self._all_counted():
                 self.run.reconcile(sum(c["finished"] for c in self.counts.values()),
                                    sum(c["failed"] for c in self.counts.values()))
@@ -417,7 +420,7 @@ class _Driver:
         """Worker ``w``'s task killed its Dask workers too often: the block it was running is lost
         (its inputs stay pending) and the task is resubmitted for the rest of its units, then more."""
         store, eid = self.ctx.store, self.manifest.id
-        blocks = [b for b in self._held_by(w) if b.block not in self.lost[w]]
+        blocks = [b for b in worker_chains(store, self.manifest).get(w, []) if b.block not in self.lost[w]]
         running = next((b for b in blocks if _unconcluded(store, eid, b)), None)
         if running is None:
             finish_worker(self.ctx, WorkerTally(worker=w, lost_blocks=self.lost[w]))
@@ -427,11 +430,6 @@ class _Driver:
         self.generation[w] += 1
         self._submit([w])
 
-    def _held_by(self, w: int) -> list[BlockInfo]:
-        """The blocks of the units worker ``w`` holds, in order."""
-        units = {u[0].block: u for u in self.manifest.units()}
-        taken = holders(self.ctx.store, self.manifest.id)
-        return [b for unit, take in sorted(taken.items()) if take.worker == w and unit in units for b in units[unit]]
 
     def _wait_leases(self) -> None:
         """Wait until no worker lease of the run is alive: after a cancel, running workers flush
@@ -456,13 +454,9 @@ class _Driver:
             outcomes = store.read_workers(eid)
             states = store.read_states(self.manifest)
             silent = [w for w in self.workers if w not in outcomes]
-            held = {w: self._held_by(w) for w in silent} if silent else {}
+            chains = worker_chains(store, self.manifest) if silent else {}
             for w in silent:
-                blocks = [states[b.block] for b in held[w]]
-                tally = WorkerTally(worker=w, lost_blocks=self.lost[w],
-                                    finished=sum(len(b.finished) for b in blocks),
-                                    failed=sum(len(b.failed) for b in blocks),
-                                    failed_attempts=sum(b.failed_attempts for b in blocks))
+                tally = WorkerTally.of_blocks(w, (states[b.block] for b in chains.get(w, [])), self.lost[w])
                 finish_worker(self.ctx, tally, cancelled=True)
             self.run.reconcile(sum(len(b.finished) for b in states.values()),
                                sum(len(b.failed) for b in states.values()))
@@ -547,6 +541,15 @@ _CANCELLED: set[str] = set()
 
 def _mark_cancelled(eid: str) -> None:
     _CANCELLED.add(eid)
+
+
+def _tell_workers(client: Client, eid: str) -> None:
+    """Tell every Dask worker process that ``eid`` was cancelled: its Pylo workers stop after
+    the input they run, without waiting for the store's cancel poll."""
+    try:
+        client.run(_mark_cancelled, eid)
+    except Exception:  # noqa: BLE001 - workers gone or client closing: the store's marker remains
+        log.debug("execution %s: could not tell the workers of the cancel directly", eid)
 
 
 # The states of a Dask worker that is leaving the cluster (retired, scaled down, closing): it

@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from .._core.block import BlockContext
 from .._core.chain import run_worker
+from .._core.grace import Grace
 from .._core.taking import Taker
 from .._core.run import Run
 from . import OnEnd, end_run
@@ -47,6 +48,14 @@ class ThreadBackend:
         errors: list[BaseException] = []
         lock = threading.Lock()
         abort = threading.Event()  # set when a worker failed: the others stop between inputs
+        ended: list[bool] = []
+
+        def end(error: BaseException | None) -> None:  # once: a worker abandoned at the grace ends late
+            with lock:
+                if ended:
+                    return
+                ended.append(True)
+            end_run(run, on_end, error)
 
         def worker(w: int) -> None:
             try:
@@ -63,7 +72,8 @@ class ThreadBackend:
                     remaining[0] -= 1
                     last = remaining[0] == 0
                 if last:
-                    end_run(run, on_end, errors[0] if errors else None)
+                    grace.release()
+                    end(errors[0] if errors else None)
 
         run.start()
         if not workers:
@@ -73,6 +83,8 @@ class ThreadBackend:
             threading.Thread(target=worker, args=(w,), name=f"pylo-{manifest.id}-worker-{w}", daemon=True)
             for w in workers
         ]
+        grace = Grace(ctx, manifest, run, lambda: [w for w, t in zip(workers, threads) if t.is_alive()],
+                      lambda: end(None))
         try:
             for thread in threads:
                 thread.start()
@@ -85,7 +97,8 @@ class ThreadBackend:
                     remaining[0] -= unstarted
                     last = remaining[0] == 0
                 if last:
-                    end_run(run, on_end, None)
+                    grace.release()
+                    end(None)
 
 
 def _run_worker(ctx: BlockContext, manifest: Manifest, w: int, run: Run, abort: threading.Event) -> None:

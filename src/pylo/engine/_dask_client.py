@@ -76,7 +76,7 @@ class _EngineClient(Client):
     ``client.close()`` keeps working, and no coroutine is left un-awaited."""
 
     def close(self, *args: Any, **kwargs: Any) -> _Closed:
-        super().close(*args, **kwargs)  # type: ignore[no-untyped-call]
+        super().close(*args, **kwargs)  # type: ignore[no-untyped-call]  # distributed leaves it untyped
         return _Closed()
 
 
@@ -85,7 +85,7 @@ def make_client() -> tuple[Client, list[Any]]:
     cluster = LocalCluster(
         n_workers=min(2, os.cpu_count() or 1), threads_per_worker=1, processes=True, dashboard_address=None
     )
-    client = _EngineClient(cluster)  # type: ignore[no-untyped-call]
+    client = _EngineClient(cluster)  # type: ignore[no-untyped-call]  # distributed leaves it untyped
     return client, [client, cluster]
 
 
@@ -109,16 +109,20 @@ def submit(client: Client, fn: Callable[..., Any], *args: Any, key: str, on_done
     """Submit ``fn(*args)`` under ``key``; ``on_done(outcome)`` once its future ends. A future that
     ends without an outcome (cancelled, lost workers) reports ``Outcome("lost", error)``."""
     future = client.submit(fn, *args, key=key, pure=False)
-    future.add_done_callback(lambda f: on_done(_outcome(f)))
+    future.add_done_callback(lambda f: on_done(_outcome_of_future(f)))
     return future
 
 
-def _outcome(future: Future[Any]) -> Outcome:
+def _outcome_of_future(future: Future[Any]) -> Outcome:
+    """The ``Outcome`` an ended Dask future of the engine holds (it ran ``settled_call`` or
+    ``settled_after``, which never raise), or ``Outcome("lost", why)`` when it holds none."""
     if future.status == "finished":
         try:
             client = future.client
             value = _on_client_loop(client, future._result()) if client.asynchronous else future.result()
-        except Exception as exc:  # noqa: BLE001 - the result could not be fetched
+        except Exception as exc:  # noqa: BLE001 - user code
+            # fetching the result unpickles the user's value (its own code may raise anything),
+            # from a cluster that may be gone
             return Outcome("lost", exc)
         if isinstance(value, Outcome):
             return value
@@ -127,7 +131,7 @@ def _outcome(future: Future[Any]) -> Outcome:
         return Outcome("lost", None)
     try:
         error = future.exception()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - user code, as above: the user's exception is unpickled
         error = exc
     return Outcome("lost", error)
 

@@ -17,7 +17,8 @@ def _as_job(value: Any) -> Job | None:
     if isinstance(value, Job):
         return value
     if isinstance(value, JobFuture):
-        return value.job
+        job: Job = value.job  # every future pylo makes is a Job's (isinstance cannot say so)
+        return job
     return None
 
 

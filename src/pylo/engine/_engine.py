@@ -7,8 +7,9 @@
                                                                  └─► subprocesses, executions
     job futures (concurrent.futures) ◄── results ──┘
 
-The engine owns its loop thread, pools and (unless given one) Dask client, and closes them all in
-``stop()``. It writes nothing to disk unless ``store`` is given; then job records go to
+The engine has a ``Scheduler`` (``_scheduler``: the job state machine, which stands alone), and
+owns the loop thread it runs on, the pools and (unless given one) the Dask client it lends the
+jobs, and closes them all in ``stop()``. It writes nothing to disk unless ``store`` is given; then job records go to
 ``{store}/jobs/``, and a restarted engine on the same store lists them and re-submits the
 unfinished jobs it can rebuild.
 """
@@ -33,7 +34,7 @@ from typing import Any, TypeVar
 from .._core.status import Status
 from ..errors import InvalidArgument, InvalidStateError
 from ._timers import EngineClock, LoopClock
-from ._core import Scheduler
+from ._scheduler import Scheduler, Stats
 from ..errors import JobNotFound
 from ._extend import finish_off
 from ._checks import check_timeout
@@ -42,6 +43,7 @@ from ._jobs import Jobs
 from ._process_pool import ProcessPool
 from ._job_records import JobRecord, RecordStore, RecordWriter, rebuild, record_of, spec_of
 from ._setting import EngineSetting
+from ._slots import Slots
 from ._thread_pool import ThreadPool
 
 __all__ = ["Engine", "EngineSetting", "get_default_engine"]
@@ -55,7 +57,7 @@ _defaults: list[Engine] = []  # the engines of the enclosing ``with`` blocks, in
 _default_lock = threading.Lock()
 
 
-class Engine(Scheduler):
+class Engine:
     """Runs jobs. ``with Engine() as engine: engine.submit(job); engine.wait()``.
 
     ``setting`` is an ``EngineSetting``; ``max_jobs`` and ``limits`` given here override its
@@ -84,10 +86,12 @@ class Engine(Scheduler):
         if limits is not None:
             setting.limits = {**setting.limits, **dict(limits)}
         self.setting = setting
-        records = None if store is None else RecordStore(store, storage_options)
-        super().__init__(setting.slots(), records)
+        self.record_store = None if store is None else RecordStore(store, storage_options)
+        self._scheduler = Scheduler(setting.slots(), self, engine=self)
+        self._scheduler.print_traceback = bool(setting.print_traceback)
         self.id = new_job_id()
-        self.print_traceback = bool(setting.print_traceback)
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop of the latest start
+        self._records: RecordWriter | None = None  # writes job records while running, with a store
         self._clock_given = clock
         self._thread: threading.Thread | None = None
         self._phase = "new"
@@ -111,7 +115,60 @@ class Engine(Scheduler):
     def jobs(self) -> Jobs:
         """The jobs of this engine: iterate it, test ``job in engine.jobs``, or read
         ``engine.jobs.pending`` / ``.running`` / ``.done`` / ``.failed`` / ``.cancelled``."""
-        return Jobs(self._jobs)
+        return Jobs(self._scheduler.jobs)
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop the engine's thread runs (of its latest start; closed once stopped).
+        ``InvalidStateError`` before the engine was ever started or given one. Settable, as in
+        executor-engine, before a start: the engine then runs (and at its stop closes) that loop."""
+        if self._loop is None:
+            raise InvalidStateError(f"{self!r} was never started: it has no loop yet")
+        return self._loop
+
+    @loop.setter
+    def loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        if not isinstance(loop, asyncio.AbstractEventLoop):
+            raise InvalidArgument(f"loop must be an asyncio event loop, got {loop!r}")
+        if self.running:
+            raise InvalidStateError(f"{self!r} is running: its loop can be set only before it starts")
+        self._loop = loop
+
+    @property
+    def clock(self) -> EngineClock:
+        """The engine's clock, once started: the one given to the constructor, else the wall clock."""
+        return self._scheduler.clock
+
+    @property
+    def slots(self) -> Slots:
+        """The concurrency limits, and how many jobs hold a slot now."""
+        return self._scheduler.slots
+
+    @property
+    def stats(self) -> Stats:
+        """How the engine woke up: condition checks, deadline timers, polls, retries."""
+        return self._scheduler.stats
+
+    @property
+    def print_traceback(self) -> bool:
+        """Whether each failed job's traceback is logged."""
+        return self._scheduler.print_traceback
+
+    @print_traceback.setter
+    def print_traceback(self, value: bool) -> None:
+        self._scheduler.print_traceback = bool(value)
+
+    # -- what conditions ask (the engine is their context) -------------------------------------
+
+    def job_status(self, job_id: str) -> Status | None:
+        return self._scheduler.job_status(job_id)
+
+    def time(self) -> float:
+        return self._scheduler.time()
+
+    async def sleep_until(self, when: float) -> None:
+        """On the loop: return at ``when`` by the engine's clock (an injected clock moves it)."""
+        await self._scheduler.sleep_until(when)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -123,14 +180,17 @@ class Engine(Scheduler):
             if self._phase == "running":
                 log.debug("%r is already running", self)
                 return self
-            self.loop = asyncio.new_event_loop()
-            self.clock = self._clock_given or LoopClock(self.loop)
-            ready = threading.Event()
-            self._thread = threading.Thread(target=self._serve, args=(ready,), name="pylo-engine-loop", daemon=True)
-            self._thread.start()
-            ready.wait()
+            given = self._loop
+            loop = self._loop = given if given is not None and _usable(given) else asyncio.new_event_loop()
+            clock = self._clock_given or LoopClock(loop)
             if self.record_store is not None:
                 self._records = RecordWriter(self.record_store)
+            ready = threading.Event()
+            self._thread = threading.Thread(
+                target=self._serve, args=(loop, clock, ready), name="pylo-engine-loop", daemon=True,
+            )
+            self._thread.start()
+            ready.wait()
             self._phase = "running"
         if self.record_store is not None:
             try:
@@ -140,11 +200,11 @@ class Engine(Scheduler):
                 raise
         return self
 
-    def _serve(self, ready: threading.Event) -> None:
-        asyncio.set_event_loop(self.loop)
-        self._inbox.open(self.loop)
-        self.loop.call_soon(ready.set)
-        self.loop.run_forever()
+    def _serve(self, loop: asyncio.AbstractEventLoop, clock: EngineClock, ready: threading.Event) -> None:
+        asyncio.set_event_loop(loop)
+        self._scheduler.open(loop, clock, self._records)
+        loop.call_soon(ready.set)
+        loop.run_forever()
 
     def stop(self) -> None:
         """Cancel what is still pending or running (their records stay unfinished, so an engine
@@ -155,27 +215,23 @@ class Engine(Scheduler):
             if self._phase != "running":
                 log.debug("%r is not running: nothing to stop", self)
                 return
-            if threading.get_ident() == self._loop_thread:
+            if threading.get_ident() == self._scheduler.loop_thread:
                 raise RuntimeError("Engine.stop() cannot be called from the engine's own loop")
             handles = self._on_loop(self._cancel_all, "engine stopped")
             finish_off(handles)  # a command deaf to SIGTERM is killed here, not by a loop timer
-            self.loop.call_soon_threadsafe(self.loop.stop)
             assert self._thread is not None
+            self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join()
-            self._inbox.close()
+            self._scheduler.close()
             self.loop.close()
             self._phase = "stopped"
         self._close_resources()
 
     def _cancel_all(self, reason: str) -> list[Any]:
-        """Cancel every job; return the handles of every job's latest attempt (a command
-        cancelled just before may still be in its grace period, too)."""
+        """Cancel every job, leaving their records unfinished (see ``stop``)."""
         if self._records is not None:
             self._records.mute()
-        handles = [job._state.handle for job in self._jobs.values() if job._state.handle is not None]
-        for job in list(self._jobs.values()):
-            self._cancel(job, reason)
-        return handles
+        return self._scheduler.cancel_all(reason)
 
     def _close_resources(self) -> None:
         for pool in (self._threads, self._processes, self._records):
@@ -270,12 +326,12 @@ class Engine(Scheduler):
                 f"{self!r} is not running: use it as a context manager (with Engine() as engine) "
                 "or call engine.start() before submitting jobs"
             )
-        if any(job.kind == "dask" for job in jobs) and threading.get_ident() != self._loop_thread:
+        if any(job.kind == "dask" for job in jobs) and threading.get_ident() != self._scheduler.loop_thread:
             _ = self.dask_client  # a local cluster is started here, not on the loop thread
         fresh = [job for job in jobs if job.engine is None]
         for job in fresh:
             self._prepare(job)
-        self._on_loop(self._take, list(jobs))
+        self._on_loop(self._scheduler.take, list(jobs))
         futures = [job.future for job in jobs]
         return futures[0] if len(futures) == 1 else futures
 
@@ -297,14 +353,6 @@ class Engine(Scheduler):
             job._state.spec = spec_of(job)
             self.record_store.write(record_of(job), job._state.spec)
 
-    def _take(self, jobs: list[Job]) -> None:
-        for job in jobs:
-            if job.id in self._jobs and job.status.settled:
-                self._rerun(job)
-            elif job.id not in self._jobs:
-                self._unsettled.add()
-                self._accept(job)
-
     async def submit_async(self, *jobs: Job) -> Any:
         """``submit`` for async code: the engine's own loop runs the jobs, so any event loop may
         await them; it is started if needed (and stopped at exit if nobody stops it)."""
@@ -316,12 +364,12 @@ class Engine(Scheduler):
     def cancel(self, *jobs: Job | str, reason: str = "cancelled by user") -> bool:
         """Cancel pending or running jobs; a running process or subprocess is stopped, a running
         thread is left to end on its own while its slot is freed. True if any was cancelled."""
-        return any(self._on_loop(lambda: [self._cancel(self._job(j), reason) for j in jobs]))
+        return any(self._on_loop(lambda: [self._scheduler.cancel(self._job(j), reason) for j in jobs]))
 
     def cancel_all(self) -> None:
         """Cancel every pending and running job."""
         if self.running:
-            self._on_loop(lambda: [self._cancel(j, "cancelled by user") for j in list(self._jobs.values())])
+            self._on_loop(self._scheduler.cancel_all, "cancelled by user")
 
     async def cancel_all_async(self) -> None:
         self.cancel_all()
@@ -330,19 +378,13 @@ class Engine(Scheduler):
         """Cancel ``job`` if it has not ended, and forget it."""
         found = self._job(job)
         if self.running:
-            self._on_loop(self._remove, found)
+            self._on_loop(self._scheduler.remove, found)
         else:
-            self._jobs.pop(found.id, None)
+            self._scheduler.jobs.pop(found.id, None)
 
-    def _remove(self, job: Job) -> None:
-        self._cancel(job, "removed from the engine")
-        self._jobs.pop(job.id, None)
-        for table in (self._upstreams, self._status_watchers):
-            table.pop(job.id, None)
-
-    def rerun(self, job: Job | str) -> JobFuture:
+    def rerun(self, job: Job | str) -> JobFuture[Job]:
         """Run a job that ended (done, failed or cancelled) again; returns its new future."""
-        return self._on_loop(lambda: self._rerun(self._job(job)))
+        return self._on_loop(lambda: self._scheduler.rerun(self._job(job)))
 
     def _job(self, job: Job | str) -> Job:
         if isinstance(job, Job):
@@ -350,7 +392,7 @@ class Engine(Scheduler):
                 raise JobNotFound(f"job {job.id} was not submitted to this engine")
             return job
         try:
-            return self._jobs[job]
+            return self._scheduler.jobs[job]
         except KeyError:
             raise JobNotFound(f"no job {job!r} in this engine") from None
 
@@ -358,18 +400,7 @@ class Engine(Scheduler):
         """Run ``fn(*args)`` on the loop thread and return its result (blocking the caller)."""
         if self._phase != "running" or self.loop.is_closed():
             raise InvalidStateError(f"{self!r} is not running")
-        if threading.get_ident() == self._loop_thread:
-            return fn(*args)
-        future: concurrent.futures.Future[T] = concurrent.futures.Future()
-
-        def call() -> None:
-            try:
-                future.set_result(fn(*args))
-            except BaseException as exc:  # noqa: BLE001 - handed back to the caller
-                future.set_exception(exc)
-
-        self._handover(call)  # through the inbox: after every hand-over made before it
-        return future.result()
+        return self._scheduler.call(fn, *args)
 
     # -- waiting ---------------------------------------------------------------------------------------
 
@@ -385,10 +416,12 @@ class Engine(Scheduler):
         timeout = check_timeout(timeout)
         if select_jobs is not None:
             return self._wait_selected(select_jobs, timeout)
-        future = self._unsettled.when_idle()
+        future = self._scheduler.unsettled.when_idle()
         if future is None:
             return True
         done, _ = concurrent.futures.wait([future], timeout)
+        if done:
+            future.result()  # raises the error that broke the scheduler, if one did
         return bool(done)
 
     def _wait_selected(self, select: Callable[[Jobs], Iterable[Job]], timeout: float | None) -> bool:
@@ -410,7 +443,7 @@ class Engine(Scheduler):
         return job.result() if job.status is Status.DONE else None
 
     def _not_on_loop(self, what: str) -> None:
-        if threading.get_ident() == self._loop_thread:
+        if threading.get_ident() == self._scheduler.loop_thread:
             raise RuntimeError(f"engine.{what}() inside a LocalJob or a callback would wait forever")
 
     async def join(self, jobs: Iterable[Job] | None = None, timeout: float | None = None) -> bool:
@@ -418,10 +451,12 @@ class Engine(Scheduler):
         they all ended within ``timeout`` (a timeout is not an error, as in executor-engine)."""
         timeout = check_timeout(timeout)
         if jobs is None:
-            future = self._unsettled.when_idle()
+            future = self._scheduler.unsettled.when_idle()
             if future is None:
                 return True
-            _, pending = await asyncio.wait([awaitable(future)], timeout=timeout)
+            done, pending = await asyncio.wait([awaitable(future)], timeout=timeout)
+            for ended in done:
+                ended.result()  # raises the error that broke the scheduler, if one did
             return not pending
         waits = [awaitable(j.future._cf) for j in jobs]
         if not waits:
@@ -451,23 +486,32 @@ class Engine(Scheduler):
     def status_change(self, job: Job, check: Callable[[Job], bool]) -> Awaitable[None]:
         """An awaitable that ends once ``check(job)`` holds, re-checked at each status change."""
         future: concurrent.futures.Future[None] = concurrent.futures.Future()
-        self._handover(self._watch_status, job, check, future)
+        self._scheduler.watch_status(job, check, future)
         return asyncio.wrap_future(future)
 
     # -- reading -----------------------------------------------------------------------------------------
 
     def job_ids(self) -> list[str]:
-        return list(self._jobs)
+        return list(self._scheduler.jobs)
 
     def get_job(self, job_id: str) -> Job:
         """The job with that id; ``JobNotFound`` if none was submitted here."""
         return self._on_loop(self._job, job_id) if self._phase == "running" else self._job(job_id)
 
+    def gated_on_dask(self, job: Job) -> bool:
+        """Whether ``job`` (a ``DaskJob``) waits for its upstreams on the Dask scheduler itself."""
+        return self._scheduler.gated_on_dask(job)
+
+    def dask_key(self, job: Job) -> str | None:
+        """The key of the Dask task of ``job``'s current attempt (a ``DaskJob``), once it has one."""
+        return self._scheduler.dask_key(job)
+
     def records(self) -> list[JobRecord]:
         """What this engine knows: its jobs, and the records found in its store at start."""
+        jobs = self._scheduler.jobs
         if self._phase != "running":
-            return [record_of(j) for j in self._jobs.values()]
-        found = self._on_loop(lambda: [*self._restored.values(), *(record_of(j) for j in self._jobs.values())])
+            return [record_of(j) for j in jobs.values()]
+        found = self._on_loop(lambda: [*self._restored.values(), *(record_of(j) for j in jobs.values())])
         return sorted(found, key=lambda r: r.created)
 
 
@@ -477,10 +521,10 @@ class Engine(Scheduler):
         assert self.record_store is not None
         unfinished = []
         for record, spec in self.record_store.read_all():
-            if record.id in self.statuses:
+            if self._scheduler.job_status(record.id) is not None:
                 continue
             if record.status.settled:
-                self.statuses[record.id] = record.status
+                self._scheduler.know(record.id, record.status)
                 self._restored[record.id] = record
             else:
                 unfinished.append((record, spec))
@@ -497,7 +541,7 @@ class Engine(Scheduler):
                 record, status=Status.FAILED, stopped=time.time(),
                 error=f"not re-submitted after a restart: {type(exc).__name__}: {exc}",
             )
-            self.statuses[record.id] = Status.FAILED
+            self._scheduler.know(record.id, Status.FAILED)
             self._restored[record.id] = failed
             assert self._records is not None  # restoring means reading a record store
             self._records.write(failed, spec)
@@ -506,14 +550,18 @@ class Engine(Scheduler):
         log.info("job %s (%s) re-submitted from the store", job.name, job.id)
         job._engine = self
         job._state.submitted = time.time()
-        self._unsettled.add()
-        self._accept(job)
+        self._scheduler.take([job])
 
 
 def _stop_at_exit(ref: weakref.ref[Engine]) -> None:
     engine = ref()
     if engine is not None:
         engine.stop()
+
+
+def _usable(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether a start may run ``loop`` (one set by the user, not run nor closed yet)."""
+    return not loop.is_closed() and not loop.is_running()
 
 
 def _takes(func: Any, name: str) -> bool:

@@ -3,17 +3,35 @@ engine, so it can wait for other jobs and others can wait for it. Its result is 
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from .._core.status import Status
+from .._numbers import count
 from ..conditions import AfterAnother
 from ..errors import ExecutionInterrupted, ExecutionUnfinished, InvalidArgument
 from ._job import Job, JobFuture, Runtime
 from ._outcome import outcome_of
 
 __all__ = ["ExecutionJob"]
+
+
+class _OneLine(logging.Filter):
+    """An execution whose inputs failed fails its job as expected: the engine's failure log says
+    so in one line (the message names the execution and how to read its exceptions), not with a
+    traceback of the engine's own frames, which tells nothing about the inputs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, ExecutionUnfinished):
+            record.msg, record.exc_info, record.exc_text = f"{record.msg}: %s", None, None
+            record.args = (*(record.args or ()), error)
+        return True
+
+
+logging.getLogger("pylo.engine").addFilter(_OneLine())  # the engine logs each failed job there
 
 
 class ExecutionJob(Job):
@@ -29,7 +47,9 @@ class ExecutionJob(Job):
     Its result is the execution id either way (``job.execution_id`` has it once it started).
     A retry or a re-run resumes the execution of the attempt before it (its inputs, a generator
     included, are read only once; what it finished is not redone). Cancelling the job cancels
-    the run (cooperatively: its workers flush and stop)."""
+    the run (cooperatively: its workers flush and stop). ``max_failures`` / ``max_failure_rate``:
+    the tolerance of each of its executions, in place of ``pylo``'s (see ``pylo.Config``); a run
+    stopped past it fails the job with ``ExecutionUnfinished`` saying so."""
 
     kind = "execution"
 
@@ -41,6 +61,8 @@ class ExecutionJob(Job):
         *,
         resume: Any = None,
         fail_on_unfinished: bool = True,
+        max_failures: int | None = None,
+        max_failure_rate: float | None = None,
         **options: Any,
     ) -> None:
         if task is None or not callable(task):
@@ -53,6 +75,8 @@ class ExecutionJob(Job):
         self._attempt = threading.Lock()  # held by the attempt running, so the next one follows it
         self._last: str | None = None  # the execution id of the latest attempt
         self.fail_on_unfinished = bool(fail_on_unfinished)
+        if max_failures is not None or max_failure_rate is not None:
+            pylo = pylo.with_options(max_failures=max_failures, max_failure_rate=max_failure_rate)
         self._after: ExecutionJob | None = None
         if isinstance(resume, JobFuture):
             resume = resume.job
@@ -93,12 +117,14 @@ class ExecutionJob(Job):
         if cancelled:
             run.cancel()
         eid = str(run.wait())
-        if run.status is Status.CANCELLED and not cancelled:
+        if run.status is Status.CANCELLED and not cancelled and run.reason is None:
             raise ExecutionInterrupted(f"execution {eid} was cancelled")
         left = run.progress()
         if self.fail_on_unfinished and left.failed + left.pending > 0:
             raise ExecutionUnfinished(
-                f"execution {eid} ended with {left.failed} failed and {left.pending} pending inputs of {left.total}", eid
+                f"execution {eid} ended with {count(left.failed)} failed and {count(left.pending)} pending inputs of "
+                f"{count(left.total)}" + (f" ({run.reason})" if run.reason else "")
+                + f"; its exceptions: pylo.get_exceptions({eid!r}), or pylo exceptions {pylo.store.url} {eid}", eid
             )
         return eid
 

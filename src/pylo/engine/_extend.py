@@ -92,7 +92,9 @@ class SubprocessJob(Job):
             if isinstance(self.redirect_out_err, (str, os.PathLike)):
                 out = err = os.path.abspath(os.fspath(self.redirect_out_err))
             else:
-                out, err = str(self.cache_dir / "stdout.txt"), str(self.cache_dir / "stderr.txt")  # type: ignore[operator]
+                folder = self.cache_dir
+                assert folder is not None  # it runs: it was submitted, so it has an engine and a folder
+                out, err = str(folder / "stdout.txt"), str(folder / "stderr.txt")
         if self.record_cmd and self.cache_dir is not None:
             text = self.cmd if isinstance(self.cmd, str) else shlex.join(self.cmd)
             (self.cache_dir / "command.sh").write_text(text + "\n")

@@ -143,7 +143,7 @@ class Job:
         self.id = new_job_id()
         self.created = time.time()
         self._engine: Any = None  # the engine it was submitted to
-        self._state = JobState.fresh(self)  # its current run: the scheduler's to change
+        self._state: JobState[Job] = JobState.fresh(self)  # its current run: the scheduler's to change
 
     def __repr__(self) -> str:
         shown = [f"{key}={value}" for key, value in self._repr_fields() if value]  # as executor-engine: unset is unsaid
@@ -181,7 +181,7 @@ class Job:
         return self._state.status
 
     @property
-    def future(self) -> JobFuture:
+    def future(self) -> JobFuture[Job]:
         """The future of the job's current run (a re-run gets a new one)."""
         return self._state.future
 
@@ -271,12 +271,13 @@ class Job:
             return False
         return bool(self._engine.cancel(self))
 
-    async def rerun(self) -> JobFuture:
+    async def rerun(self) -> JobFuture[Job]:
         """Run the job again once it has ended (see ``Engine.rerun``); ``InvalidStateError``
         while it has not ended or was never submitted."""
         if self._engine is None or not self.status.settled:
             raise InvalidStateError(f"job {self.id} is {self.status.value}: only an ended job can be re-run")
-        return self._engine.rerun(self)  # type: ignore[no-any-return]
+        future: JobFuture[Job] = self._engine.rerun(self)
+        return future
 
     async def wait_until(self, check: Callable[[Job], bool], timeout: float | None = None) -> None:
         """Return once ``check(job)`` holds, re-checked at each status change of the job

@@ -27,7 +27,7 @@ import re
 from typing import Any
 
 from .._core.status import Status
-from ..errors import CorruptSnapshot, IncompatibleSnapshot
+from ..errors import CorruptSnapshot, IncompatibleSnapshot, PyloError
 from ..store._fs import Files
 from ._job import Job
 
@@ -107,7 +107,9 @@ def spec_of(job: Job) -> bytes | None:
     """The pickled constructor arguments of ``job``, or ``None`` when it cannot be rebuilt."""
     try:
         return pickle.dumps((type(job), *job._spec()))
-    except Exception as exc:  # noqa: BLE001 - lambdas, closures, open files…: not resubmittable
+    except Exception as exc:  # noqa: BLE001 - user code
+        # pickling runs the user's objects' own code (``__reduce__``…), which may raise anything;
+        # lambdas, closures, open files: not resubmittable
         log.debug("job %s cannot be persisted for re-submission: %s", job.id, exc)
         return None
 
@@ -151,7 +153,8 @@ class RecordStore:
 
 class RecordWriter:
     """Writes records to a ``RecordStore`` on one background thread, in the order given. A write
-    that fails is logged, never raised: a lost record must not stop the engine. Once ``mute()``
+    the store refuses is logged, never raised: a lost record must not stop the engine (anything
+    else a write raises is a bug, logged as one). Once ``mute()``
     is called later writes are dropped: the jobs a stopping engine cancels keep their unfinished
     records, so an engine restarted on the same store takes them up again."""
 
@@ -162,7 +165,7 @@ class RecordWriter:
 
     def write(self, record: JobRecord, spec: bytes | None) -> None:
         if not self._muted:
-            self._pool.submit(self._write, record, spec)
+            self._pool.submit(self._write, record, spec).add_done_callback(_log_bug)
 
     def mute(self) -> None:
         self._muted = True
@@ -174,5 +177,12 @@ class RecordWriter:
     def _write(self, record: JobRecord, spec: bytes | None) -> None:
         try:
             self.records.write(record, spec)
-        except Exception:  # noqa: BLE001 - a lost record write must not stop the engine
+        except (PyloError, OSError):  # what the store raises once its retries are spent (Files.put)
             log.exception("could not write the record of job %s", record.id)
+
+
+def _log_bug(future: concurrent.futures.Future[None]) -> None:
+    """A write that raised something else: the pool would keep it in a future nobody reads."""
+    error = future.exception()
+    if error is not None:
+        log.error("writing a job record failed unexpectedly", exc_info=error)

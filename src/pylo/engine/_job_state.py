@@ -6,6 +6,10 @@ API (``job.status``, ``job.result()``, ``job.attempts``…) reads the state of i
 
     Job (what to run) ──_state──► JobState (status, outcome, attempts, the attempt's handle…)
                                      └── future: JobFuture ──► result / exception, callbacks
+
+This module knows of a job only what a run needs of it (``RunOwner``: its id, name and engine),
+so that ``_job`` builds on it and it never imports ``_job``: ``JobState`` and ``JobFuture`` are
+generic in the job.
 """
 
 from __future__ import annotations
@@ -17,25 +21,39 @@ import functools
 import inspect
 import logging
 from collections.abc import Callable, Generator
-from typing import TYPE_CHECKING, Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from .._core.status import Status
 from ..errors import JobCancelled
 from ._checks import check_timeout
 
-if TYPE_CHECKING:
-    from ._job import Job
-
-__all__ = ["JobFuture", "JobState", "call_hook"]
+__all__ = ["JobFuture", "JobState", "RunOwner", "call_hook"]
 
 log = logging.getLogger("pylo.engine")
 
 
+class RunOwner(Protocol):
+    """What a run needs of its job: names for the log, and the engine it was submitted to (to
+    cancel through, and to run an ``async def`` callback on)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def engine(self) -> Any: ...
+
+
+J = TypeVar("J", bound=RunOwner)
+
+
 @dataclasses.dataclass(eq=False)
-class JobState:
+class JobState(Generic[J]):
     """The run-time state of one run of a job. The scheduler's alone to change."""
 
-    future: JobFuture
+    future: JobFuture[J]
     status: Status = Status.PENDING
     result: Any = None  # the value once done; a generator job's wrapper from the moment it runs
     error: BaseException | None = None
@@ -52,12 +70,12 @@ class JobState:
     spec: bytes | None = None  # its pickled constructor arguments, for its record
 
     @classmethod
-    def fresh(cls, job: Job) -> JobState:
+    def fresh(cls, job: J) -> JobState[J]:
         """The state of a run not started yet."""
         return cls(JobFuture(job))
 
 
-class JobFuture:
+class JobFuture(Generic[J]):
     """The future of one run of a job; ``job`` is the job. Pass it as another job's argument to
     make that job run with this one's result.
 
@@ -66,7 +84,7 @@ class JobFuture:
     ``add_error_callback(fn)`` calls ``fn(exception)`` once it has failed (at once if it already
     has), on the engine's loop thread."""
 
-    def __init__(self, job: Job) -> None:
+    def __init__(self, job: J) -> None:
         self.job = job
         self._cf: concurrent.futures.Future[Any] = concurrent.futures.Future()
 
@@ -103,18 +121,18 @@ class JobFuture:
         return asyncio.wrap_future(self._cf).__await__()
 
 
-def _on_success(job: Job, fn: Callable[[Any], object], cf: concurrent.futures.Future[Any]) -> None:
+def _on_success(job: RunOwner, fn: Callable[[Any], object], cf: concurrent.futures.Future[Any]) -> None:
     if not cf.cancelled() and cf.exception() is None:
         call_hook(job, fn, cf.result())
 
 
-def _on_failure(job: Job, fn: Callable[[BaseException], object], cf: concurrent.futures.Future[Any]) -> None:
+def _on_failure(job: RunOwner, fn: Callable[[BaseException], object], cf: concurrent.futures.Future[Any]) -> None:
     error = None if cf.cancelled() else cf.exception()
     if error is not None and not isinstance(error, JobCancelled):
         call_hook(job, fn, error)
 
 
-def call_hook(job: Job, hook: Callable[[Any], object] | None, value: Any) -> None:
+def call_hook(job: RunOwner, hook: Callable[[Any], object] | None, value: Any) -> None:
     """Call a user's callback; an ``async def`` one is run as a task on the engine's loop (or
     the running loop). Whatever it raises is logged and changes nothing about the job."""
     if hook is None:
@@ -134,6 +152,6 @@ async def _awaited(awaitable: Any) -> Any:
     return await awaitable
 
 
-def _log_hook_failure(job: Job, cf: concurrent.futures.Future[Any]) -> None:
+def _log_hook_failure(job: RunOwner, cf: concurrent.futures.Future[Any]) -> None:
     if not cf.cancelled() and cf.exception() is not None:
         log.error("async callback of job %s (%s) raised %r; the job keeps its status", job.name, job.id, cf.exception())

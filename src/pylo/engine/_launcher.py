@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import InvalidArgument, JobCancelled
 from ._dask_job import DaskJob
@@ -23,6 +23,8 @@ from ._extend import SubprocessJob, WebappJob
 from ._job import Job, LocalJob, ProcessJob, ThreadJob, callable_name
 
 __all__ = ["AsyncLauncher", "Launcher", "SyncLauncher", "launcher"]
+
+L = TypeVar("L", bound="Launcher")
 
 JOB_TYPES: dict[str, type[Job]] = {
     "local": LocalJob, "thread": ThreadJob, "process": ProcessJob, "dask": DaskJob,
@@ -58,7 +60,7 @@ class Launcher:
         self.tags = list(tags or [])
         self.job_attrs = {**dict(job_attrs or {}), "name": self.name}
         self._engine = engine
-        functools.update_wrapper(self, func)  # type: ignore[arg-type]
+        functools.update_wrapper(self, func)  # type: ignore[arg-type]  # callable in its subclasses
 
     @property
     def engine(self) -> Engine:
@@ -72,8 +74,10 @@ class Launcher:
         """A job for ``func(*args, **kwargs)``, not submitted."""
         kind = JOB_TYPES[self.job_type]
         if _is_cmd2func(self.func):
-            cmd = self.func.get_cmd_str(*args, **kwargs)  # type: ignore[attr-defined]
-            return kind(cmd if isinstance(cmd, str) else next(iter(cmd)), **self.job_attrs)  # type: ignore[arg-type]
+            command_func: Any = self.func  # a cmd2func object: untyped
+            cmd = command_func.get_cmd_str(*args, **kwargs)
+            command_kind: Callable[..., Job] = kind  # SubprocessJob or WebappJob: they take a command
+            return command_kind(cmd if isinstance(cmd, str) else next(iter(cmd)), **self.job_attrs)
         if kind is WebappJob:
             return WebappJob(self.func, *args, **{**kwargs, **self.job_attrs})
         return kind(self.func, args, kwargs, **self.job_attrs)
@@ -86,14 +90,14 @@ class Launcher:
             raise JobCancelled(job.cancel_reason or "cancelled")
         return job.result()
 
-    def _copy(self, cls: type[Launcher]) -> Launcher:
+    def _copy(self, cls: type[L]) -> L:
         return cls(self.func, self._engine, self.job_type, self.name, self.description, self.tags, self.job_attrs)
 
     def to_async(self) -> AsyncLauncher:
-        return self._copy(AsyncLauncher)  # type: ignore[return-value]
+        return self._copy(AsyncLauncher)
 
     def to_sync(self) -> SyncLauncher:
-        return self._copy(SyncLauncher)  # type: ignore[return-value]
+        return self._copy(SyncLauncher)
 
 
 class SyncLauncher(Launcher):

@@ -12,7 +12,7 @@
     on_rerun(run)                                 the user re-runs the job ──► () | Restart()
 
 ``run`` is what the scheduler knows of the job's current run (``RunView``: its status, attempt
-token, attempts, whether Dask holds its gate). The scheduler (``_core``) carries the actions out,
+token, attempts, whether Dask holds its gate). The scheduler (``_scheduler``) carries the actions out,
 in order: it starts, stops, settles or retries the job, arms one timer. A job holds a slot
 exactly while it is running, so no action needs to say when to give one back. The retry delays
 are pylo's one retry policy (``RetryPolicy``), shared with executions.

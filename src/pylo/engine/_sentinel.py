@@ -47,7 +47,8 @@ class _Pacer:
         self.due: set[EveryPeriod] = set()
 
     def job_status(self, job_id: str) -> Status | None:
-        return self.engine.job_status(job_id)  # type: ignore[no-any-return]
+        status: Status | None = self.engine.job_status(job_id)
+        return status
 
     def time(self) -> float:
         return float(self.engine.time())

@@ -32,6 +32,7 @@ from typing import Any
 
 from .._clock import utc_text
 from ._leases import Lease, is_worker_lease
+from ._segments import refuse_unknown_version
 
 __all__ = [
     "CLAIM_GRACE",
@@ -70,9 +71,11 @@ class Holder:
 
     @classmethod
     def from_json(cls, data: bytes) -> Holder | None:
-        """The holder, or ``None`` for an unreadable claim object (treated as stale)."""
+        """The holder, or ``None`` for an unreadable claim object (treated as stale). Raises
+        ``IncompatibleSnapshot`` for a claim of an unknown format version."""
         try:
             obj = json.loads(data)
+            refuse_unknown_version(obj, "a claim object")
             return cls(token=str(obj["token"]), host=str(obj["host"]), pid=int(obj["pid"]),
                        since=str(obj["since"]), taken=float(obj.get("taken", 0.0)))
         except (ValueError, KeyError, TypeError):

@@ -22,6 +22,7 @@ import contextlib
 import logging
 import os
 import stat
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -32,8 +33,9 @@ from fsspec.implementations.local import LocalFileSystem
 from fsspec.implementations.memory import MemoryFileSystem
 
 from ..errors import CorruptSnapshot, InvalidArgument, StoreNotFound, StoreNotWritable, StoreUnreachable
+from .._extras import extra_for_protocol, install_hint
 
-__all__ = ["TEMP_PREFIX", "Files"]
+__all__ = ["TEMP_PREFIX", "Files", "atomic_create"]
 
 #: The name of a local write in progress: hidden from every listing, removed once stale.
 TEMP_PREFIX = ".tmp-"
@@ -91,7 +93,9 @@ class Files:
         self._sleep, self._clock = sleep, clock
         try:
             fs, root = fsspec.core.url_to_fs(url, **_with_defaults(url, self.storage_options))
-        except (ValueError, ImportError, TypeError) as exc:
+        except ImportError as exc:
+            raise InvalidArgument(f"cannot open store {url!r}: {exc}{_extra_hint(url)}") from exc
+        except (ValueError, TypeError) as exc:
             raise InvalidArgument(f"cannot open store {url!r}: {exc}") from exc
         self.fs: fsspec.AbstractFileSystem = fs
         self.root: str = root.rstrip("/") or root
@@ -219,24 +223,37 @@ class Files:
     def put_new(self, path: str, data: bytes, *, volatile: bool = False) -> bool:
         """Write ``path`` only if it does not exist yet; return whether this call created it.
 
-        Create-only and atomic: locally a complete temp file is hard-linked into place (the link
-        fails if the name exists); on object stores one PUT with ``If-None-Match: *``. Two callers
-        racing for the same path: exactly one gets ``True``. ``volatile``: nothing is fsynced.
+        Create-only and atomic, the way each service offers it (see ``atomic_create``): locally a
+        complete temp file is hard-linked into place (the link fails if the name exists); on S3
+        one PUT with ``If-None-Match: *``, on GCS an upload with ``ifGenerationMatch=0``, on Azure
+        an upload with ``overwrite=False`` (``If-None-Match: *``). Two callers racing for the
+        same path: exactly one gets ``True``. Raises ``InvalidArgument`` on a store that cannot
+        create an object atomically: claims would race there silently. ``volatile``: nothing is
+        fsynced (a take of a block, like a lease, matters only while the run lives).
         """
         if self.local:
             with self._refused_write(path):
                 return self.retrying(f"create {path}", lambda: self._link_new(path, data, not volatile))
-        if self.exists(path):
+        how = atomic_create(self.fs)
+        if how is None:
+            raise InvalidArgument(
+                f"store {self.url!r} ({type(self.fs).__module__}.{type(self.fs).__qualname__}) cannot create an "
+                "object only if it is absent, atomically; pylo's claims need that (two clients resuming at "
+                "once would both win). Use local disk, memory://, s3://, gs:// or az:// (abfs://)."
+            )
+        if self.exists(path):  # the common refusal costs a HEAD, not a failed upload
             return False
         try:
             with self._refused_write(path):
-                self.retrying(f"create {path}", lambda: self.fs.pipe_file(path, data, mode="create"))
+                self.retrying(f"create {path}", lambda: self._pipe_new(path, data, how))
         except FileExistsError:
             return False
-        except (TypeError, NotImplementedError):  # a backend without conditional writes
-            log.warning("store %s cannot create objects exclusively; %s is written without a check", self.url, path)
-            self.put(path, data)
         return True
+
+    def _pipe_new(self, path: str, data: bytes, how: str) -> None:
+        # memory://: one process's dict, whose check-then-write one lock makes atomic.
+        with _MEMORY_CREATE if how == _IN_PROCESS else contextlib.nullcontext():
+            self.fs.pipe_file(path, data, mode="create")
 
     def _link_new(self, path: str, data: bytes, sync: bool = True) -> bool:
         directory = os.path.dirname(path)
@@ -401,6 +418,33 @@ def _files(url: str, options: dict[str, Any], retry_for: float, attempts: int | 
 _S3_CONFIG = {"connect_timeout": 5, "retries": {"total_max_attempts": 1}}
 
 
+# The create-only write of each fsspec implementation known to be atomic on its service, by the
+# class that defines it: a subclass that overrides the write is not trusted (fsspec's generic
+# ``mode="create"`` checks for the object and then writes it: two writers can both win).
+_ATOMIC_CREATES = {
+    "s3fs.core.S3FileSystem": "S3 PUT with If-None-Match: *",
+    "gcsfs.core.GCSFileSystem": "GCS upload with ifGenerationMatch=0",
+    # Delegates to the above except on zonal buckets (gRPC appendable objects).
+    "gcsfs.extended_gcsfs.ExtendedGcsFileSystem": "GCS upload with ifGenerationMatch=0",
+    "adlfs.spec.AzureBlobFileSystem": "Azure upload with overwrite=False (If-None-Match: *)",
+    "fsspec.implementations.memory.MemoryFileSystem": "in-process, under a lock",
+}
+_IN_PROCESS = _ATOMIC_CREATES["fsspec.implementations.memory.MemoryFileSystem"]
+_MEMORY_CREATE = threading.Lock()
+
+
+def atomic_create(fs: Any) -> str | None:
+    """How ``fs`` creates an object only if it is absent, atomically (a description), or
+    ``None`` when it cannot. Decided by the class that implements ``fs``'s write: the first in
+    its MRO that defines ``pipe_file`` or ``_pipe_file``."""
+    if isinstance(fs, LocalFileSystem):
+        return "hard link of a complete temp file"
+    for cls in type(fs).__mro__:
+        if "pipe_file" in vars(cls) or "_pipe_file" in vars(cls):
+            return _ATOMIC_CREATES.get(f"{cls.__module__}.{cls.__qualname__}")
+    return None
+
+
 def _listing_raced(exc: Exception) -> bool:
     return isinstance(exc, KeyError) or "changed size during iteration" in str(exc)
 
@@ -484,3 +528,9 @@ def _unlink_quietly(path: str) -> None:
         os.unlink(path)
     except OSError:
         pass
+
+
+def _extra_hint(url: str) -> str:
+    """How to install what serves ``url``'s protocol, when an extra of pylo-dask does."""
+    extra = extra_for_protocol(url)
+    return f" ({install_hint(extra)})" if extra else ""

@@ -5,19 +5,24 @@ store and looks for the cancel marker, each at a bounded rate.
     every `poll` s:      GET cancel.json (one request; missing = not yet)  ─► stop() returns True
 
 The loop between inputs only reads a flag, so a check costs nothing there, and a store request
-rate of ``1/interval + 1/poll`` per worker is independent of how fast the task runs. The thread
-does not survive ``os.fork``: a forked child never renews (nor ends) its parent's lease.
+rate of ``1/interval + 1/poll`` per worker is independent of how fast the task runs (the periods
+and the budget they make: ``_cadence``). What is due when is decided by ``tick`` on an injected
+clock; the thread only waits between ticks. The thread does not survive ``os.fork``: a forked
+child never renews (nor ends) its parent's lease.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..errors import PyloError
+from ._leases import abandoned_here
 
 if TYPE_CHECKING:
     from ._store import Store
@@ -29,53 +34,86 @@ log = logging.getLogger(__name__)
 
 class Heartbeat:
     """Renews ``{execution}/leases/{name}`` every ``interval`` s; with ``watch_cancel``, polls the
-    cancel marker every ``poll`` s and then ``cancelled`` turns true."""
+    cancel marker every ``poll`` s and then ``cancelled`` turns true. ``grace``: seconds after it
+    saw the cancel that the lease is still renewed; then it is ended, for whoever waits for the
+    worker (a Dask driver waits for its workers' leases), even though the worker is stuck in a
+    call that never returns (its outcome is recorded by whoever waited). ``clock``: monotonic
+    seconds (injected by tests, which then call ``tick`` themselves instead of ``start``)."""
 
     def __init__(self, store: Store, execution: str, name: str, *, interval: float, poll: float,
-                 watch_cancel: bool = True) -> None:
+                 watch_cancel: bool = True, grace: float | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.store, self.execution, self.name = store, execution, name
         self.interval, self.poll, self.watch_cancel = interval, poll, watch_cancel
+        self.grace = grace
+        self.clock = clock
+        self._cancelled_at: float | None = None  # when the cancel was seen, on ``clock``
         self.writer = uuid.uuid4().hex[:12]
         self._cancelled = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._next_renew = self._next_poll = math.inf
         self.lost = False  # the store could not be reached for a renewal
 
     @property
     def cancelled(self) -> bool:
         return self._cancelled.is_set()
 
-    def start(self) -> Heartbeat:
+    def begin(self) -> Heartbeat:
+        """Write the lease and schedule the next requests, without a thread (see ``tick``)."""
         self._renew()  # the lease exists before the first input runs
+        now = self.clock()
+        self._next_renew = now + self.interval
+        self._next_poll = now + self.poll if self.watch_cancel else math.inf
+        return self
+
+    def start(self) -> Heartbeat:
+        """``begin``, then a thread that ticks whenever a request is due."""
+        self.begin()
         self._thread = threading.Thread(target=self._beat, name=f"pylo-heartbeat-{self.name}", daemon=True)
         self._thread.start()
         return self
+
+    def tick(self, now: float) -> float:
+        """Make the requests due at ``now`` (the clock's seconds): a cancel poll, a lease renewal;
+        return when the next one is due."""
+        if now >= self._next_poll:
+            if not self._cancelled.is_set():
+                self._check_cancel()
+            self._next_poll = now + self.poll
+        if self._past_grace(now):
+            self._give_up_waiting()
+            self._stop.set()  # no more renewals: the lease says ended
+            return now
+        if now >= self._next_renew:
+            self._renew()
+            self._next_renew = now + self.interval
+        return min(self._next_renew, self._next_poll)
 
     def end(self) -> None:
         """Stop renewing and mark the lease ended, so no one waits for it to expire."""
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join()
+        self._end_lease()
+
+    def _end_lease(self) -> None:
         try:
             self.store.write_lease(self.execution, self.name, self.writer, self.interval, ended=True)
         except PyloError:
+            abandoned_here(self.writer)  # this process knows it ended; the others wait for its expiry
             log.warning("execution %s: could not end the lease %s; it expires on its own", self.execution, self.name)
 
     def abandon(self) -> None:
-        """Stop renewing without writing (the store is unreachable): the lease expires by itself."""
+        """Stop renewing without writing (the store is unreachable): the lease expires by itself,
+        and this process knows at once that nothing renews it any more."""
         self._stop.set()
+        abandoned_here(self.writer)
 
     def _beat(self) -> None:
-        next_renew = time.monotonic() + self.interval
-        while True:
-            wait = self.poll if self.watch_cancel else self.interval
-            if self._stop.wait(min(wait, max(0.0, next_renew - time.monotonic()))):
-                return
-            if self.watch_cancel and not self._cancelled.is_set():
-                self._check_cancel()
-            if time.monotonic() >= next_renew:
-                self._renew()
-                next_renew = time.monotonic() + self.interval
+        due = min(self._next_renew, self._next_poll)
+        while not self._stop.wait(max(0.0, due - self.clock())):
+            due = self.tick(self.clock())
 
     def check_cancel(self) -> bool:
         """Look for the cancel marker now (one GET); return whether the run was cancelled."""
@@ -83,9 +121,21 @@ class Heartbeat:
             self._check_cancel()
         return self.cancelled
 
+    def _past_grace(self, now: float) -> bool:
+        at = self._cancelled_at
+        return self.grace is not None and at is not None and now - at > self.grace
+
+    def _give_up_waiting(self) -> None:
+        log.warning("execution %s: %s still running %g s after the cancel: its lease is ended, and "
+                    "the call it is stuck in is abandoned (set timeout= to bound every attempt)",
+                    self.execution, self.name, self.grace)
+        self._end_lease()
+
     def _check_cancel(self) -> None:
         try:
             if self.store.cancel_requested(self.execution):
+                if self._cancelled_at is None:
+                    self._cancelled_at = self.clock()
                 self._cancelled.set()
         except PyloError:
             log.warning("execution %s: could not look for a cancel request", self.execution)

@@ -79,6 +79,10 @@ class Layout:
     def cancel(self, eid: str) -> str:
         return f"{self.execution(eid)}/cancel.json"
 
+    def stopped(self, eid: str) -> str:
+        """Why the execution stopped before its end (its tolerance passed, its cluster lost)."""
+        return f"{self.execution(eid)}/stopped.json"
+
     def leases_dir(self, eid: str) -> str:
         return f"{self.execution(eid)}/leases"
 

@@ -18,6 +18,8 @@ import dataclasses
 import json
 import time
 
+from ._segments import refuse_unknown_version
+
 __all__ = ["EXPIRY_INTERVALS", "WORKER_LEASE_PREFIX", "Lease", "alive", "is_worker_lease", "worker_lease_name"]
 
 # A lease expires this many renewal intervals after it was written: one late renewal is tolerated.
@@ -46,9 +48,11 @@ class Lease:
 
     @classmethod
     def from_json(cls, data: bytes) -> Lease | None:
-        """The lease, or ``None`` for an unreadable object (it proves nothing alive)."""
+        """The lease, or ``None`` for an unreadable object (it proves nothing alive). Raises
+        ``IncompatibleSnapshot`` for a lease of an unknown format version."""
         try:
             obj = json.loads(data)
+            refuse_unknown_version(obj, "a lease object")
             return cls(name=str(obj["name"]), writer=str(obj["writer"]), renewed=float(obj["renewed"]),
                        expires=float(obj["expires"]), ended=bool(obj.get("ended", False)))
         except (ValueError, KeyError, TypeError):
@@ -59,8 +63,31 @@ class Lease:
 
 
 def alive(leases: list[Lease], now: float) -> list[Lease]:
-    """The leases that prove something still runs at ``now``."""
-    return [lease for lease in leases if lease.live(now)]
+    """The leases that prove something still runs at ``now``: neither ended nor expired, nor
+    abandoned by this very process (its writer stopped when the store became unreachable and
+    could not say so; other processes wait for the lease to expire)."""
+    return [lease for lease in leases if lease.live(now) and lease.writer not in _ABANDONED_HERE]
+
+
+# The writers of the leases this process stopped renewing without being able to end them, and
+# the (execution, lease) pairs it knows ended elsewhere (a Dask driver whose workers' tasks all
+# failed while the store was unreachable): nothing renews them, whatever their expiry says.
+_ABANDONED_HERE: set[str] = set()
+_ENDED_HERE: set[tuple[str, str]] = set()
+
+
+def abandoned_here(writer: str) -> None:
+    """Lease writer ``writer`` of this process stopped for good while the store was unreachable."""
+    _ABANDONED_HERE.add(writer)
+
+
+def ended_here(execution: str, name: str) -> None:
+    """Lease ``name`` of ``execution`` is known to this process to have stopped for good."""
+    _ENDED_HERE.add((execution, name))
+
+
+def known_ended(execution: str, name: str) -> bool:
+    return (execution, name) in _ENDED_HERE
 
 
 def worker_lease_name(worker: int) -> str:

@@ -198,6 +198,16 @@ def check_version(obj: dict[str, Any], path: str, versions: tuple[int, ...] = (F
     return version
 
 
+def refuse_unknown_version(obj: object, what: str) -> None:
+    """Raise ``IncompatibleSnapshot`` when ``obj`` declares a format version this pylo does not
+    read. For objects whose unreadable form has a rule of its own (a claim or lease that cannot
+    be read holds nothing): a *newer* one must not be mistaken for garbage and ignored."""
+    if isinstance(obj, dict):
+        version = obj.get("format")
+        if isinstance(version, int) and not isinstance(version, bool) and version != FORMAT_VERSION:
+            check_version(obj, what)
+
+
 def _int(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"expected an int, got {value!r}")

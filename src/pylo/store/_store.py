@@ -19,7 +19,7 @@ from ._exception_records import decode_records, encode_records
 from ._fs import DEFAULT_RETRY_SECONDS, Files
 from ._inputs import InputsReader
 from ._layout import FORMAT_VERSION, MAX_JSON_BYTES, MAX_RECORDS_BYTES, MAX_SMALL_BYTES, Layout
-from ._leases import Lease, alive
+from ._leases import Lease, alive, known_ended
 from ._manifest import BlockInfo, Manifest
 from ._results import decode_results, encode_results
 from ._segments import BlockState, Segment, _load_json, check_version, decode_segment, encode_segment, merge
@@ -262,7 +262,8 @@ class Store:
 
     def live_leases(self, eid: str, now: float | None = None) -> list[Lease]:
         """The leases of ``eid`` that prove something of it still runs."""
-        return alive(self.read_leases(eid), self.clock.time() if now is None else now)
+        leases = [lease for lease in self.read_leases(eid) if not known_ended(eid, lease.name)]
+        return alive(leases, self.clock.time() if now is None else now)
 
     def is_running(self, eid: str) -> bool:
         """Whether a worker of ``eid`` (or a client holding its claim) is alive, read from the store."""

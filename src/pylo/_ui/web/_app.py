@@ -30,8 +30,10 @@ import jinja2
 import markupsafe
 import tornado.web
 
+from ..._numbers import count
 from ...errors import ExecutionNotFound, InvalidArgument, StoreUnreachable
 from ...store import validate_execution_id
+from ...store._layout import id_matcher
 from . import _read
 from ._limits import ViewStore
 
@@ -74,7 +76,7 @@ def _templates() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["n"] = lambda v: "–" if v is None else f"{v:,}"
+    env.filters["n"] = count
     env.filters["when"] = _when
     env.filters["breakable"] = _breakable
     env.globals["bar"] = _bar
@@ -132,12 +134,21 @@ class _Handler(tornado.web.RequestHandler):
             log.warning("web view: %s", exc)
             raise tornado.web.HTTPError(503, reason="the store cannot be reached; try again later") from None
 
-    def execution_id(self, raw: str) -> str:
-        """The id of the URL, or 400: only the store's strict id pattern ever reaches a path."""
+    async def execution_id(self, raw: str) -> str:
+        """The id the URL names: a whole id, or a unique prefix of one (or the 8 characters that end
+        one), as everywhere else. 400 when it is not (part of) an id or names several, 404 when it
+        names none: only the store's strict id pattern ever reaches a path."""
         try:
-            return validate_execution_id(raw)
+            if id_matcher(raw) is None:
+                return raw
         except InvalidArgument:
             raise tornado.web.HTTPError(400, reason="not a pylo execution id") from None
+        try:
+            return validate_execution_id(await self.read(self.view.store.resolve, raw))
+        except ExecutionNotFound:
+            raise tornado.web.HTTPError(404, reason="no such execution in this store") from None
+        except InvalidArgument:  # a well-formed part of an id that several ids share
+            raise tornado.web.HTTPError(400, reason="several executions match this id: give more of it") from None
 
     def render_page(self, name: str, **context: Any) -> None:
         page = self.env.get_template(name).render(
@@ -186,7 +197,10 @@ class ExecutionsPage(_Handler):
 
 class ExecutionPage(_Handler):
     async def get(self, raw: str) -> None:
-        eid = self.execution_id(raw)
+        eid = await self.execution_id(raw)
+        if eid != raw:  # a shortened id: the page lives at the whole one
+            self.redirect(f"{self.view.root}executions/{eid}")
+            return
         try:
             detail, groups, lines = await self.read(_everything, self.view.store, eid)
         except ExecutionNotFound:
@@ -217,7 +231,7 @@ class ExecutionsApi(_Api):
 
 class ExecutionApi(_Api):
     async def get(self, raw: str) -> None:
-        eid = self.execution_id(raw)
+        eid = await self.execution_id(raw)
         try:
             detail = await self.read(_read.execution_detail, self.view.store, eid)
         except ExecutionNotFound:
@@ -229,7 +243,7 @@ class ExecutionApi(_Api):
 
 class ExceptionsApi(_Api):
     async def get(self, raw: str) -> None:
-        eid = self.execution_id(raw)
+        eid = await self.execution_id(raw)
         try:
             groups = await self.read(_read.exception_groups, self.view.store, eid)
         except ExecutionNotFound:

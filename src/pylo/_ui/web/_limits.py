@@ -153,6 +153,6 @@ class ViewStore(Store):
                 f"{path}: {manifest.n_inputs} inputs, more than the web view counts ({self.max_inputs})", path
             )
         if manifest.workers > max(1024, len(manifest.blocks)) or any(
-            not 0 <= b.worker < manifest.workers or b.count < 0 for b in manifest.blocks
+            not (b.held or 0 <= b.worker < manifest.workers) or b.count < 0 for b in manifest.blocks
         ):
             raise CorruptSnapshot(f"corrupt manifest {path}: workers and blocks do not match", path)

@@ -117,7 +117,7 @@ def _counts(store: ViewStore, eid: str) -> tuple[dict[str, Any], Summary]:
         "status": status, "task": summary.task, "created": summary.created, "ended": ended,
         "total": summary.total, "finished": summary.finished, "failed": summary.failed,
         "pending": summary.pending, "inherited": summary.inherited, "unfinished": summary.unfinished,
-        "complete": summary.complete,
+        "complete": summary.complete, "reason": summary.reason, "tolerance": summary.tolerance,
     }, summary
 
 

@@ -1,6 +1,6 @@
 """The scheduler inside the engine: every status change of every job, on one event-loop thread.
 
-    submit ──► _accept ──► _consider ──(condition holds)──► ready[kind] ──(slot free)──► _start
+    take ────► _accept ──► _consider ──(condition holds)──► ready[kind] ──(slot free)──► _start
                   ▲            │  └─(waits)─► woken by: a status change of a job it names,
                   │            │              its one deadline timer, or (opaque only) a poll
                   │            └─(can never hold / upstream failed)──► cancelled, with the reason
@@ -13,19 +13,27 @@ module carries the actions out, handing the writing of job records to ``_job_rec
 Dask job's gate, when the Dask scheduler can hold it, to ``_dask_gates``. Each job's run-time
 state is a ``JobState`` (``job._state``, one per run), written only here. Only the loop thread
 touches this state; other threads hand work over through the inbox (``_inbox``). A job holds a
-slot exactly while it is running (``_move``).
+slot exactly while it is running (``_move``). A hand-over that raises is a bug of the engine:
+the future it carries, else the job it concerns, ends with the error; when even that fails, every
+waiter gets it (``_broken``).
 Nothing here sleeps or polls, except for custom conditions that do not declare what they depend on.
+
+The scheduler stands alone: it is given its limits, what lends it pools and a Dask client
+(``Resources``), an event loop to run on and, if records are kept, their writer (``open``), and
+optionally the engine it serves (what jobs name as their engine and conditions are asked).
+``Engine`` owns one, with the loop thread, the pools, the record writer and the public API.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
 import dataclasses
 import functools
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .._core.status import Status, check_transition
 from ._timers import EngineClock
@@ -36,7 +44,7 @@ from ..errors import InvalidArgument, JobCancelled
 from ._job import Job
 from ._job_state import JobFuture, JobState, call_hook
 from ._outcome import Outcome
-from ._job_records import RecordStore, RecordWriter, record_of, spec_of
+from ._job_records import RecordWriter, record_of, spec_of
 from ._scheduling import (
     BeginOnDask, Cancel, Fail, Halt, Restart, RetryLater, RunAction, Settle, Start, Stream, TakeBack,
     after_outcome, gate, on_cancel, on_rerun, upstream_of,
@@ -49,9 +57,10 @@ if TYPE_CHECKING:
     from ._process_pool import ProcessPool
     from ._thread_pool import ThreadPool
 
-__all__ = ["Scheduler", "Stats"]
+__all__ = ["Resources", "Scheduler", "Stats"]
 
 log = logging.getLogger("pylo.engine")
+T = TypeVar("T")
 
 
 @dataclasses.dataclass
@@ -65,33 +74,69 @@ class Stats:
     retries: int = 0
 
 
+class Resources(Protocol):
+    """What lends the scheduler's jobs their pools and Dask client (made on first use, closed by
+    their owner: the engine)."""
+
+    def thread_pool(self) -> ThreadPool: ...
+
+    def process_pool(self) -> ProcessPool: ...
+
+    @property
+    def dask_client(self) -> Any: ...
+
+
 class Scheduler:
-    """The job state machine. ``Engine`` wraps it with the thread, pools and public API."""
+    """The job state machine, on one event loop: ``open(loop, clock)`` on the loop's thread,
+    then ``take`` jobs (on that thread: ``call`` gets there from another). It is the ``Runtime``
+    its jobs run attempts with. ``engine``, when given, is what the jobs name as their engine
+    and what their conditions are asked (the scheduler answers them itself otherwise)."""
 
     loop: asyncio.AbstractEventLoop
     clock: EngineClock
 
-    if TYPE_CHECKING:  # Engine provides these; with them the scheduler is the jobs' Runtime
-
-        def thread_pool(self) -> ThreadPool: ...
-
-        def process_pool(self) -> ProcessPool: ...
-
-    def __init__(self, slots: Slots, record_store: RecordStore | None) -> None:
+    def __init__(self, slots: Slots, resources: Resources, *, engine: Any = None) -> None:
         self.slots = slots
-        self.record_store = record_store
+        self.resources = resources
+        self.engine = engine
+        self.context: Any = self if engine is None else engine  # what conditions are asked
         self.stats = Stats()
-        self._jobs: dict[str, Job] = {}
+        self.jobs: dict[str, Job] = {}
         self.statuses: dict[str, Status] = {}
         self._waiters: dict[str, set[Job]] = collections.defaultdict(set)
         self._ready: dict[str, collections.deque[Job]] = collections.defaultdict(collections.deque)
         self._pumping = self._pump_again = False
-        self._unsettled = Unsettled()
-        self._records: RecordWriter | None = None  # the record store's writer while running
-        self._inbox = Inbox()
+        self.unsettled = Unsettled()
+        self._records: RecordWriter | None = None  # where job records go while open, if anywhere
+        self._inbox = Inbox(self._handover_failed)
         self.print_traceback = True
         self._status_watchers: dict[str, list[tuple[Callable[[Job], bool], Any]]] = {}
         self._upstreams: dict[str, list[Job]] = {}  # the jobs whose results each job takes
+
+    # -- the loop it runs on ----------------------------------------------------------------------
+
+    def open(self, loop: asyncio.AbstractEventLoop, clock: EngineClock, records: RecordWriter | None = None) -> None:
+        """Called on the thread that runs ``loop``: the scheduler's loop thread from now on. With
+        ``records``, each job's record is written there at each of its status changes."""
+        self.loop, self.clock, self._records = loop, clock, records
+        self._inbox.open(loop)
+
+    def close(self) -> None:
+        """Once the loop thread ended: forget it (and the record writer, which its owner shuts)."""
+        self._inbox.close()
+        self._records = None
+
+    # -- what jobs borrow to run (the ``Runtime`` of their attempts) -------------------------------
+
+    def thread_pool(self) -> ThreadPool:
+        return self.resources.thread_pool()
+
+    def process_pool(self) -> ProcessPool:
+        return self.resources.process_pool()
+
+    @property
+    def dask_client(self) -> Any:
+        return self.resources.dask_client
 
     # -- the condition context -----------------------------------------------------------------
 
@@ -119,13 +164,15 @@ class Scheduler:
     def report_now(self, job: Job, token: int, outcome: Outcome) -> None:
         """An attempt ended: return once the engine has taken it in (a generator job's last
         step, after which its status must read "done")."""
-        self._on_loop(self._ended, job, token, outcome)
+        self.call(self._ended, job, token, outcome)
 
-    def _on_loop(self, fn: Callable[..., Any], *args: Any) -> Any:  # Engine provides it
-        raise NotImplementedError
+    def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` on the loop thread and return its result, or raise what it raised
+        (blocking the caller). ``InvalidStateError`` if the scheduler is not open."""
+        return self._inbox.call(fn, *args)
 
     @property
-    def _loop_thread(self) -> int:
+    def loop_thread(self) -> int:
         """The ident of the loop thread (0 while none runs)."""
         return self._inbox.owner
 
@@ -133,13 +180,76 @@ class Scheduler:
         """Run ``fn(*args)`` on the loop: now if on it, else soon (through the inbox)."""
         self._inbox.put(fn, *args)
 
+    def _handover_failed(self, fn: Callable[..., None], args: tuple[Any, ...], error: Exception) -> None:
+        """A hand-over raised: a bug of the engine, which must not leave anyone waiting forever.
+        A future it carries (someone waits on it) ends with the error; else the jobs it concerns
+        fail with it; if there is none, or failing one raises as well, the scheduler's state is
+        not to be trusted any more and every waiter gets the error."""
+        log.error("engine: %s failed", getattr(fn, "__name__", fn), exc_info=error)
+        args = _arguments(fn, args)
+        futures = [arg for arg in args if isinstance(arg, (asyncio.Future, concurrent.futures.Future))]
+        for future in futures:
+            if not future.done():
+                future.set_exception(error)
+        if futures:
+            return
+        jobs = [arg for arg in args if isinstance(arg, Job)]
+        try:
+            for job in jobs:
+                if not job._state.status.settled:
+                    self._settle(job, Status.FAILED, error)
+        except Exception as again:  # noqa: BLE001 - the same bug, or another: either way, give up
+            log.error("engine: failing the jobs of a broken hand-over failed too", exc_info=again)
+            jobs = []
+        if not jobs:
+            self._broken(error)
+
+    def _broken(self, error: Exception) -> None:
+        """The scheduler cannot go on: every job not settled yet is resolved with ``error``, and
+        ``wait()`` raises it."""
+        for job in self.jobs.values():
+            if not job._state.future._cf.done():
+                job._state.future._cf.set_exception(error)
+        self.unsettled.break_with(error)
+
+    # -- taking jobs in (on the loop) -------------------------------------------------------------
+
+    def take(self, jobs: list[Job]) -> None:
+        """Run each job: a new one is accepted, one that ended is re-run."""
+        for job in jobs:
+            if job.id in self.jobs and job.status.settled:
+                self.rerun(job)
+            elif job.id not in self.jobs:
+                self.unsettled.add()
+                self._accept(job)
+
+    def know(self, job_id: str, status: Status) -> None:
+        """A job that settled before (read from the store): what conditions that name it see."""
+        self.statuses[job_id] = status
+
+    def remove(self, job: Job) -> None:
+        """Cancel ``job`` if it has not ended, and forget it."""
+        self.cancel(job, "removed from the engine")
+        self.jobs.pop(job.id, None)
+        for table in (self._upstreams, self._status_watchers):
+            table.pop(job.id, None)
+
+    def cancel_all(self, reason: str) -> list[Any]:
+        """Cancel every job; return the handles of every job's latest attempt (a command
+        cancelled just before may still be in its grace period, too)."""
+        handles = [job._state.handle for job in self.jobs.values() if job._state.handle is not None]
+        for job in list(self.jobs.values()):
+            self.cancel(job, reason)
+        return handles
+
     # -- accepting and gating --------------------------------------------------------------------
 
     def _accept(self, job: Job) -> None:
-        self._jobs[job.id] = job
+        """A new job (counted unsettled by the caller): gate it, and start it if it may."""
+        self.jobs[job.id] = job
         self.statuses[job.id] = Status.PENDING
         self._upstreams[job.id] = upstreams(job)
-        foreign = [up for up in self._upstreams[job.id] if up.engine is not None and up.engine is not self]
+        foreign = [up for up in self._upstreams[job.id] if up.engine is not None and up.engine is not self.engine]
         if foreign:  # its status changes are seen by another engine only: it would wait forever
             self._watch(job)
             self._settle(job, Status.FAILED, InvalidArgument(
@@ -148,7 +258,7 @@ class Scheduler:
             ))
             return
         state = job._state
-        if state.spec is None and self.record_store is not None:
+        if state.spec is None and self._records is not None:
             state.spec = spec_of(job)
         self._watch(job)
         self._persist(job)
@@ -159,7 +269,7 @@ class Scheduler:
     def _watch(self, job: Job) -> None:
         try:
             ids = set() if job.condition is None else set(job.condition.job_ids() or ())
-        except Exception as exc:  # noqa: BLE001 - a custom condition's bug fails its job (in _gate)
+        except Exception as exc:  # noqa: BLE001 - a custom condition is user code; its bug fails its job (in gate)
             log.debug("condition of job %s: job_ids() raised %r", job.id, exc)
             ids = set()
         ids.update(u.id for u in self._upstreams[job.id])
@@ -173,11 +283,11 @@ class Scheduler:
             return
         self.stats.condition_checks += 1
         ups = [upstream_of(up, self.statuses.get(up.id)) for up in self._upstreams[job.id]]
-        action = gate(ups, job.condition, self, job.wait_time_delta)
+        action = gate(ups, job.condition, self.context, job.wait_time_delta)
         if isinstance(action, Start):
             self._make_ready(job)
         elif isinstance(action, Cancel):
-            self._cancel(job, action.reason)
+            self.cancel(job, action.reason)
         elif isinstance(action, Fail):
             self._settle(job, Status.FAILED, action.error)
         elif action.until is not None:
@@ -188,7 +298,7 @@ class Scheduler:
         self._disarm(state)
         state.timer = self.clock.call_at(when, functools.partial(self._handover, fire))
 
-    def _disarm(self, state: JobState) -> None:
+    def _disarm(self, state: JobState[Job]) -> None:
         timer, state.timer = state.timer, None
         if timer is not None:
             timer.cancel()
@@ -236,6 +346,11 @@ class Scheduler:
                 continue
             keep.append((check, future))
         self._status_watchers[job.id] = keep
+
+    def watch_status(self, job: Job, check: Callable[[Job], bool], future: Any) -> None:
+        """Resolve ``future`` once ``check(job)`` holds, asked now and at each status change
+        (from any thread; a ``check`` that raises fails ``future``)."""
+        self._handover(self._watch_status, job, check, future)
 
     def _watch_status(self, job: Job, check: Callable[[Job], bool], future: Any) -> None:
         self._status_watchers.setdefault(job.id, []).append((check, future))
@@ -292,7 +407,9 @@ class Scheduler:
             state.token += 1
             try:
                 state.handle = job._launch(self, job._attempt_call(bind(job, _result_of)), state.token)
-            except Exception as exc:  # noqa: BLE001 - e.g. an unpicklable call: the attempt fails
+            except Exception as exc:  # noqa: BLE001 - user code
+                # handing the call on pickles the user's function and arguments, which runs
+                # their own code (``__reduce__``): whatever that raises fails the attempt
                 self._ended(job, state.token, Outcome("failed", exc))
                 return
         self._persist(job)
@@ -353,7 +470,8 @@ class Scheduler:
 
     # -- ending ------------------------------------------------------------------------------------
 
-    def _cancel(self, job: Job, reason: str) -> bool:
+    def cancel(self, job: Job, reason: str) -> bool:
+        """Cancel ``job`` unless it has ended (a running attempt is stopped); whether it was."""
         state = job._state
         actions = on_cancel(state, reason, state.handle is not None)
         for action in actions:
@@ -363,7 +481,10 @@ class Scheduler:
     def _halt(self, job: Job) -> None:
         try:
             job._halt(self, job._state.handle)
-        except Exception:  # noqa: BLE001 - stopping is best effort; the job is cancelled anyway
+        except Exception:  # noqa: BLE001 - user code
+            # stopping runs code the engine does not own (a generator job's generator closes: its
+            # ``finally`` is the user's; an execution job cancels its run, with store I/O): best
+            # effort, the job is cancelled anyway
             log.exception("job %s: stopping it failed", job.id)
 
     def _settle(self, job: Job, status: Status, value: Any) -> None:
@@ -386,10 +507,10 @@ class Scheduler:
         self._resolve(job, state)  # before anyone woken by the status reads the result
         self._notify(job)
         self._persist(job)
-        self._unsettled.settled()
+        self.unsettled.settled()
         self._pump()
 
-    def _resolve(self, job: Job, state: JobState) -> None:
+    def _resolve(self, job: Job, state: JobState[Job]) -> None:
         future = state.future._cf
         if future.done():
             return
@@ -409,7 +530,8 @@ class Scheduler:
 
     # -- re-running ------------------------------------------------------------------------------------
 
-    def _rerun(self, job: Job) -> JobFuture:
+    def rerun(self, job: Job) -> JobFuture[Job]:
+        """Run ``job`` again once it has ended; its (new) future."""
         for action in on_rerun(job._state):
             self._carry_out(job, action)
         return job.future
@@ -423,7 +545,7 @@ class Scheduler:
             token=old.token,  # attempts of the old run that still report are dropped
         )
         self.statuses[job.id] = Status.PENDING
-        self._unsettled.add()
+        self.unsettled.add()
         self._watch(job)
         self._persist(job)
         self._notify(job)
@@ -442,12 +564,12 @@ class Scheduler:
         state = job._state
         state.token += 1
         state.compiled = True
-        handles = [self._jobs[job_id]._state.handle for job_id, _ in plan]
+        handles = [self.jobs[job_id]._state.handle for job_id, _ in plan]
         report = functools.partial(self.report, job, state.token)
         state.handle = submit_gated(self.dask_client, job, state.token, plan, handles, report)
 
     def _in_flight(self, job_id: str) -> bool:
-        job = self._jobs.get(job_id)
+        job = self.jobs.get(job_id)
         return job is not None and in_flight(job, job._state.handle)
 
     def gated_on_dask(self, job: Job) -> bool:
@@ -471,7 +593,13 @@ class Scheduler:
         state.gated = False
         self._consider(job)
 
-    dask_client: Any  # Engine's property: the client for Dask jobs
+
+def _arguments(fn: Callable[..., None], args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """What a hand-over is about: its arguments, and its partial's (a timer's)."""
+    while isinstance(fn, functools.partial):
+        args = (*fn.args, *args)
+        fn = fn.func
+    return args
 
 
 def _wake(future: asyncio.Future[None]) -> None:

@@ -1,0 +1,85 @@
+"""A ``Run`` that is also a Dask future, so Dask's own tools follow an execution on Dask.
+
+    submit ─► client.submit(_until_ended, key=K) ─► a Dask worker: secede, wait on Event K
+    run.settle ─► the scheduler: Event K set ──────► _until_ended returns the execution id:
+                                                     future K finished (wait, as_completed,
+                                                     progress and gather see the end)
+
+The execution is many Dask tasks, none of which stands for its end, and it must go on when this
+client dies: so the future is one small watcher task, which secedes from its worker's thread pool
+(it takes no thread a block could use) and wakes when the run settles. If this client dies the
+future is released; the watcher sees its task cancelled at its next check and returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import distributed
+
+from .._core.run import Run
+from .._core.tolerance import Stop
+
+__all__ = ["DaskRun"]
+
+log = logging.getLogger(__name__)
+
+#: Seconds between two checks, by an idle watcher, that its client still wants it.
+_CHECK_SECONDS = 30.0
+#: The watcher runs before queued blocks, so that it secedes at once and takes no thread.
+_PRIORITY = 1_000_000
+
+
+class DaskRun(Run, distributed.Future[str]):  # type: ignore[misc]  # two bases with methods of the same name
+    """A ``Run`` whose Dask future settles (with the execution id) when the run ends; what a
+    ``Run`` answers (``result``, ``status``, ``cancel``, ``await``) is the execution's, as on
+    threads. ``client.cancel(run)`` cancels only the watcher: ``run.cancel()`` stops the run."""
+
+    def __init__(self, client: Any, execution_id: str, total: int, *, on_cancel: Callable[[], None],
+                 on_stop: Callable[[Stop], None] | None = None) -> None:
+        Run.__init__(self, execution_id, total, on_cancel=on_cancel, on_stop=on_stop)
+        # Named by the short id (as the progress bar names a run), not the whole one: the
+        # execution's own tasks are the only keys that carry it whole.
+        key = f"pylo-ended-{execution_id[-8:]}-{uuid.uuid4().hex[:8]}"
+        watcher = client.submit(_until_ended, key, execution_id, key=key, pure=False, priority=_PRIORITY)
+        distributed.Future.__init__(self, key, client)  # holds the key as long as this run lives
+        del watcher
+
+    # Dask takes any object with __dask_graph__ for a collection; a future is not one.
+    __dask_graph__ = None  # type: ignore[assignment]
+
+    def settle(self, error: BaseException | None = None) -> None:
+        first = not self.done()
+        super().settle(error)
+        if first:
+            self._wake_watcher()
+
+    def _wake_watcher(self) -> None:
+        client = self.client
+        if client.status != "running":  # closed with its cluster: the future is gone with it
+            return
+        try:
+            client.loop.add_callback(client.scheduler.event_set, name=self.key)
+        except RuntimeError:  # the loop closed meanwhile
+            log.debug("execution %s: could not settle its Dask future", self.id)
+
+
+def _until_ended(name: str, execution_id: str) -> str:
+    """Wait, outside the worker's thread pool, until the run sets ``name``; then the id."""
+    distributed.secede()
+    event = distributed.Event(name)
+    while not event.wait(timeout=_CHECK_SECONDS):
+        if not _still_wanted():
+            return execution_id
+    event.clear()  # nobody waits on it any more: the scheduler forgets it
+    return execution_id
+
+
+def _still_wanted() -> bool:
+    """Whether some client still holds this task's future (else the scheduler cancelled it)."""
+    worker = distributed.get_worker()
+    ts = worker.state.tasks.get(worker.get_current_task())
+    return ts is not None and ts.state != "cancelled"
