@@ -65,8 +65,8 @@ def test_the_blocks_a_leaving_worker_had_not_finished_are_continued_by_the_other
     client = make_cluster(n_workers=2)
     calls, gates = tmp_path / "calls", tmp_path / "gates"
     calls.mkdir(), gates.mkdir()
-    pylo = Pylo.dask(client, str(tmp_path / "s"), number_of_workers=2, task_executions_before_flush=1,
-                     flush_interval=60.0)
+    pylo = Pylo.dask(client, str(tmp_path / "s"), number_of_workers=2, block_size=10,
+                     task_executions_before_flush=1, flush_interval=60.0)
     # a generator: blocks of 10, so each worker holds one with most of it left to do
     run = pylo.submit(iter(range(N)), functools.partial(fault_tasks.gated, str(calls), str(gates), [2, 12]))
     wait_for(lambda: len(_gate_pids(gates)) == 2, "both workers at their gates")
@@ -86,3 +86,51 @@ def test_the_blocks_a_leaving_worker_had_not_finished_are_continued_by_the_other
     assert str(summary.status) == "finished"
     twice = {x for x, n in tasks.count_calls(str(calls)).items() if n > 1}
     assert twice <= {"3"}, twice  # at most the input it was at when it stopped
+
+
+def test_a_dask_worker_that_joins_after_the_client_died_takes_blocks(external_cluster: Any, tmp_path: Path) -> None:
+    # The client that started the run is SIGKILLed; a `dask worker` then joins the cluster. The
+    # steward in the run's first worker starts a Pylo worker for it: no client is needed for the
+    # run to follow its cluster.
+    import json
+    import signal
+    import subprocess
+    import sys
+
+    from _support import TESTS, kill_group, python, read_when_written
+
+    calls, gates = tmp_path / "calls", tmp_path / "gates"
+    calls.mkdir(), gates.mkdir()
+    spec: dict[str, Any] = {
+        "url": str(tmp_path / "store"), "options": {}, "calls": str(calls), "gates": str(gates),
+        "gate_at": list(range(N)), "n": N, "scheduler": str(external_cluster), "id_file": str(tmp_path / "id"),
+        "pylo": {"task_executions_before_flush": 1},  # no number of workers: it follows the cluster
+    }
+    client = python("_client.py", "start", json.dumps(spec))
+    joined = None
+    try:
+        wait_for(lambda: len(set(_gate_pids(gates).values())) == 2, "both workers of the cluster at a gate")
+        eid = read_when_written(tmp_path / "id")
+        os.kill(client.pid, signal.SIGKILL)
+        assert client.wait(30) == -signal.SIGKILL
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            [str(TESTS), str(TESTS / "faults"), *filter(None, [os.environ.get("PYTHONPATH")])]))
+        dask_cli = os.path.join(os.path.dirname(sys.executable), "dask")
+        joined = subprocess.Popen([dask_cli, "worker", "--scheduler-file", str(tmp_path / "scheduler.json"),
+                                   "--nworkers", "1", "--nthreads", "1", "--no-dashboard", "--host", "127.0.0.1"],
+                                  env=env, start_new_session=True, stderr=subprocess.DEVNULL)
+        wait_for(lambda: len(set(_gate_pids(gates).values())) == 3, "an input to run on the worker that joined",
+                 timeout=90)
+    finally:
+        _open_all(gates)
+        kill_group(client)
+    try:
+        pylo = Pylo.dask(str(external_cluster), spec["url"])
+        assert pylo.attach(eid).wait(timeout=90) == eid
+        summary = pylo.summary(eid)
+        assert (summary.finished, summary.failed, summary.pending) == (N, 0, 0)
+        assert len([w for w in summary.workers if w.blocks]) == 3
+        assert set(tasks.count_calls(str(calls)).values()) == {1}
+    finally:
+        if joined is not None:
+            kill_group(joined)
