@@ -31,7 +31,8 @@ from ._core.state import chain, read_exceptions, read_state, split_unfinished, u
 from ._core.summary import Summary, summarize
 from ._core.verify import VerifyReport, remove_stale_temps, verify_execution
 from .backends import Backend
-from .backends._bags import is_bag, plan_bag, results_bag
+from .backends._bags import is_bag, plan_bag
+from .backends._read_bags import results_bag, state_bags
 from .backends._threads import ThreadBackend
 from .errors import ExecutionClaimed, InvalidArgument, PyloError, StoreUnreachable
 from .store import Claim, ExceptionRecord, Manifest, Store

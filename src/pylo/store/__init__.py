@@ -231,10 +231,12 @@ class Store:
         kept = self.read_directory_results(eid, info)
         return {pos: blob for pos, blob in kept.items() if pos in info.positions} if info.pack is not None else kept
 
-    def read_directory_results(self, eid: str, info: BlockInfo) -> dict[int, bytes]:
+    def read_directory_results(self, eid: str, info: BlockInfo, paths: list[str] | None = None) -> dict[int, bytes]:
         """Position -> pickled result for every position of the directory ``info``'s results
-        are in: the block's, or its whole pack's (a reader going block by block reads it once)."""
-        paths = self.files.find(self.layout.results_dir(eid, info.inputs_object))
+        are in: the block's, or its whole pack's (a reader going block by block reads it once).
+        ``paths``: the directory's objects when the caller listed them already."""
+        if paths is None:
+            paths = self.files.find(self.layout.results_dir(eid, info.inputs_object))
         out: dict[int, bytes] = {}
         for path, data in self.files.get_many(paths).items():
             for pos, blob in decode_results(data, path).items():
@@ -482,7 +484,12 @@ class Store:
 
 
 def _store(url: str, options: dict[str, Any], retry_for: float) -> Store:
-    return Store(url, options, retry_for=retry_for)
+    # A store arriving in another process was checked where it was made: checking the root
+    # again would cost two requests on an object store for every Dask task that carries it.
+    store = Store.__new__(Store)
+    store.files = Files(url, options, retry_for=retry_for)
+    store.layout = Layout(store.files.root)
+    return store
 
 
 def order_by_parents(parents: dict[str, str | None]) -> list[str]:
