@@ -88,3 +88,68 @@ def test_results_bag_costs_about_what_get_results_costs_on_s3(dask_client: Any, 
         assert sorted(pairs) == sorted(expected)
         # One read per stored object, as get_results reads them (it was 9 times as many).
         assert as_bag <= streamed, (as_bag, streamed)
+
+
+def test_results_bag_of_a_resumed_chain_on_s3_reads_each_root_position_once(
+    dask_client: Any, counting_s3: CountingS3
+) -> None:
+    pylo, eid, again = _chain_on_s3(dask_client, counting_s3)
+    third = pylo.start_from_past_execution(again, tasks.ok_string, progress=False)  # nothing left to run
+    pairs = pylo.results_bag(third).compute(scheduler=dask_client)
+    assert sorted(pairs) == sorted(pylo.get_results(third))
+    assert sorted(value for value, _ in pairs) == list(range(400))
+
+
+# -- the state of an execution: a bag and a stream beside get_state ------------------------------
+
+
+@pytest.fixture(params=["local", "s3"])
+def dask_pylo(request: pytest.FixtureRequest, dask_client: Any, tmp_path: Path) -> Pylo:
+    if request.param == "local":
+        return Pylo.dask(dask_client, tmp_path / "store", block_size=10)
+    server = request.getfixturevalue("moto_server")
+    return Pylo.dask(dask_client, f"s3://{server.new_bucket()}/store", storage_options=server.options(), block_size=10)
+
+
+def _assert_state_readers_agree(pylo: Pylo, eid: str, client: Any) -> None:
+    finished, unfinished = pylo.get_state(eid)
+    assert list(pylo.iter_finished(eid)) == finished
+    assert list(pylo.iter_unfinished(eid)) == unfinished
+    finished_bag, unfinished_bag = pylo.state_bags(eid)
+    assert sorted(finished_bag.compute(scheduler=client)) == sorted(finished)
+    assert sorted(unfinished_bag.compute(scheduler=client)) == sorted(unfinished)
+
+
+def test_state_as_bags_and_streams_is_get_states_answer(dask_pylo: Pylo, dask_client: Any) -> None:
+    eid = dask_pylo.start_from_scratch(range(100), tasks.fail_kinds, progress=False)
+    assert dask_pylo.summary(eid).failed > 0
+    _assert_state_readers_agree(dask_pylo, eid, dask_client)
+    # A resume that reruns only the timeouts holds the other failures back, in blocks of their own.
+    held = dask_pylo.start_from_past_execution(eid, tasks.ok_string, only=TimeoutError, progress=False)
+    assert dask_pylo.get_state(held)[1] == list(range(0, 100, 3))  # the ValueErrors and the retryable ones
+    _assert_state_readers_agree(dask_pylo, held, dask_client)
+    rest = dask_pylo.start_from_past_execution(held, tasks.ok_string, progress=False)
+    assert dask_pylo.get_state(rest) == (list(range(100)), [])
+    _assert_state_readers_agree(dask_pylo, rest, dask_client)
+
+
+def test_get_state_holds_little_more_than_its_two_lists(tmp_path: Path) -> None:
+    """Two lists of n ints need about 36 bytes an input (a pointer and the int): reading the state
+    peaks at well under twice that, not at the ~200 bytes an input of (position, input) pairs."""
+    import gc
+    import tracemalloc
+
+    n = 200_000
+    pylo = Pylo.local_multithread(tmp_path / "store", number_of_workers=2, max_worker_failures=n)
+    eid = pylo.start_from_scratch(range(n), tasks.fail_multiples_of_7, progress=False)
+    again = pylo.start_from_past_execution(eid, tasks.noop, progress=False)
+    for execution in (eid, again):
+        gc.collect()
+        tracemalloc.start()
+        try:
+            finished, unfinished = pylo.get_state(execution)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert len(finished) + len(unfinished) == n
+        assert peak / n < 100, f"{execution}: {peak / n:.0f} bytes an input"

@@ -27,7 +27,9 @@ from ._core.frame import records_frame
 from ._core.plan import Held
 from ._core.rerun import Only, matcher
 from ._core.results import read_results
-from ._core.state import chain, read_exceptions, read_state, split_unfinished, unfinished
+from ._core.state import (
+    chain, iter_finished, iter_unfinished, read_exceptions, read_state, split_unfinished, unfinished,
+)
 from ._core.summary import Summary, summarize
 from ._core.verify import VerifyReport, remove_stale_temps, verify_execution
 from .backends import Backend
@@ -274,8 +276,26 @@ class Pylo:
     # it (see ``Store.resolve``).
 
     def get_state(self, execution_id: str) -> tuple[list[Any], list[Any]]:
-        """``(finished, unfinished)`` inputs, in input order; finished includes inherited ones."""
+        """``(finished, unfinished)`` inputs, in input order; finished includes inherited ones.
+        Both lists are held in this process: for tens of millions of inputs, stream them with
+        ``iter_finished``/``iter_unfinished`` or read them on the cluster with ``state_bags``."""
         return read_state(self.store, self.store.resolve(execution_id))
+
+    def iter_finished(self, execution_id: str) -> Iterator[Any]:
+        """The finished inputs of ``get_state``, in input order, streamed: memory holds one block
+        of each execution of the chain, whatever the execution's size."""
+        return iter_finished(self.store, self.store.resolve(execution_id))
+
+    def iter_unfinished(self, execution_id: str) -> Iterator[Any]:
+        """The unfinished (failed or pending) inputs of ``get_state``, in input order, streamed."""
+        return iter_unfinished(self.store, self.store.resolve(execution_id))
+
+    def state_bags(self, execution_id: str) -> tuple[Any, Any]:
+        """``(finished, unfinished)`` inputs as two ``dask.bag.Bag`` read on the workers, as
+        ``results_bag`` reads results: nothing of the inputs crosses this process. One partition
+        per stored inputs object, each in input order (the finished bag goes execution by
+        execution along the chain). Unpickles the inputs where computed: the store must be trusted."""
+        return state_bags(self.store, self.store.resolve(execution_id))
 
     def get_exceptions(self, execution_id: str, only: Only | None = None) -> list[ExceptionRecord]:
         """Every failed attempt of this execution (not its parents'), in input order; ``only``
@@ -297,7 +317,8 @@ class Pylo:
 
     def results_bag(self, execution_id: str) -> Any:
         """The pairs of ``get_results`` as a ``dask.bag.Bag`` whose partitions are read where
-        they are computed (one per stored block; execution by execution along the chain)."""
+        they are computed: one per stored inputs object (a block, or a pack of blocks), each
+        stored object read once; execution by execution along the chain."""
         return results_bag(self.store, self.store.resolve(execution_id))
 
     def summary(self, execution_id: str) -> Summary:
