@@ -80,6 +80,38 @@ def moto_s3() -> Iterator[tuple[str, dict[str, Any]]]:
         proc.wait(10)
 
 
+@contextlib.contextmanager
+def counting_moto_s3() -> Iterator[tuple[str, dict[str, Any], Callable[[], int]]]:
+    """A moto S3 server in this process that counts the requests it answers, and a fresh bucket:
+    (bucket URL, storage_options, the count so far)."""
+    import threading
+
+    import boto3
+    from moto.server import DomainDispatcherApplication, create_backend_app
+    from werkzeug.serving import make_server
+
+    app = DomainDispatcherApplication(create_backend_app)
+    count = [0]
+
+    def counting(environ: Any, start_response: Any) -> Any:
+        count[0] += 1  # one += under the GIL per request: exact enough for hundreds of requests
+        return app(environ, start_response)
+
+    server = make_server("127.0.0.1", 0, counting, threaded=True)
+    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        bucket = f"bench-{uuid.uuid4().hex[:10]}"
+        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="bench",
+                     aws_secret_access_key="bench").create_bucket(Bucket=bucket)
+        options = {"key": "bench", "secret": "bench", "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-east-1"}}
+        yield f"s3://{bucket}/store", options, lambda: count[0]
+    finally:
+        server.shutdown()
+        thread.join()
+
+
 def machine() -> str:
     import platform
 
