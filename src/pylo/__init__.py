@@ -11,6 +11,7 @@ from ._core.run import Progress, Run
 from ._core.status import Status
 from ._core.summary import ExceptionKind, ExecutionStatus, Summary, WorkerSummary
 from ._core.verify import Problem, VerifyReport
+from ._ui.activity import Pictures
 from .errors import (
     ClusterLost,
     CorruptSnapshot,
@@ -45,6 +46,7 @@ __all__ = [
     "IncompatibleSnapshot",
     "InputsFailed",
     "InvalidArgument",
+    "Pictures",
     "Problem",
     "Progress",
     "Pylo",
@@ -66,7 +68,7 @@ __all__ = [
 __version__ = "0.1.0"
 
 # Tracebacks, reprs and pickles name the public path (``pylo.Run``), never the private module.
-for _cls in (Config, ExceptionKind, ExceptionRecord, ExecutionStatus, Problem, Progress, Run, Status, Summary,
+for _cls in (Config, ExceptionKind, ExceptionRecord, ExecutionStatus, Pictures, Problem, Progress, Run, Status, Summary,
              VerifyReport, WorkerSummary):
     _cls.__module__ = __name__
 del _cls

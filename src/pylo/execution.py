@@ -35,6 +35,7 @@ from ._core.verify import VerifyReport, remove_stale_temps, verify_execution
 from .backends import Backend
 from .backends._bags import is_bag, plan_bag
 from .backends._read_bags import results_bag, state_bags
+from ._ui.activity import Pictures, read_activity
 from .backends._threads import ThreadBackend
 from .errors import ExecutionClaimed, InvalidArgument, PyloError, StoreUnreachable
 from .store import Claim, ExceptionRecord, Manifest, Store
@@ -238,6 +239,7 @@ class Pylo:
         manifest = self.store.read_manifest(execution_id)
         run = Run(manifest.id, manifest.n_inputs, on_cancel=lambda: self._cancel(manifest.id))
         run.describe = lambda: self.summary(manifest.id)
+        run.draw = lambda: self.pictures(manifest.id)
         attach_run(self.store, manifest, run, poll=poll)
         return run
 
@@ -324,6 +326,13 @@ class Pylo:
     def summary(self, execution_id: str) -> Summary:
         """Counts overall and per worker, read without unpickling anything."""
         return summarize(self.store, self.store.resolve(execution_id))
+
+    def pictures(self, execution_id: str) -> Pictures:
+        """Throughput and ETA over time, and which worker ran which block when (failures and
+        workers that gave up marked), as SVG drawn from the store's progress segments; shown as
+        pictures in a notebook. Read without unpickling anything."""
+        eid = self.store.resolve(execution_id)
+        return Pictures.of(read_activity(self.store, eid, running=self.store.is_running(eid)))
 
     def verify(self, execution_id: str, *, repair: bool = False) -> VerifyReport:
         """Check every object of ``execution_id`` and its parents, without stopping at the first
@@ -428,6 +437,7 @@ class Pylo:
         ctx = BlockContext(self.store, manifest.id, task, self.config, self._clock)
         run = Run(manifest.id, manifest.n_inputs, on_cancel=lambda: self._cancel(manifest.id))
         run.describe = lambda: self.summary(manifest.id)
+        run.draw = lambda: self.pictures(manifest.id)
         self._local.launched = run
         try:
             self.backend.launch(ctx, manifest, run, lambda error: self._release(claims, error))

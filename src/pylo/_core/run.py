@@ -18,6 +18,7 @@ from .status import Status, check_transition
 from ..errors import PyloError
 
 if TYPE_CHECKING:
+    from .._ui.activity import Pictures
     from .summary import Summary
 
 __all__ = ["Progress", "Run"]
@@ -44,6 +45,8 @@ class Run:
 
     #: Reads the execution's summary from the store (set by ``Pylo``; used by the HTML view).
     describe: Callable[[], Summary] | None = None
+    #: Draws the execution's pictures from the store (set by ``Pylo``; used by the HTML view).
+    draw: Callable[[], Pictures] | None = None
 
     def __init__(self, execution_id: str, total: int, *, on_cancel: Callable[[], None] = lambda: None) -> None:
         self.id = execution_id

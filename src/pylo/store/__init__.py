@@ -253,6 +253,11 @@ class Store:
 
     def read_states(self, manifest: Manifest) -> dict[int, BlockState]:
         """The merged state of every block, from one listing and one batched read."""
+        by_dir = self.read_segments(manifest)
+        return {b.block: _block_state(b, by_dir[b.inputs_object]) for b in manifest.blocks}
+
+    def read_segments(self, manifest: Manifest) -> dict[int, list[Segment]]:
+        """Every progress segment, by the block whose directory holds it (a pack's first block)."""
         base = self.layout.progress_dir(manifest.id)
         listed = self.files.find_sized(base)
         by_dir: dict[int, list[Segment]] = {b.inputs_object: [] for b in manifest.blocks}
@@ -261,7 +266,7 @@ class Store:
         for path, data in self.files.get_many(listed, MAX_JSON_BYTES, listed).items():
             block = _block_of(path, base, by_dir)
             by_dir[block].append(decode_segment(data, path, manifest.blocks[block].stored_span))
-        return {b.block: _block_state(b, by_dir[b.inputs_object]) for b in manifest.blocks}
+        return by_dir
 
     def read_records(self, manifest: Manifest) -> list[dict[str, Any]]:
         """Every raw exception record of the execution, in no particular order."""
