@@ -15,14 +15,15 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..store import Segment, Store
-from .charts import Activity, Span, throughput_svg, timeline_svg
+from .charts import Activity, Span, standalone, throughput_svg, timeline_svg
 
 __all__ = ["Pictures", "activity_of", "read_activity"]
 
 
 @dataclasses.dataclass(frozen=True)
 class Pictures:
-    """The pictures of an execution as SVG text; a notebook shows them side by side."""
+    """The pictures of an execution as ``<svg>`` elements for an HTML page (``files()`` gives
+    them as SVG documents of their own); a notebook shows them side by side."""
 
     throughput_svg: str
     timeline_svg: str
@@ -30,6 +31,10 @@ class Pictures:
     @classmethod
     def of(cls, activity: Activity) -> Pictures:
         return cls(throughput_svg(activity), timeline_svg(activity))
+
+    def files(self) -> dict[str, str]:
+        """File name -> SVG document: ``throughput.svg``, ``timeline.svg``."""
+        return {"throughput.svg": standalone(self.throughput_svg), "timeline.svg": standalone(self.timeline_svg)}
 
     def _repr_html_(self) -> str:
         from .html import pictures_html

@@ -1,7 +1,8 @@
 """Pictures of an execution as SVG: throughput and ETA over time, and a per-worker timeline.
 
 Pure functions from an ``Activity`` (what the store's progress segments say: who wrote which
-flush of which block, and when) to one ``<svg>`` string. No JavaScript and no charting library:
+flush of which block, and when) to one ``<svg>`` element for an HTML page (``standalone`` makes
+it a document of its own). No JavaScript and no charting library:
 the web view serves them from clusters that are often offline, and notebooks show them as they
 are. Only presentation attributes are used (no ``style``), so a strict Content-Security-Policy
 lets them through; every text that came from the store is escaped.
@@ -14,7 +15,7 @@ import html
 import math
 from collections.abc import Callable, Iterable, Sequence
 
-__all__ = ["Activity", "Point", "Span", "duration", "series", "throughput_svg", "timeline_svg"]
+__all__ = ["Activity", "Point", "Span", "duration", "series", "standalone", "throughput_svg", "timeline_svg"]
 
 GREEN, RED, GREY, INK, MUTED, BLUE = "#2e9e4f", "#d64545", "#c9ccd1", "#1f2933", "#6b7280", "#2563eb"
 _FONT = 'font-family="system-ui,sans-serif" font-size="11"'
@@ -123,7 +124,7 @@ def throughput_svg(activity: Activity) -> str:
         return _empty("Throughput and ETA", _nothing_yet(activity))
     points = series(activity)
     now = points[-1]
-    rate_now = "—" if now.rate == 0 and activity.running else f"{_number(now.rate)}/s"
+    rate_now = f"{_number(now.rate)}/s"
     if activity.running:
         eta_text = "unknown (no input concluded lately)" if now.eta is None else duration(now.eta)
         headline = f"now {rate_now}, {round(now.done):,} of {activity.total:,} concluded, ETA {eta_text}"
@@ -215,7 +216,8 @@ def timeline_svg(activity: Activity) -> str:
         parts.append(
             f'<g data-role="gave-up"><title>worker {_e(worker)} gave up at {_e(_clock(when))}</title>'
             f'<path d="M{cx - 5:.1f},{cy - 5} l10,10 m0,-10 l-10,10" stroke="{RED}" stroke-width="2.2"/>'
-            f'<text x="{min(cx + 8, _PLOT_RIGHT - 40):.1f}" y="{cy + 4}" {_FONT} fill="{RED}">gave up</text></g>'
+            f'<text x="{min(cx + 8, _PLOT_RIGHT - 44):.1f}" y="{cy + 4}" {_FONT} fill="{RED}" font-weight="600" '
+            f'stroke="#fff" stroke-width="3" paint-order="stroke">gave up</text></g>'
         )
     failed = sum(s.failed for s in activity.spans)
     label = (f"Workers over time: {len(workers)} workers, {len(activity.spans)} flushes, "
@@ -246,8 +248,17 @@ def _lanes(workers: Iterable[str]) -> list[str]:
 # -- shared pieces --------------------------------------------------------------------------------
 
 
+def standalone(svg: str) -> str:
+    """A picture of this module as an SVG document of its own (a ``.svg`` file): the pictures are
+    made to sit inside an HTML page, where the SVG namespace is implied."""
+    return svg.replace("<svg ", f'<svg xmlns="{_SVG_NS}" ', 1)
+
+
+_SVG_NS = "http" + "://www.w3.org/2000/svg"  # a name, never fetched
+
+
 def _open(height: int, label: str) -> str:
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" width="100%" '
+    return (f'<svg viewBox="0 0 {WIDTH} {height}" width="100%" '
             f'role="img" aria-label="{_e(label)}" preserveAspectRatio="xMinYMin meet">'
             f"<title>{_e(label)}</title>")
 
