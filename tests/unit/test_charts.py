@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from pylo._ui.activity import Pictures, activity_of
-from pylo._ui.charts import Activity, Span, duration, series, standalone, throughput_svg, timeline_svg
+from pylo._ui.charts import Activity, Span, coalesced, duration, series, standalone, throughput_svg, timeline_svg
 from pylo.store import Segment
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -105,3 +105,13 @@ def test_activity_from_segments_and_worker_outcomes() -> None:
     pictures = Pictures.of(activity)
     assert pictures.timeline_svg in pictures._repr_html_()
     assert all(ET.fromstring(doc).tag == f"{SVG}svg" for doc in pictures.files().values())
+
+
+def test_thousands_of_flushes_stay_a_picture_of_a_few_hundred_bars_a_worker() -> None:
+    spans = [Span(str(w), i, i * 0.01, i * 0.01 + 0.008, 10, i % 100 == 0) for w in range(2) for i in range(10_000)]
+    svg = timeline_svg(Activity(total=200_000, started=0.0, now=100.0, running=False, spans=tuple(spans)))
+    assert svg.count('data-role="flush"') <= 2 * 200 and len(svg) < 200_000
+    assert svg.count('data-kind="failed"') >= 2  # a merged bar keeps its failures
+    merged = coalesced(spans, 1.0)
+    assert sum(s.finished + s.failed for s in merged) == sum(s.finished + s.failed for s in spans)
+    assert coalesced(spans[:3], 0.001) == spans[:3]  # apart enough: drawn one by one

@@ -174,11 +174,25 @@ def iter_finished(store: Store, eid: str) -> Iterator[Any]:
     of the chain in memory at a time (a resume's inputs are read once more first, to learn which
     root positions it reran)."""
     *ancestors, last = chain(store, eid)
-    mine = _finished_items(store, last, store.read_states(last))
+    states = store.read_states(last)
     if not ancestors:
-        return (value for _, value in mine)
+        return _finished_values(store, last, states)
+    mine = _finished_items(store, last, states)
     items = heapq.merge(_inherited(store, ancestors, _roots(store, last)), mine, key=itemgetter(0))
     return (value for _, value in items)
+
+
+def _finished_values(store: Store, manifest: Manifest, states: dict[int, BlockState]) -> Iterator[Any]:
+    """The finished inputs of ``manifest`` alone, in order: whole blocks at C speed."""
+    reader = store.inputs_reader(manifest.id)
+    for info in manifest.blocks:
+        finished = states[info.block].finished
+        if finished:
+            values = reader.read(info)[1]
+            if len(finished) == info.count:
+                yield from values
+            else:
+                yield from (values[i] for i, pos in enumerate(info.positions) if pos in finished)
 
 
 def iter_unfinished(store: Store, eid: str) -> Iterator[Any]:

@@ -15,7 +15,7 @@ import html
 import math
 from collections.abc import Callable, Iterable, Sequence
 
-__all__ = ["Activity", "Point", "Span", "duration", "series", "standalone", "throughput_svg", "timeline_svg"]
+__all__ = ["Activity", "Point", "Span", "coalesced", "duration", "series", "standalone", "throughput_svg", "timeline_svg"]
 
 GREEN, RED, GREY, INK, MUTED, BLUE = "#2e9e4f", "#d64545", "#c9ccd1", "#1f2933", "#6b7280", "#2563eb"
 _FONT = 'font-family="system-ui,sans-serif" font-size="11"'
@@ -209,7 +209,8 @@ def timeline_svg(activity: Activity) -> str:
                      f"{_e(_short(w))}</text>")
         parts.append(f'<line x1="{_PLOT_LEFT}" y1="{y + _LANE - 2}" x2="{_PLOT_RIGHT}" y2="{y + _LANE - 2}" '
                      f'stroke="{GREY}" stroke-width="0.5"/>')
-    for s in activity.spans:
+    px = (_PLOT_RIGHT - _PLOT_LEFT) / (t1 - t0)
+    for s in coalesced(activity.spans, MIN_BAR_SECONDS_PX / px):
         parts.append(_bar(s, x(s.start), x(s.end), lane[s.worker]))
     for worker, when in activity.gave_up:
         cx, cy = x(when), lane[worker] + 9
@@ -224,6 +225,28 @@ def timeline_svg(activity: Activity) -> str:
              f"{failed:,} failed inputs, {len(activity.gave_up)} gave up")
     return (_open(height, label) + "".join(parts) + _time_axis(activity, y=height - 18)
             + _note(activity, height - 4) + "</svg>")
+
+
+#: Flushes of one worker closer together than this many pixels are drawn as one bar: an
+#: execution of thousands of blocks stays a picture of a few hundred bars a worker.
+MIN_BAR_SECONDS_PX = 3.0
+
+
+def coalesced(spans: Iterable[Span], seconds: float) -> list[Span]:
+    """``spans`` where the consecutive flushes of a worker that start less than ``seconds``
+    after the bar they follow began are merged into it (counts added; ``block`` is the first's)."""
+    out: list[Span] = []
+    last: dict[str, int] = {}  # worker -> index in out of its current bar
+    for s in sorted(spans, key=lambda s: (s.worker, s.start)):
+        i = last.get(s.worker)
+        if i is not None and s.start - out[i].start < seconds:
+            bar = out[i]
+            out[i] = Span(s.worker, bar.block, bar.start, max(bar.end, s.end), bar.finished + s.finished,
+                          bar.failed + s.failed)
+            continue
+        last[s.worker] = len(out)
+        out.append(s)
+    return sorted(out, key=lambda s: (s.start, s.worker))
 
 
 def _bar(s: Span, x0: float, x1: float, y: int) -> str:
