@@ -112,6 +112,36 @@ def counting_moto_s3() -> Iterator[tuple[str, dict[str, Any], Callable[[], int]]
         thread.join()
 
 
+class PeakRss:
+    """``with PeakRss() as peak: ...``, then ``peak.growth``: how far this process's resident
+    memory rose above its level at the start of the block, sampled every 2 ms."""
+
+    def __enter__(self) -> PeakRss:
+        import threading
+
+        import psutil
+
+        self._proc = psutil.Process()
+        self.before = self.peak = self._proc.memory_info().rss
+        self._done = threading.Event()
+        self._sampler = threading.Thread(target=self._sample)
+        self._sampler.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._done.wait(0.002):
+            self.peak = max(self.peak, self._proc.memory_info().rss)
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._sampler.join()
+        self.peak = max(self.peak, self._proc.memory_info().rss)
+
+    @property
+    def growth(self) -> int:
+        return self.peak - self.before
+
+
 def machine() -> str:
     import platform
 

