@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 import tasks
-from conftest import free_port
 from pylo import Pylo
 
 pytestmark = pytest.mark.slow
@@ -35,7 +34,7 @@ class CountingS3:
                 self.requests += 1
             return app(environ, start_response)
 
-        self._server = make_server("127.0.0.1", free_port(), counting, threaded=True)
+        self._server = make_server("127.0.0.1", 0, counting, threaded=True)
         self.endpoint = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
