@@ -170,3 +170,21 @@ def test_a_parent_that_went_on_beside_its_resume_is_read_once(dask_client: Any, 
     assert sorted(pylo.results_bag(child).compute(scheduler=dask_client), key=str) == sorted(expected, key=str)
     assert list(pylo.iter_finished(child)) == list(range(20))
     assert sorted(pylo.state_bags(child)[0].compute(scheduler=dask_client)) == list(range(20))
+
+
+def test_the_awaitable_twins_answer_the_same(dask_client: Any, tmp_path: Path) -> None:
+    import asyncio
+
+    pylo = Pylo.dask(dask_client, tmp_path / "store", block_size=10)
+    eid = pylo.start_from_scratch(range(45), tasks.fail_multiples_of_7, progress=False)
+
+    async def read() -> tuple[list[Any], list[Any], Any, str]:
+        finished = [x async for x in pylo.iter_finished_async(eid, batch=4)]
+        unfinished = [x async for x in pylo.iter_unfinished_async(eid, batch=4)]
+        bags = await pylo.state_bags_async(eid)
+        return finished, unfinished, bags, (await pylo.pictures_async(eid)).timeline_svg
+
+    finished, unfinished, (finished_bag, _), timeline = asyncio.run(read())
+    assert (finished, unfinished) == pylo.get_state(eid)
+    assert sorted(finished_bag.compute(scheduler=dask_client)) == finished
+    assert 'data-role="flush"' in timeline

@@ -11,7 +11,7 @@ import logging
 import os
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 from ._core.arguments import check_inputs, check_main_guard, check_one_argument
 from ._core.block import BlockContext
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 __all__ = ["Options", "Pylo"]
 
 log = logging.getLogger("pylo")
+T = TypeVar("T")
 
 
 class Options(TypedDict, total=False):
@@ -398,10 +399,26 @@ class Pylo:
 
     async def get_results_async(self, execution_id: str, *, batch: int = 1000) -> AsyncIterator[tuple[Any, Any]]:
         """``get_results`` as an async iterator: ``batch`` pairs are read per trip to a helper thread."""
-        pairs = await asyncio.to_thread(self.get_results, execution_id)
-        while chunk := await asyncio.to_thread(lambda: list(itertools.islice(pairs, batch))):
-            for pair in chunk:
-                yield pair
+        async for pair in _batched(await asyncio.to_thread(self.get_results, execution_id), batch):
+            yield pair
+
+    async def iter_finished_async(self, execution_id: str, *, batch: int = 1000) -> AsyncIterator[Any]:
+        """``iter_finished`` as an async iterator (``batch`` inputs per trip to a helper thread)."""
+        async for value in _batched(await asyncio.to_thread(self.iter_finished, execution_id), batch):
+            yield value
+
+    async def iter_unfinished_async(self, execution_id: str, *, batch: int = 1000) -> AsyncIterator[Any]:
+        """``iter_unfinished`` as an async iterator (``batch`` inputs per trip to a helper thread)."""
+        async for value in _batched(await asyncio.to_thread(self.iter_unfinished, execution_id), batch):
+            yield value
+
+    async def state_bags_async(self, execution_id: str) -> tuple[Any, Any]:
+        """``state_bags``, its store reads (manifests, states) off the event loop."""
+        return await asyncio.to_thread(self.state_bags, execution_id)
+
+    async def pictures_async(self, execution_id: str) -> Pictures:
+        """``pictures``, its store reads off the event loop."""
+        return await asyncio.to_thread(self.pictures, execution_id)
 
     async def _wait_async(self, run: Run, progress: bool) -> str:
         with follow(run, enabled=progress, dashboard=getattr(self.backend, "dashboard_link", None)):
@@ -508,6 +525,13 @@ class Pylo:
         cancel_queued = getattr(self.backend, "cancel_queued", None)
         if cancel_queued is not None:  # Dask: what has not started is cancelled there at once
             cancel_queued(execution_id)
+
+
+async def _batched(items: Iterator[T], batch: int) -> AsyncIterator[T]:
+    """``items`` read ``batch`` at a time on a helper thread (a store read may block)."""
+    while chunk := await asyncio.to_thread(lambda: list(itertools.islice(items, batch))):
+        for item in chunk:
+            yield item
 
 
 async def _launch_async(start: Callable[[], Run]) -> Run:
