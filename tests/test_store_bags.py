@@ -26,13 +26,19 @@ class CountingS3:
         from werkzeug.serving import make_server
 
         app = DomainDispatcherApplication(create_backend_app)
-        self.requests = 0
+        self.requests = self.in_flight = self.most_in_flight = 0
         self._lock = threading.Lock()
 
         def counting(environ: Any, start_response: Any) -> Any:
             with self._lock:
                 self.requests += 1
-            return app(environ, start_response)
+                self.in_flight += 1
+                self.most_in_flight = max(self.most_in_flight, self.in_flight)
+            try:
+                return list(app(environ, start_response))  # the whole answer, while counted in flight
+            finally:
+                with self._lock:
+                    self.in_flight -= 1
 
         self._server = make_server("127.0.0.1", 0, counting, threaded=True)
         self.endpoint = f"http://127.0.0.1:{self._server.server_address[1]}"
@@ -188,3 +194,21 @@ def test_the_awaitable_twins_answer_the_same(dask_client: Any, tmp_path: Path) -
     assert (finished, unfinished) == pylo.get_state(eid)
     assert sorted(finished_bag.compute(scheduler=dask_client)) == finished
     assert 'data-role="flush"' in timeline
+
+
+def test_a_worker_reads_a_bounded_number_of_partitions_at_once(counting_s3: CountingS3) -> None:
+    """Sixteen threads compute the bag; at most ``READS_PER_PROCESS`` partitions read at a time,
+    each one object after the other here (a block per directory, one results object each)."""
+    from pylo.backends._read_bags import READS_PER_PROCESS
+
+    import dask.bag as db
+
+    pylo = Pylo.local_multithread(counting_s3.new_store(), storage_options=counting_s3.options(),
+                                  store_results=True, number_of_workers=2)
+    inputs = db.from_sequence(range(400), npartitions=40)  # a block per partition: forty partitions
+    eid = pylo.start_from_scratch(inputs, tasks.ten_times_failing_7, progress=False)
+    bag = pylo.results_bag(eid)
+    assert bag.npartitions == 40
+    counting_s3.most_in_flight = 0
+    assert len(bag.compute(scheduler="threads", num_workers=16)) == 400 - 58
+    assert counting_s3.most_in_flight <= READS_PER_PROCESS
