@@ -173,7 +173,7 @@ def _panel(points: Sequence[Point], values: Sequence[float | None], *, top: int,
         f'<line x1="{_PLOT_LEFT}" y1="{top}" x2="{_PLOT_LEFT}" y2="{bottom}" stroke="{GREY}"/>'
         f'<text x="{_PLOT_LEFT - 6}" y="{top + 8}" {_FONT} fill="{MUTED}" text-anchor="end">{_e(fmt(peak))}</text>'
         f'<text x="{_PLOT_LEFT - 6}" y="{bottom}" {_FONT} fill="{MUTED}" text-anchor="end">0</text>'
-        f'<text x="{_PLOT_LEFT + 4}" y="{top + 8}" {_FONT} fill="{MUTED}">{_e(label)}</text>'
+        f'<text x="{_PLOT_LEFT - 6}" y="{top + 21}" {_FONT} fill="{MUTED}" text-anchor="end">{_e(label)}</text>'
         f"{lines}</g>"
     )
 
