@@ -82,6 +82,68 @@ def moto_s3(env: dict[str, str] | None = None) -> Iterator[tuple[str, dict[str, 
         proc.wait(10)
 
 
+@contextlib.contextmanager
+def counting_moto_s3() -> Iterator[tuple[str, dict[str, Any], Callable[[], int]]]:
+    """A moto S3 server in this process that counts the requests it answers, and a fresh bucket:
+    (bucket URL, storage_options, the count so far)."""
+    import threading
+
+    import boto3
+    from moto.server import DomainDispatcherApplication, create_backend_app
+    from werkzeug.serving import make_server
+
+    app = DomainDispatcherApplication(create_backend_app)
+    count = [0]
+
+    def counting(environ: Any, start_response: Any) -> Any:
+        count[0] += 1  # one += under the GIL per request: exact enough for hundreds of requests
+        return app(environ, start_response)
+
+    server = make_server("127.0.0.1", 0, counting, threaded=True)
+    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        bucket = f"bench-{uuid.uuid4().hex[:10]}"
+        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="bench",
+                     aws_secret_access_key="bench").create_bucket(Bucket=bucket)
+        options = {"key": "bench", "secret": "bench", "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-east-1"}}
+        yield f"s3://{bucket}/store", options, lambda: count[0]
+    finally:
+        server.shutdown()
+        thread.join()
+
+
+class PeakRss:
+    """``with PeakRss() as peak: ...``, then ``peak.growth``: how far this process's resident
+    memory rose above its level at the start of the block, sampled every 2 ms."""
+
+    def __enter__(self) -> PeakRss:
+        import threading
+
+        import psutil
+
+        self._proc = psutil.Process()
+        self.before = self.peak = self._proc.memory_info().rss
+        self._done = threading.Event()
+        self._sampler = threading.Thread(target=self._sample)
+        self._sampler.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._done.wait(0.002):
+            self.peak = max(self.peak, self._proc.memory_info().rss)
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._sampler.join()
+        self.peak = max(self.peak, self._proc.memory_info().rss)
+
+    @property
+    def growth(self) -> int:
+        return self.peak - self.before
+
+
 def machine() -> str:
     import platform
 

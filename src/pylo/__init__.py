@@ -13,6 +13,7 @@ from ._core.status import Status
 from ._core.summary import ExceptionKind, ExecutionStatus, Summary, WorkerSummary
 from ._core.tolerance import Stop, StopKind
 from ._core.verify import Problem, VerifyReport
+from ._ui.activity import Pictures
 from .errors import (
     ClusterLost,
     CorruptSnapshot,
@@ -47,6 +48,7 @@ __all__ = [
     "IncompatibleSnapshot",
     "InputsFailed",
     "InvalidArgument",
+    "Pictures",
     "Problem",
     "Progress",
     "Pylo",
@@ -70,8 +72,8 @@ __all__ = [
 __version__ = "0.1.0"
 
 # Tracebacks, reprs and pickles name the public path (``pylo.Run``), never the private module.
-for _cls in (Config, ExceptionKind, ExceptionRecord, ExecutionStatus, Problem, Progress, Run, Status, Stop,
-             StopKind, Summary, VerifyReport, WorkerSummary):
+for _cls in (Config, ExceptionKind, ExceptionRecord, ExecutionStatus, Pictures, Problem, Progress, Run, Status,
+             Stop, StopKind, Summary, VerifyReport, WorkerSummary):
     _cls.__module__ = __name__
 del _cls
 

@@ -11,7 +11,7 @@ import logging
 import os
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 from ._numbers import count
 from ._core.arguments import check_inputs, check_main_guard, check_one_argument
@@ -29,13 +29,17 @@ from ._core.frame import records_frame
 from ._core.plan import Held
 from ._core.rerun import Only, Selector, matcher
 from ._core.results import read_results
-from ._core.state import lineage, read_exceptions, read_state, split_unfinished, unfinished
+from ._core.state import (
+    iter_finished, iter_unfinished, lineage, read_exceptions, read_state, split_unfinished, unfinished,
+)
 from ._core.summary import Summary, summarize
 from ._core.tolerance import Stop, Tolerance, stop_for_error
 from ._core.verify import VerifyReport, remove_stale_temps, verify_execution
 from .backends import Backend
-from .backends._bags import is_bag, plan_bag, results_bag
+from .backends._bags import is_bag, plan_bag
 from .backends._dask_inputs import dask_inputs, refuse_futures
+from .backends._read_bags import results_bag, state_bags
+from ._ui.activity import Pictures, read_activity
 from .backends._threads import ThreadBackend
 from .store._cadence import defaults_for
 from .errors import ExecutionClaimed, InvalidArgument, PyloError, StoreUnreachable
@@ -49,6 +53,7 @@ if TYPE_CHECKING:
 __all__ = ["Options", "Pylo"]
 
 log = logging.getLogger("pylo")
+T = TypeVar("T")
 
 #: Seconds a run that ended on an unreachable store keeps trying to record why, in the background.
 STOP_RECORD_PATIENCE = 600.0
@@ -335,8 +340,26 @@ class Pylo:
     # it (see ``Store.resolve``).
 
     def get_state(self, execution_id: str) -> tuple[list[Any], list[Any]]:
-        """``(finished, unfinished)`` inputs, in input order; finished includes inherited ones."""
+        """``(finished, unfinished)`` inputs, in input order; finished includes inherited ones.
+        Both lists are held in this process: for tens of millions of inputs, stream them with
+        ``iter_finished``/``iter_unfinished`` or read them on the cluster with ``state_bags``."""
         return read_state(self.store, self.store.resolve(execution_id))
+
+    def iter_finished(self, execution_id: str) -> Iterator[Any]:
+        """The finished inputs of ``get_state``, in input order, streamed: memory holds one block
+        of each execution of the chain, whatever the execution's size."""
+        return iter_finished(self.store, self.store.resolve(execution_id))
+
+    def iter_unfinished(self, execution_id: str) -> Iterator[Any]:
+        """The unfinished (failed or pending) inputs of ``get_state``, in input order, streamed."""
+        return iter_unfinished(self.store, self.store.resolve(execution_id))
+
+    def state_bags(self, execution_id: str) -> tuple[Any, Any]:
+        """``(finished, unfinished)`` inputs as two ``dask.bag.Bag`` read on the workers, as
+        ``results_bag`` reads results: nothing of the inputs crosses this process. One partition
+        per stored inputs object, each in input order (the finished bag goes execution by
+        execution along the chain). Unpickles the inputs where computed: the store must be trusted."""
+        return state_bags(self.store, self.store.resolve(execution_id))
 
     def get_exceptions(self, execution_id: str, only: Only | None = None) -> list[ExceptionRecord]:
         """Every failed attempt of this execution (not its parents'), in input order; ``only``
@@ -358,12 +381,20 @@ class Pylo:
 
     def results_bag(self, execution_id: str) -> Any:
         """The pairs of ``get_results`` as a ``dask.bag.Bag`` whose partitions are read where
-        they are computed (one per stored block; execution by execution along the chain)."""
+        they are computed: one per stored inputs object (a block, or a pack of blocks), each
+        stored object read once; execution by execution along the chain."""
         return results_bag(self.store, self.store.resolve(execution_id))
 
     def summary(self, execution_id: str) -> Summary:
         """Counts overall and per worker, read without unpickling anything."""
         return summarize(self.store, self.store.resolve(execution_id))
+
+    def pictures(self, execution_id: str) -> Pictures:
+        """Throughput and ETA over time, and which worker ran which block when (failures and
+        workers that gave up marked), as SVG drawn from the store's progress segments; shown as
+        pictures in a notebook. Read without unpickling anything."""
+        eid = self.store.resolve(execution_id)
+        return Pictures.of(read_activity(self.store, eid, running=self.store.is_running(eid)))
 
     def verify(self, execution_id: str, *, repair: bool = False) -> VerifyReport:
         """Check every object of ``execution_id`` and its parents, without stopping at the first
@@ -429,10 +460,26 @@ class Pylo:
 
     async def get_results_async(self, execution_id: str, *, batch: int = 1000) -> AsyncIterator[tuple[Any, Any]]:
         """``get_results`` as an async iterator: ``batch`` pairs are read per trip to a helper thread."""
-        pairs = await asyncio.to_thread(self.get_results, execution_id)
-        while chunk := await asyncio.to_thread(lambda: list(itertools.islice(pairs, batch))):
-            for pair in chunk:
-                yield pair
+        async for pair in _batched(await asyncio.to_thread(self.get_results, execution_id), batch):
+            yield pair
+
+    async def iter_finished_async(self, execution_id: str, *, batch: int = 1000) -> AsyncIterator[Any]:
+        """``iter_finished`` as an async iterator (``batch`` inputs per trip to a helper thread)."""
+        async for value in _batched(await asyncio.to_thread(self.iter_finished, execution_id), batch):
+            yield value
+
+    async def iter_unfinished_async(self, execution_id: str, *, batch: int = 1000) -> AsyncIterator[Any]:
+        """``iter_unfinished`` as an async iterator (``batch`` inputs per trip to a helper thread)."""
+        async for value in _batched(await asyncio.to_thread(self.iter_unfinished, execution_id), batch):
+            yield value
+
+    async def state_bags_async(self, execution_id: str) -> tuple[Any, Any]:
+        """``state_bags``, its store reads (manifests, states) off the event loop."""
+        return await asyncio.to_thread(self.state_bags, execution_id)
+
+    async def pictures_async(self, execution_id: str) -> Pictures:
+        """``pictures``, its store reads off the event loop."""
+        return await asyncio.to_thread(self.pictures, execution_id)
 
     async def _wait_async(self, run: Run, progress: bool) -> str:
         with follow(run, enabled=progress, dashboard=getattr(self.backend, "dashboard_link", None)):
@@ -489,6 +536,7 @@ class Pylo:
 
             run = DaskRun(client, eid, manifest.n_inputs, on_cancel=on_cancel, on_stop=on_stop)
         run.describe = functools.partial(self.summary, eid)
+        run.draw = functools.partial(self.pictures, eid)
         run.tolerate(Tolerance(config.max_failures, config.max_failure_rate, manifest.n_inputs))
         return run
 
@@ -590,6 +638,13 @@ def _log_end(run: Run) -> None:
     p = run.progress()
     log.info("execution %s %s: %s finished, %s failed, %s pending of %s",
              run.id, run.status.value, count(p.finished), count(p.failed), count(p.pending), count(p.total))
+
+
+async def _batched(items: Iterator[T], batch: int) -> AsyncIterator[T]:
+    """``items`` read ``batch`` at a time on a helper thread (a store read may block)."""
+    while chunk := await asyncio.to_thread(lambda: list(itertools.islice(items, batch))):
+        for item in chunk:
+            yield item
 
 
 async def _launch_async(start: Callable[[], Run]) -> Run:

@@ -118,3 +118,27 @@ def test_a_block_state_holds_ranges_not_an_entry_per_input() -> None:
         tracemalloc.stop()
     assert len(state.finished) == 200_000 and 199_999 in state.finished
     assert peak < 200_000, peak  # a set of them alone takes ~16 MB
+
+
+def test_who_and_when_round_trip_and_older_segments_still_read() -> None:
+    seg = Segment(block=2, finished=((20, 25),), worker=3, start=1_800_000_000.25, end=1_800_000_001.5)
+    assert decode_segment(encode_segment(seg), "p", range(20, 30)) == seg
+    old = b'{"format": 1, "block": 2, "finished": [[20, 25]], "failed": [], "retried": []}'
+    assert decode_segment(old, "p", range(20, 30)) == Segment(block=2, finished=((20, 25),))
+    assert b"worker" not in encode_segment(Segment(block=2))  # unknown: left out, as before
+
+
+@pytest.mark.parametrize(
+    ("extra", "worker", "start", "end"),
+    [
+        ('"worker": "tcp://10.0.0.5:4000", "start": 5, "end": 6.5', "tcp://10.0.0.5:4000", 5.0, 6.5),
+        ('"worker": [1], "start": "noon", "end": true', None, None, None),
+        ('"worker": 1.5, "start": -1, "end": 1e300', None, None, None),
+    ],
+)
+def test_who_and_when_that_cannot_be_read_are_left_out(extra: str, worker: object, start: object, end: object) -> None:
+    """They only label pictures: a value this pylo cannot read is dropped, and the segment's
+    progress still counts."""
+    data = b'{"format": 1, "block": 0, "finished": [[0, 2]], "failed": [], "retried": [], ' + extra.encode() + b"}"
+    seg = decode_segment(data, "p", range(0, 10))
+    assert (seg.worker, seg.start, seg.end, seg.finished) == (worker, start, end, ((0, 2),))

@@ -207,3 +207,56 @@ def test_jobs_page(tmp_path: Path, serve: Any, page: Page) -> None:
     page.set_viewport_size(NARROW)
     shoot(page, tmp_path, "jobs-420")
     assert fits(page)
+
+
+def test_the_pictures_follow_a_running_execution(tmp_path: Path, serve: Any, page: Page) -> None:
+    """Throughput, ETA and the workers' timeline are drawn by the server and follow the run
+    without a reload; a worker that gives up is marked; they fit a phone's width."""
+    url = str(tmp_path / "store")
+    gate = threading.Semaphore(0)
+
+    def gated(x: int) -> None:
+        assert gate.acquire(timeout=60)
+        if x >= 3:
+            raise ValueError(f"bad input {x}")
+
+    pylo = Pylo.local_multithread(url, number_of_workers=1, task_executions_before_flush=1, max_worker_failures=1)
+    run = pylo.submit(range(8), gated)
+    try:
+        gate.release()
+        view = serve(url, refresh=0.2)
+        page.goto(f"{view.url}/executions/{run.id}")
+        flushes = "document.querySelectorAll('[data-picture=timeline] g[data-role=flush]').length"
+        page.wait_for_function(f"() => {flushes} >= 1", timeout=30_000)
+        page.evaluate("window.notReloaded = true")
+        headline = page.locator("[data-picture=throughput] [data-role=headline]")
+        assert "of 8 concluded, ETA" in (headline.text_content() or "")
+
+        gate.release(2)  # flushes that queue up behind a write are written together: count inputs
+        page.wait_for_function(
+            "() => document.querySelector('[data-picture=throughput] [data-role=headline]')"
+            ".textContent.includes(', 3 of 8 concluded')", timeout=30_000,
+        )
+        assert page.locator("[data-picture=timeline] g[data-kind=failed]").count() == 0
+        shoot(page, tmp_path, "pictures-running-1280")
+
+        gate.release(5)  # 3 and 4 fail: past its budget of one the worker gives up
+        run.wait(60)
+        page.wait_for_function(
+            "() => document.querySelectorAll('[data-picture=timeline] g[data-role=gave-up]').length === 1",
+            timeout=30_000,
+        )
+        assert page.locator("[data-picture=timeline] g[data-kind=failed]").count() >= 1
+        assert "inputs concluded in" in (headline.text_content() or "")
+        assert page.evaluate("window.notReloaded") is True
+        page.locator("section.pictures").scroll_into_view_if_needed()
+        shoot(page, tmp_path, "pictures-ended-1280")
+        assert fits(page)
+        page.set_viewport_size(NARROW)
+        page.locator("section.pictures").scroll_into_view_if_needed()
+        shoot(page, tmp_path, "pictures-420")
+        assert fits(page)
+    finally:
+        gate.release(8)
+        run.wait(60)
+        pylo.close()

@@ -18,6 +18,7 @@ import logging
 import os
 import random
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -402,7 +403,7 @@ class FlushWriter:
                 if batch.results:  # before the segment: a finished input always has its result
                     ctx.store.write_results(eid, block, batch.finished, batch.results, seq, self.writer)
                 seg = Segment(block=block, finished=tuple(to_ranges(batch.finished)), failed=tuple(batch.failed),
-                              retried=tuple(batch.retried))
+                              retried=tuple(batch.retried), worker=batch.worker, start=batch.opened, end=time.time())
                 ctx.store.write_segment(eid, seg, seq, self.writer)
                 self.report(Delta(eid, batch.worker, block, len(batch.finished), len(batch.failed),
                                   batch.since, seq, self.writer))  # progress counts only what is stored
@@ -426,6 +427,7 @@ class _Handover:
 
     def __init__(self) -> None:
         self.worker = 0
+        self.opened = time.time()  # when its attempts began, or soon before: the last hand-over
         self.scheduled = False  # a write that will take this is queued
         self.finished: list[int] = []
         self.failed: list[tuple[int, int]] = []

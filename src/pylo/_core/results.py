@@ -13,20 +13,20 @@ from operator import itemgetter
 from typing import Any
 
 from ..errors import CorruptSnapshot, ResultsNotKept
-from ..store import BlockInfo, InputsReader, Manifest, Store
+from ..store import BlockInfo, BlockState, InputsReader, Manifest, Store
 from ..store._results import load_result
 from .state import lineage
 
 __all__ = ["block_results", "check_kept", "read_results"]
 
 
-def check_kept(store: Store, manifests: list[Manifest]) -> None:
+def check_kept(store: Store, manifests: list[Manifest], states: list[dict[int, BlockState]] | None = None) -> None:
     """Raise ``ResultsNotKept`` unless every execution of the chain that finished inputs kept
-    their results."""
-    for manifest in manifests:
+    their results. ``states``: each manifest's block states, when the caller read them."""
+    for i, manifest in enumerate(manifests):
         if manifest.config.store_results:
             continue
-        if any(state.finished for state in store.read_states(manifest).values()):
+        if any(state.finished for state in (store.read_states(manifest) if states is None else states[i]).values()):
             raise ResultsNotKept(
                 f"execution {manifest.id} ran without store_results=True: the results of its finished "
                 "inputs were not kept. Run with store_results=True to keep them."
@@ -79,25 +79,25 @@ def _execution_results(store: Store, manifest: Manifest) -> Iterator[tuple[int, 
             if kept[0] != info.inputs_object:  # a pack's results are read once for its blocks
                 kept = (-1, {})  # the last one is let go before the next is read
                 kept = (info.inputs_object, store.read_directory_results(manifest.id, info))
-            yield from block_results(store, manifest, info, finished, reader, kept[1])
+            yield from block_results(store, manifest.id, info, finished, reader, kept[1])
 
 
 def block_results(
-    store: Store, manifest: Manifest, info: BlockInfo, finished: Container[int], reader: InputsReader | None = None,
+    store: Store, eid: str, info: BlockInfo, finished: Container[int], reader: InputsReader | None = None,
     kept: dict[int, bytes] | None = None,
 ) -> Iterator[tuple[int, Any, bytes]]:
     """(root position, input, pickled result) of the finished inputs of one block, in order.
     A finished input without a result is a damaged store (``CorruptSnapshot``). ``reader``: the
     caller's, when it goes through several blocks (a pack is then read once); ``kept``: the
     results of the block's directory, when the caller read them already."""
-    positions, values = (reader or store.inputs_reader(manifest.id)).read(info)
-    kept = store.read_results(manifest.id, info) if kept is None else kept
+    positions, values = (reader or store.inputs_reader(eid)).read(info)
+    kept = store.read_results(eid, info) if kept is None else kept
     roots = info.positions if positions is None else positions
     for i, pos in enumerate(info.positions):
         if pos not in finished:
             continue
         blob = kept.get(pos)
         if blob is None:
-            path = store.layout.results_dir(manifest.id, info.block)
-            raise CorruptSnapshot(f"position {pos} of {manifest.id} finished but has no result under {path}", path)
+            path = store.layout.results_dir(eid, info.block)
+            raise CorruptSnapshot(f"position {pos} of {eid} finished but has no result under {path}", path)
         yield roots[i], values[i], blob

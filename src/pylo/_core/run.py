@@ -27,6 +27,7 @@ from .tolerance import Stop, Tolerance, stop_for_error
 from ..errors import PyloError
 
 if TYPE_CHECKING:
+    from .._ui.activity import Pictures
     from .summary import Summary
 
 __all__ = ["NOT_A_DASK_FUTURE", "Progress", "Run"]
@@ -64,6 +65,8 @@ class Run:
 
     #: Reads the execution's summary from the store (set by ``Pylo``; used by the HTML view).
     describe: Callable[[], Summary] | None = None
+    #: Draws the execution's pictures from the store (set by ``Pylo``; used by the HTML view).
+    draw: Callable[[], Pictures] | None = None
 
     def __init__(self, execution_id: str, total: int, *, on_cancel: Callable[[], None] = lambda: None,
                  on_stop: Callable[[Stop], None] | None = None) -> None:

@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import bisect
 import heapq
+from array import array
 from collections.abc import Iterable, Iterator
 from operator import itemgetter
 from typing import Any
 
 from .plan import Held
 from .rerun import Selector, last_failures, reruns
-from ..store import BlockInfo, BlockState, ExceptionRecord, InputsReader, Manifest, Store, to_record
+from ..store import BlockInfo, BlockState, ExceptionRecord, InputsReader, Manifest, Positions, Store, to_record
+from ..store._segments import to_ranges
 
-__all__ = ["lineage", "read_exceptions", "read_state", "split_unfinished", "unfinished", "unfinished_entries"]
+__all__ = [
+    "iter_finished", "iter_unfinished", "lineage", "read_exceptions", "read_state", "split_unfinished", "unfinished",
+    "unfinished_entries",
+]
 
 
 def lineage(store: Store, eid: str) -> list[Manifest]:
@@ -108,28 +113,106 @@ def split_unfinished(
 def read_state(store: Store, eid: str) -> tuple[list[Any], list[Any]]:
     """(finished, unfinished) inputs of ``eid``, in the root's input order, each root position
     once: an ancestor's finished input counts only when ``eid`` did not rerun it (a parent that
-    went on running beside its resume may have finished it again)."""
-    manifests = lineage(store, eid)
-    last = manifests[-1]
+    went on running beside its resume may have finished it again).
+
+    Built lean: one pass over ``eid``'s blocks appends each input to its list; positions are
+    kept (8 bytes each, in arrays) only where a lineage or held blocks need them for ordering."""
+    *ancestors, last = lineage(store, eid)
+    split = _Split(bool(ancestors), any(b.held for b in last.blocks))
     states = store.read_states(last)
-    own: set[int] = set()
-    mine: list[tuple[int, Any]] = []
-    todo: list[tuple[int, Any]] = []
     reader = store.inputs_reader(last.id)
     for info in last.blocks:
-        state = states[info.block]
-        roots, values = _block_items(reader, info)
-        own.update(roots)
+        split.add(info, states[info.block], *_block_items(reader, info))
+    if not ancestors:
+        return split.finished, split.unfinished()
+    inherited = _inherited(store, ancestors, split.own())
+    mine = zip(split.finished_roots, split.finished)
+    return [value for _, value in heapq.merge(inherited, mine, key=itemgetter(0))], split.unfinished()
+
+
+class _Split:
+    """The inputs of an execution's blocks, sorted into finished and unfinished as they come."""
+
+    def __init__(self, keep_roots: bool, has_held: bool) -> None:
+        self.keep_roots = keep_roots
+        self.finished: list[Any] = []
+        self.finished_roots = array("q")
+        self.own_ranges: list[tuple[int, int]] = []
+        # Held blocks (a resume with only=) come after the others: their inputs are merged back
+        # into root order at the end.
+        self.todo: dict[bool, tuple[array[int], list[Any]]] = {False: (array("q"), []), True: (array("q"), [])}
+        self.has_held = has_held
+
+    def add(self, info: BlockInfo, state: BlockState, roots: range | list[int], values: list[Any]) -> None:
+        roots_out, todo = self.todo[info.held]
+        if self.keep_roots:
+            self.own_ranges += to_ranges(roots)
+        elif not self.has_held and len(state.finished) in (0, info.count):  # the common case, at C speed
+            (todo if not state.finished else self.finished).extend(values)
+            return
         for i, pos in enumerate(info.positions):
-            (mine if pos in state.finished else todo).append((roots[i], values[i]))
-    todo.sort(key=itemgetter(0))  # held blocks (a resume with only=) come after the others
-    streams = [_finished_items(store, m, store.read_states(m)) for m in manifests[:-1]]
-    inherited = _once(heapq.merge(*streams, key=itemgetter(0)), own)
-    finished = [value for _, value in heapq.merge(inherited, iter(mine), key=itemgetter(0))]
-    return finished, [value for _, value in todo]
+            if pos in state.finished:
+                self.finished.append(values[i])
+                if self.keep_roots:
+                    self.finished_roots.append(roots[i])
+            else:
+                todo.append(values[i])
+                if self.has_held:
+                    roots_out.append(roots[i])
+
+    def own(self) -> Positions:
+        return Positions(self.own_ranges)
+
+    def unfinished(self) -> list[Any]:
+        (run_roots, run), (held_roots, held) = self.todo[False], self.todo[True]
+        if not held:
+            return run
+        return [value for _, value in heapq.merge(zip(run_roots, run), zip(held_roots, held), key=itemgetter(0))]
 
 
-def _once(items: Iterator[tuple[int, Any]], exclude: set[int]) -> Iterator[tuple[int, Any]]:
+def iter_finished(store: Store, eid: str) -> Iterator[Any]:
+    """The finished inputs of ``get_state``, streamed in input order: one block of each execution
+    of the lineage in memory at a time (a resume's inputs are read once more first, to learn which
+    root positions it reran)."""
+    *ancestors, last = lineage(store, eid)
+    states = store.read_states(last)
+    if not ancestors:
+        return _finished_values(store, last, states)
+    mine = _finished_items(store, last, states)
+    items = heapq.merge(_inherited(store, ancestors, _roots(store, last)), mine, key=itemgetter(0))
+    return (value for _, value in items)
+
+
+def _finished_values(store: Store, manifest: Manifest, states: dict[int, BlockState]) -> Iterator[Any]:
+    """The finished inputs of ``manifest`` alone, in order: whole blocks at C speed."""
+    reader = store.inputs_reader(manifest.id)
+    for info in manifest.blocks:
+        finished = states[info.block].finished
+        if finished:
+            values = reader.read(info)[1]
+            if len(finished) == info.count:
+                yield from values
+            else:
+                yield from (values[i] for i, pos in enumerate(info.positions) if pos in finished)
+
+
+def iter_unfinished(store: Store, eid: str) -> Iterator[Any]:
+    """The unfinished inputs of ``get_state``, streamed in input order."""
+    return (value for _, value in unfinished(store, store.read_manifest(eid)))
+
+
+def _inherited(store: Store, ancestors: list[Manifest], own: Positions) -> Iterator[tuple[int, Any]]:
+    streams = [_finished_items(store, m, store.read_states(m)) for m in ancestors]
+    return _once(heapq.merge(*streams, key=itemgetter(0)), own)
+
+
+def _roots(store: Store, manifest: Manifest) -> Positions:
+    """The root positions ``manifest`` holds (the ones it reran or held), as ranges."""
+    reader = store.inputs_reader(manifest.id)
+    return Positions(r for info in manifest.blocks for r in to_ranges(_block_items(reader, info)[0]))
+
+
+def _once(items: Iterator[tuple[int, Any]], exclude: Positions) -> Iterator[tuple[int, Any]]:
     """The items of a position-sorted stream whose position is new and not in ``exclude``."""
     last = -1
     for pos, value in items:

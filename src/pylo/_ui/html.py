@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from .._core.run import Progress
     from .._core.summary import ExceptionKind, WorkerSummary
 
-__all__ = ["install_reprs", "progress_html", "run_html", "summary_html"]
+__all__ = ["install_reprs", "pictures_html", "progress_html", "run_html", "summary_html"]
 
 GREEN, RED, GREY = "#2e9e4f", "#d64545", "#c9ccd1"
 _BOX = "font-family:system-ui,sans-serif;font-size:13px;line-height:1.4;max-width:760px"
@@ -146,6 +146,13 @@ def summary_html(summary: Summary, *, status: str | None = None) -> str:
     )
 
 
+def pictures_html(*svgs: str) -> str:
+    """Pictures (SVG drawn by ``pylo._ui.charts``, their text escaped there) side by side,
+    wrapping onto new lines in a narrow notebook."""
+    cells = "".join(f'<div style="flex:1 1 340px;min-width:0;max-width:640px">{svg}</div>' for svg in svgs)
+    return f'<div class="pylo-pictures" style="display:flex;flex-wrap:wrap;gap:8px;margin:6px 0">{cells}</div>'
+
+
 def progress_html(execution_id: str, status: str, progress: Progress) -> str:
     """The live view of a run, from its counts alone (no store read)."""
     p = progress
@@ -168,9 +175,11 @@ def run_html(run: Run) -> str:
         from ..errors import PyloError
 
         try:
-            return summary_html(run.describe(), status=status)
+            view = summary_html(run.describe(), status=status)
         except PyloError:  # the store went away: the live counts are still worth showing
             pass
+        else:
+            return view + _drawn(run)
     return progress_html(run.id, run.status.value, run.progress())
 
 
@@ -179,3 +188,15 @@ def install_reprs() -> None:
     on the class). Idempotent. ``setattr``: the core classes declare no view of their own."""
     setattr(Run, "_repr_html_", run_html)
     setattr(Summary, "_repr_html_", summary_html)
+
+
+def _drawn(run: Run) -> str:
+    """The run's pictures, or nothing when it has none or they cannot be read now."""
+    if run.draw is None:
+        return ""
+    from ..errors import PyloError
+
+    try:
+        return run.draw()._repr_html_()
+    except PyloError:  # the store went away between the summary and the pictures
+        return ""

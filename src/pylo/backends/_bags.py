@@ -1,4 +1,4 @@
-"""Dask bags in and out: a bag as the inputs of an execution, and its kept results as a bag.
+"""A Dask bag as the inputs of an execution (what it kept is read back as bags by ``_read_bags``).
 
     bag ─ partition i ─► computed on a Dask worker ─► inputs/{i} written there ─► its count
                                                                     │ (the only thing the client sees)
@@ -18,13 +18,10 @@ from typing import Any
 
 from .._core.config import MAX_BLOCK_SIZE, Config
 from .._core.plan import write_manifest_of
-from .._core.results import block_results, check_kept
-from .._core.state import lineage
 from ..errors import InputsFailed, InvalidArgument, TaskNotSerializable
-from ..store import BlockInfo, Manifest, Store, dump_inputs, new_execution_id
-from ..store._results import load_result
+from ..store import Manifest, Store, dump_inputs, new_execution_id
 
-__all__ = ["is_bag", "plan_bag", "results_bag"]
+__all__ = ["is_bag", "plan_bag"]
 
 log = logging.getLogger(__name__)
 
@@ -107,28 +104,3 @@ def _fail(index: int, exc: BaseException) -> None:
     raise InputsFailed(
         f"partition {index} of the bag failed to compute: {type(exc).__name__}: {exc}; no execution was created"
     ) from exc
-
-
-def results_bag(store: Store, eid: str) -> Any:
-    """The kept ``(input, result)`` pairs of ``eid``'s chain as a ``dask.bag.Bag``, one partition
-    per stored block that finished inputs, read where the partition is computed. Partitions come
-    execution by execution along the chain (the root's first), each in input order."""
-    import dask.bag as db
-    from dask.delayed import delayed
-
-    manifests = lineage(store, eid)
-    check_kept(store, manifests)
-    parts = []
-    for manifest in manifests:
-        states = store.read_states(manifest)
-        for info in manifest.blocks:
-            if states[info.block].finished:
-                parts.append(delayed(_read_partition, pure=True)(store, manifest, info))
-    if not parts:
-        return db.from_sequence([], npartitions=1)
-    return db.from_delayed(parts)
-
-
-def _read_partition(store: Store, manifest: Manifest, info: BlockInfo) -> list[tuple[Any, Any]]:
-    finished = store.read_block_state(manifest.id, info).finished
-    return [(value, load_result(blob, root)) for root, value, blob in block_results(store, manifest, info, finished)]

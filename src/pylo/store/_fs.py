@@ -502,7 +502,12 @@ def _read_local(path: str, limit: int | None) -> bytes:
     try:
         _check_regular(path, os.fstat(fd).st_mode)
         with os.fdopen(fd, "rb", closefd=False) as fh:
-            data = fh.read() if limit is None else fh.read(limit + 1)
+            # Read what the stat said, plus one byte to see the file grew since: asking for
+            # ``limit`` bytes at once would allocate a buffer of ``limit`` (64 MB for a segment)
+            # at every read of a few hundred bytes.
+            data = fh.read() if limit is None else fh.read(info.st_size + 1)
+            if limit is not None and len(data) > info.st_size:
+                data += fh.read(limit + 1 - len(data))
     finally:
         os.close(fd)
     _check_size(path, len(data), limit)

@@ -23,10 +23,18 @@ __all__ = ["BlockState", "Positions", "Segment", "decode_segment", "encode_segme
 
 @dataclasses.dataclass(frozen=True)
 class Segment:
+    """What one flush of one block recorded. ``worker``, ``start`` and ``end`` say who ran the
+    attempts it covers and when (seconds since the epoch, the writer's clock): they feed the
+    pictures of an execution, never its state, and segments written before they existed have
+    none (``None``)."""
+
     block: int
     finished: tuple[tuple[int, int], ...] = ()
     failed: tuple[tuple[int, int], ...] = ()
     retried: tuple[tuple[int, int], ...] = ()
+    worker: int | str | None = None
+    start: float | None = None
+    end: float | None = None
 
     def positions(self) -> Iterable[int]:
         for start, stop in self.finished:
@@ -35,8 +43,8 @@ class Segment:
     def restricted(self, positions: range) -> Segment:
         """What this segment says of ``positions`` only (a block of the pack it covers)."""
         lo, hi = positions.start, positions.stop
-        return Segment(
-            block=self.block,
+        return dataclasses.replace(
+            self,
             finished=tuple((max(a, lo), min(b, hi)) for a, b in self.finished if a < hi and b > lo),
             failed=tuple(e for e in self.failed if lo <= e[0] < hi),
             retried=tuple(e for e in self.retried if lo <= e[0] < hi),
@@ -133,16 +141,16 @@ def merge(segments: Iterable[Segment]) -> BlockState:
 
 
 def encode_segment(seg: Segment) -> bytes:
-    return json.dumps(
-        {
-            "format": FORMAT_VERSION,
-            "block": seg.block,
-            "finished": seg.finished,
-            "failed": seg.failed,
-            "retried": seg.retried,
-        },
-        separators=(",", ":"),
-    ).encode()
+    body: dict[str, Any] = {
+        "format": FORMAT_VERSION,
+        "block": seg.block,
+        "finished": seg.finished,
+        "failed": seg.failed,
+        "retried": seg.retried,
+    }
+    # Optional fields, left out when unknown: a reader that predates them ignores them.
+    body.update({k: v for k, v in (("worker", seg.worker), ("start", seg.start), ("end", seg.end)) if v is not None})
+    return json.dumps(body, separators=(",", ":")).encode()
 
 
 def decode_segment(data: bytes, path: str, bounds: range | None = None) -> Segment:
@@ -155,6 +163,9 @@ def decode_segment(data: bytes, path: str, bounds: range | None = None) -> Segme
             finished=tuple((_int(a), _int(b)) for a, b in obj["finished"]),
             failed=tuple((_int(p), _int(n)) for p, n in obj["failed"]),
             retried=tuple((_int(p), _int(n)) for p, n in obj["retried"]),
+            worker=_worker(obj.get("worker")),
+            start=_time(obj.get("start")),
+            end=_time(obj.get("end")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise CorruptSnapshot(f"corrupt progress segment {path}: {exc!r}", path) from exc
@@ -206,6 +217,21 @@ def refuse_unknown_version(obj: object, what: str) -> None:
         version = obj.get("format")
         if isinstance(version, int) and not isinstance(version, bool) and version != FORMAT_VERSION:
             check_version(obj, what)
+
+
+def _worker(value: object) -> int | str | None:
+    """Who wrote a segment, when it says so in a form this pylo reads (it only labels pictures:
+    anything else is left out rather than refused)."""
+    if isinstance(value, str) and len(value) <= 200:
+        return value
+    return value if type(value) is int else None
+
+
+def _time(value: object) -> float | None:
+    """A segment's time in seconds since the epoch, when it has a plausible one (see ``_worker``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1e11:
+        return None
+    return float(value)
 
 
 def _int(value: object) -> int:

@@ -158,10 +158,12 @@ class Store:
         kept = self.read_directory_results(eid, info)
         return {pos: blob for pos, blob in kept.items() if pos in info.positions} if info.pack is not None else kept
 
-    def read_directory_results(self, eid: str, info: BlockInfo) -> dict[int, bytes]:
+    def read_directory_results(self, eid: str, info: BlockInfo, paths: list[str] | None = None) -> dict[int, bytes]:
         """Position -> pickled result for every position of the directory ``info``'s results
-        are in: the block's, or its whole pack's (a reader going block by block reads it once)."""
-        paths = self.files.find(self.layout.results_dir(eid, info.inputs_object))
+        are in: the block's, or its whole pack's (a reader going block by block reads it once).
+        ``paths``: the directory's objects when the caller listed them already."""
+        if paths is None:
+            paths = self.files.find(self.layout.results_dir(eid, info.inputs_object))
         out: dict[int, bytes] = {}
         for path, data in self.files.get_many(paths).items():
             for pos, blob in decode_results(data, path).items():
@@ -178,6 +180,11 @@ class Store:
 
     def read_states(self, manifest: Manifest) -> dict[int, BlockState]:
         """The merged state of every block, from one listing and one batched read."""
+        by_dir = self.read_segments(manifest)
+        return {b.block: _block_state(b, by_dir[b.inputs_object]) for b in manifest.blocks}
+
+    def read_segments(self, manifest: Manifest) -> dict[int, list[Segment]]:
+        """Every progress segment, by the block whose directory holds it (a pack's first block)."""
         base = self.layout.progress_dir(manifest.id)
         listed = self.files.find_sized(base)
         by_dir: dict[int, list[Segment]] = {b.inputs_object: [] for b in manifest.blocks}
@@ -186,7 +193,7 @@ class Store:
         for path, data in self.files.get_many(listed, MAX_JSON_BYTES, listed).items():
             block = _block_of(path, base, by_dir)
             by_dir[block].append(decode_segment(data, path, manifest.blocks[block].stored_span))
-        return {b.block: _block_state(b, by_dir[b.inputs_object]) for b in manifest.blocks}
+        return by_dir
 
     def read_records(self, manifest: Manifest) -> list[dict[str, Any]]:
         """Every raw exception record of the execution, in no particular order."""
@@ -300,8 +307,17 @@ class Store:
     def claim_holder(self, eid: str) -> Holder | None:
         """Who holds the claim on ``eid`` now, or ``None``."""
         return self.claims.holder(eid)
+
+
 def _store(url: str, options: dict[str, Any], retry_for: float) -> Store:
-    return Store(url, options, retry_for=retry_for)
+    # A store arriving in another process was checked where it was made: checking the root
+    # again would cost two requests on an object store for every Dask task that carries it.
+    store = Store.__new__(Store)
+    store.files = Files(url, options, retry_for=retry_for)
+    store.layout = Layout(store.files.root)
+    store.clock = SystemClock()
+    store.claims = Claims(store, store.clock)
+    return store
 
 
 def _block_state(info: BlockInfo, segments: list[Segment]) -> BlockState:

@@ -6,6 +6,8 @@
     GET /api/executions[?q=]                the rows of /
     GET /api/executions/{id}                the counts of one execution (what the page polls)
     GET /api/executions/{id}/exceptions     its failed attempts grouped by type
+    GET /executions/{id}/pictures           its pictures (SVG in HTML) alone, what the page refreshes
+    GET /api/executions/{id}/activity       the pictures' data: throughput and ETA over time, flushes
     GET /api/jobs                           the rows of /jobs
 
 Tornado and Jinja2 come with ``distributed``: no extra dependency, and HTTP parsing stays in a
@@ -134,6 +136,14 @@ class _Handler(tornado.web.RequestHandler):
             log.warning("web view: %s", exc)
             raise tornado.web.HTTPError(503, reason="the store cannot be reached; try again later") from None
 
+    async def read_execution(self, fn: Callable[[ViewStore, str], T], eid: str) -> T:
+        """``read`` of the execution ``eid`` (what ``execution_id`` made of the URL): one that is
+        gone by now is a 404."""
+        try:
+            return await self.read(fn, self.view.store, eid)
+        except ExecutionNotFound:
+            raise tornado.web.HTTPError(404, reason="no such execution in this store") from None
+
     async def execution_id(self, raw: str) -> str:
         """The id the URL names: a whole id, or a unique prefix of one (or the 8 characters that end
         one), as everywhere else. 400 when it is not (part of) an id or names several, 404 when it
@@ -202,19 +212,45 @@ class ExecutionPage(_Handler):
             self.redirect(f"{self.view.root}executions/{eid}")
             return
         try:
-            detail, groups, lines = await self.read(_everything, self.view.store, eid)
-        except ExecutionNotFound:
-            raise tornado.web.HTTPError(404, reason="no such execution in this store") from None
+            detail, groups, lines, drawn = await self.read_execution(_everything, eid)
         except _read.DAMAGE as exc:
             self.render_page("damaged.html", title=f"Execution {eid}", eid=eid, reason=_read.damage_reason(exc))
             return
-        self.render_page("execution.html", title=f"Execution {eid}", e=detail, groups=groups, lines=lines)
+        self.render_page("execution.html", title=f"Execution {eid}", e=detail, groups=groups, lines=lines, p=drawn)
 
 
-def _everything(store: ViewStore, eid: str) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
+def _everything(
+    store: ViewStore, eid: str
+) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any], dict[str, Any]]:
     detail = _read.execution_detail(store, eid)
     groups = _read.exception_groups(store, eid)
-    return detail, groups, _read.copy_lines(detail, groups)
+    return detail, groups, _read.copy_lines(detail, groups), _read.pictures(store, eid)
+
+
+class PicturesFragment(_Handler):
+    """The pictures of one execution as an HTML fragment: the page loads it again while the
+    execution runs (one request for both pictures, one read of the segments)."""
+
+    async def get(self, raw: str) -> None:
+        eid = await self.execution_id(raw)
+        try:
+            drawn = await self.read_execution(_read.pictures, eid)
+            fragment = self.env.get_template("pictures.html").render(p=drawn)
+        except _read.DAMAGE as exc:
+            fragment = str(markupsafe.Markup('<p class="note">No pictures: {}</p>').format(_read.damage_reason(exc)))
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.finish(fragment)
+
+
+class ActivityApi(_Api):
+    async def get(self, raw: str) -> None:
+        eid = await self.execution_id(raw)
+        try:
+            drawn = await self.read_execution(_read.pictures, eid)
+        except _read.DAMAGE as exc:
+            self.send({"id": eid, "damaged": _read.damage_reason(exc)})
+            return
+        self.send({k: v for k, v in drawn.items() if not k.endswith("_svg")})
 
 
 class JobsPage(_Handler):
@@ -233,9 +269,7 @@ class ExecutionApi(_Api):
     async def get(self, raw: str) -> None:
         eid = await self.execution_id(raw)
         try:
-            detail = await self.read(_read.execution_detail, self.view.store, eid)
-        except ExecutionNotFound:
-            raise tornado.web.HTTPError(404, reason="no such execution in this store") from None
+            detail = await self.read_execution(_read.execution_detail, eid)
         except _read.DAMAGE as exc:
             detail = {"id": eid, "damaged": _read.damage_reason(exc)}
         self.send({**detail, "refresh": self.view.refresh})
@@ -245,9 +279,7 @@ class ExceptionsApi(_Api):
     async def get(self, raw: str) -> None:
         eid = await self.execution_id(raw)
         try:
-            groups = await self.read(_read.exception_groups, self.view.store, eid)
-        except ExecutionNotFound:
-            raise tornado.web.HTTPError(404, reason="no such execution in this store") from None
+            groups = await self.read_execution(_read.exception_groups, eid)
         except _read.DAMAGE as exc:
             self.send({"id": eid, "damaged": _read.damage_reason(exc), "groups": []})
             return
@@ -276,10 +308,12 @@ def routes(view: View) -> list[tuple[str, type[tornado.web.RequestHandler], dict
     return [
         (rf"{root}", ExecutionsPage, args),
         (rf"{root}executions/{ident}", ExecutionPage, args),
+        (rf"{root}executions/{ident}/pictures", PicturesFragment, args),
         (rf"{root}jobs", JobsPage, args),
         (rf"{root}api/executions", ExecutionsApi, args),
         (rf"{root}api/executions/{ident}", ExecutionApi, args),
         (rf"{root}api/executions/{ident}/exceptions", ExceptionsApi, args),
+        (rf"{root}api/executions/{ident}/activity", ActivityApi, args),
         (rf"{root}api/jobs", JobsApi, args),
         (rf"{root}api/.*", ApiNotFound, args),
         (rf"{root}static/(.*)", tornado.web.StaticFileHandler, {"path": str(_STATIC)}),

@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from .. import cli_text
+from ..activity import read_activity
+from ..charts import series, throughput_svg, timeline_svg
 from ..._core.state import lineage
 from ..._core.summary import ExecutionStatus, Summary, execution_status, summarize
 from ..._clock import utc_text
@@ -33,6 +35,7 @@ __all__ = [
     "exception_groups",
     "job_rows",
     "newest_first",
+    "pictures",
     "status_token",
 ]
 
@@ -138,6 +141,24 @@ def execution_detail(store: ViewStore, eid: str) -> dict[str, Any]:
         "n_inputs": manifest.n_inputs,
         "dashboard": _dashboard(raw),
         "store": store.url,
+    }
+
+
+def pictures(store: ViewStore, eid: str) -> dict[str, Any]:
+    """The execution's pictures as SVG (throughput and ETA, workers over time), what they are
+    drawn from as JSON-ready data, and whether it still runs (its pictures then still change).
+    Raises ``ExecutionNotFound`` and whatever a damaged object raises (``DAMAGE``)."""
+    running = store.is_running(eid)
+    activity = read_activity(store, eid, running=running)
+    return {
+        "id": eid,
+        "running": running,
+        "throughput_svg": throughput_svg(activity),
+        "timeline_svg": timeline_svg(activity),
+        "series": [dataclasses.asdict(p) for p in series(activity)],
+        "flushes": [dataclasses.asdict(s) for s in activity.spans[-POSITIONS_SHOWN:]],
+        "gave_up": [{"worker": w, "at": t} for w, t in activity.gave_up],
+        "undated_flushes": activity.undated,
     }
 
 

@@ -49,6 +49,19 @@ function applyCounts(section, d) {
   }
 }
 
+// The pictures are drawn by the server (SVG): while the execution runs they are fetched again
+// with the counts, and once more when it ends.
+async function refreshPictures() {
+  const section = document.querySelector("section.pictures[data-pictures-url]");
+  if (!section) return;
+  try {
+    const reply = await fetch(section.dataset.picturesUrl, { headers: { Accept: "text/html" }, cache: "no-store" });
+    if (reply.ok) section.querySelector("[data-pictures]").innerHTML = await reply.text();
+  } catch (err) {
+    // The counts' note already says when the store cannot be read; the old pictures stay.
+  }
+}
+
 function startLive(section) {
   const url = section.dataset.liveUrl, every = Math.max(0.1, parseFloat(section.dataset.refresh) || 2);
   const note = section.querySelector("[data-live-note]");
@@ -74,6 +87,7 @@ function startLive(section) {
       return;
     }
     applyCounts(section, d);
+    await refreshPictures();
     const at = new Date().toISOString().slice(11, 19);
     if (d.status === "running") {
       note.textContent = `Live: updates every ${every} s (last at ${at} UTC).`;
