@@ -19,6 +19,7 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import bench_core  # noqa: E402
+import bench_dynamic  # noqa: E402
 import bench_reads  # noqa: E402
 from _support import machine, table  # noqa: E402
 
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default=os.path.join(os.path.dirname(__file__), "results", "latest.json"))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
-    benches = [*bench_core.ROWS, *bench_reads.ROWS, condition]
+    benches = [*bench_core.ROWS, *bench_reads.ROWS, *bench_dynamic.ROWS, condition]
     rows: list[dict[str, Any]] = []
     started = time.perf_counter()
     for bench in benches:

@@ -24,7 +24,7 @@ def test_bench_quick_runs_every_row(tmp_path: Any) -> None:
     rows = json.loads(out.read_text())["rows"]
     ids = {r["id"] for r in rows}
     assert {"throughput", "threads", "results", "s3", "scheduler", "ten_million", "flush", "resume", "memory", "bag",
-            "io-bound", "results-bag", "state", "condition"} <= ids
+            "io-bound", "results-bag", "state", "skew", "elastic", "many", "small", "condition"} <= ids
     assert "| throughput |" in proc.stdout
     assert os.listdir(tmp_path) == ["bench.json"]  # no store left behind in the working directory
 

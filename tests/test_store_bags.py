@@ -169,9 +169,12 @@ def test_a_parent_that_went_on_beside_its_resume_is_read_once(dask_client: Any, 
     pylo = Pylo.dask(dask_client, tmp_path / "store", block_size=10, store_results=True)
     parent = pylo.start_from_scratch(range(20), tasks.ten_times_failing_7, progress=False)  # 0, 7, 14 fail
     child = pylo.start_from_past_execution(parent, tasks.ok_string, progress=False)
-    # The old worker's last flush, after the resume had been planned.
-    pylo.store.write_results(parent, 0, [0, 7], [dump_result(0, 0), dump_result(70, 7)], 99, "f" * 12)
-    pylo.store.write_segment(parent, Segment(block=0, finished=((0, 1), (7, 8))), 99, "f" * 12)
+    # The old workers' last flushes, after the resume had been planned.
+    manifest = pylo.store.read_manifest(parent)
+    for pos, value in ((0, 0), (7, 70)):
+        block = next(b.block for b in manifest.blocks if pos in b.positions)
+        pylo.store.write_results(parent, block, [pos], [dump_result(value, pos)], 99, "f" * 12)
+        pylo.store.write_segment(parent, Segment(block=block, finished=((pos, pos + 1),)), 99, "f" * 12)
     expected = [(x, f"fixed {x}" if x % 7 == 0 else 10 * x) for x in range(20)]
     assert sorted(pylo.results_bag(child).compute(scheduler=dask_client), key=str) == sorted(expected, key=str)
     assert list(pylo.iter_finished(child)) == list(range(20))

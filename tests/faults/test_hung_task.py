@@ -28,7 +28,7 @@ def test_a_cancelled_run_whose_task_hangs_ends_after_the_grace(tmp_path: Path,
 
     pylo = Pylo.local_multithread(str(tmp_path / "s"), number_of_workers=2, block_size=5, cancel_grace=0.5)
     try:
-        run = pylo.submit(range(20), hangs_on_3)
+        run = pylo.submit(iter(range(20)), hangs_on_3)  # a generator: blocks of 5, worker 0 takes 0-4
         assert stuck.wait(60)
         with caplog.at_level(logging.WARNING, logger="pylo"):
             run.cancel()

@@ -72,7 +72,8 @@ def test_an_interrupt_inside_a_task_on_dask_is_a_worker_death(make_cluster: Any,
     calls.mkdir()
     pylo = Pylo.dask(client, str(tmp_path / "s"), number_of_workers=1, block_size=10,
                      task_executions_before_flush=1000, flush_interval=60.0)
-    eid = pylo.start_from_scratch(range(30), functools.partial(fault_tasks.interrupts, str(calls), 15, "SystemExit"),
+    eid = pylo.start_from_scratch(iter(range(30)),  # a generator: blocks of 10
+                                  functools.partial(fault_tasks.interrupts, str(calls), 15, "SystemExit"),
                                   progress=False)
     assert pylo.get_state(eid) == ([*range(15), *range(20, 30)], list(range(15, 20)))
     assert pylo.store.read_workers(eid)[0]["lost_blocks"] == [1]

@@ -43,7 +43,7 @@ def test_api_counts_equal_summary(make_pylo: Any, store_spec: Any, serve: Any) -
         assert {k: rows[eid][k] for k in COUNTS} == {k: getattr(s, k) for k in COUNTS}
         detail = view.json(f"/api/executions/{eid}")
         assert {k: detail[k] for k in COUNTS} == {k: getattr(s, k) for k in COUNTS}
-        assert detail["workers"] == [dataclasses.asdict(w) for w in s.workers]
+        assert detail["workers"] == json.loads(json.dumps([dataclasses.asdict(w) for w in s.workers]))  # as JSON
         groups = view.json(f"/api/executions/{eid}/exceptions")["groups"]
         assert [(g["type"], g["attempts"], g["inputs"], g["message"]) for g in groups] == [
             (k.type, k.attempts, k.inputs, k.message) for k in s.top_exceptions

@@ -8,7 +8,7 @@ import shlex
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .._core.summary import ExecutionStatus, Summary, summarize
+from .._core.summary import ExecutionStatus, Summary, WorkerSummary, summarize
 from .._numbers import count
 from ..errors import PyloError
 from ..store import Store
@@ -23,22 +23,33 @@ def summary(s: Summary, *, workers: bool = False) -> str:
     lines.append(f"  task {s.task}, created {s.created}, ended {_ended(s)}"
                  + (f", tolerates {s.tolerance}" if s.tolerance else ""))
     held = f" ({count(s.held_back)} held back by only=)" if s.held_back else ""
+    untaken = f" ({count(s.untaken)} in blocks no worker took)" if s.untaken else ""
     lines.append(
         f"  {count(s.finished)} finished ({count(s.inherited)} inherited), {count(s.failed)} failed, "
-        f"{count(s.pending)} pending{held}, of {count(s.total)}"
+        f"{count(s.pending)} pending{held}{untaken}, of {count(s.total)}"
     )
     if workers:
         unknown = "running" if s.running else "never written"  # a worker that wrote no outcome
         lines.append(_table(
-            ["worker", "finished", "failed", "pending", "budget left", "gave up", "started", "ended"],
-            [[w.worker, count(w.finished), count(w.failed), count(w.pending), count(w.budget_left),
-              "yes" if w.gave_up else "no", w.started or unknown, w.ended or unknown] for w in s.workers],
+            ["worker", "blocks", "running", "finished", "failed", "pending", "budget left", "gave up", "started",
+             "ended"],
+            [[w.worker, count(w.blocks), _holding(w, s), count(w.finished), count(w.failed), count(w.pending),
+              count(w.budget_left), "yes" if w.gave_up else ("left" if w.left else "no"), w.started or unknown,
+              w.ended or unknown] for w in s.workers],
             indent="  ",
         ))
     for k in s.top_exceptions:
         lines.append(f"  {count(k.attempts)} x {k.type} on {count(k.inputs)} inputs, first: {k.message}")
     lines.append(_next_step(s))
     return "\n".join(lines)
+
+
+def _holding(w: WorkerSummary, s: Summary) -> str:
+    """The blocks a worker took and has not concluded: running while it runs, else left pending."""
+    if not w.holding:
+        return "none"
+    blocks = ", ".join(str(b) for b in w.holding[:3]) + (" …" if len(w.holding) > 3 else "")
+    return blocks if s.running and not w.ended else f"{blocks} (pending)"
 
 
 def _ended(s: Summary) -> str:

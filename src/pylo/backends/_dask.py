@@ -570,7 +570,10 @@ def _dask_worker(spawn: Spawn, w: int, lost: tuple[int, ...]) -> dict[str, int]:
         task = pool.submit(store.read_task, eid)
         manifest = pool.submit(store.read_manifest, eid)
         leased = pool.submit(store.files.exists, store.layout.lease(eid, lease_name(w)))
-        if (outcome := ended.result()) is not None:
+        if (outcome := ended.result()) is not None and not lost and outcome.get("cancelled") is not True:
+            # it ended as a worker ends (no block left, gave up, left the cluster): a second
+            # submission of its key only says so. One that a death interrupted (its outcome
+            # written on the way out, cancelled) or that lost a block goes on from the store.
             return {"finished": int(outcome.get("finished", 0)), "failed": int(outcome.get("failed", 0)),
                     "exhausted": 1}
         ctx = BlockContext(store, eid, task.result(), spawn.config)
