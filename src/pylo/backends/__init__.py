@@ -62,6 +62,8 @@ def end_run(run: Run, on_end: OnEnd, error: BaseException | None) -> None:
     """Release what the run held (its claims), then settle it: waiters wake up after the release."""
     try:
         on_end(error)
-    except Exception:  # a claim left behind is reported, never a reason to lose the run's outcome
+    # Broad on purpose: whatever releasing raises (a store error, a bug) is logged, and the run
+    # still settles: a claim left behind expires, a run never settled leaves its waiters hanging.
+    except Exception:
         log.exception("execution %s: releasing its claims failed", run.id)
     run.settle(error)

@@ -49,7 +49,7 @@ class DaskRun(Run, distributed.Future[str]):  # type: ignore[misc]  # two bases 
         del watcher
 
     # Dask takes any object with __dask_graph__ for a collection; a future is not one.
-    __dask_graph__ = None  # type: ignore[assignment]
+    __dask_graph__ = None  # type: ignore[assignment]  # None is Dask's own word for "not a collection"
 
     def settle(self, error: BaseException | None = None) -> None:
         first = not self.done()
