@@ -38,7 +38,7 @@ class DaskRun(Run, distributed.Future[str]):  # type: ignore[misc]  # two bases 
     ``Run`` answers (``result``, ``status``, ``cancel``, ``await``) is the execution's, as on
     threads. ``client.cancel(run)`` cancels only the watcher: ``run.cancel()`` stops the run."""
 
-    def __init__(self, client: Any, execution_id: str, total: int, *, on_cancel: Callable[[], None],
+    def __init__(self, client: distributed.Client, execution_id: str, total: int, *, on_cancel: Callable[[], None],
                  on_stop: Callable[[Stop], None] | None = None) -> None:
         Run.__init__(self, execution_id, total, on_cancel=on_cancel, on_stop=on_stop)
         # Named by the short id (as the progress bar names a run), not the whole one: the
