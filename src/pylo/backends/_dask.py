@@ -129,9 +129,9 @@ class DaskBackend:
         """Where Dask's dashboard serves this cluster's pages; ``None`` when it serves none."""
         try:
             link = self.client.dashboard_link
-        except KeyError:  # a scheduler reached by address that serves no dashboard (no bokeh)
-            return None
-        except OSError:  # the scheduler cannot be asked (a link is for show: no reason to fail)
+        # KeyError: a scheduler reached by address that serves no dashboard; OSError or a timeout:
+        # the scheduler cannot be asked. A link is for show: neither is a reason to fail a run.
+        except (KeyError, OSError, asyncio.TimeoutError):
             return None
         return str(link) if link else None
 
