@@ -11,6 +11,21 @@ import pytest
 
 import tasks
 from pylo import ExceptionRecord, Pylo, Status
+from pylo.backends import Backend
+
+
+def test_the_backend_answers_its_whole_contract(make_pylo: Any) -> None:
+    """What an execution asks of a backend (its Dask client, its dashboard, cancelling what is
+    queued) is in the protocol, and each backend answers it: "none" where it has no such thing."""
+    pylo = make_pylo()
+    backend = pylo.backend
+    assert isinstance(backend, Backend)
+    on_dask = type(backend).__name__ == "DaskBackend"
+    assert (backend.client is not None) is on_dask
+    assert backend.dashboard_link is None or isinstance(backend.dashboard_link, str)
+    if not on_dask:
+        assert backend.dashboard_link is None
+    assert backend.cancel_queued("no-such-execution") is None  # nothing of it queued: a no-op
 
 
 def test_every_input_finishes(make_pylo: Any) -> None:

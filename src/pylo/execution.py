@@ -86,7 +86,7 @@ class Pylo:
         self.backend = backend
         self.config = config
         self._clock = clock or SystemClock()
-        self._local = threading.local()  # the run this thread launched last (see _blocking)
+        self._local = _Launched()
 
     # -- construction --------------------------------------------------------------------------
 
@@ -194,7 +194,7 @@ class Pylo:
         ``InputsFailed`` (a bag partition raised) before any work.
         """
         self._check_task(task)
-        client = getattr(self.backend, "client", None)
+        client = self.backend.client
         if not is_bag(inputs):
             check_inputs(inputs)
             bag = dask_inputs(inputs, client, self.config.block_size)
@@ -482,7 +482,7 @@ class Pylo:
         return await asyncio.to_thread(self.pictures, execution_id)
 
     async def _wait_async(self, run: Run, progress: bool) -> str:
-        with follow(run, enabled=progress, dashboard=getattr(self.backend, "dashboard_link", None)):
+        with follow(run, enabled=progress, dashboard=self.backend.dashboard_link):
             try:
                 eid = await run
             except asyncio.CancelledError:  # the awaiting task was cancelled: so is the run
@@ -526,7 +526,7 @@ class Pylo:
         past the tolerance its manifest records (an attached run is held to the tolerance it was
         started with)."""
         eid, config = manifest.id, manifest.config
-        client = getattr(self.backend, "client", None)
+        client = self.backend.client
         on_cancel = functools.partial(self._cancel, eid)
         on_stop = functools.partial(self._stop_for, eid)
         if client is None:
@@ -594,11 +594,10 @@ class Pylo:
 
     def _launched(self) -> Run | None:
         """The run this thread launched last (``None`` before ``_blocking`` launched one)."""
-        run: Run | None = getattr(self._local, "launched", None)
-        return run
+        return self._local.launched
 
     def _wait(self, run: Run, progress: bool) -> str:
-        with follow(run, enabled=progress, dashboard=getattr(self.backend, "dashboard_link", None)) as bar:
+        with follow(run, enabled=progress, dashboard=self.backend.dashboard_link) as bar:
             eid = run.wait()
             gave_up = self._gave_up(eid)
             if bar is not None and gave_up:
@@ -629,9 +628,14 @@ class Pylo:
     def _cancel(self, execution_id: str) -> None:
         log.info("execution %s: cancel requested", execution_id)
         self.store.request_cancel(execution_id)
-        cancel_queued = getattr(self.backend, "cancel_queued", None)
-        if cancel_queued is not None:  # Dask: what has not started is cancelled there at once
-            cancel_queued(execution_id)
+        self.backend.cancel_queued(execution_id)  # Dask: what has not started is cancelled at once
+
+
+class _Launched(threading.local):
+    """The run this thread launched last (see ``Pylo._blocking``): each thread sees its own,
+    ``None`` until it launches one."""
+
+    launched: Run | None = None
 
 
 def _log_end(run: Run) -> None:

@@ -65,3 +65,25 @@ def test_block_sizes_cover_every_input_never_grow_and_give_every_worker_work(tot
     assert sizes == sorted(sizes, reverse=True)  # a free worker at the end finds a small block
     assert len(sizes) >= min(total, workers)
     assert sizes[-1] <= max(1, -(-total // (plan.TAIL_BLOCKS * workers)))
+
+
+@pytest.mark.parametrize("counts", [None, [3, 2]])
+def test_a_new_manifest_says_when_it_was_created_in_utc_to_the_millisecond(counts: list[int] | None) -> None:
+    """Planned or written for a bag's blocks, the manifest's ``created`` is the store's one time
+    format (ISO 8601, UTC, milliseconds), which other versions and the CLI parse."""
+    import datetime as dt
+    import re
+
+    from pylo._core.config import Config
+    from pylo.store import Store, new_execution_id
+
+    store = Store("memory://plan-created")
+    before = dt.datetime.now(dt.timezone.utc)
+    if counts is None:
+        manifest = plan.plan_execution(store, range(5), print, Config(), 2)
+    else:
+        manifest = plan.write_manifest_of(store, new_execution_id(), counts, print, Config(), 2)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", manifest.created)
+    created = dt.datetime.fromisoformat(manifest.created)
+    assert before - dt.timedelta(milliseconds=1) <= created <= dt.datetime.now(dt.timezone.utc)
+    assert store.read_manifest(manifest.id).created == manifest.created

@@ -1,19 +1,17 @@
 """Runs one block: the task loop and its flushes — the same code on every backend.
 
-    inputs/{block} ──► skip what earlier segments concluded ──► task(input) per position
-                                                   │ every N attempts / T seconds / block end /
-                                                   ▼ give-up / cancel / KeyboardInterrupt
+    (prior segments, inputs) ──► skip what earlier segments concluded ──► task(input) per position
+     read ahead by the worker                     │ every N attempts / T seconds / block end /
+     loop (``chain``)                             ▼ give-up / cancel / KeyboardInterrupt
                             errors/{block}/{seq}-{writer}, [results/{block}/{seq}-{writer},]
                             then progress/{block}/{seq}-{writer}
 
-The decisions (retry or not, give up or not) come from ``_decide``; this module carries them out.
+The decisions (retry or not, give up or not) come from ``decide``; this module carries them out.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
-import datetime as _dt
 import logging
 import os
 import random
@@ -23,6 +21,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from .._clock import utc_text
 from .clock import Clock, SystemClock
 from .config import Config
 from .decide import RetryPolicy, WorkerTally, gives_up, next_stride
@@ -90,44 +89,24 @@ def run_block(
     *,
     stop: Callable[[], bool] = lambda: False,
     report: Callable[[Delta], None] = lambda d: None,
-    start: tuple[BlockState, list[Any]] | None = None,
+    start: tuple[BlockState, list[Any]],
     writes: BackgroundWrites | None = None,
     out: FlushWriter | None = None,
     own_prior: bool = True,
 ) -> WorkerTally:
     """Run the task over one block and return the worker's tally after it. ``start``: what earlier
-    attempts of the block concluded and its inputs, when the caller read them ahead. ``own_prior``:
-    those earlier attempts were this worker's (it runs again after its Dask worker died), so they
-    count in its tally and budget; a block another worker handed back is only skipped. ``writes``:
-    the caller's writer, shared by its blocks (then the caller waits for it at its end, and a
-    block's last flush is written while the next block runs). ``out``: the caller's
-    ``FlushWriter`` for the block's objects, shared with the block before it in the same pack."""
+    attempts of the block concluded and its inputs, which the caller read (ahead, while the block
+    before ran). ``own_prior``: those earlier attempts were this worker's (it runs again after its
+    Dask worker died), so they count in its tally and budget; a block another worker handed back
+    is only skipped. ``writes``: the caller's writer, shared by its blocks (then the caller waits
+    for it at its end, and a block's last flush is written while the next block runs). ``out``:
+    the caller's ``FlushWriter`` for the block's objects, shared with the block before it in the
+    same pack."""
     if tally.gave_up:
         return tally
-    if start is None:
-        start = _read_block(ctx, info, stop)
-    elif stop():
-        start = None
-    if start is None:  # cancelled before it began
+    if stop():  # cancelled before it began
         return tally
     return _BlockRun(ctx, info, tally, stop, report, writes, out).run(*start, own_prior=own_prior)
-
-
-def _read_block(ctx: BlockContext, info: BlockInfo, stop: Callable[[], bool]) -> tuple[BlockState, list[Any]] | None:
-    """What earlier attempts of the block concluded and its inputs, or ``None`` when stopped.
-    On an object store the three reads go at once: their latencies would add up."""
-    store, eid = ctx.store, ctx.execution
-    if store.files.local:
-        if stop():
-            return None
-        return store.read_block_state(eid, info), store.read_inputs(eid, info)[1]
-    with concurrent.futures.ThreadPoolExecutor(3, thread_name_prefix="pylo-read") as pool:
-        stopped = pool.submit(stop)
-        prior = pool.submit(store.read_block_state, eid, info)
-        inputs = pool.submit(store.read_inputs, eid, info)
-        if stopped.result():
-            return None
-        return prior.result(), inputs.result()[1]
 
 
 def finish_worker(ctx: BlockContext, tally: WorkerTally, *, cancelled: bool = False, left: bool = False) -> None:
@@ -137,7 +116,7 @@ def finish_worker(ctx: BlockContext, tally: WorkerTally, *, cancelled: bool = Fa
     outcome["lost_blocks"] = list(tally.lost_blocks)
     outcome["cancelled"] = cancelled
     outcome["left"] = left
-    outcome["ended"] = _now()
+    outcome["ended"] = utc_text()
     ctx.store.write_worker(ctx.execution, tally.worker, outcome)
 
 
@@ -183,7 +162,7 @@ class _BlockRun:
         self.writes = writes or new_writer()
         self.out = out or FlushWriter(ctx, info.inputs_object, self.writes, report)
         # Running totals of this block, folded into the tally at the end.
-        self.tally = tally if tally.started else dataclasses.replace(tally, started=_now())
+        self.tally = tally if tally.started else dataclasses.replace(tally, started=utc_text())
         self.failed_attempts = tally.failed_attempts
         self.gave_up = False
         self.stopped = False  # cancelled while waiting to retry
@@ -479,7 +458,3 @@ def _exit_forked_child(exc: BaseException) -> None:
     ``multiprocessing`` does, so none of its parent's flushes, outcomes or claims run here."""
     code = exc.code if isinstance(exc, SystemExit) else 1
     os._exit(code if isinstance(code, int) else 1)
-
-
-def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")

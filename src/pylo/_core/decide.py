@@ -1,6 +1,6 @@
 """The pure decisions of a worker: when to retry an input, when to give up, when to flush.
 
-No I/O and no Dask here: the block runner (``_block.py``) asks, then acts on the answer.
+No I/O and no Dask here: the block runner (``block.py``) asks, then acts on the answer.
 """
 
 from __future__ import annotations

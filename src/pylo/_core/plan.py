@@ -10,13 +10,13 @@ written are removed.
 from __future__ import annotations
 
 import dataclasses
-import datetime as _dt
 import functools
 import itertools
 import math
 from collections.abc import Callable, Iterable, Iterator, Sized
 from typing import Any
 
+from .._clock import utc_text
 from .config import Config
 from ..errors import InvalidArgument
 from .background_writes import BackgroundWrites
@@ -86,54 +86,89 @@ def _write(
     positions: Iterable[int] | None,
     held: Iterable[Held] = (),
 ) -> Manifest:
-    blocks: list[BlockInfo] = []
-    start = 0
+    """Store the input blocks, then the held ones, then (once every block is stored) the manifest."""
     # Blocks are serialized here, in order (an unserializable input is named at once), and
     # uploaded by helper threads: on an object store the PUT latencies overlap.
-    threads = 0 if store.files.local else UPLOAD_THREADS
-    uploads = BackgroundWrites(threads=threads, depth=2 * UPLOAD_THREADS)
-    sizes = block_sizes(total, config.block_size, workers) if total is not None else None
-    # With a known count on an object store, consecutive full blocks share packs.
-    packs = _Packs(store, eid, uploads, _pack_limit(sizes, config.block_size, workers)) \
-        if sizes is not None and not store.files.local else None
+    uploads = BackgroundWrites(threads=0 if store.files.local else UPLOAD_THREADS, depth=2 * UPLOAD_THREADS)
     try:
-        for index, chunk in enumerate(_chunks(values, config.block_size, workers, total)):
-            roots = None if positions is None else list(itertools.islice(positions, len(chunk)))
-            data = dump_inputs(roots, chunk, start)
-            pack = None
-            if packs is None or len(chunk) < config.block_size:
-                if packs is not None:
-                    packs.flush()
-                uploads.submit(functools.partial(store.write_inputs, eid, index, data, keep_name=False))
-            else:
-                pack = packs.add(index, data)
-            blocks.append(BlockInfo(block=index, start=start, count=len(chunk), worker=0, pack=pack))
-            start += len(chunk)
-        if packs is not None:
-            packs.flush()
+        blocks = _write_blocks(store, eid, values, total, config.block_size, workers, positions, uploads)
         for chunk in _batches(iter(held), config.block_size):
-            blocks.append(_write_held(store, eid, chunk, len(blocks), start, uploads, parent))
-            start += len(chunk)
+            blocks.append(_write_held(store, eid, chunk, len(blocks), _end(blocks), uploads, parent))
         uploads.wait()
     finally:
         uploads.close()
     if blocks:
         store.keep_inputs(eid)  # one directory fsync for every block's name, before the manifest
-    manifest = Manifest(
-        id=eid,
-        parent=parent.id if parent else None,
-        root=parent.root if parent else eid,
-        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds"),
-        task=task_name(task),
-        n_inputs=start,
-        workers=0,
-        blocks=with_pack_spans(blocks),
-        config=config,
-    )
+    manifest = _new_manifest(eid, parent, with_pack_spans(blocks), task, config)
     # as many workers start as there are units to take, at most: one without would never end
     manifest = dataclasses.replace(manifest, workers=min(workers, len(manifest.units())))
     store.write_manifest(manifest)
     return manifest
+
+
+def _write_blocks(
+    store: Store, eid: str, values: Iterator[Any], total: int | None, block_size: int, workers: int,
+    positions: Iterable[int] | None, uploads: BackgroundWrites,
+) -> list[BlockInfo]:
+    """Serialize ``values`` block by block, in order, and hand each to ``uploads``."""
+    packs = _packs_for(store, eid, uploads, total, block_size, workers)
+    blocks: list[BlockInfo] = []
+    for index, chunk in enumerate(_chunks(values, block_size, workers, total)):
+        start = _end(blocks)
+        roots = None if positions is None else list(itertools.islice(positions, len(chunk)))
+        data = dump_inputs(roots, chunk, start)
+        pack = _upload(store, eid, index, data, uploads, packs, full=len(chunk) >= block_size)
+        blocks.append(BlockInfo(block=index, start=start, count=len(chunk), worker=0, pack=pack))
+    if packs is not None:
+        packs.flush()
+    return blocks
+
+
+def _packs_for(
+    store: Store, eid: str, uploads: BackgroundWrites, total: int | None, block_size: int, workers: int
+) -> _Packs | None:
+    """With a known count on an object store, consecutive full blocks share packs; else none
+    (a local disk pays nothing per file, and an unknown count cannot size the packs)."""
+    if total is None or store.files.local:
+        return None
+    return _Packs(store, eid, uploads, _pack_limit(block_sizes(total, block_size, workers), block_size, workers))
+
+
+def _upload(
+    store: Store, eid: str, index: int, data: bytes, uploads: BackgroundWrites, packs: _Packs | None,
+    *, full: bool,
+) -> int | None:
+    """Upload block ``index`` in a pack when there are packs and it is ``full``, else alone;
+    return its pack's first block (``None``: alone)."""
+    if packs is not None and full:
+        return packs.add(index, data)
+    if packs is not None:
+        packs.flush()  # a short block goes alone: the pack before it is complete
+    uploads.submit(functools.partial(store.write_inputs, eid, index, data, keep_name=False))
+    return None
+
+
+def _end(blocks: list[BlockInfo]) -> int:
+    """The position after the last of ``blocks``: where the next block starts."""
+    return blocks[-1].start + blocks[-1].count if blocks else 0
+
+
+def _new_manifest(
+    eid: str, parent: Manifest | None, blocks: tuple[BlockInfo, ...], task: Callable[[Any], object],
+    config: Config, workers: int = 0,
+) -> Manifest:
+    """The manifest of a new execution over ``blocks``, created now."""
+    return Manifest(
+        id=eid,
+        parent=parent.id if parent else None,
+        root=parent.root if parent else eid,
+        created=utc_text(),
+        task=task_name(task),
+        n_inputs=sum(b.count for b in blocks),
+        workers=workers,
+        blocks=blocks,
+        config=config,
+    )
 
 
 class _Packs:
@@ -263,16 +298,6 @@ def write_manifest_of(
     for index, count in enumerate(counts):
         blocks.append(BlockInfo(block=index, start=start, count=count, worker=0))
         start += count
-    manifest = Manifest(
-        id=eid,
-        parent=None,
-        root=eid,
-        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds"),
-        task=task_name(task),
-        n_inputs=start,
-        workers=min(workers, len(blocks)),
-        blocks=tuple(blocks),
-        config=config,
-    )
+    manifest = _new_manifest(eid, None, tuple(blocks), task, config, min(workers, len(blocks)))
     store.write_manifest(manifest)
     return manifest

@@ -185,24 +185,12 @@ def summarize(store: Store, eid: str, *, top: int = 5) -> Summary:
     exception records). Raises ``ExecutionNotFound`` and the store's ``SnapshotError``s."""
     manifests = lineage(store, eid)
     manifest = manifests[-1]
-    # Every root position counts once: a resume's inputs are exactly what its chain had left
-    # unfinished when it was planned, so everything else was inherited finished. Reading the
-    # parents' segments instead would count twice what a parent went on finishing beside it.
-    inherited = manifests[0].n_inputs - manifest.n_inputs
     states = store.read_states(manifest)
     outcomes = store.read_workers(eid)
     chains = worker_chains(store, manifest)
-    workers = tuple(_worker_summary(w, chains.get(w, []), states, outcomes.get(w, {}),
-                                    manifest.config.max_worker_failures)
-                    for w in sorted(set(range(manifest.workers)) | set(outcomes) | set(chains)))
-    finished = sum(len(s.finished) for s in states.values())
-    failed = sum(len(s.failed) for s in states.values())
-    taken = {b.block for blocks in chains.values() for b in blocks}
-    untaken = sum(b.count - len(states[b.block].finished) - len(states[b.block].failed)
-                  for b in manifest.blocks if not b.held and b.block not in taken)
-    complete = all(w.worker in outcomes for w in workers)
-    running = not complete and _alive(store, eid)
-    stop = _stopped(store, eid, list(workers), abandoned=not complete and not running)
+    workers = _workers(manifest, states, outcomes, chains)
+    inherited, finished, failed = _counts(manifests, states)
+    complete, running, stop = _ending(store, eid, workers, outcomes)
     return Summary(
         execution_id=eid,
         parent=manifest.parent,
@@ -218,12 +206,48 @@ def summarize(store: Store, eid: str, *, top: int = 5) -> Summary:
         top_exceptions=tuple(group_records(store.read_records(manifest))[:top]) if top > 0 else (),
         store=store.url,
         running=running,
-        untaken=untaken,
+        untaken=_untaken(manifest, states, chains),
         held_back=sum(b.count for b in manifest.blocks if b.held),
         stopped=None if stop is None else stop.kind.value,
         reason=None if stop is None else stop.message,
         tolerance=Tolerance(manifest.config.max_failures, manifest.config.max_failure_rate).describe(),
     )
+
+
+def _workers(manifest: Manifest, states: dict[int, BlockState], outcomes: dict[int, dict[str, Any]],
+             chains: dict[int, list[BlockInfo]]) -> tuple[WorkerSummary, ...]:
+    """Each worker's summary: those planned, those with an outcome and those that took blocks."""
+    budget = manifest.config.max_worker_failures
+    return tuple(_worker_summary(w, chains.get(w, []), states, outcomes.get(w, {}), budget)
+                 for w in sorted(set(range(manifest.workers)) | set(outcomes) | set(chains)))
+
+
+def _counts(manifests: list[Manifest], states: dict[int, BlockState]) -> tuple[int, int, int]:
+    """(inherited, finished, failed) inputs of the last of ``manifests``, a chain from its root.
+
+    Every root position counts once: a resume's inputs are exactly what its chain had left
+    unfinished when it was planned, so everything else was inherited finished. Reading the
+    parents' segments instead would count twice what a parent went on finishing beside it."""
+    inherited = manifests[0].n_inputs - manifests[-1].n_inputs
+    finished = sum(len(s.finished) for s in states.values())
+    failed = sum(len(s.failed) for s in states.values())
+    return inherited, finished, failed
+
+
+def _untaken(manifest: Manifest, states: dict[int, BlockState], chains: dict[int, list[BlockInfo]]) -> int:
+    """The inputs left pending in blocks that no worker took (held blocks are not to be taken)."""
+    taken = {b.block for blocks in chains.values() for b in blocks}
+    return sum(b.count - len(states[b.block].finished) - len(states[b.block].failed)
+               for b in manifest.blocks if not b.held and b.block not in taken)
+
+
+def _ending(store: Store, eid: str, workers: tuple[WorkerSummary, ...],
+            outcomes: dict[int, dict[str, Any]]) -> tuple[bool, bool, Stop | None]:
+    """(complete, running, why it stopped early): complete once every worker recorded its
+    outcome; else running while something of it is alive in the store, else abandoned."""
+    complete = all(w.worker in outcomes for w in workers)
+    running = not complete and _alive(store, eid)
+    return complete, running, _stopped(store, eid, list(workers), abandoned=not complete and not running)
 
 
 def worker_chains(store: Store, manifest: Manifest) -> dict[int, list[BlockInfo]]:

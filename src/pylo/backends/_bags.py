@@ -14,12 +14,15 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._core.config import MAX_BLOCK_SIZE, Config
 from .._core.plan import write_manifest_of
 from ..errors import InputsFailed, InvalidArgument, TaskNotSerializable
 from ..store import Manifest, Store, dump_inputs, new_execution_id
+
+if TYPE_CHECKING:  # typing only: a run on threads never imports distributed
+    from distributed import Client
 
 __all__ = ["is_bag", "plan_bag"]
 
@@ -33,7 +36,7 @@ def is_bag(inputs: object) -> bool:
 
 
 def plan_bag(
-    store: Store, bag: Any, task: Callable[[Any], object], config: Config, workers: int, client: Any | None
+    store: Store, bag: Any, task: Callable[[Any], object], config: Config, workers: int, client: Client | None
 ) -> Manifest:
     """Write ``bag`` as the input blocks of a new execution, one block per partition, and return
     its manifest. With a ``client`` each partition is computed and written by a Dask worker;
@@ -68,7 +71,7 @@ def _write_partition(values: Any, store: Store, eid: str, index: int) -> int:
     return len(values)
 
 
-def _on_cluster(client: Any, store: Store, eid: str, parts: list[Any]) -> list[int]:
+def _on_cluster(client: Client, store: Store, eid: str, parts: list[Any]) -> list[int]:
     from dask.delayed import delayed
     from distributed import as_completed
 

@@ -32,6 +32,7 @@ anywhere else (within ``cancel_poll``); it flushes and stops.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import contextlib
 import dataclasses
@@ -68,6 +69,10 @@ from ..store._takes import read_takebook
 __all__ = ["DaskBackend", "local_client", "new_local_cluster", "worker_key"]
 
 log = logging.getLogger(__name__)
+
+
+#: Seconds ``default_workers`` waits for a first Dask worker on a cluster that has none.
+WAIT_FOR_WORKERS = 60.0
 
 
 def worker_key(eid: str, worker: int, generation: int = 0) -> str:
@@ -121,10 +126,14 @@ class DaskBackend:
 
     @property
     def dashboard_link(self) -> str | None:
+        """Where Dask's dashboard serves this cluster's pages; ``None`` when it serves none."""
         try:
-            return str(self.client.dashboard_link)
-        except Exception:  # noqa: BLE001 - no dashboard (bokeh missing): no link
+            link = self.client.dashboard_link
+        # KeyError: a scheduler reached by address that serves no dashboard; OSError or a timeout:
+        # the scheduler cannot be asked. A link is for show: neither is a reason to fail a run.
+        except (KeyError, OSError, asyncio.TimeoutError):
             return None
+        return str(link) if link else None
 
     def default_workers(self) -> int:
         """One Pylo worker per Dask thread. A cluster that has none yet (adaptive, starting at 0)
@@ -137,9 +146,9 @@ class DaskBackend:
             if isinstance(maximum, int) and maximum > 0:
                 return maximum
             try:
-                self.client.wait_for_workers(1, timeout=60)
-            except Exception:  # noqa: BLE001 - still none: one Pylo worker, which waits for a Dask one
-                log.warning("no Dask worker after 60 s: planning one Pylo worker")
+                self.client.wait_for_workers(1, timeout=WAIT_FOR_WORKERS)
+            except asyncio.TimeoutError:  # still none: one Pylo worker, which waits for a Dask one
+                log.warning("no Dask worker after %s s: planning one Pylo worker", WAIT_FOR_WORKERS)
             threads = self.client.nthreads()
         return max(1, sum(threads.values()))
 

@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Iterator, Sized
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidArgument
+
+if TYPE_CHECKING:  # typing only: a run on threads never imports distributed
+    from distributed import Client
 
 __all__ = ["dask_inputs", "refuse_futures"]
 
@@ -28,7 +31,7 @@ _NO_CLUSTER = (
 )
 
 
-def dask_inputs(inputs: Any, client: Any | None, block_size: int) -> Any | None:
+def dask_inputs(inputs: Any, client: Client | None, block_size: int) -> Any | None:
     """A ``dask.bag.Bag`` of the values of Dask ``inputs`` (a Series, futures), ``None`` when
     ``inputs`` holds nothing of Dask. Raises ``InvalidArgument`` for what cannot be run over."""
     future = _future_type()
@@ -65,7 +68,7 @@ def _future_type() -> type | None:
     return getattr(module, "Future", None) if module is not None else None
 
 
-def _bag_of_one(future: Any, client: Any | None) -> Any:
+def _bag_of_one(future: Any, client: Client | None) -> Any:
     if client is None:
         raise InvalidArgument(f"a Dask future as inputs: {_NO_CLUSTER}")
     import dask.bag as db
@@ -74,7 +77,7 @@ def _bag_of_one(future: Any, client: Any | None) -> Any:
     return db.from_delayed([delayed(_values_of, pure=False)(future)])
 
 
-def _bag_of_list(inputs: list[Any] | tuple[Any, ...], client: Any | None, block_size: int) -> Any:
+def _bag_of_list(inputs: list[Any] | tuple[Any, ...], client: Client | None, block_size: int) -> Any:
     if client is None:
         raise InvalidArgument(f"a list of Dask futures as inputs: {_NO_CLUSTER}")
     import dask.bag as db

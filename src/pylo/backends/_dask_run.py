@@ -38,7 +38,7 @@ class DaskRun(Run, distributed.Future[str]):  # type: ignore[misc]  # two bases 
     ``Run`` answers (``result``, ``status``, ``cancel``, ``await``) is the execution's, as on
     threads. ``client.cancel(run)`` cancels only the watcher: ``run.cancel()`` stops the run."""
 
-    def __init__(self, client: Any, execution_id: str, total: int, *, on_cancel: Callable[[], None],
+    def __init__(self, client: distributed.Client, execution_id: str, total: int, *, on_cancel: Callable[[], None],
                  on_stop: Callable[[Stop], None] | None = None) -> None:
         Run.__init__(self, execution_id, total, on_cancel=on_cancel, on_stop=on_stop)
         # Named by the short id (as the progress bar names a run), not the whole one: the
@@ -49,7 +49,7 @@ class DaskRun(Run, distributed.Future[str]):  # type: ignore[misc]  # two bases 
         del watcher
 
     # Dask takes any object with __dask_graph__ for a collection; a future is not one.
-    __dask_graph__ = None  # type: ignore[assignment]
+    __dask_graph__ = None  # type: ignore[assignment]  # None is Dask's own word for "not a collection"
 
     def settle(self, error: BaseException | None = None) -> None:
         first = not self.done()

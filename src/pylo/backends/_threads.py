@@ -31,11 +31,24 @@ log = logging.getLogger(__name__)
 class ThreadBackend:
     """Each worker is a thread that takes the next block nobody holds until none is left."""
 
+    @property
+    def client(self) -> None:
+        """Threads do not run on Dask."""
+        return None
+
+    @property
+    def dashboard_link(self) -> None:
+        """Threads have no dashboard: the progress bar is all there is."""
+        return None
+
     def default_workers(self) -> int:
         return min(32, (os.cpu_count() or 1) + 4)
 
     def check(self, store: Store, task: Callable[[Any], object]) -> None:
         """Threads share this process: any callable and any store this process reaches will do."""
+
+    def cancel_queued(self, eid: str) -> None:
+        """Nothing queued: every worker thread starts at launch and reads the cancel marker."""
 
     def close(self) -> None:
         """Nothing to release: worker threads end with their run."""
