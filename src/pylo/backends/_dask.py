@@ -599,7 +599,7 @@ def _dask_worker(spawn: Spawn, w: int, lost: tuple[int, ...]) -> dict[str, int]:
         return worker.status in _LEAVING
 
     taker = Taker(store, plan, w, hint=w if w < plan.workers else None)
-    steward = _Steward(spawn, taker, plan.workers) if w == 0 and spawn.cap is None else None
+    steward = _Steward(spawn, taker, plan.workers, get_client()) if w == 0 and spawn.cap is None else None
     try:
         tally = run_worker(ctx, w, taker, stop=lambda: eid in _CANCELLED or leaving(), report=report, rerun=rerun,
                            lost=lost, careful=spawn.careful, hand_back=lambda: leaving() and eid not in _CANCELLED)
@@ -626,8 +626,12 @@ class _Steward:
     the client that started the run is gone, until no unit is left to take. Its submissions
     carry the same keys as the client's, so Dask runs each worker once whoever submits it."""
 
-    def __init__(self, spawn: Spawn, taker: Taker, started: int, interval: float = STEWARD_INTERVAL) -> None:
+    def __init__(self, spawn: Spawn, taker: Taker, started: int, client: Client,
+                 interval: float = STEWARD_INTERVAL) -> None:
+        # ``client``: the Dask worker's own, got on the task's thread (``get_client`` knows the
+        # worker only there); it is safe to call from the steward's thread.
         self.spawn, self.taker, self.started, self.interval = spawn, taker, started, interval
+        self.client = client
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name=f"pylo-{spawn.eid}-steward", daemon=True)
         self._thread.start()
@@ -636,13 +640,11 @@ class _Steward:
         self._stop.set()
 
     def _watch(self) -> None:
-        client: Client | None = None
         while not self._stop.wait(self.interval) and not self.taker.exhausted:
             try:
-                client = client or get_client()
-                new = to_spawn(sum(client.nthreads().values()), self.started, self.spawn.cap)
+                new = to_spawn(sum(self.client.nthreads().values()), self.started, self.spawn.cap)
                 if new:
-                    self.spawn.submit(client, list(new))
+                    self.spawn.submit(self.client, list(new))
                     self.started = new.stop
             except Exception:  # noqa: BLE001 - the scheduler is busy or gone: look again later
                 log.debug("execution %s: the steward could not reach the scheduler", self.spawn.eid, exc_info=True)
