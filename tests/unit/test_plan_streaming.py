@@ -48,9 +48,10 @@ def test_small_runs_of_unknown_count_are_spread_over_the_workers(n: int, workers
 
 @pytest.mark.parametrize(("n", "workers", "sizes"), [
     (3, 4, [1, 1, 1]),
-    (10, 4, [1] * 10),
+    (10, 4, [2] * 5),  # a block holds a few inputs at least, as long as every worker gets one
+    (8, 2, [4, 4]),
     (0, 2, []),
-    (25, 2, [2] * 5 + [1] * 15),
+    (25, 2, [4] * 6 + [1]),
     (1_000, 1, [10] * 100),  # never past the block size
 ])
 def test_blocks_of_a_known_count_shrink_toward_the_end(n: int, workers: int, sizes: list[int]) -> None:
@@ -64,7 +65,7 @@ def test_block_sizes_cover_every_input_never_grow_and_give_every_worker_work(tot
     assert sum(sizes) == total and all(0 < s <= 10_000 for s in sizes)
     assert sizes == sorted(sizes, reverse=True)  # a free worker at the end finds a small block
     assert len(sizes) >= min(total, workers)
-    assert sizes[-1] <= max(1, -(-total // (plan.TAIL_BLOCKS * workers)))
+    assert sizes[-1] <= plan.smallest_block(total, workers) <= max(plan.MIN_BLOCK, -(-total // (plan.TAIL_BLOCKS * workers)))
 
 
 @pytest.mark.parametrize("counts", [None, [3, 2]])

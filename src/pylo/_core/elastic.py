@@ -12,7 +12,7 @@ __all__ = ["STEWARD_INTERVAL", "GROW_INTERVAL", "to_spawn"]
 
 # Seconds between two looks at the cluster's size: by the client that started the run, and by
 # the steward in the run's first worker (which goes on when that client is gone).
-GROW_INTERVAL = 1.0
+GROW_INTERVAL = 0.25
 STEWARD_INTERVAL = 2.0
 
 

@@ -253,17 +253,20 @@ def _chunks(values: Iterator[Any], block_size: int, workers: int, total: int | N
 # they shrink toward its end (guided self-scheduling): a free worker always finds a small block
 # to take, so the end of a run never waits on one worker's big block, and workers that join a
 # growing cluster find work. The smallest block is 1/TAIL_BLOCKS of a worker's share, so the
-# tail adds a bounded number of blocks however large the run.
+# tail adds a bounded number of blocks however large the run, and holds MIN_BLOCK inputs at
+# least (each block costs an inputs object, a take and a segment), unless fewer spread the
+# inputs over every worker.
 BLOCKS_PER_WORKER = 8
 TAIL_BLOCKS = 64
+MIN_BLOCK = 4
 
 
 def block_sizes(total: int, block_size: int, workers: int) -> list[int]:
     """The sizes of the blocks of ``total`` inputs for ``workers`` workers: at most
     ``block_size``, each about ``1/BLOCKS_PER_WORKER`` of what a worker has left to do, never
-    below ``1/TAIL_BLOCKS`` of a worker's share. Pure."""
+    below ``smallest_block``. Pure."""
     workers = max(1, workers)
-    smallest = max(1, math.ceil(total / (TAIL_BLOCKS * workers)))
+    smallest = smallest_block(total, workers)
     sizes: list[int] = []
     left = total
     while left > 0:
@@ -271,6 +274,12 @@ def block_sizes(total: int, block_size: int, workers: int) -> list[int]:
         sizes.append(size)
         left -= size
     return sizes
+
+
+def smallest_block(total: int, workers: int) -> int:
+    """The size blocks shrink to at the end of a run of ``total`` inputs over ``workers``."""
+    share = total // workers  # no larger: every worker has a block at least
+    return max(1, min(share, max(MIN_BLOCK, math.ceil(total / (TAIL_BLOCKS * workers)))))
 
 
 def _pack_limit(sizes: list[int] | None, block_size: int, workers: int) -> int:
