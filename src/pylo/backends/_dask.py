@@ -54,6 +54,8 @@ from .._core.block import BlockContext, Delta, finish_worker
 from .._core.config import Config
 from .._core.chain import lease_name, run_worker
 from .._core.decide import WorkerTally
+from .._core.deaths import InputWatch, Running, read_running
+from ._driving import Action, Ended, TaskEnded, decide
 from .._core.taking import Taker
 from .._core.elastic import GROW_INTERVAL, STEWARD_INTERVAL, to_spawn
 from .._core.run import Run
@@ -268,6 +270,7 @@ class _Driver:
         self.pending = as_completed(loop=self.client.loop)  # not the default client's loop
         self.lock = threading.Lock()
         self.exhausted = threading.Event()  # a worker found no unit left: no more workers needed
+        self.seen: dict[int, Running | None] = {}  # worker -> its running marker at its last KilledWorker
 
     def start(self) -> None:
         self.run.start()
@@ -336,24 +339,7 @@ class _Driver:
         error: BaseException | None = None
         try:
             for fut in self.pending:
-                with self.lock:
-                    w, gen = self.futures.pop(str(fut.key))
-                if gen != self.generation[w]:
-                    continue
-                counts, failure = _outcome(fut)
-                if failure is None:
-                    if counts.get("exhausted"):
-                        self.exhausted.set()
-                    if not self.lost[w]:  # a lost block's partial progress is in the store only
-                        self.counts[w] = counts
-                    continue
-                if isinstance(failure, KilledWorker) and error is None and not self.run.cancel_requested:
-                    self._lost(w)
-                elif error is None and not (
-                    self.run.cancel_requested and isinstance(failure, CancelledError)
-                ):
-                    error = self._translate(fut, failure)
-                    self._stop_others()
+                error = self._ended(fut, error)
             if error is None:
                 error = self._unfinished()
         except BaseException as exc:  # the client itself failed: hand it to whoever waits
@@ -372,6 +358,49 @@ class _Driver:
                 self._wait_leases()
                 self._reconcile()
             self._settle(error)
+
+    def _ended(self, fut: Future[Any], error: BaseException | None) -> BaseException | None:
+        """Carry out what ``decide`` says of a worker task that ended; return the run's error."""
+        with self.lock:
+            w, gen = self.futures.pop(str(fut.key))
+            if self.live.get(w) is fut:  # ended: nobody here wants its result kept on the cluster
+                del self.live[w]
+        stale = gen != self.generation[w]
+        counts, failure = ({}, None) if stale else _outcome(fut)
+        fut.release()
+        event = TaskEnded(_ended_as(failure), stale=stale, cancelled=self.run.cancel_requested,
+                          failed=error is not None, lost=bool(self.lost[w]),
+                          progressed=isinstance(failure, KilledWorker) and self._progressed(w))
+        action = decide(event)
+        counts = counts if isinstance(counts, dict) else {}
+        if action in (Action.COUNT, Action.SKIP_COUNTS) and counts.get("exhausted"):
+            self.exhausted.set()
+        if action is Action.COUNT:
+            self.counts[w] = counts
+        elif action is Action.RESUBMIT:
+            log.warning("execution %s: worker %d's task killed its Dask workers (KilledWorker): "
+                        "resubmitted, its rerun finds the input", self.manifest.id, w)
+            self.generation[w] += 1
+            self._submit([w])
+        elif action is Action.LOSE_AND_RESUBMIT:
+            self._lost(w)
+        elif action is Action.FAIL:
+            assert failure is not None
+            self._stop_others()
+            return self._translate(fut, failure)
+        return error
+
+    def _progressed(self, w: int) -> bool:
+        """Whether worker ``w``'s marker of its running input changed since its last
+        ``KilledWorker`` (its reruns are narrowing the killer down), or this is its first: a
+        first run names no input (careful mode costs a write per input), its rerun will."""
+        try:
+            marker = read_running(self.ctx.store, self.manifest.id, w)
+        except PyloError:
+            marker = None
+        first = w not in self.seen
+        seen, self.seen[w] = self.seen.get(w), marker
+        return first or (marker is not None and marker != seen)
 
     def _all_counted(self) -> bool:
         """Whether the counts the workers' tasks returned are the run's: every worker this client
@@ -505,6 +534,14 @@ def _outcome(fut: Future[Any]) -> tuple[Any, BaseException | None]:
         return None, exc
 
 
+def _ended_as(failure: BaseException | None) -> Ended:
+    if failure is None:
+        return Ended.FINISHED
+    if isinstance(failure, KilledWorker):
+        return Ended.KILLED
+    return Ended.CANCELLED if isinstance(failure, CancelledError) else Ended.ERROR
+
+
 def _reason(fut: Future[Any]) -> str:
     """Dask's own words for why ``fut`` was cancelled (e.g. the scheduler connection was lost)."""
     state_error = getattr(getattr(fut, "_state", None), "exception", None)
@@ -590,11 +627,24 @@ def _dask_worker(spawn: Spawn, w: int, lost: tuple[int, ...]) -> dict[str, int]:
     steward = _Steward(spawn, taker, plan.workers) if w == 0 and spawn.cap is None else None
     try:
         tally = run_worker(ctx, w, taker, stop=lambda: eid in _CANCELLED or leaving(), report=report, rerun=rerun,
-                           lost=lost, careful=spawn.careful, hand_back=lambda: leaving() and eid not in _CANCELLED)
+                           lost=lost, careful=spawn.careful, hand_back=lambda: leaving() and eid not in _CANCELLED,
+                           watch=lambda: InputWatch(store, eid, w, spawn.config.max_input_deaths,
+                                                    address=str(worker.address), cause=_death_cause))
     finally:
         if steward is not None:
             steward.stop()
     return {"finished": tally.finished, "failed": tally.failed, "exhausted": int(taker.exhausted)}
+
+
+def _death_cause(marker: Running) -> dict[str, Any]:
+    """What the cluster says of the death of the process that wrote ``marker``: the nanny logs
+    an event when it kills a worker at its memory limit (``distributed.worker.memory.terminate``;
+    it ends the process with SIGTERM)."""
+    events = get_client().get_events("worker-restart-memory")
+    for _, msg in reversed(events):
+        if isinstance(msg, dict) and msg.get("pid") == marker.pid:
+            return {"memory_limit": True, "memory": int(msg.get("rss") or 0) or marker.memory, "exit_code": -15}
+    return {}
 
 
 def _ended(store: Store, eid: str, w: int) -> dict[str, Any] | None:
