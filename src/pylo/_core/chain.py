@@ -13,7 +13,9 @@ continues, from its last flush; then the worker takes more.
 A block's last flush is written in the background while the next block starts. A rerun (and a
 ``careful`` run) waits for it instead: should this attempt die too, every block before the one
 that was running has then concluded in the store, which is how the client tells the block that
-keeps killing its workers (``KilledWorker``) from the innocent one before it.
+keeps killing its workers (``KilledWorker``) from the innocent one before it. The blocks that
+were running when the process died also run with a ``watch`` (see ``deaths``): each input is
+named in the store before it runs, so the input that kills its process is found.
 """
 
 from __future__ import annotations

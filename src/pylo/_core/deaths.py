@@ -22,7 +22,7 @@ from typing import Any
 
 from ..errors import CorruptSnapshot, WorkerDied
 from ..store import Store
-from ..store._layout import MAX_SMALL_BYTES
+from ..store._layout import FORMAT_VERSION, MAX_SMALL_BYTES
 
 __all__ = ["InputWatch", "Running", "Verdict", "read_running", "verdict"]
 
@@ -123,7 +123,7 @@ class InputWatch:
     def before(self, position: int) -> None:
         """Say, in the store, that ``position`` is about to run (one small write)."""
         deaths = self.known.deaths if self.known is not None and self.known.position == position else 0
-        body = {"block": self.block, "position": position, "deaths": deaths, "pid": os.getpid(),
+        body = {"format": FORMAT_VERSION, "block": self.block, "position": position, "deaths": deaths, "pid": os.getpid(),
                 "address": self.address, "memory": _memory()}
         self.store.files.put(self.store.layout.running(self.eid, self.worker), json.dumps(body).encode(),
                              volatile=True)  # it must outlive the process, not the machine

@@ -19,10 +19,15 @@ the end of a skewed map, and workers for threads that join take blocks within se
 Dask worker dies, Dask reruns that one task elsewhere; it reads back the units it held and
 continues the one that was running, from its last flush. A Dask worker that leaves (retired,
 scaled down) would wait for its running task: its Pylo worker stops between inputs, flushes,
-hands back the units it had not finished (whoever is free continues them) and ends. A task that
-kills its workers too often (``KilledWorker``) has its running block recorded as lost (inputs
-pending) and is resubmitted for the rest. The running block is the first one not concluded in
-the store: a rerun waits for each block's flushes before the next block starts so that this
+hands back the units it had not finished (whoever is free continues them) and ends.
+An input that kills its process: the rerun names each input of the block that was running in
+the store before running it, so the input running at ``max_input_deaths`` deaths is recorded
+failed (``WorkerDied``) and the rest runs (see ``_core.deaths``). ``KilledWorker`` never ends a
+run: the task is resubmitted, and only a death that brought no progress (no input to blame) has
+the running block recorded as lost (inputs pending). What the driver does when a worker's task
+ends is decided by ``_driving.decide``; each ended task is released, so an ended execution
+leaves nothing on the scheduler to recompute at a later death. The running block is the first
+one not concluded in the store: a rerun waits for each block's flushes before the next block starts so that this
 holds when it dies, and so does a first run when the scheduler's ``allowed-failures`` is 0 (its
 first death is then the last).
 Cancel: Dask cancels what has not started; what runs is told through Dask by any client of the
@@ -252,7 +257,8 @@ _LEASE_SLACK = 1.0
 
 class _Driver:
     """Submits the workers' tasks, follows them, starts workers for threads that join, resubmits
-    after ``KilledWorker``, settles the run."""
+    after ``KilledWorker``, settles the run. What to do when a task ends is ``decide``'s; this
+    class carries it out."""
 
     def __init__(self, backend: DaskBackend, ctx: BlockContext, manifest: Manifest, run: Run, on_end: OnEnd) -> None:
         self.backend, self.client = backend, backend.client
@@ -446,8 +452,9 @@ class _Driver:
             log.exception("execution %s: could not ask the other workers to stop", self.manifest.id)
 
     def _lost(self, w: int) -> None:
-        """Worker ``w``'s task killed its Dask workers too often: the block it was running is lost
-        (its inputs stay pending) and the task is resubmitted for the rest of its units, then more."""
+        """Worker ``w``'s task killed its Dask workers too often and the last death named no new
+        input (its process died between inputs): the block it was running is lost (its inputs
+        stay pending) and the task is resubmitted for the rest of its units, then more."""
         store, eid = self.ctx.store, self.manifest.id
         blocks = [b for b in worker_chains(store, self.manifest).get(w, []) if b.block not in self.lost[w]]
         running = next((b for b in blocks if _unconcluded(store, eid, b)), None)
