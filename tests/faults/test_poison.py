@@ -5,6 +5,9 @@ by itself and leaves nothing on the scheduler."""
 from __future__ import annotations
 
 import functools
+import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +16,8 @@ import pytest
 import fault_tasks
 from _support import wait_for
 from pylo import Pylo
+from pylo._ui.web._limits import ViewStore
+from pylo._ui.web._read import exception_groups
 from pylo.errors import WorkerDied
 
 pytestmark = pytest.mark.slow
@@ -61,6 +66,16 @@ def test_an_input_that_exits_its_process_is_recorded_failed_and_the_rest_runs(
     assert record.exception.deaths == 2 and record.exception.address.startswith("tcp://")
     assert "was running each of the 2 times its process died" in record.message
     assert list(pylo.exceptions_frame(run.id)["type"]) == ["pylo.errors.WorkerDied"]
+    _shown_by_the_cli_and_the_web_view(tmp_path / "store", run.id)
+
+
+def _shown_by_the_cli_and_the_web_view(store: Path, eid: str) -> None:
+    cli = subprocess.run([sys.executable, "-m", "pylo", "exceptions", str(store), eid, "--json"],
+                         capture_output=True, text=True, timeout=90, check=True)
+    [group] = json.loads(cli.stdout)["groups"]
+    assert group["type"] == "pylo.errors.WorkerDied", group
+    [shown] = exception_groups(ViewStore(str(store)), eid)
+    assert shown["type"] == "pylo.errors.WorkerDied", shown
 
 
 def test_an_input_past_the_memory_limit_is_recorded_failed_saying_so(make_cluster: Any, tmp_path: Path) -> None:
