@@ -68,6 +68,7 @@ def test_an_input_that_kills_its_worker_three_times_is_recorded_failed_then_resu
     assert pylo.store.read_workers(run.id)[0]["lost_blocks"] == []
     [record] = pylo.get_exceptions(run.id)
     assert record.position == 15 and record.type == "pylo.errors.WorkerDied"
+    assert record.exception.exit_code == -9 and "killed by signal 9" in record.message  # SIGKILL
     summary = pylo.summary(run.id)
     assert (summary.failed, summary.pending) == (1, 0)
     resumed = pylo.start_from_past_execution(run.id, functools.partial(tasks.log_call, str(calls)))

@@ -64,7 +64,8 @@ def test_an_input_that_exits_its_process_is_recorded_failed_and_the_rest_runs(
     record = _ends_with_one_failed(pylo, client, run, 123)
     assert isinstance(record.exception, WorkerDied)
     assert record.exception.deaths == 2 and record.exception.address.startswith("tcp://")
-    assert "was running each of the 2 times its process died" in record.message
+    assert record.exception.exit_code == 1 and not record.exception.memory_limit
+    assert "was running each of the 2 times its process died (exit code 1)" in record.message
     assert list(pylo.exceptions_frame(run.id)["type"]) == ["pylo.errors.WorkerDied"]
     _shown_by_the_cli_and_the_web_view(tmp_path / "store", run.id)
 
@@ -87,6 +88,7 @@ def test_an_input_past_the_memory_limit_is_recorded_failed_saying_so(make_cluste
     record = _ends_with_one_failed(pylo, client, run, 77)
     assert "at the worker's memory limit" in record.message, record.message
     assert record.exception.memory_limit and record.exception.memory > 300 << 20
+    assert record.exception.exit_code is not None  # what the nanny logged (SIGTERM, or the worker's own exit)
 
 
 def test_worker_died_pickles() -> None:

@@ -37,3 +37,20 @@ def test_max_input_deaths_must_be_a_positive_int(bad: object) -> None:
 
     with pytest.raises(InvalidArgument, match="max_input_deaths"):
         Config(max_input_deaths=bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        (["distributed.nanny - INFO - Worker process 42 exited with status 1"], 1),
+        (["distributed.nanny - INFO - Worker process 42 was killed by signal 9"], -9),
+        (["Worker process 7 exited with status 3", "Worker process 42 was killed by signal 15"], -15),
+        (["Worker process 420 exited with status 1"], None),  # another process
+        (["Worker process 42 was killed by unknown signal"], None),
+        ([], None),
+    ],
+)
+def test_exit_code_in_a_nannys_log(lines: list[str], expected: int | None) -> None:
+    from pylo._core.deaths import exit_code_in
+
+    assert exit_code_in(lines, 42) == expected

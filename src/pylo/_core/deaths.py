@@ -17,6 +17,7 @@ import dataclasses
 import json
 import logging
 import os
+import re
 from collections.abc import Callable, Collection
 from typing import Any
 
@@ -24,7 +25,7 @@ from ..errors import CorruptSnapshot, WorkerDied
 from ..store import Store
 from ..store._layout import FORMAT_VERSION, MAX_SMALL_BYTES
 
-__all__ = ["InputWatch", "Running", "Verdict", "read_running", "verdict"]
+__all__ = ["InputWatch", "Running", "Verdict", "exit_code_in", "read_running", "verdict"]
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,20 @@ def verdict(marker: Running | None, block: int, concluded: Collection[int], max_
         return None
     deaths = marker.deaths + 1  # the attempt that wrote it died while running it
     return Verdict(marker.position, deaths, deaths >= max_deaths)
+
+
+# What a Dask nanny logs when its worker process ends (``Nanny._death_message``).
+_EXITED = re.compile(r"Worker process (\d+) (?:exited with status (-?\d+)|was killed by signal (\d+))")
+
+
+def exit_code_in(lines: Collection[str], pid: int) -> int | None:
+    """The exit code of process ``pid`` in a nanny's log lines (a signal as its negative, as
+    ``Popen.returncode`` says it), or ``None`` when they do not say. Pure."""
+    for line in lines:
+        found = _EXITED.search(line)
+        if found is not None and int(found.group(1)) == pid:
+            return int(found.group(2)) if found.group(2) is not None else -int(found.group(3))
+    return None
 
 
 def read_running(store: Store, eid: str, worker: int) -> Running | None:
@@ -114,7 +129,7 @@ class InputWatch:
             log.debug("execution %s: no cause known for the death of pid %d", self.eid, marker.pid, exc_info=True)
         how = " at the worker's memory limit" if found.get("memory_limit") else ""
         code = found.get("exit_code")
-        how += f" (exit code {code})" if code is not None else ""
+        how += "" if code is None else f" (killed by signal {-code})" if code < 0 else f" (exit code {code})"
         memory = f", {found['memory']} bytes in use" if found.get("memory") else ""
         message = (f"input {marker.position} was running each of the {deaths} times its process died{how}; "
                    f"last on Dask worker {marker.address or '?'} (pid {marker.pid}{memory})")

@@ -59,7 +59,7 @@ from .._core.block import BlockContext, Delta, finish_worker
 from .._core.config import Config
 from .._core.chain import lease_name, run_worker
 from .._core.decide import WorkerTally
-from .._core.deaths import InputWatch, Running, read_running
+from .._core.deaths import InputWatch, Running, exit_code_in, read_running
 from ._driving import Action, Ended, TaskEnded, decide
 from .._core.taking import Taker
 from .._core.elastic import GROW_INTERVAL, STEWARD_INTERVAL, to_spawn
@@ -644,14 +644,18 @@ def _dask_worker(spawn: Spawn, w: int, lost: tuple[int, ...]) -> dict[str, int]:
 
 
 def _death_cause(marker: Running) -> dict[str, Any]:
-    """What the cluster says of the death of the process that wrote ``marker``: the nanny logs
-    an event when it kills a worker at its memory limit (``distributed.worker.memory.terminate``;
-    it ends the process with SIGTERM)."""
-    events = get_client().get_events("worker-restart-memory")
-    for _, msg in reversed(events):
+    """What the cluster says of the death of the process that wrote ``marker``: its nanny logs
+    its exit code (or signal), and an event when it killed it at its memory limit
+    (``distributed.worker.memory.terminate``). Asked only when an input is recorded failed."""
+    client = get_client()
+    found: dict[str, Any] = {}
+    for _, msg in reversed(client.get_events("worker-restart-memory")):
         if isinstance(msg, dict) and msg.get("pid") == marker.pid:
-            return {"memory_limit": True, "memory": int(msg.get("rss") or 0) or marker.memory, "exit_code": -15}
-    return {}
+            found = {"memory_limit": True, "memory": int(msg.get("rss") or 0) or marker.memory}
+            break
+    logs = client.get_worker_logs(nanny=True)
+    code = exit_code_in([line for lines in logs.values() for _, line in lines], marker.pid)
+    return {**found, "exit_code": code} if code is not None else found
 
 
 def _ended(store: Store, eid: str, w: int) -> dict[str, Any] | None:
