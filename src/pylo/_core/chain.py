@@ -63,6 +63,7 @@ def run_worker(
     careful: bool = False,
     hand_back: Callable[[], bool] = lambda: False,
     watch: Callable[[], InputWatch] | None = None,
+    interrupt_kills: bool = False,
 ) -> WorkerTally:
     """Run the blocks ``worker`` takes from ``source`` (or a fixed chain of blocks) and record
     its outcome; return its final tally.
@@ -74,7 +75,10 @@ def run_worker(
     starts. ``hand_back``: asked when the worker stops early; when true (its Dask worker is
     leaving) the units it had not finished are handed back for others to continue. ``watch``:
     on a rerun, makes the watch that runs the blocks that were running in careful mode (see
-    ``deaths``), so the input that kills its process is found. Raises what
+    ``deaths``), so the input that kills its process is found. ``interrupt_kills``: a
+    ``KeyboardInterrupt`` or ``SystemExit`` from the task ends this process and the task is run
+    again (Dask): then, once the flushes are written, neither the outcome nor the lease's end is
+    recorded, so the rerun continues. Raises what
     a block raised (the outcome is recorded first, except when the store is unreachable)."""
     pid = os.getpid()
     if isinstance(source, Sequence):
@@ -106,7 +110,11 @@ def run_worker(
     except StoreUnreachable:
         beat.abandon()  # nothing more can be written: the lease expires on its own
         raise
-    except BaseException:  # KeyboardInterrupt, SystemExit, a bug: record the worker, re-raise
+    except (KeyboardInterrupt, SystemExit):
+        if os.getpid() == pid:
+            _interrupted(ctx, tally, writes, beat, dies=interrupt_kills)
+        raise
+    except BaseException:  # a bug: record the worker, re-raise
         if os.getpid() == pid:
             _finish_quietly(ctx, tally, writes)
             beat.end()
@@ -121,6 +129,22 @@ def run_worker(
 
 # The watch of a rerun and the blocks it watches: those that were running when the process died.
 _Watched = tuple[InputWatch, frozenset[int]] | None
+
+
+def _interrupted(ctx: BlockContext, tally: WorkerTally, writes: BackgroundWrites, beat: Heartbeat, *,
+                 dies: bool) -> None:
+    """The task raised ``KeyboardInterrupt`` or ``SystemExit``. On threads the worker ends here:
+    record it. Where it kills the process and the task runs again (``dies``), an outcome would
+    tell the rerun that the worker had ended: only wait for the flushes."""
+    if not dies:
+        _finish_quietly(ctx, tally, writes)
+        beat.end()
+        return
+    try:
+        writes.wait()
+    except PyloError:
+        log.exception("worker %d of %s: a flush failed as its process ends", tally.worker, ctx.execution)
+    beat.abandon()
 
 
 def _finish_quietly(ctx: BlockContext, tally: WorkerTally, writes: BackgroundWrites) -> None:

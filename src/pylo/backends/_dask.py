@@ -636,7 +636,8 @@ def _dask_worker(spawn: Spawn, w: int, lost: tuple[int, ...]) -> dict[str, int]:
         tally = run_worker(ctx, w, taker, stop=lambda: eid in _CANCELLED or leaving(), report=report, rerun=rerun,
                            lost=lost, careful=spawn.careful, hand_back=lambda: leaving() and eid not in _CANCELLED,
                            watch=lambda: InputWatch(store, eid, w, spawn.config.max_input_deaths,
-                                                    address=str(worker.address), cause=_death_cause))
+                                                    address=str(worker.address), cause=_death_cause),
+                           interrupt_kills=True)  # Dask lets it kill the worker process, then reruns the task
     finally:
         if steward is not None:
             steward.stop()
