@@ -138,8 +138,8 @@ class InputWatch:
     def before(self, position: int) -> None:
         """Say, in the store, that ``position`` is about to run (one small write)."""
         deaths = self.known.deaths if self.known is not None and self.known.position == position else 0
-        body = {"format": FORMAT_VERSION, "block": self.block, "position": position, "deaths": deaths, "pid": os.getpid(),
-                "address": self.address, "memory": _memory()}
+        body = {"format": FORMAT_VERSION, "block": self.block, "position": position, "deaths": deaths,
+                "pid": os.getpid(), "address": self.address, "memory": _memory()}
         self.store.files.put(self.store.layout.running(self.eid, self.worker), json.dumps(body).encode(),
                              volatile=True)  # it must outlive the process, not the machine
 

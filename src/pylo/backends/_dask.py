@@ -27,9 +27,9 @@ run: the task is resubmitted, and only a death that brought no progress (no inpu
 the running block recorded as lost (inputs pending). What the driver does when a worker's task
 ends is decided by ``_driving.decide``; each ended task is released, so an ended execution
 leaves nothing on the scheduler to recompute at a later death. The running block is the first
-one not concluded in the store: a rerun waits for each block's flushes before the next block starts so that this
-holds when it dies, and so does a first run when the scheduler's ``allowed-failures`` is 0 (its
-first death is then the last).
+one not concluded in the store: a rerun waits for each block's flushes before the next block
+starts so that this holds when it dies, and so does a first run when the scheduler's
+``allowed-failures`` is 0 (its first death is then the last).
 Cancel: Dask cancels what has not started; what runs is told through Dask by any client of the
 cluster (``client.run``: seen after the running input), and by the store's cancel marker from
 anywhere else (within ``cancel_poll``); it flushes and stops.
@@ -345,7 +345,7 @@ class _Driver:
         error: BaseException | None = None
         try:
             for fut in self.pending:
-                error = self._ended(fut, error)
+                error = self._on_task_end(fut, error)
             if error is None:
                 error = self._unfinished()
         except BaseException as exc:  # the client itself failed: hand it to whoever waits
@@ -365,7 +365,7 @@ class _Driver:
                 self._reconcile()
             self._settle(error)
 
-    def _ended(self, fut: Future[Any], error: BaseException | None) -> BaseException | None:
+    def _on_task_end(self, fut: Future[Any], error: BaseException | None) -> BaseException | None:
         """Carry out what ``decide`` says of a worker task that ended; return the run's error."""
         with self.lock:
             w, gen = self.futures.pop(str(fut.key))
