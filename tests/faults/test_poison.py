@@ -44,6 +44,8 @@ def _ends_with_one_failed(pylo: Pylo, client: Any, run: Any, killer: int) -> Any
     assert unfinished == [killer] and finished == [x for x in range(N) if x != killer]
     summary = pylo.summary(run.id)
     assert (summary.finished, summary.failed, summary.pending) == (N - 1, 1, 0)
+    progress = run.progress()
+    assert (progress.finished, progress.failed) == (N - 1, 1)  # the run's own counts say the same
     [record] = pylo.get_exceptions(run.id)
     assert record.position == killer and record.type == "pylo.errors.WorkerDied", record
     wait_for(lambda: not _scheduler_keys(client, run.id), "the run's tasks to leave the scheduler", timeout=30)
