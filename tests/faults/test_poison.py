@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from distributed import Future
 
 import fault_tasks
 from _support import wait_for
@@ -49,6 +50,9 @@ def _ends_with_one_failed(pylo: Pylo, client: Any, run: Any, killer: int) -> Any
     [record] = pylo.get_exceptions(run.id)
     assert record.position == killer and record.type == "pylo.errors.WorkerDied", record
     wait_for(lambda: not _scheduler_keys(client, run.id), "the run's tasks to leave the scheduler", timeout=30)
+    # Dask's own view of the run (a future) ends with it, even if its watcher's process died too.
+    wait_for(lambda: Future.done(run) and Future.status.fget(run) == "finished", "the run's future", timeout=30)
+    assert client.gather(run) == run.id
     return record
 
 
