@@ -61,6 +61,12 @@ class Config:
     On Dask the stuck worker's lease is ended then, and the Dask worker's thread stays busy until
     the call returns.
 
+    ``max_input_deaths`` — on Dask, how many deaths of its process an input may be found running
+    at before it is recorded *failed* with a ``WorkerDied`` record and the rest of its block runs
+    (default 2: one death may be a coincidence, such as a neighbour's memory). After a death the
+    rerun of that block writes, before each input, which one is running (careful mode: one small
+    write per input, only in the block that was running at a death), so the input is known.
+
     ``flush_interval``, ``lease_interval`` and ``cancel_poll`` set how often a worker makes a store
     request. The defaults here are local disk's; ``Pylo``'s constructors give those not passed
     the defaults of their store, which on an object store keep a worker under one request every
@@ -88,6 +94,7 @@ class Config:
     max_failures: int | None = None
     max_failure_rate: float | None = None
     cancel_grace: float = 30.0
+    max_input_deaths: int = 2
 
     def __post_init__(self) -> None:
         if self.number_of_workers is not None:
@@ -114,6 +121,7 @@ class Config:
         if self.max_failure_rate is not None:
             _check_float("max_failure_rate", self.max_failure_rate, minimum=0.0, maximum=1.0)
         _check_float("cancel_grace", self.cancel_grace, minimum=0.0)
+        _check_int("max_input_deaths", self.max_input_deaths, minimum=1)
 
     def replace(self, **changes: Any) -> Config:
         """A copy with ``changes`` applied (and validated)."""

@@ -17,6 +17,8 @@
     ├── ExecutionInterrupted                  a run stopped before its end (cancel, lost cluster)
     │   └── ClusterLost (ConnectionError)     the Dask scheduler went away during a run
     ├── ExecutionUnfinished                   a run ended with inputs failed or never run
+    ├── WorkerDied                            recorded, not raised: an input was running each time
+    │                                         its process died (exit code or signal, memory limit)
     │
     │   the job engine (``pylo.engine``):
     ├── ArgumentTypeError (InvalidArgument, TypeError)   an argument of the wrong type
@@ -34,6 +36,7 @@ Each exception pickles and unpickles, so it crosses Dask process boundaries inta
 from __future__ import annotations
 
 import concurrent.futures
+from typing import Any
 
 __all__ = [
     "ArgumentTypeError",
@@ -58,6 +61,7 @@ __all__ = [
     "StoreNotWritable",
     "StoreUnreachable",
     "TaskNotSerializable",
+    "WorkerDied",
 ]
 
 
@@ -146,6 +150,30 @@ class ExecutionUnfinished(PyloError):
 
     def __reduce__(self) -> tuple[type, tuple[str, str]]:
         return (type(self), (self.args[0], self.execution_id))
+
+
+class WorkerDied(PyloError):
+    """The process running an input died while it ran, ``deaths`` times (a segfault, an
+    ``os._exit``, a kill, the nanny's memory limit). Never raised: it is the exception record of
+    the input that was found running at each death, which is recorded *failed* so that the rest
+    of its block runs. ``address``: the Dask worker; ``exit_code`` (negative: the signal) and
+    ``memory`` (bytes in use, when known); ``memory_limit``: the nanny killed it at its limit."""
+
+    def __init__(self, message: str, *, address: str = "", exit_code: int | None = None,
+                 memory: int | None = None, memory_limit: bool = False, deaths: int = 0) -> None:
+        super().__init__(message)
+        self.address, self.exit_code, self.memory = address, exit_code, memory
+        self.memory_limit, self.deaths = memory_limit, deaths
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_worker_died, (self.args[0], self.address, self.exit_code, self.memory,
+                               self.memory_limit, self.deaths))
+
+
+def _worker_died(message: str, address: str, exit_code: int | None, memory: int | None,
+                 memory_limit: bool, deaths: int) -> WorkerDied:
+    return WorkerDied(message, address=address, exit_code=exit_code, memory=memory,
+                      memory_limit=memory_limit, deaths=deaths)
 
 
 class ArgumentTypeError(InvalidArgument, TypeError):

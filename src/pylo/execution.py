@@ -76,6 +76,7 @@ class Options(TypedDict, total=False):
     max_failures: int | None
     max_failure_rate: float | None
     cancel_grace: float
+    max_input_deaths: int
 
 
 class Pylo:

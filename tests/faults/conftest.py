@@ -32,10 +32,11 @@ def make_cluster() -> Iterator[Callable[..., Any]]:
 
     made: list[Any] = []
 
-    def make(n_workers: int = 1, threads: int = 1, **config: Any) -> Any:
+    def make(n_workers: int = 1, threads: int = 1, memory_limit: str = "auto", **config: Any) -> Any:
         with dask.config.set(config):
             cluster = LocalCluster(
-                n_workers=n_workers, threads_per_worker=threads, processes=True, dashboard_address=None
+                n_workers=n_workers, threads_per_worker=threads, processes=True, dashboard_address=None,
+                memory_limit=memory_limit,
             )
         client = Client(cluster)
         made.extend([client, cluster])

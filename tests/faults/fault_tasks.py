@@ -128,3 +128,22 @@ def last_start(log_dir: str) -> float:
             with open(os.path.join(log_dir, name)) as fh:
                 times += [float(line.split()[1]) for line in fh]
     return max(times)
+
+
+def exits_at(log_dir: str, killer: int, x: int) -> None:
+    """Log the call; input ``killer`` ends the process running it with ``os._exit(1)``, every time
+    (as a crashing C extension would: no exception, no cleanup)."""
+    _log(log_dir, x)
+    if x == killer:
+        os._exit(1)
+
+
+def grows_at(log_dir: str, hog: int, x: int) -> None:
+    """Log the call; input ``hog`` allocates (and writes) memory until its process is killed,
+    2 GiB at most (then it raises: the worker's memory limit never came)."""
+    _log(log_dir, x)
+    if x == hog:
+        held = []
+        for _ in range(80):
+            held.append(b"x" * (25 << 20))
+        raise MemoryError(f"allocated {len(held) * 25} MiB and was not killed")

@@ -48,7 +48,7 @@ def test_a_worker_killed_twice_mid_run(make_cluster: Any, tmp_path: Path, ledger
     ledger.record("worker killed twice", lost=60 - summary.finished, rerun=len(twice), bound=bound)
 
 
-def test_a_block_that_kills_its_worker_three_times_is_lost_then_resumed(
+def test_an_input_that_kills_its_worker_three_times_is_recorded_failed_then_resumed(
     make_cluster: Any, tmp_path: Path, ledger: Ledger
 ) -> None:
     client = make_cluster(n_workers=1, **{"distributed.scheduler.allowed-failures": 2})
@@ -58,37 +58,35 @@ def test_a_block_that_kills_its_worker_three_times_is_lost_then_resumed(
     # a generator: blocks of 10 (a known count would shrink them toward the end)
     run = pylo.submit(iter(range(40)), functools.partial(fault_tasks.kills_its_worker, str(calls), 15))
     assert run.wait(timeout=90) == run.id
-    finished, unfinished = pylo.get_state(run.id)
-    # Block 1 (inputs 10-19) died three times at input 15: what it flushed before stays finished,
-    # the rest stays pending; blocks 2 and 3 ran after it with the budget of block 0.
-    # What block 1 flushed before dying stays finished (a prefix of it: flushes are written in
-    # order, in the background, so the last may be lost with the process); 15-19 stay pending.
-    lost = [x for x in unfinished if 10 <= x < 20]
-    assert finished == [x for x in range(40) if x not in lost] and unfinished == lost
-    assert lost == list(range(lost[0], 20)) and 10 <= lost[0] <= 15
+    # Block 1 (inputs 10-19) died three times at input 15 (then Dask gave up: KilledWorker). The
+    # reruns named the input running before each death; at the second death it was named at,
+    # input 15 was recorded failed and the rest of the block ran; so did blocks 2 and 3.
+    assert pylo.get_state(run.id) == ([x for x in range(40) if x != 15], [15])
     called = tasks_called(calls)
-    assert called["15"] == 3  # killed three times, then given up (KilledWorker)
-    assert not any(str(x) in called for x in range(16, 20))
-    outcome = pylo.store.read_workers(run.id)[0]
-    assert outcome["lost_blocks"] == [1]
+    assert called["15"] == 3  # once unnamed, then twice named: recorded failed
+    assert all(called[str(x)] == 1 for x in range(16, 40))
+    assert pylo.store.read_workers(run.id)[0]["lost_blocks"] == []
+    [record] = pylo.get_exceptions(run.id)
+    assert record.position == 15 and record.type == "pylo.errors.WorkerDied"
+    assert record.exception.exit_code == -9 and "killed by signal 9" in record.message  # SIGKILL
     summary = pylo.summary(run.id)
-    assert summary.pending == len(unfinished) and summary.failed == 0
+    assert (summary.failed, summary.pending) == (1, 0)
     resumed = pylo.start_from_past_execution(run.id, functools.partial(tasks.log_call, str(calls)))
     assert pylo.get_state(resumed) == (list(range(40)), [])
-    assert tasks_called(calls)["16"] == 1
-    ledger.record("block lost to KilledWorker", lost=40 - pylo.summary(resumed).finished, rerun=0, bound=0)
+    assert tasks_called(calls)["15"] == 4 and tasks_called(calls)["16"] == 1
+    ledger.record("input recorded failed after KilledWorker", lost=0, rerun=0, bound=0)
 
 
 BIG = 32 << 20  # bytes of a result: its flush (a write and an fsync) takes far longer than a kill
 
 
 @pytest.mark.parametrize("allowed_failures", [2, 0])
-def test_the_block_that_kills_its_worker_is_lost_not_the_one_whose_last_flush_was_writing(
+def test_the_input_that_kills_its_worker_is_blamed_not_the_block_whose_last_flush_was_writing(
     make_cluster: Any, tmp_path: Path, allowed_failures: int
 ) -> None:
     # Block 0's last flush carries a large result and is written in the background while block 1
     # starts; block 1's first input kills its process at once, every time, before that write
-    # can reach the store. The block lost must be the killer (1), never block 0, which ended.
+    # can reach the store. The input blamed must be the killer (3), never block 0's, which ended.
     client = make_cluster(n_workers=1, **{"distributed.scheduler.allowed-failures": allowed_failures})
     store, calls, _ = _dirs(tmp_path)
     pylo = Pylo.dask(client, str(store), number_of_workers=1, block_size=3, store_results=True,
@@ -96,17 +94,18 @@ def test_the_block_that_kills_its_worker_is_lost_not_the_one_whose_last_flush_wa
     task = functools.partial(fault_tasks.big_then_kills, str(calls), [2], 3, BIG)
     run = pylo.submit(iter(range(9)), task)  # a generator: blocks of 3
     assert run.wait(timeout=90) == run.id
-    outcome = pylo.store.read_workers(run.id)[0]
-    assert outcome["lost_blocks"] == [1]
-    assert pylo.get_state(run.id) == ([0, 1, 2, 6, 7, 8], [3, 4, 5])
+    assert pylo.store.read_workers(run.id)[0]["lost_blocks"] == []
+    assert pylo.get_state(run.id) == ([0, 1, 2, 4, 5, 6, 7, 8], [3])
+    assert [r.position for r in pylo.get_exceptions(run.id)] == [3]
     called = tasks_called(calls)
-    assert called["3"] == allowed_failures + 1  # killed that many times, then given up (KilledWorker)
-    assert "4" not in called and "5" not in called
-    assert all(called[str(x)] == 1 for x in range(6, 9))  # the blocks after it ran once
-    assert [len(result) for _, result in pylo.get_results(run.id)] == [0, 0, BIG, 0, 0, 0]
+    # Killed once unnamed, then twice named (recorded failed), whether each death is a
+    # KilledWorker (allowed-failures 0: the driver resubmits) or Dask reran the task itself.
+    assert called["3"] == 3
+    assert all(called[str(x)] == 1 for x in range(4, 9))  # the rest ran once
+    assert [len(result) for _, result in pylo.get_results(run.id)] == [0, 0, BIG, 0, 0, 0, 0, 0]
     resumed = pylo.start_from_past_execution(run.id, functools.partial(tasks.log_call, str(calls)))
     assert pylo.get_state(resumed) == (list(range(9)), [])
-    assert all(tasks_called(calls)[str(x)] == 1 for x in (4, 5))
+    assert tasks_called(calls)["3"] == 4 and all(tasks_called(calls)[str(x)] == 1 for x in (4, 5))
 
 
 @pytest.mark.parametrize("how", [{"rerun": True}, {"careful": True}])

@@ -15,7 +15,7 @@ TOO_LONG = threading.TIMEOUT_MAX * 2
 FLOATS = ["retry_delay", "retry_backoff", "retry_max_delay", "retry_jitter", "flush_interval", "timeout",
           "lease_interval", "cancel_poll", "max_failure_rate", "cancel_grace"]
 INTS = ["number_of_workers", "max_worker_failures", "task_executions_before_flush", "retries", "block_size",
-        "max_failures"]
+        "max_failures", "max_input_deaths"]
 
 
 @pytest.mark.parametrize(

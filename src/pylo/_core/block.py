@@ -23,6 +23,7 @@ from typing import Any
 
 from .._clock import utc_text
 from .clock import Clock, SystemClock
+from .deaths import InputWatch
 from .config import Config
 from .decide import RetryPolicy, WorkerTally, gives_up, next_stride
 from .timeout import TimedCalls
@@ -93,6 +94,7 @@ def run_block(
     writes: BackgroundWrites | None = None,
     out: FlushWriter | None = None,
     own_prior: bool = True,
+    watch: InputWatch | None = None,
 ) -> WorkerTally:
     """Run the task over one block and return the worker's tally after it. ``start``: what earlier
     attempts of the block concluded and its inputs, which the caller read (ahead, while the block
@@ -101,12 +103,14 @@ def run_block(
     is only skipped. ``writes``: the caller's writer, shared by its blocks (then the caller waits
     for it at its end, and a block's last flush is written while the next block runs). ``out``:
     the caller's ``FlushWriter`` for the block's objects, shared with the block before it in the
-    same pack."""
+    same pack. ``watch``: careful mode (the block was running when its process died): the input
+    found running at too many deaths is recorded failed first, and each input is named in the
+    store before it runs."""
     if tally.gave_up:
         return tally
     if stop():  # cancelled before it began
         return tally
-    return _BlockRun(ctx, info, tally, stop, report, writes, out).run(*start, own_prior=own_prior)
+    return _BlockRun(ctx, info, tally, stop, report, writes, out, watch).run(*start, own_prior=own_prior)
 
 
 def finish_worker(ctx: BlockContext, tally: WorkerTally, *, cancelled: bool = False, left: bool = False) -> None:
@@ -130,8 +134,9 @@ class _BlockRun:
         report: Callable[[Delta], None],
         writes: BackgroundWrites | None = None,
         out: FlushWriter | None = None,
+        watch: InputWatch | None = None,
     ) -> None:
-        self.ctx, self.info, self.stop = ctx, info, stop
+        self.ctx, self.info, self.stop, self.watch = ctx, info, stop, watch
         cfg = ctx.config
         self.retry = RetryPolicy.from_config(cfg)
         # With a timeout, attempts run on a helper thread that a hung call can be abandoned on.
@@ -176,6 +181,8 @@ class _BlockRun:
             log.info("block %d of %s rerun: %d inputs already concluded", info.block, ctx.execution,
                      len(prior.finished) + len(prior.failed))
         skip = {*prior.finished, *prior.failed}  # a set: looked up at every input of the loop
+        if self.watch is not None:
+            self._record_killer(self.watch, skip)
         try:
             self._loop(values, skip)
         except StoreUnreachable:
@@ -199,6 +206,21 @@ class _BlockRun:
             blocks=self.tally.blocks + 1,
         )
 
+    def _record_killer(self, watch: InputWatch, skip: set[int]) -> None:
+        """Record the input found running at too many deaths failed, and wait until that is
+        written: should the process die again before, the next rerun must not run it again."""
+        killer = watch.killer(self.info.block, skip)
+        if killer is None:
+            return
+        pos, died = killer
+        self.failed_attempts += 1
+        self.failed.append((pos, 1))
+        if self.keep_records:
+            self.records.append(record_failure(died, position=pos, worker=self.tally.worker, attempt=1))
+        skip.add(pos)
+        self.flush()
+        self.out.wait_below(1, 1)
+
     def _flush_quietly(self) -> None:
         """Flush while another exception is on its way out: a store error is logged, not raised,
         so it never replaces that exception (a ``KeyboardInterrupt`` is never swallowed)."""
@@ -213,6 +235,7 @@ class _BlockRun:
         # so that reads come about every CLOCK_READ_INTERVAL: every input for slow tasks, every
         # few hundred for no-op ones. Everything else happens on the slow paths.
         task, stop, finished = self.call, self.stop, self.finished
+        before = None if self.watch is None else self.watch.before  # careful mode: name each input
         monotonic = self.ctx.clock.monotonic
         flush_every = self.ctx.config.task_executions_before_flush
         interval = self.ctx.config.flush_interval
@@ -225,6 +248,8 @@ class _BlockRun:
             for pos, value in enumerate(values, self.info.start):
                 if skip and pos in skip:
                     continue
+                if before is not None:
+                    before(pos)
                 try:
                     task(value)
                 except Exception as exc:  # the task failed: record it, maybe retry, maybe give up

@@ -13,7 +13,9 @@ continues, from its last flush; then the worker takes more.
 A block's last flush is written in the background while the next block starts. A rerun (and a
 ``careful`` run) waits for it instead: should this attempt die too, every block before the one
 that was running has then concluded in the store, which is how the client tells the block that
-keeps killing its workers (``KilledWorker``) from the innocent one before it.
+keeps killing its workers (``KilledWorker``) from the innocent one before it. The blocks that
+were running when the process died also run with a ``watch`` (see ``deaths``): each input is
+named in the store before it runs, so the input that kills its process is found.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any
 from .background_writes import BackgroundWrites
 from .block import BlockContext, Delta, FlushWriter, finish_worker, new_writer, run_block
 from .decide import WorkerTally, gives_up
+from .deaths import InputWatch
 from ..errors import PyloError, StoreUnreachable
 from ..store import BlockInfo, BlockState, Heartbeat
 from ..store._leases import worker_lease_name
@@ -59,6 +62,8 @@ def run_worker(
     lost: Sequence[int] = (),
     careful: bool = False,
     hand_back: Callable[[], bool] = lambda: False,
+    watch: Callable[[], InputWatch] | None = None,
+    interrupt_kills: bool = False,
 ) -> WorkerTally:
     """Run the blocks ``worker`` takes from ``source`` (or a fixed chain of blocks) and record
     its outcome; return its final tally.
@@ -68,15 +73,23 @@ def run_worker(
     that killed their Dask workers too often; they are skipped, their inputs stay pending.
     ``careful`` (always on a rerun): each block's flushes reach the store before the next block
     starts. ``hand_back``: asked when the worker stops early; when true (its Dask worker is
-    leaving) the units it had not finished are handed back for others to continue. Raises what
+    leaving) the units it had not finished are handed back for others to continue. ``watch``:
+    on a rerun, makes the watch that runs the blocks that were running in careful mode (see
+    ``deaths``), so the input that kills its process is found. ``interrupt_kills``: a
+    ``KeyboardInterrupt`` or ``SystemExit`` from the task ends this process and the task is run
+    again (Dask): then, once the flushes are written, neither the outcome nor the lease's end is
+    recorded, so the rerun continues. Raises what
     a block raised (the outcome is recorded first, except when the store is unreachable)."""
     pid = os.getpid()
     if isinstance(source, Sequence):
         source = Fixed(source)
     tally = WorkerTally(worker=worker, lost_blocks=tuple(lost))
     first: list[tuple[BlockInfo, Taken]] = []
+    watched: _Watched = None
     if rerun:
         first, tally = _skip_concluded(ctx, source.mine(), tally)
+        if watch is not None and first:
+            watched = watch(), frozenset(b.block for b, _ in first)
     beat = Heartbeat(ctx.store, ctx.execution, lease_name(worker), interval=ctx.config.lease_interval,
                      poll=cancel_poll(ctx), grace=ctx.config.cancel_grace).start()
 
@@ -89,7 +102,7 @@ def run_worker(
     left = False
     try:
         if not tally.gave_up:
-            tally = _run_blocks(ctx, blocks, tally, stopped, report, ahead, beat, writes, careful or rerun)
+            tally = _run_blocks(ctx, blocks, tally, stopped, report, ahead, beat, writes, careful or rerun, watched)
         writes.wait()  # the last block's last flush
         left = stopped() and not beat.cancelled and hand_back()
         if left:
@@ -97,7 +110,11 @@ def run_worker(
     except StoreUnreachable:
         beat.abandon()  # nothing more can be written: the lease expires on its own
         raise
-    except BaseException:  # KeyboardInterrupt, SystemExit, a bug: record the worker, re-raise
+    except (KeyboardInterrupt, SystemExit):
+        if os.getpid() == pid:
+            _interrupted(ctx, tally, writes, beat, dies=interrupt_kills)
+        raise
+    except BaseException:  # a bug: record the worker, re-raise
         if os.getpid() == pid:
             _finish_quietly(ctx, tally, writes)
             beat.end()
@@ -108,6 +125,26 @@ def run_worker(
     finish_worker(ctx, tally, cancelled=stopped() and not left, left=left)
     beat.end()
     return tally
+
+
+# The watch of a rerun and the blocks it watches: those that were running when the process died.
+_Watched = tuple[InputWatch, frozenset[int]] | None
+
+
+def _interrupted(ctx: BlockContext, tally: WorkerTally, writes: BackgroundWrites, beat: Heartbeat, *,
+                 dies: bool) -> None:
+    """The task raised ``KeyboardInterrupt`` or ``SystemExit``. On threads the worker ends here:
+    record it. Where it kills the process and the task runs again (``dies``), an outcome would
+    tell the rerun that the worker had ended: only wait for the flushes."""
+    if not dies:
+        _finish_quietly(ctx, tally, writes)
+        beat.end()
+        return
+    try:
+        writes.wait()
+    except PyloError:
+        log.exception("worker %d of %s: a flush failed as its process ends", tally.worker, ctx.execution)
+    beat.abandon()
 
 
 def _finish_quietly(ctx: BlockContext, tally: WorkerTally, writes: BackgroundWrites) -> None:
@@ -136,6 +173,7 @@ def _run_blocks(
     beat: Heartbeat,
     writes: BackgroundWrites,
     careful: bool,
+    watched: _Watched = None,
 ) -> WorkerTally:
     # On local disk a block asks for the cancel marker as it starts (a cheap GET, so a cancel
     # never waits for the next poll); on an object store the heartbeat's poll is enough.
@@ -155,8 +193,9 @@ def _run_blocks(
             ahead.read(*following)
         if out is None or not continues(info, before):
             out = FlushWriter(ctx, info.inputs_object, writes, report)
+        watch = watched[0] if watched is not None and info.block in watched[1] else None
         tally = run_block(ctx, info, tally, stop=stop, report=report, start=start, writes=writes, out=out,
-                          own_prior=not taken.adopted)
+                          own_prior=not taken.adopted, watch=watch)
         if careful:
             writes.wait()  # the block has concluded in the store before the next one starts
         if tally.gave_up or stop():

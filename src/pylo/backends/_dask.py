@@ -19,12 +19,17 @@ the end of a skewed map, and workers for threads that join take blocks within se
 Dask worker dies, Dask reruns that one task elsewhere; it reads back the units it held and
 continues the one that was running, from its last flush. A Dask worker that leaves (retired,
 scaled down) would wait for its running task: its Pylo worker stops between inputs, flushes,
-hands back the units it had not finished (whoever is free continues them) and ends. A task that
-kills its workers too often (``KilledWorker``) has its running block recorded as lost (inputs
-pending) and is resubmitted for the rest. The running block is the first one not concluded in
-the store: a rerun waits for each block's flushes before the next block starts so that this
-holds when it dies, and so does a first run when the scheduler's ``allowed-failures`` is 0 (its
-first death is then the last).
+hands back the units it had not finished (whoever is free continues them) and ends.
+An input that kills its process: the rerun names each input of the block that was running in
+the store before running it, so the input running at ``max_input_deaths`` deaths is recorded
+failed (``WorkerDied``) and the rest runs (see ``_core.deaths``). ``KilledWorker`` never ends a
+run: the task is resubmitted, and only a death that brought no progress (no input to blame) has
+the running block recorded as lost (inputs pending). What the driver does when a worker's task
+ends is decided by ``_driving.decide``; each ended task is released, so an ended execution
+leaves nothing on the scheduler to recompute at a later death. The running block is the first
+one not concluded in the store: a rerun waits for each block's flushes before the next block
+starts so that this holds when it dies, and so does a first run when the scheduler's
+``allowed-failures`` is 0 (its first death is then the last).
 Cancel: Dask cancels what has not started; what runs is told through Dask by any client of the
 cluster (``client.run``: seen after the running input), and by the store's cancel marker from
 anywhere else (within ``cancel_poll``); it flushes and stops.
@@ -55,6 +60,8 @@ from .._core.block import BlockContext, Delta, finish_worker
 from .._core.config import Config
 from .._core.chain import lease_name, run_worker
 from .._core.decide import WorkerTally
+from .._core.deaths import InputWatch, Running, exit_code_in, read_running
+from ._driving import Action, Ended, TaskEnded, decide
 from .._core.taking import Taker
 from .._core.elastic import GROW_INTERVAL, STEWARD_INTERVAL, to_spawn
 from .._core.run import Run
@@ -259,7 +266,8 @@ _LEASE_SLACK = 1.0
 
 class _Driver:
     """Submits the workers' tasks, follows them, starts workers for threads that join, resubmits
-    after ``KilledWorker``, settles the run."""
+    after ``KilledWorker``, settles the run. What to do when a task ends is ``decide``'s; this
+    class carries it out."""
 
     def __init__(self, backend: DaskBackend, ctx: BlockContext, manifest: Manifest, run: Run, on_end: OnEnd) -> None:
         self.backend, self.client = backend, backend.client
@@ -277,6 +285,7 @@ class _Driver:
         self.pending = as_completed(loop=self.client.loop)  # not the default client's loop
         self.lock = threading.Lock()
         self.exhausted = threading.Event()  # a worker found no unit left: no more workers needed
+        self.seen: dict[int, Running | None] = {}  # worker -> its running marker at its last KilledWorker
 
     def start(self) -> None:
         self.run.start()
@@ -345,24 +354,7 @@ class _Driver:
         error: BaseException | None = None
         try:
             for fut in self.pending:
-                with self.lock:
-                    w, gen = self.futures.pop(str(fut.key))
-                if gen != self.generation[w]:
-                    continue
-                counts, failure = _outcome(fut)
-                if failure is None:
-                    if counts.get("exhausted"):
-                        self.exhausted.set()
-                    if not self.lost[w]:  # a lost block's partial progress is in the store only
-                        self.counts[w] = counts
-                    continue
-                if isinstance(failure, KilledWorker) and error is None and not self.run.cancel_requested:
-                    self._lost(w)
-                elif error is None and not (
-                    self.run.cancel_requested and isinstance(failure, CancelledError)
-                ):
-                    error = self._translate(fut, failure)
-                    self._stop_others()
+                error = self._on_task_end(fut, error)
             if error is None:
                 error = self._unfinished()
         except BaseException as exc:  # the client itself failed: hand it to whoever waits
@@ -381,6 +373,49 @@ class _Driver:
                 self._wait_leases()
                 self._reconcile()
             self._settle(error)
+
+    def _on_task_end(self, fut: Future[Any], error: BaseException | None) -> BaseException | None:
+        """Carry out what ``decide`` says of a worker task that ended; return the run's error."""
+        with self.lock:
+            w, gen = self.futures.pop(str(fut.key))
+            if self.live.get(w) is fut:  # ended: nobody here wants its result kept on the cluster
+                del self.live[w]
+        stale = gen != self.generation[w]
+        counts, failure = ({}, None) if stale else _outcome(fut)
+        fut.release()
+        event = TaskEnded(_ended_as(failure), stale=stale, cancelled=self.run.cancel_requested,
+                          failed=error is not None, lost=bool(self.lost[w]),
+                          progressed=isinstance(failure, KilledWorker) and self._progressed(w))
+        action = decide(event)
+        counts = counts if isinstance(counts, dict) else {}
+        if action in (Action.COUNT, Action.SKIP_COUNTS) and counts.get("exhausted"):
+            self.exhausted.set()
+        if action is Action.COUNT:
+            self.counts[w] = counts
+        elif action is Action.RESUBMIT:
+            log.warning("execution %s: worker %d's task killed its Dask workers (KilledWorker): "
+                        "resubmitted, its rerun finds the input", self.manifest.id, w)
+            self.generation[w] += 1
+            self._submit([w])
+        elif action is Action.LOSE_AND_RESUBMIT:
+            self._lost(w)
+        elif action is Action.FAIL:
+            assert failure is not None
+            self._stop_others()
+            return self._translate(fut, failure)
+        return error
+
+    def _progressed(self, w: int) -> bool:
+        """Whether worker ``w``'s marker of its running input changed since its last
+        ``KilledWorker`` (its reruns are narrowing the killer down), or this is its first: a
+        first run names no input (careful mode costs a write per input), its rerun will."""
+        try:
+            marker = read_running(self.ctx.store, self.manifest.id, w)
+        except PyloError:
+            marker = None
+        first = w not in self.seen
+        seen, self.seen[w] = self.seen.get(w), marker
+        return first or (marker is not None and marker != seen)
 
     def _all_counted(self) -> bool:
         """Whether the counts the workers' tasks returned are the run's: every worker this client
@@ -426,8 +461,9 @@ class _Driver:
             log.exception("execution %s: could not ask the other workers to stop", self.manifest.id)
 
     def _lost(self, w: int) -> None:
-        """Worker ``w``'s task killed its Dask workers too often: the block it was running is lost
-        (its inputs stay pending) and the task is resubmitted for the rest of its units, then more."""
+        """Worker ``w``'s task killed its Dask workers too often and the last death named no new
+        input (its process died between inputs): the block it was running is lost (its inputs
+        stay pending) and the task is resubmitted for the rest of its units, then more."""
         store, eid = self.ctx.store, self.manifest.id
         blocks = [b for b in worker_chains(store, self.manifest).get(w, []) if b.block not in self.lost[w]]
         running = next((b for b in blocks if _unconcluded(store, eid, b)), None)
@@ -512,6 +548,14 @@ def _outcome(fut: Future[Any]) -> tuple[Any, BaseException | None]:
         return None, CancelledError(_reason(fut))
     except Exception as exc:  # noqa: BLE001 - the task's own error, or KilledWorker
         return None, exc
+
+
+def _ended_as(failure: BaseException | None) -> Ended:
+    if failure is None:
+        return Ended.FINISHED
+    if isinstance(failure, KilledWorker):
+        return Ended.KILLED
+    return Ended.CANCELLED if isinstance(failure, CancelledError) else Ended.ERROR
 
 
 def _reason(fut: Future[Any]) -> str:
@@ -602,11 +646,29 @@ def _dask_worker(spawn: Spawn, w: int, lost: tuple[int, ...]) -> dict[str, int]:
     steward = _Steward(spawn, taker, plan.workers, get_client()) if w == 0 and spawn.cap is None else None
     try:
         tally = run_worker(ctx, w, taker, stop=lambda: eid in _CANCELLED or leaving(), report=report, rerun=rerun,
-                           lost=lost, careful=spawn.careful, hand_back=lambda: leaving() and eid not in _CANCELLED)
+                           lost=lost, careful=spawn.careful, hand_back=lambda: leaving() and eid not in _CANCELLED,
+                           watch=lambda: InputWatch(store, eid, w, spawn.config.max_input_deaths,
+                                                    address=str(worker.address), cause=_death_cause),
+                           interrupt_kills=True)  # Dask lets it kill the worker process, then reruns the task
     finally:
         if steward is not None:
             steward.stop()
     return {"finished": tally.finished, "failed": tally.failed, "exhausted": int(taker.exhausted)}
+
+
+def _death_cause(marker: Running) -> dict[str, Any]:
+    """What the cluster says of the death of the process that wrote ``marker``: its nanny logs
+    its exit code (or signal), and an event when it killed it at its memory limit
+    (``distributed.worker.memory.terminate``). Asked only when an input is recorded failed."""
+    client = get_client()
+    found: dict[str, Any] = {}
+    for _, msg in reversed(client.get_events("worker-restart-memory")):
+        if isinstance(msg, dict) and msg.get("pid") == marker.pid:
+            found = {"memory_limit": True, "memory": int(msg.get("rss") or 0) or marker.memory}
+            break
+    logs = client.get_worker_logs(nanny=True)
+    code = exit_code_in([line for lines in logs.values() for _, line in lines], marker.pid)
+    return {**found, "exit_code": code} if code is not None else found
 
 
 def _ended(store: Store, eid: str, w: int) -> dict[str, Any] | None:

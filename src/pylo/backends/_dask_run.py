@@ -48,6 +48,16 @@ class DaskRun(Run, distributed.Future[str]):  # type: ignore[misc]  # two bases 
         distributed.Future.__init__(self, key, client)  # holds the key as long as this run lives
         del watcher
 
+    async def _rerun_watcher(self) -> None:
+        """The watcher shares its process with the run's workers: an input that kills that
+        process kills it too, and past Dask's allowed-failures it ends with ``KilledWorker``
+        while the execution goes on. Once the run ends, the watcher runs again (under its key):
+        it finds the event set, so Dask's own tools see the execution's end, not that death."""
+        try:
+            await self.client._retry([self])
+        except Exception:  # noqa: BLE001 - the client is closing: the future goes with it
+            log.debug("execution %s: could not rerun its watcher", self.id, exc_info=True)
+
     # Dask takes any object with __dask_graph__ for a collection; a future is not one.
     __dask_graph__ = None  # type: ignore[assignment]  # None is Dask's own word for "not a collection"
 
@@ -63,6 +73,8 @@ class DaskRun(Run, distributed.Future[str]):  # type: ignore[misc]  # two bases 
             return
         try:
             client.loop.add_callback(client.scheduler.event_set, name=self.key)
+            if getattr(self._state, "status", None) == "error":  # its process died under it too often
+                client.loop.add_callback(self._rerun_watcher)
         except RuntimeError:  # the loop closed meanwhile
             log.debug("execution %s: could not settle its Dask future", self.id)
 

@@ -140,3 +140,8 @@ class Layout:
     def worker(self, eid: str, worker: int) -> str:
         return f"{self.workers_dir(eid)}/{worker:04d}.json"
 
+    def running(self, eid: str, worker: int) -> str:
+        """Which input ``worker`` is running, written before each input of a block rerun after
+        its process died (see ``pylo._core.deaths``)."""
+        return f"{self.execution(eid)}/running/{worker:04d}.json"
+
