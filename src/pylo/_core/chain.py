@@ -64,6 +64,7 @@ def run_worker(
     hand_back: Callable[[], bool] = lambda: False,
     watch: Callable[[], InputWatch] | None = None,
     interrupt_kills: bool = False,
+    left_before: bool = False,
 ) -> WorkerTally:
     """Run the blocks ``worker`` takes from ``source`` (or a fixed chain of blocks) and record
     its outcome; return its final tally.
@@ -122,7 +123,7 @@ def run_worker(
     finally:
         ahead.close()
         writes.close()
-    finish_worker(ctx, tally, cancelled=stopped() and not left, left=left)
+    finish_worker(ctx, tally, cancelled=stopped() and not left, left=left or left_before)
     beat.end()
     return tally
 

@@ -19,7 +19,9 @@ the end of a skewed map, and workers for threads that join take blocks within se
 Dask worker dies, Dask reruns that one task elsewhere; it reads back the units it held and
 continues the one that was running, from its last flush. A Dask worker that leaves (retired,
 scaled down) would wait for its running task: its Pylo worker stops between inputs, flushes,
-hands back the units it had not finished (whoever is free continues them) and ends.
+hands back the units it had not finished (whoever is free continues them), and its task goes back
+to the scheduler (``Reschedule``): should every other worker have ended already, it takes them
+itself on a worker that stays.
 An input that kills its process: the rerun names each input of the block that was running in
 the store before running it, so the input running at ``max_input_deaths`` deaths is recorded
 failed (``WorkerDied``) and the rest runs (see ``_core.deaths``). ``KilledWorker`` never ends a
@@ -52,7 +54,7 @@ from typing import Any, Callable
 
 import cloudpickle
 from dask.base import annotate, get_annotations
-from distributed import Client, Future, LocalCluster, as_completed, fire_and_forget, get_client, get_worker
+from distributed import Client, Future, LocalCluster, Reschedule, as_completed, fire_and_forget, get_client, get_worker
 from distributed.core import Status
 from distributed.scheduler import KilledWorker
 
@@ -607,8 +609,8 @@ def _tell_workers(client: Client, eid: str) -> None:
 
 # The states of a Dask worker that is leaving the cluster (retired, scaled down, closing): it
 # waits for its running tasks before its process ends, so a Pylo worker there stops between
-# inputs, hands back the units it had not finished (a free worker continues them) and ends,
-# rather than run on out of the cluster.
+# inputs, hands back the units it had not finished (a free worker continues them) and goes back to
+# the scheduler, rather than run on out of the cluster.
 _LEAVING = frozenset({Status.closing_gracefully, Status.closing, Status.closed, Status.failed})
 
 
@@ -623,10 +625,12 @@ def _dask_worker(spawn: Spawn, w: int, lost: tuple[int, ...]) -> dict[str, int]:
         task = pool.submit(store.read_task, eid)
         manifest = pool.submit(store.read_manifest, eid)
         leased = pool.submit(store.files.exists, store.layout.lease(eid, lease_name(w)))
-        if (outcome := ended.result()) is not None and not lost and outcome.get("cancelled") is not True:
-            # it ended as a worker ends (no block left, gave up, left the cluster): a second
-            # submission of its key only says so. One that a death interrupted (its outcome
-            # written on the way out, cancelled) or that lost a block goes on from the store.
+        outcome = ended.result()
+        left_before = outcome is not None and outcome.get("left") is True
+        if outcome is not None and not lost and outcome.get("cancelled") is not True and not left_before:
+            # it ended as a worker ends (no block left, gave up): a second submission of its key
+            # only says so. One that a death interrupted (its outcome written on the way out,
+            # cancelled), that lost a block, or that left the cluster goes on from the store.
             return {"finished": int(outcome.get("finished", 0)), "failed": int(outcome.get("failed", 0)),
                     "exhausted": 1}
         ctx = BlockContext(store, eid, task.result(), spawn.config)
@@ -649,10 +653,15 @@ def _dask_worker(spawn: Spawn, w: int, lost: tuple[int, ...]) -> dict[str, int]:
                            lost=lost, careful=spawn.careful, hand_back=lambda: leaving() and eid not in _CANCELLED,
                            watch=lambda: InputWatch(store, eid, w, spawn.config.max_input_deaths,
                                                     address=str(worker.address), cause=_death_cause),
-                           interrupt_kills=True)  # Dask lets it kill the worker process, then reruns the task
+                           interrupt_kills=True,  # Dask lets it kill the worker process, then reruns the task
+                           left_before=left_before)
     finally:
         if steward is not None:
             steward.stop()
+    if leaving() and eid not in _CANCELLED:
+        # Its units are handed back. Should every other worker have ended already, nobody would
+        # take them: Dask runs this task again on a worker that stays, which takes what is free.
+        raise Reschedule()
     return {"finished": tally.finished, "failed": tally.failed, "exhausted": int(taker.exhausted)}
 
 
