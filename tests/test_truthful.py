@@ -90,7 +90,8 @@ def test_status_of_a_running_execution_suggests_attach(tmp_path: Path) -> None:
     assert f"pylo attach {tmp_path} {run.id}" in out.stdout
     assert "pylo resume" not in out.stdout
     assert "ended not yet (running)" in out.stdout
-    worker_rows = [line.split() for line in out.stdout.splitlines() if len(line.split()) == 10 and line.split()[0].isdigit()]
+    worker_rows = [row for row in (line.split() for line in out.stdout.splitlines())
+                   if len(row) == 10 and row[0].isdigit() and row[1].isdigit()]
     assert len(worker_rows) == 2 and all(row[-2:] == ["running", "running"] for row in worker_rows), out.stdout
     ended = _cli("status", str(tmp_path), run.id).stdout
     assert "ended 20" in ended and " - " not in ended

@@ -86,16 +86,20 @@ def test_an_interrupt_inside_a_task_on_dask_is_a_worker_death(make_cluster: Any,
 def test_ctrl_c_in_the_caller_on_dask_cancels_flushes_and_propagates(tmp_path: Path, ledger: Ledger) -> None:
     calls, gates = tmp_path / "calls", tmp_path / "gates"
     calls.mkdir(), gates.mkdir()
-    spec = {"url": str(tmp_path / "s"), "options": {}, "calls": str(calls), "gates": str(gates), "gate_at": [13],
-            "n": 60, "id_file": str(tmp_path / "id"),
+    # Both workers wait at a gate when the Ctrl-C comes: a free worker would otherwise take and
+    # finish every other block first, and nothing would be left for the cancel to stop.
+    spec = {"url": str(tmp_path / "s"), "options": {}, "calls": str(calls), "gates": str(gates),
+            "gate_at": [13, 43], "n": 60, "id_file": str(tmp_path / "id"),
             "pylo": {"number_of_workers": 2, "block_size": 10, "task_executions_before_flush": 1000}}
     proc = python("_client.py", "start", json.dumps(spec))
     try:
-        wait_for(lambda: (gates / "gate-13").exists(), "input 13 to reach its gate")
+        for x in (13, 43):
+            wait_for(lambda x=x: (gates / f"gate-{x}").exists(), f"input {x} to reach its gate")
         eid = read_when_written(tmp_path / "id")
         proc.send_signal(signal.SIGINT)  # Ctrl-C while the caller waits on the run
         wait_for(lambda: (tmp_path / "s" / eid / "cancel.json").exists(), "the cancel request")
-        (gates / "open-13").touch()
+        for x in (13, 43):
+            (gates / f"open-{x}").touch()
         assert proc.wait(60) == -signal.SIGINT  # died of the KeyboardInterrupt, nothing else
     finally:
         kill_group(proc)
