@@ -100,7 +100,10 @@ def test_dasks_tools_follow_a_run_on_dask(tmp_path: Path, dask_client: Any) -> N
     assert [f.key for f in distributed.as_completed([run], timeout=90)] == [run.key]
     assert dask_client.gather(run) == run.id
     assert dask_client.gather([run]) == [run.id]
-    progress(run, notebook=False)
+    # Dask's progress bar asks the default client's scheduler: in this test session another
+    # (in-process) cluster's client may be the default, as for a user with two clients.
+    with dask_client.as_current():
+        progress(run, notebook=False)
     assert run.result() == run.id and run.exception() is None
     assert run.status is Status.DONE
 
