@@ -212,9 +212,9 @@ def test_a_worker_killed_mid_pack_on_s3_reruns_only_what_it_had_not_flushed(
     pylo = Pylo.dask(client, f"s3://{moto_server.new_bucket()}/store", storage_options=moto_server.options(),
                      number_of_workers=2, block_size=12, task_executions_before_flush=FLUSH, flush_interval=60.0)
     n = 600
-    kill_at = (17, 65)  # one in each worker's first pack: blocks 0-3 are one pack, 4-7 the next
+    kill_at = (17, 89)  # one in each worker's first pack: blocks 0-5 are one pack, 6-11 the next
     run = pylo.submit(range(n), functools.partial(fault_tasks.gated, str(calls), str(gates), kill_at))
-    assert [b.pack for b in pylo.store.read_manifest(run.id).blocks[:8]] == [0] * 4 + [4] * 4
+    assert [b.pack for b in pylo.store.read_manifest(run.id).blocks[:12]] == [0] * 6 + [6] * 6
     for x in kill_at:
         _kill_at_gate(client, gates, x)
     summary = _ended_whole(pylo, run, n)

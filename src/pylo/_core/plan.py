@@ -112,8 +112,9 @@ def _write_blocks(
 ) -> list[BlockInfo]:
     """Serialize ``values`` block by block, in order, and hand each to ``uploads``."""
     packs = _packs_for(store, eid, uploads, total, block_size, workers)
+    tail = TAIL_BLOCKS if store.files.local else OBJECT_STORE_TAIL_BLOCKS
     blocks: list[BlockInfo] = []
-    for index, chunk in enumerate(_chunks(values, block_size, workers, total)):
+    for index, chunk in enumerate(_chunks(values, block_size, workers, total, tail)):
         start = _end(blocks)
         roots = None if positions is None else list(itertools.islice(positions, len(chunk)))
         data = dump_inputs(roots, chunk, start)
@@ -131,7 +132,8 @@ def _packs_for(
     (a local disk pays nothing per file, and an unknown count cannot size the packs)."""
     if total is None or store.files.local:
         return None
-    return _Packs(store, eid, uploads, _pack_limit(block_sizes(total, block_size, workers), block_size, workers))
+    sizes = block_sizes(total, block_size, workers, OBJECT_STORE_TAIL_BLOCKS)
+    return _Packs(store, eid, uploads, _pack_limit(sizes, block_size, workers))
 
 
 def _upload(
@@ -219,7 +221,8 @@ def _batches(values: Iterator[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
-def _chunks(values: Iterator[Any], block_size: int, workers: int, total: int | None = None) -> Iterator[list[Any]]:
+def _chunks(values: Iterator[Any], block_size: int, workers: int, total: int | None = None,
+            tail: int = 0) -> Iterator[list[Any]]:
     """Blocks of ``block_sizes`` for a known ``total``; of unknown count, blocks of
     ``block_size``, or, when everything fits in fewer than one block per worker, the inputs
     spread evenly over the workers, so small runs still use them all.
@@ -227,7 +230,7 @@ def _chunks(values: Iterator[Any], block_size: int, workers: int, total: int | N
     Streamed: with a known ``total`` one block is held at a time; otherwise at most
     ``SPREAD_LIMIT`` inputs are held while deciding, however many workers there are."""
     if total is not None:
-        for size in block_sizes(total, block_size, workers):
+        for size in block_sizes(total, block_size, workers, tail or TAIL_BLOCKS):
             chunk = list(itertools.islice(values, size))
             if not chunk:
                 return
@@ -259,14 +262,17 @@ def _chunks(values: Iterator[Any], block_size: int, workers: int, total: int | N
 BLOCKS_PER_WORKER = 8
 TAIL_BLOCKS = 64
 MIN_BLOCK = 4
+# On an object store a block costs requests (its inputs, its take, its segments: tens of
+# milliseconds), so the tail stops shrinking at 1/8 of a worker's share (at most ``block_size``).
+OBJECT_STORE_TAIL_BLOCKS = 8
 
 
-def block_sizes(total: int, block_size: int, workers: int) -> list[int]:
+def block_sizes(total: int, block_size: int, workers: int, tail: int = TAIL_BLOCKS) -> list[int]:
     """The sizes of the blocks of ``total`` inputs for ``workers`` workers: at most
     ``block_size``, each about ``1/BLOCKS_PER_WORKER`` of what a worker has left to do, never
-    below ``smallest_block``. Pure."""
+    below ``smallest_block`` (``1/tail`` of a worker's share). Pure."""
     workers = max(1, workers)
-    smallest = smallest_block(total, workers)
+    smallest = smallest_block(total, workers, tail)
     sizes: list[int] = []
     left = total
     while left > 0:
@@ -276,10 +282,10 @@ def block_sizes(total: int, block_size: int, workers: int) -> list[int]:
     return sizes
 
 
-def smallest_block(total: int, workers: int) -> int:
+def smallest_block(total: int, workers: int, tail: int = TAIL_BLOCKS) -> int:
     """The size blocks shrink to at the end of a run of ``total`` inputs over ``workers``."""
     share = total // workers  # no larger: every worker has a block at least
-    return max(1, min(share, max(MIN_BLOCK, math.ceil(total / (TAIL_BLOCKS * workers)))))
+    return max(1, min(share, max(MIN_BLOCK, math.ceil(total / (tail * workers)))))
 
 
 def _pack_limit(sizes: list[int] | None, block_size: int, workers: int) -> int:

@@ -220,7 +220,7 @@ class Files:
             for created in reversed(missing):
                 _fsync_dir(os.path.dirname(created))
 
-    def put_new(self, path: str, data: bytes, *, volatile: bool = False) -> bool:
+    def put_new(self, path: str, data: bytes, *, volatile: bool = False, probe: bool = True) -> bool:
         """Write ``path`` only if it does not exist yet; return whether this call created it.
 
         Create-only and atomic, the way each service offers it (see ``atomic_create``): locally a
@@ -229,7 +229,9 @@ class Files:
         an upload with ``overwrite=False`` (``If-None-Match: *``). Two callers racing for the
         same path: exactly one gets ``True``. Raises ``InvalidArgument`` on a store that cannot
         create an object atomically: claims would race there silently. ``volatile``: nothing is
-        fsynced (a take of a block, like a lease, matters only while the run lives).
+        fsynced (a take of a block, like a lease, matters only while the run lives). ``probe``: on
+        an object store, look first (a HEAD) when a refusal is the likely answer; a take of a
+        block usually wins, so it writes at once.
         """
         if self.local:
             with self._refused_write(path):
@@ -241,7 +243,7 @@ class Files:
                 "object only if it is absent, atomically; pylo's claims need that (two clients resuming at "
                 "once would both win). Use local disk, memory://, s3://, gs:// or az:// (abfs://)."
             )
-        if self.exists(path):  # the common refusal costs a HEAD, not a failed upload
+        if probe and self.exists(path):  # the common refusal costs a HEAD, not a failed upload
             return False
         try:
             with self._refused_write(path):

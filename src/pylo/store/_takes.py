@@ -115,7 +115,7 @@ def take_unit(store: Store, eid: str, unit: int, generation: int, worker: int, w
     """Try to take ``unit`` under ``generation``; return whether this call won it."""
     take = Take(unit, generation, worker, writer, time.time())
     path = store.layout.taken(eid, unit, generation)
-    if store.files.put_new(path, take.to_json(), volatile=True):
+    if store.files.put_new(path, take.to_json(), volatile=True, probe=False):
         return True
     try:  # our create landed and its answer did not (a retried request): the take is ours
         mine = Take.decode(unit, generation, store.files.get(path), path)
