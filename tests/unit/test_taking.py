@@ -34,6 +34,17 @@ def test_the_next_unit_is_the_first_nobody_holds_from_the_cursor(names: list[str
     assert next_free(book, [0, 1, 2, 3], start) == expected
 
 
+@pytest.mark.parametrize(("names", "spread", "seed", "expected"), [
+    ([], 4, 2, 2),
+    (["000000-001.json", "000001-001.json"], 2, 1, 3),  # the second of the first two free ones
+    (["000000-001.json", "000001-001.json"], 4, 5, 3),  # only two free: the seed wraps round
+    (["000000-001.json", "000001-001.json", "000002-001.json", "000003-001.json"], 4, 1, None),
+])
+def test_workers_free_together_pick_different_units_by_their_seeds(names: list[str], spread: int, seed: int,
+                                                                   expected: int | None) -> None:
+    assert next_free(TakeBook.from_names(names), [0, 1, 2, 3], 0, spread=spread, seed=seed) == expected
+
+
 def test_a_book_knows_generations_and_what_was_handed_back() -> None:
     book = TakeBook.from_names(["x/000005-001.json", "000005-001.released", "000005-002.json", "junk", "000007-001.json"])
     assert book.held(5) == 2 and book.held(7) == 1 and book.held(6) is None
@@ -70,7 +81,7 @@ def test_free_workers_take_the_next_units_in_order_each_exactly_once(tmp_path: P
             break
         order.extend(t.unit for t in took)
     assert sorted(order) == units  # none taken twice, none skipped
-    assert order[:4] == [0, 1, 2, 3]  # the slow one lost its hint to the fast one: it took the next
+    assert order[0] == 0  # its hint first; then each picks among the free ones by its number
     assert fast.exhausted and slow.exhausted
     owners = holders(store, manifest.id)
     assert sorted(owners) == units

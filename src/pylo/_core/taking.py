@@ -1,8 +1,11 @@
 """How a worker gets its next blocks: it takes, at run time, the next unit nobody holds.
 
-    free worker ─► next free unit in order (its hint first) ─► create taken/{unit}-{gen}.json
-                     ▲ lost the race: learn it, try the next; twice in a row: list taken/ again
-                     └── at the end of the list: list once more (a unit handed back is free again)
+    free worker ─► a unit handed back, else one of the next free units in order (its hint first;
+                   then among as many free units as there are workers, picked by its number, so
+                   that workers free together do not all race for the same one)
+                 ─► create taken/{unit}-{gen}.json
+                     ▲ lost the race: learn it, pick again; twice in a row: list taken/ again
+                     └── none free in its book: list once more (a unit handed back is free again)
 
 Exactly one worker holds a unit at a time: the create-only write decides. The order is the
 blocks' order, and blocks shrink toward the end of a run (see ``plan.block_sizes``), so the last
@@ -55,15 +58,20 @@ class Source(Protocol):
         """Give ``taken`` back unfinished: the next free worker continues it."""
 
 
-def next_free(book: TakeBook, units: Sequence[int], start: int) -> int | None:
-    """The index in ``units`` of the first unit nobody holds at or after ``start``, else the
-    first before it (a unit handed back), else ``None``. Pure."""
+def next_free(book: TakeBook, units: Sequence[int], start: int, *, spread: int = 1, seed: int = 0) -> int | None:
+    """The index in ``units`` of a unit nobody holds: among the first ``spread`` free ones at or
+    after ``start`` (wrapping round to those before it, a unit handed back), the one ``seed``
+    picks; ``None`` when every unit is held. Workers that become free together pick different
+    units by their seeds instead of all racing for the first one. Pure."""
     n = len(units)
+    window: list[int] = []
     for k in range(n):
         i = (start + k) % n
         if book.free(units[i]):
-            return i
-    return None
+            window.append(i)
+            if len(window) >= spread:
+                break
+    return window[seed % len(window)] if window else None
 
 
 # Lost races in a row before the listing is read again: one loss is usually a neighbour that
@@ -84,13 +92,18 @@ class Taker:
         self.book = TakeBook()
         self.exhausted = False  # no unit was left to take: every one is held or done
         self.cursor = hint if hint is not None and 0 <= hint < len(self.ids) else 0
+        # workers choose among about as many free units as there are workers (see next_free)
+        self.spread = max(1, manifest.workers)
         self.listed = hint is None  # an unknown start: list before the first try
+        # True while the hint is untried; False once tried (the next take lists); then None
+        self.hinted: bool | None = None if hint is None else True
         if self.listed:
             self._list()
 
     def _list(self) -> None:
         self.book = read_takebook(self.store, self.eid)
         self.listed = True
+        self.hinted = None
 
     def mine(self) -> list[Taken]:
         self._list()
@@ -100,8 +113,13 @@ class Taker:
 
     def take(self) -> Taken | None:
         misses = 0
+        if self.hinted is False:  # after the first round the others' hints are taken: look
+            self._list()
         while True:
-            i = next_free(self.book, self.ids, self.cursor)
+            spread = 1 if self.hinted else self.spread  # the hint itself, then a pick by seed
+            i = self._handed_back(misses)
+            if i is None:
+                i = next_free(self.book, self.ids, self.cursor, spread=spread, seed=self.worker + misses)
             if i is None:
                 if self.listed:
                     self.exhausted = True
@@ -113,13 +131,22 @@ class Taker:
             won = take_unit(self.store, self.eid, unit, gen, self.worker, self.writer)
             self.book = self.book.taken(unit, gen)
             self.listed = False
+            self.hinted = False if self.hinted else None
             if won:
-                self.cursor = i + 1
+                # the cursor stays at the first unit it does not know to be held: the units
+                # after it go in about their order, the small ones of the end last
+                self.cursor = next_free(self.book, self.ids, self.cursor) or 0
                 return Taken(self.units[i], gen, continues=gen > 1, adopted=gen > 1)
             misses += 1
             if misses >= _MISSES_BEFORE_LISTING:
                 self._list()
                 misses = 0
+
+    def _handed_back(self, misses: int) -> int | None:
+        """A unit handed back and free again, first: part of it ran already, and it is one of
+        the run's bigger blocks (taken early, given back when its worker left)."""
+        free = sorted({self.index[u] for u, _ in self.book.released if u in self.index and self.book.free(u)})
+        return free[(self.worker + misses) % len(free)] if free else None
 
     def hand_back(self, taken: Taken) -> None:
         release_unit(self.store, self.eid, taken.unit, taken.generation)
