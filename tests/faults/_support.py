@@ -76,28 +76,33 @@ class GatedClient:
     gates: Path
     eid: str
 
+    gate_at: tuple[int, ...] = (5,)
+
     def open_gate(self) -> None:
-        (self.gates / f"open-{GATE}").touch()
+        for x in self.gate_at:
+            (self.gates / f"open-{x}").touch()
 
 
 GATE = 5  # the input a gated client holds
 
 
-def start_gated_client(tmp_path: Path, n: int) -> GatedClient:
+def start_gated_client(tmp_path: Path, n: int, also: tuple[int, ...] = ()) -> GatedClient:
     """Start ``_threads_client.py`` over ``range(n)``; return once input GATE waits at its gate
     and the client has written its execution id."""
     calls, gates = tmp_path / "calls", tmp_path / "gates"
     calls.mkdir(), gates.mkdir()
-    spec = {"store": str(tmp_path / "s"), "calls": str(calls), "gates": str(gates), "gate_at": [GATE],
+    gate_at = (GATE, *also)
+    spec = {"store": str(tmp_path / "s"), "calls": str(calls), "gates": str(gates), "gate_at": list(gate_at),
             "n": n, "id_file": str(tmp_path / "id")}
     proc = python("_threads_client.py", json.dumps(spec))
     try:
-        wait_for(lambda: (gates / f"gate-{GATE}").exists(), f"input {GATE} to reach its gate")
+        for x in gate_at:
+            wait_for(lambda x=x: (gates / f"gate-{x}").exists(), f"input {x} to reach its gate")
         eid = read_when_written(tmp_path / "id")
     except BaseException:
         kill_group(proc)
         raise
-    return GatedClient(proc, spec["store"], calls, gates, eid)
+    return GatedClient(proc, spec["store"], calls, gates, eid, gate_at)
 
 
 def reruns(log_dir: Path) -> dict[str, int]:

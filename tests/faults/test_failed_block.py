@@ -21,7 +21,8 @@ def test_a_failed_block_settles_the_run_only_after_the_others_stopped(dask_inpro
     gates.mkdir()
     pylo = Pylo.dask(dask_inproc_client, str(tmp_path / "s"), number_of_workers=2, block_size=1,
                      task_executions_before_flush=1)
-    # Worker 0 takes block 0 and waits in it; worker 1 takes block 1, then 2 and 3 (it is free).
+    # Worker 0 takes block 0 and waits in it; worker 1 takes block 1, then 2 and 3 (it is free),
+    # in the order its pick among the free ones gives.
     inputs = ["until:go", "until:deleted", 2, 3]
     run = pylo.submit(inputs, functools.partial(tasks.wait_for_file, str(gates)))
     os.remove(pylo.store.layout.inputs(run.id, 3))  # block 3 will fail to read its inputs
@@ -34,4 +35,5 @@ def test_a_failed_block_settles_the_run_only_after_the_others_stopped(dask_inpro
         run.wait(60)
     assert run.status is Status.FAILED
     assert pylo.store.claim_holder(run.id) is None
-    assert pylo.summary(run.id).finished == 3  # blocks 0, 1 and 2; 3 is damaged
+    summary = pylo.summary(run.id)
+    assert summary.finished in (2, 3) and summary.finished + summary.untaken == 3  # 0, 1, and 2 unless 3 came first

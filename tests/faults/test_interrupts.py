@@ -44,7 +44,8 @@ def test_an_interrupt_inside_a_task_propagates_after_a_flush(kind: type, tmp_pat
 
 
 def test_ctrl_c_in_the_caller_cancels_flushes_and_propagates(tmp_path: Path, ledger: Ledger) -> None:
-    client = start_gated_client(tmp_path, 100)
+    # both workers held at a gate: a free worker would otherwise finish every other block first
+    client = start_gated_client(tmp_path, 100, also=(55,))
     eid, calls, proc = client.eid, client.calls, client.proc
     try:
         proc.send_signal(signal.SIGINT)  # Ctrl-C while the caller waits in start_from_scratch

@@ -2,8 +2,8 @@
 
     heartbeat (lease + cancel marker) ─► stop()
     take a unit (a block, or a pack's blocks) ─► run its blocks ─► take the next … none left
-          on an object store the next unit is taken, and its inputs read, while the last block
-          of the current one runs                    → workers/{worker}.json, the lease ended
+          the next block of a unit is read while the one before runs
+                                                     → workers/{worker}.json, the lease ended
 
 The same code runs on a thread of the client and inside one long Dask task. When Dask reruns that
 task (its Dask worker died), ``rerun=True``: the units the worker held are read back from the
@@ -97,7 +97,7 @@ def run_worker(
     def stopped() -> bool:  # read between inputs: a flag, no I/O
         return stop() or beat.cancelled
 
-    blocks = _Blocks(source, first, stopped, tally.lost_blocks, ahead=not ctx.store.files.local)
+    blocks = _Blocks(source, first, stopped, tally.lost_blocks)
     ahead = _ReadAhead(ctx)
     writes = new_writer()
     left = False
@@ -189,7 +189,7 @@ def _run_blocks(
         if check():
             break
         start = ahead.take()
-        following = blocks.peek()  # on an object store the next unit is taken now, and read
+        following = blocks.peek()  # the next block of the same unit: its inputs are read now
         if following is not None:
             ahead.read(*following)
         if out is None or not continues(info, before):
@@ -211,12 +211,13 @@ def _run_blocks(
 
 class _Blocks:
     """The blocks a worker runs, in order: first those of the units it held before (a rerun),
-    then those of each unit it takes. ``ahead``: the next unit is taken as the current one's
-    last block starts, so its inputs are read while that block runs (on an object store)."""
+    then those of each unit it takes. The next unit is taken when the current one ends, never
+    ahead: a worker stuck on a slow input would hold it from the free ones (the inputs of the
+    next block of the same unit are read ahead, see ``_ReadAhead``)."""
 
     def __init__(self, source: Source, first: list[tuple[BlockInfo, Taken]], stop: Callable[[], bool],
-                 lost: Sequence[int], *, ahead: bool) -> None:
-        self.source, self.stop, self.lost, self.ahead = source, stop, frozenset(lost), ahead
+                 lost: Sequence[int]) -> None:
+        self.source, self.stop, self.lost = source, stop, frozenset(lost)
         self.queue = collections.deque(first)
         self.unfinished: dict[int, Taken] = {t.unit: t for _, t in first}
         self.exhausted = False
@@ -235,8 +236,6 @@ class _Blocks:
         return self.queue.popleft() if self.queue else None
 
     def peek(self) -> tuple[BlockInfo, Taken] | None:
-        if self.ahead:
-            self._fill()
         return self.queue[0] if self.queue else None
 
     def done(self, info: BlockInfo, taken: Taken) -> None:

@@ -47,7 +47,6 @@ import json
 import logging
 import os
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import CancelledError
 from typing import Any, Callable
@@ -55,7 +54,7 @@ from typing import Any, Callable
 import cloudpickle
 from dask.base import annotate, get_annotations
 from distributed import Client, Future, LocalCluster, Reschedule, as_completed, fire_and_forget, get_client, get_worker
-from distributed.core import Status
+from distributed.core import Status as DaskStatus  # a Dask worker's; pylo's own Status is a run's
 from distributed.scheduler import KilledWorker
 
 from .._core.block import BlockContext, Delta, finish_worker
@@ -442,17 +441,19 @@ class _Driver:
             left = [f for f in self.live.values() if str(f.key) in self.futures]
         if not left:
             return None
-        return self._translate(left[0], CancelledError(_reason(left[0])))  # type: ignore[return-value]
+        return self._cluster_lost(_reason(left[0]))
 
     def _translate(self, fut: Future[Any], failure: BaseException) -> BaseException:
         if isinstance(failure, CancelledError):
-            reason = str(failure) or fut.status
-            return ClusterLost(
-                f"execution {self.manifest.id}: the Dask cluster was lost ({reason}). What its workers "
-                f"flushed is in the store: resume with pylo.start_from_past_execution({self.manifest.id!r}, "
-                "task), or attach with pylo.attach(...) if its workers still run."
-            )
+            return self._cluster_lost(str(failure) or str(fut.status))
         return failure
+
+    def _cluster_lost(self, reason: str) -> ClusterLost:
+        return ClusterLost(
+            f"execution {self.manifest.id}: the Dask cluster was lost ({reason}). What its workers "
+            f"flushed is in the store: resume with pylo.start_from_past_execution({self.manifest.id!r}, "
+            "task), or attach with pylo.attach(...) if its workers still run."
+        )
 
     def _stop_others(self) -> None:
         """A worker failed: ask the others to stop (a marker in the store, which may be the very
@@ -488,9 +489,9 @@ class _Driver:
             except PyloError:
                 log.warning("execution %s: could not read its leases at the end", eid)
                 return
-            if not [lease for lease in leases if lease.live(time.time() - _LEASE_SLACK)]:
+            if not [lease for lease in leases if lease.live(store.clock.time() - _LEASE_SLACK)]:
                 return
-            time.sleep(min(0.2, self.ctx.config.lease_interval))
+            store.clock.sleep(min(0.2, self.ctx.config.lease_interval))  # the store's clock: injected in tests
 
     def _reconcile(self) -> None:
         """Record an outcome for the workers that will never write one (cancelled while queued,
@@ -611,7 +612,7 @@ def _tell_workers(client: Client, eid: str) -> None:
 # waits for its running tasks before its process ends, so a Pylo worker there stops between
 # inputs, hands back the units it had not finished (a free worker continues them) and goes back to
 # the scheduler, rather than run on out of the cluster.
-_LEAVING = frozenset({Status.closing_gracefully, Status.closing, Status.closed, Status.failed})
+_LEAVING = frozenset({DaskStatus.closing_gracefully, DaskStatus.closing, DaskStatus.closed, DaskStatus.failed})
 
 
 def _dask_worker(spawn: Spawn, w: int, lost: tuple[int, ...]) -> dict[str, int]:
