@@ -87,14 +87,14 @@ function startLive(section) {
       return;
     }
     applyCounts(section, d);
-    await refreshPictures();
+    // The note says what the counts say at once; the pictures follow (they are a second fetch).
     const at = new Date().toISOString().slice(11, 19);
-    if (d.status === "running") {
-      note.textContent = `Live: updates every ${every} s (last at ${at} UTC).`;
-      setTimeout(tick, every * 1000);
-    } else {
-      note.textContent = `Live updates stopped at ${at} UTC: the execution is ${d.status.replace(/_/g, " ")}.`;
-    }
+    const running = d.status === "running";
+    note.textContent = running
+      ? `Live: updates every ${every} s (last at ${at} UTC).`
+      : `Live updates stopped at ${at} UTC: the execution is ${d.status.replace(/_/g, " ")}.`;
+    await refreshPictures();
+    if (running) setTimeout(tick, every * 1000);
   };
   note.textContent = `Live: updates every ${every} s.`;
   setTimeout(tick, every * 1000);
