@@ -54,6 +54,7 @@ from typing import Any, Callable
 import cloudpickle
 from dask.base import annotate, get_annotations
 from distributed import Client, Future, LocalCluster, Reschedule, as_completed, fire_and_forget, get_client, get_worker
+from distributed.comm.core import CommClosedError
 from distributed.core import Status as DaskStatus  # a Dask worker's; pylo's own Status is a run's
 from distributed.scheduler import KilledWorker
 
@@ -549,6 +550,8 @@ def _outcome(fut: Future[Any]) -> tuple[Any, BaseException | None]:
         return fut.result(), None
     except CancelledError:  # by us, or by the client when it lost its scheduler
         return None, CancelledError(_reason(fut))
+    except CommClosedError as exc:  # the task ended, the scheduler died while its result was fetched
+        return None, CancelledError(f"the connection to the scheduler closed: {exc}")
     except Exception as exc:  # noqa: BLE001 - the task's own error, or KilledWorker
         return None, exc
 
