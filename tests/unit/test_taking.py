@@ -34,15 +34,15 @@ def test_the_next_unit_is_the_first_nobody_holds_from_the_cursor(names: list[str
     assert next_free(book, [0, 1, 2, 3], start) == expected
 
 
-@pytest.mark.parametrize(("names", "spread", "seed", "expected"), [
+@pytest.mark.parametrize(("names", "spread", "pick", "expected"), [
     ([], 4, 2, 2),
     (["000000-001.json", "000001-001.json"], 2, 1, 3),  # the second of the first two free ones
-    (["000000-001.json", "000001-001.json"], 4, 5, 3),  # only two free: the seed wraps round
+    (["000000-001.json", "000001-001.json"], 4, 5, 3),  # only two free: the pick counts round them again
     (["000000-001.json", "000001-001.json", "000002-001.json", "000003-001.json"], 4, 1, None),
 ])
-def test_workers_free_together_pick_different_units_by_their_seeds(names: list[str], spread: int, seed: int,
+def test_workers_free_together_pick_different_units_by_their_numbers(names: list[str], spread: int, pick: int,
                                                                    expected: int | None) -> None:
-    assert next_free(TakeBook.from_names(names), [0, 1, 2, 3], 0, spread=spread, seed=seed) == expected
+    assert next_free(TakeBook.from_names(names), [0, 1, 2, 3], 0, spread=spread, pick=pick) == expected
 
 
 def test_a_book_knows_generations_and_what_was_handed_back() -> None:

@@ -58,11 +58,11 @@ class Source(Protocol):
         """Give ``taken`` back unfinished: the next free worker continues it."""
 
 
-def next_free(book: TakeBook, units: Sequence[int], start: int, *, spread: int = 1, seed: int = 0) -> int | None:
+def next_free(book: TakeBook, units: Sequence[int], start: int, *, spread: int = 1, pick: int = 0) -> int | None:
     """The index in ``units`` of a unit nobody holds: among the first ``spread`` free ones at or
-    after ``start`` (wrapping round to those before it, a unit handed back), the one ``seed``
+    after ``start`` (wrapping round to those before it, a unit handed back), the one ``pick``
     picks; ``None`` when every unit is held. Workers that become free together pick different
-    units by their seeds instead of all racing for the first one. Pure."""
+    units by their picks instead of all racing for the first one. Pure."""
     n = len(units)
     window: list[int] = []
     for k in range(n):
@@ -71,7 +71,7 @@ def next_free(book: TakeBook, units: Sequence[int], start: int, *, spread: int =
             window.append(i)
             if len(window) >= spread:
                 break
-    return window[seed % len(window)] if window else None
+    return window[pick % len(window)] if window else None
 
 
 # Lost races in a row before the listing is read again: one loss is usually a neighbour that
@@ -116,10 +116,10 @@ class Taker:
         if self.hinted is False:  # after the first round the others' hints are taken: look
             self._list()
         while True:
-            spread = 1 if self.hinted else self.spread  # the hint itself, then a pick by seed
+            spread = 1 if self.hinted else self.spread  # the hint itself, then a pick by its number
             i = self._handed_back(misses)
             if i is None:
-                i = next_free(self.book, self.ids, self.cursor, spread=spread, seed=self.worker + misses)
+                i = next_free(self.book, self.ids, self.cursor, spread=spread, pick=self.worker + misses)
             if i is None:
                 if self.listed:
                     self.exhausted = True
