@@ -73,7 +73,7 @@ def _planned(tmp_path: Path, n: int, workers: int) -> tuple[Store, Manifest]:
 def test_free_workers_take_the_next_units_in_order_each_exactly_once(tmp_path: Path) -> None:
     store, manifest = _planned(tmp_path, 100, 2)
     units = [u[0].block for u in manifest.units()]
-    fast, slow = Taker(store, manifest, 0, hint=0), Taker(store, manifest, 1, hint=1)
+    fast, slow = Taker(store, manifest, 0), Taker(store, manifest, 1)
     order: list[int] = []
     while True:  # the fast worker takes three units for each of the slow one's
         took = [t for t in (fast.take(), fast.take(), fast.take(), slow.take()) if t is not None]
@@ -91,11 +91,11 @@ def test_free_workers_take_the_next_units_in_order_each_exactly_once(tmp_path: P
 
 def test_a_unit_handed_back_is_continued_by_the_next_free_worker(tmp_path: Path) -> None:
     store, manifest = _planned(tmp_path, 40, 2)
-    leaving = Taker(store, manifest, 0, hint=0)
+    leaving = Taker(store, manifest, 0)
     first = leaving.take()
     assert first is not None and first.generation == 1 and not first.continues
     leaving.hand_back(first)
-    staying = Taker(store, manifest, 1, hint=None)
+    staying = Taker(store, manifest, 1, own=False)
     again = staying.take()
     assert again is not None and again.unit == first.unit and again.generation == 2 and again.continues
     assert read_takebook(store, manifest.id).held(first.unit) == 2
@@ -104,10 +104,10 @@ def test_a_unit_handed_back_is_continued_by_the_next_free_worker(tmp_path: Path)
 
 def test_a_worker_run_again_finds_the_units_it_held(tmp_path: Path) -> None:
     store, manifest = _planned(tmp_path, 40, 2)
-    before = Taker(store, manifest, 1, hint=1)
+    before = Taker(store, manifest, 1)
     held = [before.take(), before.take()]
-    Taker(store, manifest, 0, hint=0).take()  # someone else's
-    again = Taker(store, manifest, 1, hint=1)  # its task, run again
+    Taker(store, manifest, 0).take()  # someone else's
+    again = Taker(store, manifest, 1)  # its task, run again
     assert [t.unit for t in again.mine()] == sorted(t.unit for t in held if t is not None)
     assert all(t.continues for t in again.mine())
 
@@ -126,11 +126,11 @@ def test_a_block_handed_back_counts_once_and_in_the_budget_of_the_worker_that_ra
 
     manifest = plan_execution(store, (x for x in range(20)), task, config, 1)  # one block of 20
     ctx = BlockContext(store, manifest.id, task, config)
-    first = run_worker(ctx, 0, Taker(store, manifest, 0, hint=0), stop=lambda: len(calls) >= 10,
+    first = run_worker(ctx, 0, Taker(store, manifest, 0), stop=lambda: len(calls) >= 10,
                        hand_back=lambda: True)  # its Dask worker leaves after ten inputs
     assert first.finished + first.failed == 10 and first.failed_attempts == 2  # 0 and 7 failed
     assert read_takebook(store, manifest.id).released  # the block went back
-    second = run_worker(ctx, 1, Taker(store, manifest, 1, hint=None))
+    second = run_worker(ctx, 1, Taker(store, manifest, 1, own=False))
     assert second.finished + second.failed == 10 and second.failed_attempts == 1  # 14: its own only
     assert first.finished + second.finished == 17 and first.failed + second.failed == 3
     assert calls == list(range(20))  # nothing ran twice

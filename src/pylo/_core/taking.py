@@ -1,29 +1,39 @@
 """How a worker gets its next blocks: it takes, at run time, the next unit nobody holds.
 
-    free worker ─► a unit handed back, else one of the next free units in order (its hint first;
-                   then among as many free units as there are workers, picked by its number, so
-                   that workers free together do not all race for the same one)
+    free worker ─► a unit handed back, else its own next unit (worker w of the n planned ones:
+                   units w, w + n, w + 2n, ...), else, its own all taken, one of the first free
+                   units (picked by its number among as many as there are workers, so that
+                   workers free together do not all race for the same one)
                  ─► create taken/{unit}-{gen}.json
-                     ▲ lost the race: learn it, pick again; twice in a row: list taken/ again
+                     ▲ lost its own unit: someone took it, go on to its next one
+                     ▲ lost a free one: learn it, pick again; twice in a row: list taken/ again
                      └── none free in its book: list once more (a unit handed back is free again)
 
-Exactly one worker holds a unit at a time: the create-only write decides. The order is the
-blocks' order, and blocks shrink toward the end of a run (see ``plan.block_sizes``), so the last
-units taken are small ones and no worker is left alone with a big block at the end. Which unit to
-try is decided by ``next_free`` (pure); ``Taker`` carries it out against the store.
+Exactly one worker holds a unit at a time: the create-only write decides. A worker's own units
+are only where it looks first, not a deal: a free worker takes any unit nobody holds, its own
+ones already taken or not (a worker that joined the run has none of its own). So workers that
+keep pace never race and never list ``taken/`` until their own units are gone (64 workers in one
+process spent a quarter of their time listing and losing races when all of them took from the
+front), while a fast, a joining or a lone worker takes whatever is left, from the front. Blocks
+shrink toward the end of a run (see ``plan.block_sizes``) and every worker's own units shrink
+with them, so the last units taken are small ones and no worker is left alone with a big block
+at the end. Which unit to try is decided by ``next_free`` and ``own_next`` (pure); ``Taker``
+carries it out against the store.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
+import threading
 import uuid
 from collections.abc import Sequence
 from typing import Protocol
 
 from ..store import BlockInfo, Manifest, Store
-from ..store._takes import TakeBook, holders, read_takebook, release_unit, take_unit
+from ..store._takes import TakeBook, holders, list_takes, release_unit, take_unit
 
-__all__ = ["Fixed", "Source", "Taken", "Taker", "next_free"]
+__all__ = ["Fixed", "Source", "Taken", "Taker", "next_free", "own_next"]
 
 Unit = tuple[BlockInfo, ...]
 
@@ -74,36 +84,48 @@ def next_free(book: TakeBook, units: Sequence[int], start: int, *, spread: int =
     return window[pick % len(window)] if window else None
 
 
+def own_next(book: TakeBook, units: Sequence[int], own: range) -> int | None:
+    """The first index of ``own`` (a worker's own units, as indexes in ``units``) whose unit
+    nobody holds, or ``None`` when someone holds each of them. Pure."""
+    return next((i for i in own if book.free(units[i])), None)
+
+
 # Lost races in a row before the listing is read again: one loss is usually a neighbour that
 # took the same next unit a moment earlier; more mean the book is stale.
 _MISSES_BEFORE_LISTING = 2
 
 
 class Taker:
-    """Takes units of ``manifest`` for ``worker``, beginning with unit number ``hint`` (worker
-    *w* of the first *n* tries unit *w* first: the first round needs no listing and no race)."""
+    """Takes units of ``manifest`` for ``worker``. With ``own`` (a worker the run was planned
+    with), it tries its own units first, in order: worker *w* of *n* tries units *w*, *w + n*, ...
+    and needs no listing while one of them is left; a worker that joined later has none and
+    lists before its first take."""
 
-    def __init__(self, store: Store, manifest: Manifest, worker: int, *, hint: int | None = None) -> None:
+    def __init__(self, store: Store, manifest: Manifest, worker: int, *, own: bool = True) -> None:
         self.store, self.eid, self.worker = store, manifest.id, worker
         self.units = manifest.units()
         self.ids = [u[0].block for u in self.units]
         self.index = {unit: i for i, unit in enumerate(self.ids)}
         self.writer = uuid.uuid4().hex[:12]
         self.book = TakeBook()
+        self.seen: set[str] = set()  # the names of taken/ its book has read
         self.exhausted = False  # no unit was left to take: every one is held or done
-        self.cursor = hint if hint is not None and 0 <= hint < len(self.ids) else 0
+        n = max(1, manifest.workers)
+        self.own = range(worker, len(self.ids), n) if own and worker < n else range(0)
+        self.cursor = 0
         # workers choose among about as many free units as there are workers (see next_free)
-        self.spread = max(1, manifest.workers)
-        self.listed = hint is None  # an unknown start: list before the first try
-        # True while the hint is untried; False once tried (the next take lists); then None
-        self.hinted: bool | None = None if hint is None else True
-        if self.listed:
+        self.spread = n
+        self.listed = False
+        if not self.own:
             self._list()
 
     def _list(self) -> None:
-        self.book = read_takebook(self.store, self.eid)
+        """List ``taken/`` and learn the names not read before (hundreds of workers list a
+        directory of thousands of names, again and again near the end of a run)."""
+        new = set(_LISTINGS.names(self.store, self.eid)).difference(self.seen)
+        self.seen |= new
+        self.book = self.book.with_names(new)
         self.listed = True
-        self.hinted = None
 
     def mine(self) -> list[Taken]:
         self._list()
@@ -113,13 +135,18 @@ class Taker:
 
     def take(self) -> Taken | None:
         misses = 0
-        if self.hinted is False:  # after the first round the others' hints are taken: look
-            self._list()
         while True:
-            spread = 1 if self.hinted else self.spread  # the hint itself, then a pick by its number
             i = self._handed_back(misses)
+            if i is None and self.own:
+                i = own_next(self.book, self.ids, self.own)
+                if i is None:  # its own units are all held: from now on it takes what is free
+                    self.own = range(0)
+                    self._list()
+                    continue
+                self.own = range(i, self.own.stop, self.own.step)
+            stealing = i is None
             if i is None:
-                i = next_free(self.book, self.ids, self.cursor, spread=spread, pick=self.worker + misses)
+                i = next_free(self.book, self.ids, self.cursor, spread=self.spread, pick=self.worker + misses)
             if i is None:
                 if self.listed:
                     self.exhausted = True
@@ -131,12 +158,13 @@ class Taker:
             won = take_unit(self.store, self.eid, unit, gen, self.worker, self.writer)
             self.book = self.book.taken(unit, gen)
             self.listed = False
-            self.hinted = False if self.hinted else None
             if won:
                 # the cursor stays at the first unit it does not know to be held: the units
                 # after it go in about their order, the small ones of the end last
                 self.cursor = next_free(self.book, self.ids, self.cursor) or 0
                 return Taken(self.units[i], gen, continues=gen > 1, adopted=gen > 1)
+            if not stealing:  # its own unit, or one handed back, went to someone else: go on
+                continue
             misses += 1
             if misses >= _MISSES_BEFORE_LISTING:
                 self._list()
@@ -150,6 +178,39 @@ class Taker:
 
     def hand_back(self, taken: Taken) -> None:
         release_unit(self.store, self.eid, taken.unit, taken.generation)
+
+
+class _Listings:
+    """One listing of an execution's ``taken/`` at a time in a process: the workers that want
+    one while it runs wait for it and share it. A listing reads a directory entry by entry, and
+    Python lets other threads run at each entry: 256 workers in one process listing 2,458
+    names at the end of a run waited seconds each for the interpreter. A shared listing began
+    after the waiter's previous one ended, so each worker's book still only grows."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[tuple[str, str], concurrent.futures.Future[list[str]]] = {}
+
+    def names(self, store: Store, eid: str) -> list[str]:
+        key = (store.url, eid)
+        with self._lock:
+            running = self._running.get(key)
+            if running is None:
+                mine: concurrent.futures.Future[list[str]] = concurrent.futures.Future()
+                self._running[key] = mine
+        if running is not None:
+            return running.result()
+        try:
+            mine.set_result(list_takes(store, eid))
+        except BaseException as exc:  # noqa: BLE001 - the waiters get it too, then it is raised here
+            mine.set_exception(exc)
+        finally:
+            with self._lock:
+                del self._running[key]
+        return mine.result()
+
+
+_LISTINGS = _Listings()
 
 
 class Fixed:

@@ -116,4 +116,4 @@ class ThreadBackend:
 
 def _run_worker(ctx: BlockContext, manifest: Manifest, w: int, run: Run, abort: threading.Event) -> None:
     stop = lambda: run.cancel_requested or abort.is_set()  # noqa: E731 - cheap, read between inputs
-    run_worker(ctx, w, Taker(ctx.store, manifest, w, hint=w), stop=stop, report=run.on_delta)
+    run_worker(ctx, w, Taker(ctx.store, manifest, w), stop=stop, report=run.on_delta)

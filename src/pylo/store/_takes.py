@@ -30,7 +30,7 @@ from ._segments import _load_json, check_version
 if TYPE_CHECKING:
     from . import Store
 
-__all__ = ["Take", "TakeBook", "holders", "read_takebook", "release_unit", "take_unit"]
+__all__ = ["Take", "TakeBook", "holders", "list_takes", "read_takebook", "release_unit", "take_unit"]
 
 _NAME = re.compile(r"^(\d{6})-(\d{3,})\.(json|released)$")
 
@@ -71,7 +71,12 @@ class TakeBook:
 
     @classmethod
     def from_names(cls, names: Iterable[str]) -> TakeBook:
-        latest: dict[int, int] = {}
+        return cls().with_names(names)
+
+    def with_names(self, names: Iterable[str]) -> TakeBook:
+        """This book, knowing also what ``names`` (of ``taken/``) say. Names are only ever added
+        to ``taken/`` while a run lives, so a worker that listed before reads only the new ones."""
+        latest = dict(self.latest)
         released: set[tuple[int, int]] = set()
         for name in names:
             m = _NAME.match(name.rsplit("/", 1)[-1])
@@ -82,7 +87,7 @@ class TakeBook:
                 released.add((unit, gen))
             else:
                 latest[unit] = max(gen, latest.get(unit, 0))
-        return cls(latest, frozenset(released))
+        return TakeBook(latest, self.released | released)
 
     def held(self, unit: int) -> int | None:
         """The generation under which ``unit`` is held now, or ``None`` when nobody holds it."""
@@ -108,7 +113,12 @@ class TakeBook:
 
 def read_takebook(store: Store, eid: str) -> TakeBook:
     """One listing of ``taken/``."""
-    return TakeBook.from_names(store.files.listdir(store.layout.taken_dir(eid)))
+    return TakeBook.from_names(list_takes(store, eid))
+
+
+def list_takes(store: Store, eid: str) -> list[str]:
+    """The names in ``taken/``: one listing."""
+    return store.files.listdir(store.layout.taken_dir(eid))
 
 
 def take_unit(store: Store, eid: str, unit: int, generation: int, worker: int, writer: str) -> bool:
