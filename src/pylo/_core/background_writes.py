@@ -2,12 +2,13 @@
 almost nothing (a write releases the GIL, and on an object store its latency overlaps the work).
 
     block loop ── flush k ──► [1 helper: errors k, then segment k] ── in order ──► store
-    planner ── block k ──► [8 helpers: input blocks, any order] ──► store, then the manifest
+    planner ── block k ──► [8 helpers (4 on local disk, whose fsyncs overlap): input blocks,
+                            any order] ──► store, then the manifest
 
 At most ``depth`` writes are in flight; the next submit waits for the oldest. The error of a
 background write is raised at the next submit or at ``wait()``, so a failed write is never
 forgotten. With one thread, writes happen in the order they were submitted; with none, they
-happen at once in the caller (a local disk: a handoff would cost more than the write).
+happen at once in the caller.
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ __all__ = ["plan_execution", "task_name"]
 
 # Input blocks uploaded at once while the next ones are serialized.
 UPLOAD_THREADS = 8
+LOCAL_UPLOAD_THREADS = 4
 
 # Inputs of unknown count held at most while deciding how to split them (a generator's).
 SPREAD_LIMIT = 1_000_000
@@ -88,8 +89,11 @@ def _write(
 ) -> Manifest:
     """Store the input blocks, then the held ones, then (once every block is stored) the manifest."""
     # Blocks are serialized here, in order (an unserializable input is named at once), and
-    # uploaded by helper threads: on an object store the PUT latencies overlap.
-    uploads = BackgroundWrites(threads=0 if store.files.local else UPLOAD_THREADS, depth=2 * UPLOAD_THREADS)
+    # uploaded by helper threads: on an object store the PUT latencies overlap, on local disk
+    # their fsyncs do.
+    store.prepare(eid)
+    threads = LOCAL_UPLOAD_THREADS if store.files.local else UPLOAD_THREADS
+    uploads = BackgroundWrites(threads=threads, depth=2 * threads)
     try:
         blocks = _write_blocks(store, eid, values, total, config.block_size, workers, positions, uploads)
         for chunk in _batches(iter(held), config.block_size):

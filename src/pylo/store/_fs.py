@@ -182,16 +182,11 @@ class Files:
         directory = os.path.dirname(path)
         tmp = f"{directory}/{TEMP_PREFIX}{uuid.uuid4().hex}"
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileNotFoundError:
-            self._makedirs(directory)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            _write_new(tmp, data, sync)
+        except FileNotFoundError:  # a new directory's name is kept as the object's would be
+            self._makedirs(directory, durable=keep_name)
+            _write_new(tmp, data, sync)
         try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                if sync:
-                    fh.flush()
-                    os.fsync(fh.fileno())
             os.replace(tmp, path)
         except BaseException:
             _unlink_quietly(tmp)
@@ -207,18 +202,40 @@ class Files:
             with self._refused_write(directory):
                 self.retrying(f"sync {directory}", lambda: _fsync_dir(directory))
 
-    def _makedirs(self, directory: str) -> None:
-        """Create ``directory`` and its missing parents; with ``durable``, make each new name
-        survive a power cut (fsync the directory that holds it)."""
+    def make_dirs(self, directories: Iterable[str]) -> None:
+        """Create ``directories`` (local disk; an object store has none) and make their names
+        survive a power cut: one fsync of each directory that holds new ones, however many."""
+        if not self.local:
+            return
+        with self._refused_write(self.root):
+            self.retrying(f"create directories under {self.root}", lambda: self._make_all(list(directories)))
+
+    def _make_all(self, directories: list[str]) -> None:
+        created: list[str] = []
+        for directory in directories:
+            created += self._create(directory)
+        if self.durable:
+            for parent in dict.fromkeys(os.path.dirname(c) for c in created):
+                _fsync_dir(parent)
+
+    def _makedirs(self, directory: str, *, durable: bool = True) -> None:
+        """Create ``directory`` and its missing parents; with ``durable`` (and a durable store),
+        make each new name survive a power cut (fsync the directory that holds it)."""
+        created = self._create(directory)
+        if self.durable and durable:
+            for new in created:
+                _fsync_dir(os.path.dirname(new))
+
+    @staticmethod
+    def _create(directory: str) -> list[str]:
+        """Create ``directory`` and its missing parents; return those created, outermost first."""
         missing = []
         here = directory
         while here and not os.path.isdir(here):
             missing.append(here)
             here = os.path.dirname(here)
         os.makedirs(directory, exist_ok=True)
-        if self.durable:
-            for created in reversed(missing):
-                _fsync_dir(os.path.dirname(created))
+        return missing[::-1]
 
     def put_new(self, path: str, data: bytes, *, volatile: bool = False, probe: bool = True) -> bool:
         """Write ``path`` only if it does not exist yet; return whether this call created it.
@@ -259,14 +276,13 @@ class Files:
 
     def _link_new(self, path: str, data: bytes, sync: bool = True) -> bool:
         directory = os.path.dirname(path)
-        self._makedirs(directory)
         tmp = f"{directory}/{TEMP_PREFIX}{uuid.uuid4().hex}"
         sync = sync and self.durable
-        with open(tmp, "xb") as fh:
-            fh.write(data)
-            if sync:
-                fh.flush()
-                os.fsync(fh.fileno())
+        try:
+            _write_new(tmp, data, sync)
+        except FileNotFoundError:  # the directory's first object (the usual case finds it there)
+            self._makedirs(directory)
+            _write_new(tmp, data, sync)
         try:
             os.link(tmp, path)
         except FileExistsError:
@@ -367,6 +383,8 @@ class Files:
         return sizes
 
     def exists(self, path: str) -> bool:
+        if self.local:
+            return bool(self.retrying(f"stat {path}", lambda: os.path.exists(path)))
         return bool(self.retrying(f"stat {path}", lambda: self.fs.exists(path)))
 
     def isfile(self, path: str) -> bool:
@@ -399,12 +417,14 @@ class Files:
         """The names directly under ``prefix``, sorted; empty when there is none."""
 
         def op() -> list[str]:
-            self.fs.invalidate_cache(prefix)
             try:
-                entries = self.fs.ls(prefix, detail=False)
+                if self.local:  # names only, no stat per entry: a busy directory is listed often
+                    names: Iterable[str] = os.listdir(prefix)
+                else:
+                    self.fs.invalidate_cache(prefix)
+                    names = (str(e).rstrip("/").rsplit("/", 1)[-1] for e in self.fs.ls(prefix, detail=False))
             except FileNotFoundError:
                 return []
-            names = (str(e).rstrip("/").rsplit("/", 1)[-1] for e in entries)
             return sorted(n for n in names if not n.startswith(TEMP_PREFIX))
 
         return self.retrying(f"list {prefix}", op)
@@ -494,24 +514,46 @@ def _find_local(prefix: str) -> list[str]:
     return found
 
 
-def _read_local(path: str, limit: int | None) -> bytes:
-    """Read a regular file of at most ``limit`` bytes. The type is checked before opening (a
-    FIFO would block the open) and again on the open descriptor, in case the path changed."""
-    info = os.stat(path)
-    _check_regular(path, info.st_mode)
-    _check_size(path, info.st_size, limit)
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+def _write_new(path: str, data: bytes, sync: bool) -> None:
+    """Create ``path`` (it must not exist) holding ``data``; fsync it with ``sync``. Plain
+    descriptor calls: each system call lets other threads take the GIL, and a worker among
+    hundreds in one process waits for it again after each (a Python file object adds three)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
-        _check_regular(path, os.fstat(fd).st_mode)
-        with os.fdopen(fd, "rb", closefd=False) as fh:
-            # Read what the stat said, plus one byte to see the file grew since: asking for
-            # ``limit`` bytes at once would allocate a buffer of ``limit`` (64 MB for a segment)
-            # at every read of a few hundred bytes.
-            data = fh.read() if limit is None else fh.read(info.st_size + 1)
-            if limit is not None and len(data) > info.st_size:
-                data += fh.read(limit + 1 - len(data))
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        if sync:
+            os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _read_local(path: str, limit: int | None) -> bytes:
+    """Read a regular file of at most ``limit`` bytes. Opened without blocking (a FIFO would
+    block the open), then its type and size are checked on the open descriptor."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        info = os.fstat(fd)
+        _check_regular(path, info.st_mode)
+        _check_size(path, info.st_size, limit)
+        # Read what the stat said, plus one byte to see the file grew since: asking for
+        # ``limit`` bytes at once would allocate a buffer of ``limit`` (64 MB for a segment)
+        # at every read of a few hundred bytes. A short read is the end of a regular file.
+        cap = None if limit is None else limit + 1
+        chunks: list[bytes] = []
+        size, want = 0, info.st_size + 1
+        while cap is None or size < cap:
+            n = want if cap is None else min(want, cap - size)
+            chunk = os.read(fd, n)
+            chunks.append(chunk)
+            size += len(chunk)
+            if len(chunk) < n:
+                break
+            want = max(want, 1 << 16)  # it grew since: read on in larger pieces
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
     _check_size(path, len(data), limit)
     return data
 

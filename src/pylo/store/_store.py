@@ -115,6 +115,13 @@ class Store:
         caller makes the names survive a power cut with ``keep_inputs``, once for all blocks."""
         self.files.put(self.layout.inputs(eid, block), data, keep_name=keep_name)
 
+    def prepare(self, eid: str) -> None:
+        """Create the directories of a new execution at once (local disk): their names are
+        kept with one fsync, not one per directory as each one's first object arrives."""
+        layout = self.layout
+        self.files.make_dirs([layout.inputs_dir(eid), layout.progress_dir(eid), layout.taken_dir(eid),
+                              layout.leases_dir(eid), layout.workers_dir(eid), layout.claims_dir(eid)])
+
     def keep_inputs(self, eid: str) -> None:
         """Make the names of ``eid``'s input blocks survive a power cut (see ``write_inputs``)."""
         self.files.keep_names(self.layout.inputs_dir(eid))
