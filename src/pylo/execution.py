@@ -600,7 +600,9 @@ class Pylo:
     def _wait(self, run: Run, progress: bool) -> str:
         with follow(run, enabled=progress, dashboard=self.backend.dashboard_link) as bar:
             eid = run.wait()
-            gave_up = self._gave_up(eid)
+            ended = run.progress()
+            # a worker gives up at a failed input: a run whose inputs all finished has none to name
+            gave_up = [] if ended.failed == 0 and ended.pending == 0 else self._gave_up(eid)
             if bar is not None and gave_up:
                 bar.show_gave_up(len(gave_up))
         _log_end(run)

@@ -40,6 +40,7 @@ anywhere else (within ``cancel_poll``); it flushes and stops.
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import contextlib
 import dataclasses
@@ -49,7 +50,7 @@ import os
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import CancelledError
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 import cloudpickle
 from dask.base import annotate, get_annotations
@@ -78,6 +79,8 @@ from ..store._takes import read_takebook
 __all__ = ["DaskBackend", "local_client", "new_local_cluster", "worker_key"]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 #: Seconds ``default_workers`` waits for a first Dask worker on a cluster that has none.
@@ -123,6 +126,14 @@ class DaskBackend:
         self.resources = dict(resources) if resources else None
         self.workers = [workers] if isinstance(workers, str) else (list(workers) if workers else None)
         self._drivers: dict[str, _Driver] = {}
+        self._allowed: int | None = None  # the scheduler's allowed-failures, once it said
+
+    def allowed_failures(self) -> int | None:
+        """The scheduler's allowed-failures, asked once (a round trip that every run paid before
+        its workers were submitted); ``None`` while it has not answered."""
+        if self._allowed is None:
+            self._allowed = _allowed_failures(self.client)
+        return self._allowed
 
     def _sync_here(self) -> None:
         """An asynchronous client answers with coroutines on its event loop's thread: blocking
@@ -298,7 +309,7 @@ class _Driver:
             self.ctx.store.write_task(self.manifest.id, cloudpickle.dumps(self.ctx.task))
             # The scheduler's allowed-failures is 0: a task's first death is its last, so even a
             # first run waits for each block's flushes before the next block starts.
-            self.spawn = dataclasses.replace(self.spawn, careful=_allowed_failures(self.client) == 0)
+            self.spawn = dataclasses.replace(self.spawn, careful=self.backend.allowed_failures() == 0)
             self.client.subscribe_topic(self.topic, self._on_event)
             self._submit(list(self.workers))
             threading.Thread(target=self._drive, name=f"pylo-{self.manifest.id}-driver", daemon=True).start()
@@ -624,10 +635,12 @@ def _dask_worker(spawn: Spawn, w: int, lost: tuple[int, ...]) -> dict[str, int]:
     store. A worker that ended already (its task was submitted again, by the steward, say) only
     says its counts. The start's reads go at once: on an object store their latencies would add up."""
     store, eid = spawn.store, spawn.eid
-    with concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="pylo-start") as pool:
+    # on local disk a read costs less than a thread: the reads go one after the other
+    with concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="pylo-start") \
+            if not store.files.local else _InPlace() as pool:
         ended = pool.submit(_ended, store, eid, w)
         task = pool.submit(store.read_task, eid)
-        manifest = pool.submit(store.read_manifest, eid)
+        manifest = pool.submit(_manifest, store, eid)
         leased = pool.submit(store.files.exists, store.layout.lease(eid, lease_name(w)))
         outcome = ended.result()
         left_before = outcome is not None and outcome.get("left") is True
@@ -650,7 +663,7 @@ def _dask_worker(spawn: Spawn, w: int, lost: tuple[int, ...]) -> dict[str, int]:
     def leaving() -> bool:
         return worker.status in _LEAVING
 
-    taker = Taker(store, plan, w, hint=w if w < plan.workers else None)
+    taker = Taker(store, plan, w)
     steward = _Steward(spawn, taker, plan.workers, get_client()) if w == 0 and spawn.cap is None else None
     try:
         tally = run_worker(ctx, w, taker, stop=lambda: eid in _CANCELLED or leaving(), report=report, rerun=rerun,
@@ -669,6 +682,18 @@ def _dask_worker(spawn: Spawn, w: int, lost: tuple[int, ...]) -> dict[str, int]:
     return {"finished": tally.finished, "failed": tally.failed, "exhausted": int(taker.exhausted)}
 
 
+class _InPlace(concurrent.futures.Executor):
+    """An executor that runs what it is given at once, in the caller."""
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[T]:
+        done: concurrent.futures.Future[T] = concurrent.futures.Future()
+        try:
+            done.set_result(fn(*args, **kwargs))
+        except Exception as exc:  # noqa: BLE001 - handed to whoever asks for the result, as a pool does
+            done.set_exception(exc)
+        return done
+
+
 def _death_cause(marker: Running) -> dict[str, Any]:
     """What the cluster says of the death of the process that wrote ``marker``: its nanny logs
     its exit code (or signal), and an event when it killed it at its memory limit
@@ -682,6 +707,27 @@ def _death_cause(marker: Running) -> dict[str, Any]:
     logs = client.get_worker_logs(nanny=True)
     code = exit_code_in([line for lines in logs.values() for _, line in lines], marker.pid)
     return {**found, "exit_code": code} if code is not None else found
+
+
+# Manifests this process read, newest last: every Pylo worker of a run reads the same one, and a
+# manifest is never written twice (hundreds of workers in one process decoded it each).
+_MANIFESTS: collections.OrderedDict[tuple[str, str], Manifest] = collections.OrderedDict()
+_MANIFESTS_KEPT = 8
+_MANIFESTS_LOCK = threading.Lock()
+
+
+def _manifest(store: Store, eid: str) -> Manifest:
+    key = (store.url, eid)
+    with _MANIFESTS_LOCK:
+        found = _MANIFESTS.get(key)
+    if found is not None:
+        return found
+    manifest = store.read_manifest(eid)
+    with _MANIFESTS_LOCK:
+        _MANIFESTS[key] = manifest
+        while len(_MANIFESTS) > _MANIFESTS_KEPT:
+            _MANIFESTS.popitem(last=False)
+    return manifest
 
 
 def _ended(store: Store, eid: str, w: int) -> dict[str, Any] | None:
