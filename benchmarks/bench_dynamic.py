@@ -55,8 +55,11 @@ def _pylo(client: Any, costs: list[float], store: str, **options: Any) -> float:
 def _cluster(n_workers: int, threads: int, processes: bool = True) -> Iterator[Any]:
     from distributed import Client, LocalCluster
 
+    # In one process every worker's memory monitor sees the whole process: 256 workers of 1/256
+    # of the memory each would all pause at once, and nothing would run.
+    memory = {} if processes else {"memory_limit": 0}
     with LocalCluster(n_workers=n_workers, threads_per_worker=threads, processes=processes,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+                      dashboard_address=None, **memory) as cluster, Client(cluster) as client:
         yield client
 
 
