@@ -12,6 +12,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -119,7 +120,8 @@ def counting_moto_s3() -> Iterator[tuple[str, dict[str, Any], Callable[[], int]]
 
 
 KINDS = (("/leases/client-", "client lease"), ("/leases/", "worker lease"), ("/progress/", "segment"),
-         ("cancel.json", "cancel marker"), ("/inputs/", "inputs"), ("/claims/", "claim"))
+         ("cancel.json", "cancel marker"), ("/inputs/", "inputs"), ("/claims/", "claim"), ("/taken", "take"),
+         ("/workers/", "worker outcome"), ("/task", "task"), ("execution.json", "manifest"))
 
 
 def kind_of(method: str, path: str) -> str:
@@ -162,8 +164,10 @@ class ServerCount:
                 entry = json.loads(line)
                 path = entry["url"].split("?", 1)
                 query = path[1] if len(path) > 1 else ""
-                method = "LIST" if entry["method"] == "GET" and "list-type" in query else entry["method"]
-                counts[kind_of(method, path[0])] += 1
+                if entry["method"] == "GET" and "list-type" in query:  # a listing names its prefix in the query
+                    counts[kind_of("LIST", "/" + "".join(urllib.parse.parse_qs(query).get("prefix", [])))] += 1
+                else:
+                    counts[kind_of(entry["method"], path[0])] += 1
         return counts
 
 
