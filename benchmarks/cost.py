@@ -3,11 +3,11 @@
 On a LocalCluster of 2 worker processes × 2 threads, pylo runs inputs whose task only sleeps
 (0.2 s, then 0.02 s), on local disk and on S3 (a moto server on 127.0.0.1); hand-batched
 ``client.map`` runs the same inputs in chunks of 20, the loop users write. Each is measured over
-a steady window of ``--seconds`` (default 30, ``--quick`` 8) once every worker runs, then
-cancelled. The tasks use no CPU, so what the cluster's processes spend in the window (the worker
-processes, and this one: the client, the scheduler and the nannies of a LocalCluster) is
-machinery: Dask's under both, pylo's on top of it under pylo. The moto server's own CPU is the
-store's and is left out.
+a steady window of ``--seconds`` (default 30, ``--quick`` 8) once every worker runs, early in a
+run sixteen windows long, then cancelled. The tasks use no CPU, so what the cluster's processes
+spend in the window (the worker processes, and this one: the client, the scheduler and the
+nannies of a LocalCluster) is machinery: Dask's under both, pylo's on top of it under pylo. The
+moto server's own CPU is the store's and is left out.
 
 Per worker-minute (a worker is a Dask thread): each one's CPU, pylo's extra and its share of one
 core, and pylo's store requests: on S3 counted by the server (moto's recorder), on local disk as
@@ -36,6 +36,12 @@ PROCESSES, THREADS = 2, 2
 WORKERS = PROCESSES * THREADS  # a worker is a Dask thread: pylo's default runs one on each
 TASKS = (("slow", 0.2), ("fast", 0.02))
 WARM = 3.0  # seconds from the start of a run until every worker runs its tasks
+# The inputs would last sixteen windows: a long run, whose first blocks (each 1/8 of a worker's
+# share: two windows) outlast the window, so that it sees what a worker pays per minute between
+# two blocks. A block's
+# own requests (its take, its inputs, its last segment) come a bounded number of times per run,
+# whatever its length: a short run pays them in fewer minutes.
+RUN_WINDOWS = 16
 
 
 class ClusterCount:
@@ -75,8 +81,8 @@ def cpu_in(procs: list[Any], seconds: float) -> tuple[float, float]:
 
 
 def inputs(cost: float, seconds: float) -> list[float]:
-    """Enough inputs of ``cost`` seconds to keep every worker busy past the window."""
-    return [cost] * math.ceil(WORKERS * (WARM + seconds) * 1.25 / cost)
+    """Inputs of ``cost`` seconds that keep every worker busy for ``RUN_WINDOWS`` windows."""
+    return [cost] * math.ceil(WORKERS * RUN_WINDOWS * seconds / cost)
 
 
 def pylo_window(client: Any, store: str, options: dict[str, Any], counter: Any, costs: list[float],
