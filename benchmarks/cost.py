@@ -38,9 +38,8 @@ TASKS = (("slow", 0.2), ("fast", 0.02))
 WARM = 3.0  # seconds from the start of a run until every worker runs its tasks
 # The inputs would last sixteen windows: a long run, whose first blocks (each 1/8 of a worker's
 # share: two windows) outlast the window, so that it sees what a worker pays per minute between
-# two blocks. A block's
-# own requests (its take, its inputs, its last segment) come a bounded number of times per run,
-# whatever its length: a short run pays them in fewer minutes.
+# two blocks. A block's own requests (its take, its inputs, its last segment) come a bounded
+# number of times per run, whatever its length: a short run pays them in fewer minutes.
 RUN_WINDOWS = 16
 
 
@@ -62,7 +61,8 @@ class ClusterCount:
 
 
 def processes(client: Any) -> list[Any]:
-    """The cluster's processes: the workers, and this one (and the scheduler's, were it apart)."""
+    """The cluster's processes: the workers, and this one (the client, a LocalCluster's scheduler
+    and nannies; the scheduler's too, were it apart)."""
     import psutil
 
     pids = {os.getpid(), client.run_on_scheduler(os.getpid), *client.run(os.getpid).values()}
