@@ -1,14 +1,19 @@
-"""Shared pieces of the benchmarks: timing, a moto S3 server, a cluster, the table."""
+"""Shared pieces of the benchmarks: timing, a moto S3 server, counts of store requests, a cluster, the table."""
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import functools
+import json
 import os
 import socket
 import statistics
 import subprocess
 import sys
 import time
+import urllib.parse
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -112,6 +117,89 @@ def counting_moto_s3() -> Iterator[tuple[str, dict[str, Any], Callable[[], int]]
     finally:
         server.shutdown()
         thread.join()
+
+
+KINDS = (("/leases/client-", "client lease"), ("/leases/", "worker lease"), ("/progress/", "segment"),
+         ("cancel.json", "cancel marker"), ("/inputs/", "inputs"), ("/claims/", "claim"), ("/taken", "take"),
+         ("/workers/", "worker outcome"), ("/task", "task"), ("execution.json", "manifest"))
+
+
+def kind_of(method: str, path: str) -> str:
+    """A store request named by its method and the kind of object it touches: "PUT segment"."""
+    for part, kind in KINDS:
+        if part in path:
+            return f"{method} {kind}"
+    return f"{method} other"
+
+
+@contextlib.contextmanager
+def recording_moto(tmp: str) -> Iterator[tuple[str, dict[str, Any], ServerCount]]:
+    """A moto S3 server that records the requests it answers into ``tmp``: (bucket URL, options,
+    its count)."""
+    recording = os.path.join(tmp, "recording.jsonl")
+    with moto_s3(env={"MOTO_RECORDER_FILEPATH": recording}) as (url, options):
+        yield url, options, ServerCount(options["client_kwargs"]["endpoint_url"], recording)
+
+
+def _moto(endpoint: str, action: str) -> None:
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/recorder/{action}", method="POST")).read()
+
+
+class ServerCount:
+    """What moto recorded between ``start`` and ``stop``, by method and kind of object: every
+    process's requests, the Dask workers' included."""
+
+    def __init__(self, endpoint: str, recording: str) -> None:
+        self.endpoint, self.recording = endpoint, recording
+
+    def start(self) -> None:
+        _moto(self.endpoint, "reset-recording")
+        _moto(self.endpoint, "start-recording")
+
+    def stop(self) -> collections.Counter[str]:
+        _moto(self.endpoint, "stop-recording")
+        counts: collections.Counter[str] = collections.Counter()
+        with open(self.recording) as fh:
+            for line in fh:
+                entry = json.loads(line)
+                path = entry["url"].split("?", 1)
+                query = path[1] if len(path) > 1 else ""
+                if entry["method"] == "GET" and "list-type" in query:  # a listing names its prefix in the query
+                    counts[kind_of("LIST", "/" + "".join(urllib.parse.parse_qs(query).get("prefix", [])))] += 1
+                else:
+                    counts[kind_of(entry["method"], path[0])] += 1
+        return counts
+
+
+_OPERATIONS = (("put", "PUT"), ("put_new", "PUT"), ("get", "GET"), ("exists", "HEAD"),
+               ("find_sized", "LIST"), ("listdir", "LIST"))
+_counted: collections.Counter[str] | None = None  # this process's count while one is on
+
+
+def count_store_operations(on: bool) -> collections.Counter[str]:
+    """Count pylo's store operations in this process, by method and kind, from now (``on``), or stop;
+    returns those counted so far. Every store of the process counts, the copies that a Dask worker
+    unpickles included: ``client.run(count_store_operations, on)`` counts on each worker."""
+    global _counted
+    from pylo.store._fs import Files
+
+    if not hasattr(Files, "counted_by_benchmarks"):
+        for name, method in _OPERATIONS:
+            setattr(Files, name, _counting(getattr(Files, name), method))
+        Files.counted_by_benchmarks = True  # type: ignore[attr-defined]
+    counted = _counted or collections.Counter()
+    _counted = collections.Counter() if on else None
+    return counted
+
+
+def _counting(original: Callable[..., Any], method: str) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def counted(self: Any, path: str, *args: Any, **kwargs: Any) -> Any:
+        if _counted is not None:
+            _counted[kind_of(method, path)] += 1  # one += under the GIL: exact enough for hundreds
+        return original(self, path, *args, **kwargs)
+
+    return counted
 
 
 class PeakRss:

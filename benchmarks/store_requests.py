@@ -13,101 +13,35 @@ from __future__ import annotations
 
 import argparse
 import collections
-import contextlib
 import functools
-import json
 import os
 import sys
 import tempfile
 import time
-import urllib.request
-from collections.abc import Iterator
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _support import moto_s3  # noqa: E402
+from _support import count_store_operations, recording_moto  # noqa: E402
 from pylo import Pylo  # noqa: E402
 
 WORKERS = 4
 TASK_SECONDS = 1.0
 BEFORE = {"flush_interval": 5.0, "lease_interval": 2.0, "cancel_poll": 1.0}  # the periods of old
-KINDS = (("/leases/client-", "client lease"), ("/leases/", "worker lease"), ("/progress/", "segment"),
-         ("cancel.json", "cancel marker"), ("/inputs/", "inputs"), ("/claims/", "claim"))
 
 
 def slow_task(seconds: float, x: Any) -> None:
     time.sleep(seconds)  # the workload: a slow task
 
 
-def kind_of(method: str, path: str) -> str:
-    for part, kind in KINDS:
-        if part in path:
-            return f"{method} {kind}"
-    return f"{method} other"
-
-
-@contextlib.contextmanager
-def recording_moto(tmp: str) -> Iterator[tuple[str, dict[str, Any], str, str]]:
-    """A moto S3 server that can record requests, in ``tmp``: (bucket URL, options, endpoint, recording)."""
-    recording = os.path.join(tmp, "recording.jsonl")
-    with moto_s3(env={"MOTO_RECORDER_FILEPATH": recording}) as (url, options):
-        yield url, options, options["client_kwargs"]["endpoint_url"], recording
-
-
-def _moto(endpoint: str, action: str) -> None:
-    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/recorder/{action}", method="POST")).read()
-
-
-class ServerCount:
-    """What moto recorded between ``start`` and ``stop``, by method and kind of object."""
-
-    def __init__(self, endpoint: str, recording: str) -> None:
-        self.endpoint, self.recording = endpoint, recording
-
-    def start(self) -> None:
-        _moto(self.endpoint, "reset-recording")
-        _moto(self.endpoint, "start-recording")
-
-    def stop(self) -> collections.Counter[str]:
-        _moto(self.endpoint, "stop-recording")
-        counts: collections.Counter[str] = collections.Counter()
-        with open(self.recording) as fh:
-            for line in fh:
-                entry = json.loads(line)
-                path = entry["url"].split("?", 1)
-                query = path[1] if len(path) > 1 else ""
-                method = "LIST" if entry["method"] == "GET" and "list-type" in query else entry["method"]
-                counts[kind_of(method, path[0])] += 1
-        return counts
-
-
 class ProcessCount:
     """pylo's store operations on local disk, counted in this process between ``start`` and ``stop``."""
 
-    METHODS = (("put", "PUT"), ("put_new", "PUT"), ("get", "GET"), ("exists", "HEAD"),
-               ("find_sized", "LIST"), ("listdir", "LIST"))
-
-    def __init__(self, pylo: Pylo) -> None:
-        self.counts: collections.Counter[str] = collections.Counter()
-        self.on = False
-        files = pylo.store.files
-        for name, method in self.METHODS:
-            original = getattr(files, name)
-            setattr(files, name, functools.partial(self._counted, original, method))
-
-    def _counted(self, original: Any, method: str, path: str, *args: Any, **kwargs: Any) -> Any:
-        if self.on:
-            self.counts[kind_of(method, path)] += 1
-        return original(path, *args, **kwargs)
-
     def start(self) -> None:
-        self.counts.clear()
-        self.on = True
+        count_store_operations(True)
 
     def stop(self) -> collections.Counter[str]:
-        self.on = False
-        return collections.Counter(self.counts)
+        return count_store_operations(False)
 
 
 def measure(pylo: Pylo, counter: Any, seconds: float) -> tuple[collections.Counter[str], float]:
@@ -146,12 +80,12 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         pylo = Pylo.local_multithread(os.path.join(tmp, "local"), number_of_workers=WORKERS)
-        rows.append(row("local disk", "defaults (as before)", *measure(pylo, ProcessCount(pylo), args.seconds)))
-        with recording_moto(tmp) as (url, storage, endpoint, recording):
+        rows.append(row("local disk", "defaults (as before)", *measure(pylo, ProcessCount(), args.seconds)))
+        with recording_moto(tmp) as (url, storage, server):
             for cadence, options in (("defaults", {}), ("before (5 s, 2 s, 1 s)", BEFORE)):
                 pylo = Pylo.local_multithread(url + cadence[:6], number_of_workers=WORKERS, storage_options=storage,
                                               **options)
-                rows.append(row("S3 (moto)", cadence, *measure(pylo, ServerCount(endpoint, recording), args.seconds)))
+                rows.append(row("S3 (moto)", cadence, *measure(pylo, server, args.seconds)))
     print(f"store requests per worker-hour, {WORKERS} workers, {TASK_SECONDS:g} s tasks, "
           f"a {args.seconds:g} s window extrapolated; budget 720 on object stores")
     print("| store | periods | per worker-hour | client lease per hour | by kind, per worker-hour |")

@@ -50,3 +50,14 @@ def test_the_store_requests_benchmark_runs_with_a_short_window(tmp_path: Any) ->
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "| local disk | defaults (as before) |" in proc.stdout and "| S3 (moto) | defaults |" in proc.stdout
     assert os.listdir(tmp_path) == []  # no store or recording left behind
+
+
+@pytest.mark.timeout(300)
+def test_the_cost_benchmark_runs_with_a_short_window(tmp_path: Any) -> None:
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "benchmarks", "cost.py"), "--seconds", "1"],
+        capture_output=True, text=True, timeout=280, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "| slow (0.2 s) | local disk |" in proc.stdout and "| fast (0.02 s) | S3 (moto) |" in proc.stdout
+    assert os.listdir(tmp_path) == []  # no store or recording left behind
