@@ -3,6 +3,7 @@ the taker against a real local store, with no thread and no clock."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from pylo._core.elastic import to_spawn
 from pylo._core.plan import plan_execution
 from pylo._core.taking import Taker, next_free
 from pylo.store import Manifest, Store
-from pylo.store._takes import TakeBook, holders, read_takebook
+from pylo.store._takes import TakeBook, holders, read_takebook, take_unit
 
 
 @pytest.mark.parametrize(("names", "start", "expected"), [
@@ -136,3 +137,112 @@ def test_a_block_handed_back_counts_once_and_in_the_budget_of_the_worker_that_ra
     assert calls == list(range(20))  # nothing ran twice
     outcome = store.read_workers(manifest.id)[0]
     assert outcome["left"] and not outcome["cancelled"]
+
+
+def _counting_listings(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Each listing of ``taken/`` the takers make, by execution."""
+    from pylo._core import taking
+
+    listed: list[str] = []
+    real = taking.list_takes
+
+    def counted(store: Store, eid: str) -> list[str]:
+        listed.append(eid)
+        return real(store, eid)
+
+    monkeypatch.setattr(taking, "list_takes", counted)
+    return listed
+
+
+def test_a_planned_worker_takes_its_own_units_in_order_without_listing(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    store, manifest = _planned(tmp_path, 300, 3)
+    units = [u[0].block for u in manifest.units()]
+    listed = _counting_listings(monkeypatch)
+    worker = Taker(store, manifest, 1)
+    took = [worker.take() for _ in range(4)]
+    assert [t.unit for t in took if t is not None] == [units[1], units[4], units[7], units[10]]
+    assert listed == []  # its own units needed no listing and lost no race
+
+
+def test_an_own_unit_someone_took_is_skipped_for_the_next_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store, manifest = _planned(tmp_path, 300, 3)
+    units = [u[0].block for u in manifest.units()]
+    listed = _counting_listings(monkeypatch)
+    owner = Taker(store, manifest, 0)
+    assert take_unit(store, manifest.id, units[0], 1, 5, "0123456789ab")  # a worker that joined took it
+    first = owner.take()
+    assert first is not None and first.unit == units[3] and first.generation == 1
+    assert listed == []
+
+
+def test_once_its_own_units_are_held_a_worker_takes_the_others_and_then_ends(tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    store, manifest = _planned(tmp_path, 100, 2)
+    units = [u[0].block for u in manifest.units()]
+    listed = _counting_listings(monkeypatch)
+    alone = Taker(store, manifest, 0)  # worker 1 never came
+    took = []
+    while (t := alone.take()) is not None:
+        took.append(t.unit)
+    assert took[: len(units[0::2])] == units[0::2]  # its own first, then the rest in order
+    assert sorted(took) == units and len(took) == len(set(took))
+    assert alone.exhausted and 1 <= len(listed) <= 2  # a listing when its own ran out, one to end
+
+
+class _SecondCaller:
+    """A lock that says when a second caller has been through it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._passes = 0
+        self.second = threading.Event()
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self._passes += 1
+        if self._passes == 2:
+            self.second.set()
+        self._lock.release()
+
+
+def test_workers_of_one_process_that_list_together_share_one_listing(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from pylo._core import taking
+
+    store, manifest = _planned(tmp_path, 40, 2)
+    Taker(store, manifest, 0).take()
+    listings = taking._Listings()
+    gate = _SecondCaller()
+    listings._lock = gate  # type: ignore[assignment]  # observed: when the second caller has looked
+    inside, release = threading.Event(), threading.Event()
+    calls: list[int] = []
+
+    def slow_listing(store: Store, eid: str) -> list[str]:
+        calls.append(1)
+        inside.set()
+        assert release.wait(30)
+        return ["000000-001.json"]
+
+    monkeypatch.setattr(taking, "list_takes", slow_listing)
+    got: list[list[str]] = []
+    first = threading.Thread(target=lambda: got.append(listings.names(store, manifest.id)))
+    first.start()
+    assert inside.wait(30)
+    second = threading.Thread(target=lambda: got.append(listings.names(store, manifest.id)))
+    second.start()
+    assert gate.second.wait(30)  # the second found the first's listing running
+    release.set()
+    first.join(30)
+    second.join(30)
+    assert calls == [1] and got == [["000000-001.json"], ["000000-001.json"]]
+
+
+def test_a_book_learns_only_what_new_names_add() -> None:
+    book = TakeBook.from_names(["000001-001.json"])
+    more = book.with_names(["000001-001.released", "000001-002.json", "000003-001.json"])
+    assert more.held(1) == 2 and more.held(3) == 1 and book.held(3) is None
+    assert more == TakeBook.from_names(["000001-001.json", "000001-001.released", "000001-002.json",
+                                        "000003-001.json"])

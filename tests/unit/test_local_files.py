@@ -1,0 +1,86 @@
+"""The local disk under the store: what is fsynced, how objects are read and created, and the
+directories of a new execution made at once. Counted on a real file system, not mocked."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import tasks
+from pylo import Config
+from pylo._core.plan import plan_execution
+from pylo.errors import CorruptSnapshot
+from pylo.store import Store
+from pylo.store._fs import Files
+from pylo.store._segments import Segment
+
+
+def _count_fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What each fsync was of: "dir" or "file"."""
+    synced: list[str] = []
+    real = os.fsync
+
+    def counted(fd: int) -> None:
+        synced.append("dir" if os.path.isdir(f"/proc/self/fd/{fd}") else "file")
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", counted)
+    return synced
+
+
+def test_a_new_execution_has_its_directories_before_its_workers_write(tmp_path: Path) -> None:
+    store = Store(str(tmp_path / "store"))
+    manifest = plan_execution(store, range(10), tasks.noop, Config(), 2)
+    for directory in ("inputs", "progress", "taken", "leases", "workers", "claims"):
+        assert (tmp_path / "store" / manifest.id / directory).is_dir()
+
+
+def test_the_directories_of_an_execution_cost_one_fsync_each_that_holds_new_ones(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = Store(str(tmp_path / "store"))
+    (tmp_path / "store").mkdir()
+    synced = _count_fsyncs(monkeypatch)
+    store.prepare("20261207T120000000000Z-0a0b0c0d")
+    assert synced == ["dir", "dir"]  # the store's root (for the execution) and the execution's
+
+
+def test_a_segment_of_a_new_block_fsyncs_itself_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = Store(str(tmp_path / "store"))
+    manifest = plan_execution(store, range(10), tasks.noop, Config(), 2)
+    synced = _count_fsyncs(monkeypatch)
+    store.write_segment(manifest.id, Segment(block=0, finished=((0, 3),)), 0, "0123456789ab")
+    # a power cut may lose it whole, and so its block's new directory: its inputs run again
+    assert synced == ["file"]
+
+
+def test_an_object_the_store_keeps_fsyncs_a_new_directory_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    files = Files(str(tmp_path / "store"))
+    synced = _count_fsyncs(monkeypatch)
+    files.put(f"{tmp_path}/store/a/b.json", b"{}")
+    assert synced == ["dir", "dir", "file", "dir"]  # store/ and a/ made, the data, its name
+
+
+@pytest.mark.parametrize("size", [0, 1, 4096, 65536, 65536 * 3 + 7])
+def test_a_local_read_returns_the_whole_object(tmp_path: Path, size: int) -> None:
+    files = Files(str(tmp_path))
+    data = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    files.put(f"{tmp_path}/x", data)
+    assert files.get(f"{tmp_path}/x") == data
+    assert files.get(f"{tmp_path}/x", size) == data  # exactly at its limit
+
+
+def test_a_local_read_past_its_limit_is_refused(tmp_path: Path) -> None:
+    files = Files(str(tmp_path))
+    files.put(f"{tmp_path}/x", b"x" * 101)
+    with pytest.raises(CorruptSnapshot, match="101 bytes, larger than the 100"):
+        files.get(f"{tmp_path}/x", 100)
+
+
+def test_a_create_only_write_creates_once(tmp_path: Path) -> None:
+    files = Files(str(tmp_path))
+    assert files.put_new(f"{tmp_path}/new/one.json", b"1") is True  # its directory made on the way
+    assert files.put_new(f"{tmp_path}/new/one.json", b"2") is False
+    assert files.get(f"{tmp_path}/new/one.json") == b"1"
+    assert [n for n in os.listdir(tmp_path / "new")] == ["one.json"]  # no temp file left
