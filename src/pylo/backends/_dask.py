@@ -366,8 +366,10 @@ class _Driver:
         (what Dask cancelled while running still flushes), reconcile the counts and settle."""
         error: BaseException | None = None
         try:
-            for fut in self.pending:
-                error = self._on_task_end(fut, error)
+            for batch in self.pending.batches():
+                gathered = finished_counts(self.client, batch)
+                for fut in batch:
+                    error = self._on_task_end(fut, error, gathered.get(str(fut.key)))
             if error is None:
                 error = self._unfinished()
         except BaseException as exc:  # the client itself failed: hand it to whoever waits
@@ -387,14 +389,20 @@ class _Driver:
                 self._reconcile()
             self._settle(error)
 
-    def _on_task_end(self, fut: Future[Any], error: BaseException | None) -> BaseException | None:
-        """Carry out what ``decide`` says of a worker task that ended; return the run's error."""
+    def _on_task_end(self, fut: Future[Any], error: BaseException | None,
+                     counts: dict[str, int] | None = None) -> BaseException | None:
+        """Carry out what ``decide`` says of a worker task that ended (``counts``: what it
+        returned, when fetched already); return the run's error."""
         with self.lock:
             w, gen = self.futures.pop(str(fut.key))
             if self.live.get(w) is fut:  # ended: nobody here wants its result kept on the cluster
                 del self.live[w]
         stale = gen != self.generation[w]
-        counts, failure = ({}, None) if stale else _outcome(fut)
+        failure: BaseException | None = None
+        if stale:
+            counts = {}
+        elif counts is None:
+            counts, failure = _outcome(fut)
         fut.release()
         event = TaskEnded(_ended_as(failure), stale=stale, cancelled=self.run.cancel_requested,
                           failed=error is not None, lost=bool(self.lost[w]),
@@ -550,6 +558,20 @@ class _Driver:
 
 def _late_event(event: Any) -> None:
     """Progress of a run that has ended: its counts were reconciled with the store already."""
+
+
+def finished_counts(client: Client, futures: list[Future[Any]]) -> dict[str, dict[str, int]]:
+    """The counts of the worker tasks among ``futures`` that finished, by key, fetched at once:
+    one by one, the 256 of a run took a second after its last worker ended. A task left out (it
+    failed, or Dask cancelled it meanwhile) is read alone by ``_outcome``, which tells why."""
+    done = {str(f.key): f for f in futures if f.status == "finished"}
+    if len(done) < 2:
+        return {}
+    try:
+        got = client.gather(done, errors="skip")
+    except Exception:  # noqa: BLE001 - each is read alone, where its error is told apart
+        return {}
+    return {key: counts for key, counts in got.items() if isinstance(counts, dict)}
 
 
 def _outcome(fut: Future[Any]) -> tuple[Any, BaseException | None]:
