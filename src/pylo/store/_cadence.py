@@ -4,6 +4,7 @@
         PUT progress/…/{seq}-{w}  every flush_interval   progress; what a crash costs to rerun
         PUT leases/worker-N.json  every lease_interval   proof of life, expires 4 intervals later
         GET cancel.json           every cancel_poll      a cancel asked from outside the cluster
+                                                         (one GET for all the workers of a process)
 
 On local disk a request is a system call: the defaults favour quick answers (a 5 s flush, a 2 s
 lease, a cancel marker looked for every 0.2 s). On an object store each is a billed HTTP request

@@ -3,6 +3,8 @@ store and looks for the cancel marker, each at a bounded rate.
 
     every `interval` s:  PUT leases/{name}.json  (renewed, expires)        ─► others see "alive"
     every `poll` s:      GET cancel.json (one request; missing = not yet)  ─► stop() returns True
+                         (one GET a poll for all the heartbeats of an execution in one process:
+                         a look younger than a poll answers for them all)
 
 The loop between inputs only reads a flag, so a check costs nothing there, and a store request
 rate of ``1/interval + 1/poll`` per worker is independent of how fast the task runs (the periods
@@ -78,9 +80,8 @@ class Heartbeat:
         """Make the requests due at ``now`` (the clock's seconds): a cancel poll, a lease renewal;
         return when the next one is due."""
         if now >= self._next_poll:
-            if not self._cancelled.is_set():
-                self._check_cancel()
-            self._next_poll = now + self.poll
+            looked = now if self._cancelled.is_set() else self._look_for_cancel(now)
+            self._next_poll = looked + self.poll  # what it knows is never more than a poll old
         if self._past_grace(now):
             self._give_up_waiting()
             self._stop.set()  # no more renewals: the lease says ended
@@ -131,14 +132,36 @@ class Heartbeat:
                     self.execution, self.name, self.grace)
         self._end_lease()
 
+    def _look_for_cancel(self, now: float) -> float:
+        """A poll: the answer of another heartbeat of this execution in this process, when it
+        looked less than a poll ago; else a look of its own. Returns when the look it took was."""
+        seen = _LOOKS.recent(self._looks_key, now, self.poll)
+        if seen is None:
+            self._check_cancel()
+            return now
+        looked, cancelled = seen
+        if cancelled:
+            self._saw_cancel()
+        return looked
+
+    @property
+    def _looks_key(self) -> tuple[str, str, Callable[[], float]]:
+        return (self.store.url, self.execution, self.clock)
+
     def _check_cancel(self) -> None:
         try:
-            if self.store.cancel_requested(self.execution):
-                if self._cancelled_at is None:
-                    self._cancelled_at = self.clock()
-                self._cancelled.set()
+            cancelled = self.store.cancel_requested(self.execution)
         except PyloError:
             log.warning("execution %s: could not look for a cancel request", self.execution)
+            return
+        _LOOKS.record(self._looks_key, self.clock(), cancelled)
+        if cancelled:
+            self._saw_cancel()
+
+    def _saw_cancel(self) -> None:
+        if self._cancelled_at is None:
+            self._cancelled_at = self.clock()
+        self._cancelled.set()
 
     def _renew(self) -> None:
         try:
@@ -147,3 +170,35 @@ class Heartbeat:
         except PyloError:
             self.lost = True
             log.warning("execution %s: could not renew the lease %s", self.execution, self.name)
+
+
+class _Looks:
+    """The latest look for the cancel marker of each execution by the heartbeats of this process.
+    Hundreds of workers of one process each looked every 0.2 s on local disk (1,280 reads a second
+    for 256 workers, each a system call for which a worker takes the interpreter from the tasks);
+    a look younger than a poll answers for all of them. A cancel, once seen, stays seen."""
+
+    _KEPT = 64  # executions remembered, the newest
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: dict[tuple[str, str, Callable[[], float]], tuple[float, bool]] = {}
+
+    def recent(self, key: tuple[str, str, Callable[[], float]], now: float,
+               within: float) -> tuple[float, bool] | None:
+        """(when, what it found) of a look of less than ``within`` seconds ago, or ``None``."""
+        with self._lock:
+            found = self._seen.get(key)
+        if found is None or not 0 <= now - found[0] < within:
+            return None
+        return found
+
+    def record(self, key: tuple[str, str, Callable[[], float]], at: float, cancelled: bool) -> None:
+        with self._lock:
+            before = self._seen.pop(key, None)
+            self._seen[key] = (at, cancelled or (before is not None and before[1]))
+            while len(self._seen) > self._KEPT:
+                del self._seen[next(iter(self._seen))]
+
+
+_LOOKS = _Looks()
