@@ -42,22 +42,16 @@ def test_the_scaling_benchmark_runs_at_small_counts(tmp_path: Any) -> None:
 
 
 @pytest.mark.timeout(300)
-def test_the_store_requests_benchmark_runs_with_a_short_window(tmp_path: Any) -> None:
+@pytest.mark.parametrize(("script", "rows"), [
+    ("store_requests.py", ("| local disk | defaults (as before) |", "| S3 (moto) | defaults |")),
+    ("cost.py", ("| slow (0.2 s) | local disk |", "| fast (0.02 s) | S3 (moto) |")),
+])
+def test_a_benchmark_of_store_requests_runs_with_a_short_window(tmp_path: Any, script: str,
+                                                                rows: tuple[str, ...]) -> None:
     proc = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "benchmarks", "store_requests.py"), "--seconds", "1"],
+        [sys.executable, os.path.join(ROOT, "benchmarks", script), "--seconds", "1"],
         capture_output=True, text=True, timeout=280, cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "| local disk | defaults (as before) |" in proc.stdout and "| S3 (moto) | defaults |" in proc.stdout
-    assert os.listdir(tmp_path) == []  # no store or recording left behind
-
-
-@pytest.mark.timeout(300)
-def test_the_cost_benchmark_runs_with_a_short_window(tmp_path: Any) -> None:
-    proc = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "benchmarks", "cost.py"), "--seconds", "1"],
-        capture_output=True, text=True, timeout=280, cwd=tmp_path,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "| slow (0.2 s) | local disk |" in proc.stdout and "| fast (0.02 s) | S3 (moto) |" in proc.stdout
+    assert all(row in proc.stdout for row in rows), proc.stdout
     assert os.listdir(tmp_path) == []  # no store or recording left behind
