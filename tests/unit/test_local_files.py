@@ -84,3 +84,22 @@ def test_a_create_only_write_creates_once(tmp_path: Path) -> None:
     assert files.put_new(f"{tmp_path}/new/one.json", b"2") is False
     assert files.get(f"{tmp_path}/new/one.json") == b"1"
     assert [n for n in os.listdir(tmp_path / "new")] == ["one.json"]  # no temp file left
+
+
+def test_a_path_that_became_a_directory_while_being_removed_is_removed(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    files = Files(str(tmp_path))
+    files.put(f"{tmp_path}/run/inputs/000000", b"x")
+    target = f"{tmp_path}/run"
+    real = os.path.isdir
+    looked: list[str] = []
+
+    def not_yet(path: str) -> bool:  # the look came before a late writer made the directory
+        if path == target and not looked:
+            looked.append(path)
+            return False
+        return real(path)
+
+    monkeypatch.setattr(os.path, "isdir", not_yet)
+    files.rm(target)
+    assert looked and not (tmp_path / "run").exists()

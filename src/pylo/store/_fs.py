@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import stat
 import sys
 import threading
@@ -313,7 +314,10 @@ class Files:
     def rm(self, path: str) -> None:
         def op() -> None:
             try:
-                self.fs.rm(path, recursive=True)
+                if self.local:
+                    _remove_local(path)
+                else:
+                    self.fs.rm(path, recursive=True)
             except FileNotFoundError:
                 pass
 
@@ -564,6 +568,20 @@ def _check_size(path: str, size: object, limit: int | None) -> None:
             f"corrupt object {path}: {'more than ' if size == limit + 1 else ''}{size:,} bytes, "
             f"larger than the {limit:,} a pylo object of its kind can be", path
         )
+
+
+def _remove_local(path: str) -> None:
+    """Remove a file or a directory tree. Writers may still be adding to it (the Dask workers
+    writing a bag's other partitions while a failed planning is discarded): a path that was not
+    there when looked at may be a directory by the time it is removed, and a directory may gain
+    an entry while it is removed (an ``OSError`` the caller retries)."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+        return
+    try:
+        os.unlink(path)
+    except IsADirectoryError:  # made by a writer since the look
+        shutil.rmtree(path)
 
 
 def _unlink_quietly(path: str) -> None:
