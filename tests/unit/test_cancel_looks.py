@@ -3,7 +3,10 @@ younger than a poll answers for all of them. On an injected clock, against a rea
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -85,3 +88,50 @@ def test_a_worker_that_took_anothers_look_looks_again_a_poll_after_that_look(tmp
     clock.now = 0.5
     second.tick(0.5)  # the look of 0.25 is a poll old: it looks itself, and sees the cancel
     assert second.cancelled and len(looks) == 2
+
+
+class _SecondCaller:
+    """A lock that says when a second caller has been through it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._passes = 0
+        self.second = threading.Event()
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self._passes += 1
+        if self._passes == 2:
+            self.second.set()
+        self._lock.release()
+
+
+def test_workers_that_poll_together_share_the_look_under_way() -> None:
+    from pylo.store import _heartbeat
+
+    looks = _heartbeat._Looks()
+    gate = _SecondCaller()
+    looks._lock = gate  # type: ignore[assignment]  # observed: when the second poller has looked
+    inside, release = threading.Event(), threading.Event()
+    reads: list[int] = []
+
+    def slow_read() -> bool:  # a GET to an object store, under way while the others poll
+        reads.append(1)
+        inside.set()
+        assert release.wait(30)
+        return True
+
+    key = ("s3://bucket/store", EID, time.monotonic)
+    got: list[Any] = []
+    first = threading.Thread(target=lambda: got.append(looks.look(key, 5.0, 20.0, slow_read)))
+    first.start()
+    assert inside.wait(30)
+    second = threading.Thread(target=lambda: got.append(looks.look(key, 5.0, 20.0, slow_read)))
+    second.start()
+    assert gate.second.wait(30)  # the second found the first's look under way
+    release.set()
+    first.join(30)
+    second.join(30)
+    assert reads == [1] and got == [(5.0, True), (5.0, True)]

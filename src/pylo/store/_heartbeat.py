@@ -15,6 +15,7 @@ child never renews (nor ends) its parent's lease.
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import math
 import threading
@@ -134,10 +135,10 @@ class Heartbeat:
 
     def _look_for_cancel(self, now: float) -> float:
         """A poll: the answer of another heartbeat of this execution in this process, when it
-        looked less than a poll ago; else a look of its own. Returns when the look it took was."""
-        seen = _LOOKS.recent(self._looks_key, now, self.poll)
-        if seen is None:
-            self._check_cancel()
+        looked less than a poll ago or is looking now; else a look of its own. Returns when the
+        look it took was."""
+        seen = _LOOKS.look(self._looks_key, now, self.poll, self._read_cancel)
+        if seen is None:  # the look failed (said in the log): the next poll looks again
             return now
         looked, cancelled = seen
         if cancelled:
@@ -145,14 +146,20 @@ class Heartbeat:
         return looked
 
     @property
-    def _looks_key(self) -> tuple[str, str, Callable[[], float]]:
+    def _looks_key(self) -> Key:
         return (self.store.url, self.execution, self.clock)
 
-    def _check_cancel(self) -> None:
+    def _read_cancel(self) -> bool | None:
+        """One look at the marker: whether it is there, ``None`` when the store did not answer."""
         try:
-            cancelled = self.store.cancel_requested(self.execution)
+            return self.store.cancel_requested(self.execution)
         except PyloError:
             log.warning("execution %s: could not look for a cancel request", self.execution)
+            return None
+
+    def _check_cancel(self) -> None:
+        cancelled = self._read_cancel()
+        if cancelled is None:
             return
         _LOOKS.record(self._looks_key, self.clock(), cancelled)
         if cancelled:
@@ -172,28 +179,55 @@ class Heartbeat:
             log.warning("execution %s: could not renew the lease %s", self.execution, self.name)
 
 
+Key = tuple[str, str, Callable[[], float]]  # store, execution, clock
+
+
 class _Looks:
     """The latest look for the cancel marker of each execution by the heartbeats of this process.
     Hundreds of workers of one process each looked every 0.2 s on local disk (1,280 reads a second
     for 256 workers, each a system call for which a worker takes the interpreter from the tasks);
-    a look younger than a poll answers for all of them. A cancel, once seen, stays seen."""
+    a look younger than a poll answers for all of them, and so does a look under way (workers that
+    start together poll together: on an object store all of them asked while the first GET ran).
+    A cancel, once seen, stays seen."""
 
     _KEPT = 64  # executions remembered, the newest
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._seen: dict[tuple[str, str, Callable[[], float]], tuple[float, bool]] = {}
+        self._seen: dict[Key, tuple[float, bool]] = {}
+        self._running: dict[Key, concurrent.futures.Future[tuple[float, bool] | None]] = {}
 
-    def recent(self, key: tuple[str, str, Callable[[], float]], now: float,
-               within: float) -> tuple[float, bool] | None:
-        """(when, what it found) of a look of less than ``within`` seconds ago, or ``None``."""
+    def look(self, key: Key, now: float, within: float,
+             read: Callable[[], bool | None]) -> tuple[float, bool] | None:
+        """(when, what it found) of a look of less than ``within`` seconds ago, of the look under
+        way, or of a look made now with ``read``; ``None`` when that look failed."""
         with self._lock:
             found = self._seen.get(key)
-        if found is None or not 0 <= now - found[0] < within:
-            return None
-        return found
+            if found is not None and 0 <= now - found[0] < within:
+                return found
+            running = self._running.get(key)
+            if running is None:
+                mine: concurrent.futures.Future[tuple[float, bool] | None] = concurrent.futures.Future()
+                self._running[key] = mine
+        if running is not None:
+            return running.result()
+        try:
+            cancelled = read()
+            if cancelled is not None:
+                self.record(key, now, cancelled)
+            mine.set_result(None if cancelled is None else self._seen_at(key, now))
+        except BaseException as exc:  # noqa: BLE001 - the waiters get it too, then it is raised here
+            mine.set_exception(exc)
+        finally:
+            with self._lock:
+                del self._running[key]
+        return mine.result()
 
-    def record(self, key: tuple[str, str, Callable[[], float]], at: float, cancelled: bool) -> None:
+    def _seen_at(self, key: Key, now: float) -> tuple[float, bool]:
+        with self._lock:
+            return self._seen.get(key, (now, False))
+
+    def record(self, key: Key, at: float, cancelled: bool) -> None:
         with self._lock:
             before = self._seen.pop(key, None)
             self._seen[key] = (at, cancelled or (before is not None and before[1]))
