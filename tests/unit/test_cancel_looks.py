@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gates import SecondCaller
 
 from pylo.store import Store
 from pylo.store._heartbeat import Heartbeat
@@ -90,30 +91,12 @@ def test_a_worker_that_took_anothers_look_looks_again_a_poll_after_that_look(tmp
     assert second.cancelled and len(looks) == 2
 
 
-class _SecondCaller:
-    """A lock that says when a second caller has been through it."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._passes = 0
-        self.second = threading.Event()
-
-    def __enter__(self) -> None:
-        self._lock.acquire()
-
-    def __exit__(self, *exc: object) -> None:
-        self._passes += 1
-        if self._passes == 2:
-            self.second.set()
-        self._lock.release()
-
-
 def test_workers_that_poll_together_share_the_look_under_way() -> None:
     from pylo.store import _heartbeat
 
     looks = _heartbeat._Looks()
-    gate = _SecondCaller()
-    looks._lock = gate  # type: ignore[assignment]  # observed: when the second poller has looked
+    gate = SecondCaller()
+    looks._flights._lock = gate  # type: ignore[assignment]  # observed: when the second poller has looked
     inside, release = threading.Event(), threading.Event()
     reads: list[int] = []
 

@@ -10,11 +10,13 @@ from typing import Any
 import pytest
 
 import tasks
+from gates import SecondCaller
 from pylo import Config
 from pylo._core.elastic import to_spawn
 from pylo._core.plan import plan_execution
 from pylo._core.taking import Taker, next_free
 from pylo.store import Manifest, Store
+from pylo.store._shared_calls import SharedCalls
 from pylo.store._takes import TakeBook, holders, read_takebook, take_unit
 
 
@@ -190,32 +192,15 @@ def test_once_its_own_units_are_held_a_worker_takes_the_others_and_then_ends(tmp
     assert alone.exhausted and 1 <= len(listed) <= 2  # a listing when its own ran out, one to end
 
 
-class _SecondCaller:
-    """A lock that says when a second caller has been through it."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._passes = 0
-        self.second = threading.Event()
-
-    def __enter__(self) -> None:
-        self._lock.acquire()
-
-    def __exit__(self, *exc: object) -> None:
-        self._passes += 1
-        if self._passes == 2:
-            self.second.set()
-        self._lock.release()
-
-
 def test_workers_of_one_process_that_list_together_share_one_listing(tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     from pylo._core import taking
 
     store, manifest = _planned(tmp_path, 40, 2)
     Taker(store, manifest, 0).take()
-    listings = taking._Listings()
-    gate = _SecondCaller()
+    listings: SharedCalls[list[str]] = SharedCalls()
+    monkeypatch.setattr(taking, "_LISTINGS", listings)
+    gate = SecondCaller()
     listings._lock = gate  # type: ignore[assignment]  # observed: when the second caller has looked
     inside, release = threading.Event(), threading.Event()
     calls: list[int] = []
@@ -228,10 +213,10 @@ def test_workers_of_one_process_that_list_together_share_one_listing(tmp_path: P
 
     monkeypatch.setattr(taking, "list_takes", slow_listing)
     got: list[list[str]] = []
-    first = threading.Thread(target=lambda: got.append(listings.names(store, manifest.id)))
+    first = threading.Thread(target=lambda: got.append(taking.shared_listing(store, manifest.id)))
     first.start()
     assert inside.wait(30)
-    second = threading.Thread(target=lambda: got.append(listings.names(store, manifest.id)))
+    second = threading.Thread(target=lambda: got.append(taking.shared_listing(store, manifest.id)))
     second.start()
     assert gate.second.wait(30)  # the second found the first's listing running
     release.set()

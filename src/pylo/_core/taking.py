@@ -23,14 +23,13 @@ carries it out against the store.
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
-import threading
 import uuid
 from collections.abc import Sequence
 from typing import Protocol
 
 from ..store import BlockInfo, Manifest, Store
+from ..store._shared_calls import SharedCalls
 from ..store._takes import TakeBook, holders, list_takes, release_unit, take_unit
 
 __all__ = ["Fixed", "Source", "Taken", "Taker", "next_free", "own_next"]
@@ -122,7 +121,7 @@ class Taker:
     def _list(self) -> None:
         """List ``taken/`` and learn the names not read before (hundreds of workers list a
         directory of thousands of names, again and again near the end of a run)."""
-        new = set(_LISTINGS.names(self.store, self.eid)).difference(self.seen)
+        new = set(shared_listing(self.store, self.eid)).difference(self.seen)
         self.seen |= new
         self.book = self.book.with_names(new)
         self.listed = True
@@ -180,37 +179,17 @@ class Taker:
         release_unit(self.store, self.eid, taken.unit, taken.generation)
 
 
-class _Listings:
-    """One listing of an execution's ``taken/`` at a time in a process: the workers that want
-    one while it runs wait for it and share it. A listing reads a directory entry by entry, and
-    Python lets other threads run at each entry: 256 workers in one process listing 2,458
-    names at the end of a run waited seconds each for the interpreter. A shared listing began
-    after the waiter's previous one ended, so each worker's book still only grows."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._running: dict[tuple[str, str], concurrent.futures.Future[list[str]]] = {}
-
-    def names(self, store: Store, eid: str) -> list[str]:
-        key = (store.url, eid)
-        with self._lock:
-            running = self._running.get(key)
-            if running is None:
-                mine: concurrent.futures.Future[list[str]] = concurrent.futures.Future()
-                self._running[key] = mine
-        if running is not None:
-            return running.result()
-        try:
-            mine.set_result(list_takes(store, eid))
-        except BaseException as exc:  # noqa: BLE001 - the waiters get it too, then it is raised here
-            mine.set_exception(exc)
-        finally:
-            with self._lock:
-                del self._running[key]
-        return mine.result()
+# One listing of an execution's ``taken/`` at a time in a process, shared by the workers that
+# want one while it runs. A listing reads a directory entry by entry, and Python lets other threads
+# run at each entry: 256 workers in one process listing 2,458 names at the end of a run waited
+# seconds each for the interpreter. A shared listing began after the waiter asked, so each
+# worker's book still only grows.
+_LISTINGS: SharedCalls[list[str]] = SharedCalls()
 
 
-_LISTINGS = _Listings()
+def shared_listing(store: Store, eid: str) -> list[str]:
+    """The names in ``eid``'s ``taken/``, from the listing under way in this process if any."""
+    return _LISTINGS.call((store.url, eid), lambda: list_takes(store, eid))
 
 
 class Fixed:

@@ -15,7 +15,6 @@ child never renews (nor ends) its parent's lease.
 
 from __future__ import annotations
 
-import concurrent.futures
 import logging
 import math
 import threading
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import PyloError
 from ._leases import abandoned_here
+from ._shared_calls import SharedCalls
 
 if TYPE_CHECKING:
     from ._store import Store
@@ -195,7 +195,7 @@ class _Looks:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._seen: dict[Key, tuple[float, bool]] = {}
-        self._running: dict[Key, concurrent.futures.Future[tuple[float, bool] | None]] = {}
+        self._flights: SharedCalls[tuple[float, bool] | None] = SharedCalls()
 
     def look(self, key: Key, now: float, within: float,
              read: Callable[[], bool | None]) -> tuple[float, bool] | None:
@@ -203,25 +203,16 @@ class _Looks:
         way, or of a look made now with ``read``; ``None`` when that look failed."""
         with self._lock:
             found = self._seen.get(key)
-            if found is not None and 0 <= now - found[0] < within:
-                return found
-            running = self._running.get(key)
-            if running is None:
-                mine: concurrent.futures.Future[tuple[float, bool] | None] = concurrent.futures.Future()
-                self._running[key] = mine
-        if running is not None:
-            return running.result()
-        try:
-            cancelled = read()
-            if cancelled is not None:
-                self.record(key, now, cancelled)
-            mine.set_result(None if cancelled is None else self._seen_at(key, now))
-        except BaseException as exc:  # noqa: BLE001 - the waiters get it too, then it is raised here
-            mine.set_exception(exc)
-        finally:
-            with self._lock:
-                del self._running[key]
-        return mine.result()
+        if found is not None and 0 <= now - found[0] < within:
+            return found
+        return self._flights.call(key, lambda: self._look_now(key, now, read))
+
+    def _look_now(self, key: Key, now: float, read: Callable[[], bool | None]) -> tuple[float, bool] | None:
+        cancelled = read()
+        if cancelled is None:
+            return None
+        self.record(key, now, cancelled)
+        return self._seen_at(key, now)
 
     def _seen_at(self, key: Key, now: float) -> tuple[float, bool]:
         with self._lock:
