@@ -14,7 +14,8 @@ from gates import SecondCaller
 from pylo import Config
 from pylo._core.elastic import to_spawn
 from pylo._core.plan import plan_execution
-from pylo._core.taking import Taker, next_free
+from pylo._core.known_takes import KnownTakes, next_free
+from pylo._core.taking import Taker
 from pylo.store import Manifest, Store
 from pylo.store._shared_calls import SharedCalls
 from pylo.store._takes import TakeBook, holders, read_takebook, take_unit
@@ -33,8 +34,7 @@ from pylo.store._takes import TakeBook, holders, read_takebook, take_unit
 ])
 def test_the_next_unit_is_the_first_nobody_holds_from_the_cursor(names: list[str], start: int,
                                                                  expected: int | None) -> None:
-    book = TakeBook.from_names(names)
-    assert next_free(book, [0, 1, 2, 3], start) == expected
+    assert next_free(_free(names), start) == expected
 
 
 @pytest.mark.parametrize(("names", "spread", "pick", "expected"), [
@@ -45,7 +45,13 @@ def test_the_next_unit_is_the_first_nobody_holds_from_the_cursor(names: list[str
 ])
 def test_workers_free_together_pick_different_units_by_their_numbers(names: list[str], spread: int, pick: int,
                                                                    expected: int | None) -> None:
-    assert next_free(TakeBook.from_names(names), [0, 1, 2, 3], 0, spread=spread, pick=pick) == expected
+    assert next_free(_free(names), 0, spread=spread, pick=pick) == expected
+
+
+def _free(names: list[str], units: int = 4) -> list[int]:
+    """The units 0 … ``units`` - 1 that nobody holds by ``names``."""
+    book = TakeBook.from_names(names)
+    return [u for u in range(units) if book.free(u)]
 
 
 def test_a_book_knows_generations_and_what_was_handed_back() -> None:
@@ -143,16 +149,16 @@ def test_a_block_handed_back_counts_once_and_in_the_budget_of_the_worker_that_ra
 
 def _counting_listings(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Each listing of ``taken/`` the takers make, by execution."""
-    from pylo._core import taking
+    from pylo._core import known_takes
 
     listed: list[str] = []
-    real = taking.list_takes
+    real = known_takes.list_takes
 
     def counted(store: Store, eid: str) -> list[str]:
         listed.append(eid)
         return real(store, eid)
 
-    monkeypatch.setattr(taking, "list_takes", counted)
+    monkeypatch.setattr(known_takes, "list_takes", counted)
     return listed
 
 
@@ -194,12 +200,11 @@ def test_once_its_own_units_are_held_a_worker_takes_the_others_and_then_ends(tmp
 
 def test_workers_of_one_process_that_list_together_share_one_listing(tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    from pylo._core import taking
+    from pylo._core import known_takes
 
     store, manifest = _planned(tmp_path, 40, 2)
-    Taker(store, manifest, 0).take()
-    listings: SharedCalls[list[str]] = SharedCalls()
-    monkeypatch.setattr(taking, "_LISTINGS", listings)
+    listings: SharedCalls[None] = SharedCalls()
+    monkeypatch.setattr(known_takes, "_LISTINGS", listings)
     gate = SecondCaller()
     listings._lock = gate  # type: ignore[assignment]  # observed: when the second caller has looked
     inside, release = threading.Event(), threading.Event()
@@ -211,18 +216,60 @@ def test_workers_of_one_process_that_list_together_share_one_listing(tmp_path: P
         assert release.wait(30)
         return ["000000-001.json"]
 
-    monkeypatch.setattr(taking, "list_takes", slow_listing)
-    got: list[list[str]] = []
-    first = threading.Thread(target=lambda: got.append(taking.shared_listing(store, manifest.id)))
+    monkeypatch.setattr(known_takes, "list_takes", slow_listing)
+    first_worker, second_worker = Taker(store, manifest, 0), Taker(store, manifest, 1)
+    assert first_worker.known is second_worker.known  # one book per execution in a process
+    first = threading.Thread(target=first_worker._list)
     first.start()
     assert inside.wait(30)
-    second = threading.Thread(target=lambda: got.append(taking.shared_listing(store, manifest.id)))
+    second = threading.Thread(target=second_worker._list)
     second.start()
     assert gate.second.wait(30)  # the second found the first's listing running
     release.set()
     first.join(30)
     second.join(30)
-    assert calls == [1] and got == [["000000-001.json"], ["000000-001.json"]]
+    assert calls == [1] and first_worker.listed and second_worker.listed
+    assert not first_worker.known.free(0) and first_worker.known.free(1)
+
+
+def test_the_book_of_a_process_keeps_its_free_units_in_step_with_what_it_learns(tmp_path: Path) -> None:
+    store, manifest = _planned(tmp_path, 40, 2)
+    known = KnownTakes(store, manifest)
+    units = known.ids
+    assert known.next_free(0) == 0 and known.next_free(len(units) - 1) == len(units) - 1
+    known.taken(units[0], 1)
+    known.taken(units[1], 1)
+    assert known.next_free(0) == 2 and not known.free(units[0])
+    known.handed_back(units[0], 1)  # free again: the first free one, also from past it
+    assert known.next_free(0) == 0 and known.next_free(1) == 2 and known.handed_back_free() == [0]
+    known.taken(units[0], 2)
+    assert known.next_free(0) == 2 and known.handed_back_free() == []
+    known.taken(units[0], 1)  # an older take learned late changes nothing
+    assert known.next_generation(units[0]) == 3 and known.next_free(0) == 2
+    for unit in units:
+        known.taken(unit, 1)
+    assert known.next_free(0) is None and known.book().held(units[0]) == 2
+
+
+def test_a_listing_is_read_into_the_book_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pylo._core import known_takes
+
+    store, manifest = _planned(tmp_path, 40, 2)
+    units = [u[0].block for u in manifest.units()]
+    for unit in units[:3]:
+        assert take_unit(store, manifest.id, unit, 1, 0, "0123456789ab")
+    parsed: list[str] = []
+    real = known_takes.parse_take_name
+
+    def counted(name: str) -> Any:
+        parsed.append(name)
+        return real(name)
+
+    monkeypatch.setattr(known_takes, "parse_take_name", counted)
+    known = KnownTakes(store, manifest)
+    known.refresh()
+    known.refresh()
+    assert len(parsed) == 3 and known.next_free(0) == 3  # the second listing had nothing new
 
 
 def test_a_book_learns_only_what_new_names_add() -> None:

@@ -17,22 +17,23 @@ process spent a quarter of their time listing and losing races when all of them 
 front), while a fast, a joining or a lone worker takes whatever is left, from the front. Blocks
 shrink toward the end of a run (see ``plan.block_sizes``) and every worker's own units shrink
 with them, so the last units taken are small ones and no worker is left alone with a big block
-at the end. Which unit to try is decided by ``next_free`` and ``own_next`` (pure); ``Taker``
-carries it out against the store.
+at the end. Which unit to try is decided by ``own_next`` and ``known_takes.next_free`` (pure),
+over the book of the takes that the workers of a process share; ``Taker`` carries it out against
+the store.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from ..store import BlockInfo, Manifest, Store
-from ..store._shared_calls import SharedCalls
-from ..store._takes import TakeBook, holders, list_takes, release_unit, take_unit
+from ..store._takes import holders, release_unit, take_unit
+from .known_takes import known_takes
 
-__all__ = ["Fixed", "Source", "Taken", "Taker", "next_free", "own_next"]
+__all__ = ["Fixed", "Source", "Taken", "Taker", "own_next"]
 
 Unit = tuple[BlockInfo, ...]
 
@@ -67,26 +68,10 @@ class Source(Protocol):
         """Give ``taken`` back unfinished: the next free worker continues it."""
 
 
-def next_free(book: TakeBook, units: Sequence[int], start: int, *, spread: int = 1, pick: int = 0) -> int | None:
-    """The index in ``units`` of a unit nobody holds: among the first ``spread`` free ones at or
-    after ``start`` (wrapping round to those before it, a unit handed back), the one ``pick``
-    picks; ``None`` when every unit is held. Workers that become free together pick different
-    units by their picks instead of all racing for the first one. Pure."""
-    n = len(units)
-    window: list[int] = []
-    for k in range(n):
-        i = (start + k) % n
-        if book.free(units[i]):
-            window.append(i)
-            if len(window) >= spread:
-                break
-    return window[pick % len(window)] if window else None
-
-
-def own_next(book: TakeBook, units: Sequence[int], own: range) -> int | None:
-    """The first index of ``own`` (a worker's own units, as indexes in ``units``) whose unit
-    nobody holds, or ``None`` when someone holds each of them. Pure."""
-    return next((i for i in own if book.free(units[i])), None)
+def own_next(free: Callable[[int], bool], units: Sequence[int], own: range) -> int | None:
+    """The first index of ``own`` (a worker's own units, as indexes in ``units``) whose unit is
+    ``free``, or ``None`` when someone holds each of them. Pure."""
+    return next((i for i in own if free(units[i])), None)
 
 
 # Lost races in a row before the listing is read again: one loss is usually a neighbour that
@@ -98,46 +83,40 @@ class Taker:
     """Takes units of ``manifest`` for ``worker``. With ``own`` (a worker the run was planned
     with), it tries its own units first, in order: worker *w* of *n* tries units *w*, *w + n*, ...
     and needs no listing while one of them is left; a worker that joined later has none and
-    lists before its first take."""
+    lists before its first take. What it learns of the takes goes into its process's book,
+    shared with the other workers there (see ``known_takes``)."""
 
     def __init__(self, store: Store, manifest: Manifest, worker: int, *, own: bool = True) -> None:
         self.store, self.eid, self.worker = store, manifest.id, worker
-        self.units = manifest.units()
-        self.ids = [u[0].block for u in self.units]
-        self.index = {unit: i for i, unit in enumerate(self.ids)}
+        self.known = known_takes(store, manifest)
+        self.units, self.ids = self.known.units, self.known.ids
         self.writer = uuid.uuid4().hex[:12]
-        self.book = TakeBook()
-        self.seen: set[str] = set()  # the names of taken/ its book has read
         self.exhausted = False  # no unit was left to take: every one is held or done
         n = max(1, manifest.workers)
         self.own = range(worker, len(self.ids), n) if own and worker < n else range(0)
         self.cursor = 0
         # workers choose among about as many free units as there are workers (see next_free)
         self.spread = n
-        self.listed = False
+        self.listed = False  # the book read a listing since this worker last tried to take
         if not self.own:
             self._list()
 
     def _list(self) -> None:
-        """List ``taken/`` and learn the names not read before (hundreds of workers list a
-        directory of thousands of names, again and again near the end of a run)."""
-        new = set(shared_listing(self.store, self.eid)).difference(self.seen)
-        self.seen |= new
-        self.book = self.book.with_names(new)
+        self.known.refresh()
         self.listed = True
 
     def mine(self) -> list[Taken]:
         self._list()
-        held = holders(self.store, self.eid, self.book)
-        return [Taken(self.units[self.index[u]], t.generation, continues=True)
-                for u, t in sorted(held.items()) if t.worker == self.worker and u in self.index]
+        held = holders(self.store, self.eid, self.known.book())
+        return [Taken(self.units[self.known.index[u]], t.generation, continues=True)
+                for u, t in sorted(held.items()) if t.worker == self.worker and u in self.known.index]
 
     def take(self) -> Taken | None:
-        misses = 0
+        known, misses = self.known, 0
         while True:
             i = self._handed_back(misses)
             if i is None and self.own:
-                i = own_next(self.book, self.ids, self.own)
+                i = own_next(known.free, self.ids, self.own)
                 if i is None:  # its own units are all held: from now on it takes what is free
                     self.own = range(0)
                     self._list()
@@ -145,7 +124,7 @@ class Taker:
                 self.own = range(i, self.own.stop, self.own.step)
             stealing = i is None
             if i is None:
-                i = next_free(self.book, self.ids, self.cursor, spread=self.spread, pick=self.worker + misses)
+                i = known.next_free(self.cursor, spread=self.spread, pick=self.worker + misses)
             if i is None:
                 if self.listed:
                     self.exhausted = True
@@ -153,14 +132,14 @@ class Taker:
                 self._list()
                 continue
             unit = self.ids[i]
-            gen = self.book.next_generation(unit)
+            gen = known.next_generation(unit)
             won = take_unit(self.store, self.eid, unit, gen, self.worker, self.writer)
-            self.book = self.book.taken(unit, gen)
+            known.taken(unit, gen)
             self.listed = False
             if won:
                 # the cursor stays at the first unit it does not know to be held: the units
                 # after it go in about their order, the small ones of the end last
-                self.cursor = next_free(self.book, self.ids, self.cursor) or 0
+                self.cursor = known.next_free(self.cursor) or 0
                 return Taken(self.units[i], gen, continues=gen > 1, adopted=gen > 1)
             if not stealing:  # its own unit, or one handed back, went to someone else: go on
                 continue
@@ -172,24 +151,12 @@ class Taker:
     def _handed_back(self, misses: int) -> int | None:
         """A unit handed back and free again, first: part of it ran already, and it is one of
         the run's bigger blocks (taken early, given back when its worker left)."""
-        free = sorted({self.index[u] for u, _ in self.book.released if u in self.index and self.book.free(u)})
+        free = self.known.handed_back_free()
         return free[(self.worker + misses) % len(free)] if free else None
 
     def hand_back(self, taken: Taken) -> None:
         release_unit(self.store, self.eid, taken.unit, taken.generation)
-
-
-# One listing of an execution's ``taken/`` at a time in a process, shared by the workers that
-# want one while it runs. A listing reads a directory entry by entry, and Python lets other threads
-# run at each entry: 256 workers in one process listing 2,458 names at the end of a run waited
-# seconds each for the interpreter. A shared listing began after the waiter asked, so each
-# worker's book still only grows.
-_LISTINGS: SharedCalls[list[str]] = SharedCalls()
-
-
-def shared_listing(store: Store, eid: str) -> list[str]:
-    """The names in ``eid``'s ``taken/``, from the listing under way in this process if any."""
-    return _LISTINGS.call((store.url, eid), lambda: list_takes(store, eid))
+        self.known.handed_back(taken.unit, taken.generation)
 
 
 class Fixed:

@@ -74,6 +74,7 @@ from ..errors import ClusterLost, CorruptSnapshot, InvalidArgument, PyloError, S
 from ..store import BlockInfo, Manifest, Store
 from ..store._layout import MAX_SMALL_BYTES
 from ..store._leases import ended_here, is_worker_lease
+from ..store._shared_calls import SharedCalls
 from ..store._takes import read_takebook
 
 __all__ = ["DaskBackend", "local_client", "new_local_cluster", "worker_key"]
@@ -736,6 +737,7 @@ def _death_cause(marker: Running) -> dict[str, Any]:
 _MANIFESTS: collections.OrderedDict[tuple[str, str], Manifest] = collections.OrderedDict()
 _MANIFESTS_KEPT = 8
 _MANIFESTS_LOCK = threading.Lock()
+_MANIFEST_READS: SharedCalls[Manifest] = SharedCalls()
 
 
 def _manifest(store: Store, eid: str) -> Manifest:
@@ -744,7 +746,7 @@ def _manifest(store: Store, eid: str) -> Manifest:
         found = _MANIFESTS.get(key)
     if found is not None:
         return found
-    manifest = store.read_manifest(eid)
+    manifest = _MANIFEST_READS.call(key, lambda: store.read_manifest(eid))  # workers that start together
     with _MANIFESTS_LOCK:
         _MANIFESTS[key] = manifest
         while len(_MANIFESTS) > _MANIFESTS_KEPT:

@@ -30,7 +30,8 @@ from ._segments import _load_json, check_version
 if TYPE_CHECKING:
     from . import Store
 
-__all__ = ["Take", "TakeBook", "holders", "list_takes", "read_takebook", "release_unit", "take_unit"]
+__all__ = ["Take", "TakeBook", "holders", "list_takes", "parse_take_name", "read_takebook", "release_unit",
+           "take_unit"]
 
 _NAME = re.compile(r"^(\d{6})-(\d{3,})\.(json|released)$")
 
@@ -79,11 +80,11 @@ class TakeBook:
         latest = dict(self.latest)
         released: set[tuple[int, int]] = set()
         for name in names:
-            m = _NAME.match(name.rsplit("/", 1)[-1])
-            if m is None:
+            said = parse_take_name(name)
+            if said is None:
                 continue
-            unit, gen = int(m.group(1)), int(m.group(2))
-            if m.group(3) == "released":
+            unit, gen, handed_back = said
+            if handed_back:
                 released.add((unit, gen))
             else:
                 latest[unit] = max(gen, latest.get(unit, 0))
@@ -109,6 +110,15 @@ class TakeBook:
     def handed_back(self, unit: int) -> bool:
         """Whether ``unit`` was held before and handed back (its new holder continues it)."""
         return any(u == unit for u, _ in self.released)
+
+
+def parse_take_name(name: str) -> tuple[int, int, bool] | None:
+    """What a name in ``taken/`` says: (unit, generation, handed back), or ``None`` for a name
+    that is not a take's."""
+    m = _NAME.match(name.rsplit("/", 1)[-1])
+    if m is None:
+        return None
+    return int(m.group(1)), int(m.group(2)), m.group(3) == "released"
 
 
 def read_takebook(store: Store, eid: str) -> TakeBook:
