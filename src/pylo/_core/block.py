@@ -17,7 +17,6 @@ import os
 import random
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -32,6 +31,7 @@ from .background_writes import BackgroundWrites
 from ..errors import PyloError, StoreUnreachable
 from ..store import BlockInfo, BlockState, Segment, Store, record_failure
 from ..store._results import keeping_results
+from ..store._unique import unique_hex
 from ..store._segments import to_ranges
 
 __all__ = ["BlockContext", "Delta", "finish_worker", "run_block"]
@@ -153,7 +153,6 @@ class _BlockRun:
         # may be near its end (see ``_tolerance_stop``).
         self.tolerant = cfg.max_failures is not None or cfg.max_failure_rate is not None
         self.keep_records = cfg.store_exceptions
-        self.rng = random.Random()
         # What changed since the last flush.
         self.finished: list[int] = []
         self.failed: list[tuple[int, int]] = []
@@ -300,7 +299,7 @@ class _BlockRun:
                 log.warning("worker %d of %s gave up after %d failed attempts", self.tally.worker,
                             self.ctx.execution, self.failed_attempts)
                 return attempt
-            delay = self.retry.next_delay(attempt, self.rng.random())
+            delay = self.retry.next_delay(attempt, random.random())  # the process's generator: seeding one costs a system call
             if delay is None:
                 self.failed.append((pos, attempt))
                 return attempt
@@ -364,7 +363,7 @@ class FlushWriter:
     def __init__(self, ctx: BlockContext, directory: int, writes: BackgroundWrites,
                  report: Callable[[Delta], None]) -> None:
         self.ctx, self.directory, self.writes, self.report = ctx, directory, writes, report
-        self.writer = uuid.uuid4().hex[:12]
+        self.writer = unique_hex(12)
         self.seq = 0  # only the writes change it, one at a time
         self.lock = threading.Lock()
         self.written = threading.Condition(self.lock)  # a write took what was queued, or ended

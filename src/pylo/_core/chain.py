@@ -23,13 +23,14 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import dataclasses
+import functools
 import logging
 import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from .background_writes import BackgroundWrites
-from .block import BlockContext, Delta, FlushWriter, finish_worker, new_writer, run_block
+from .block import STOP_CHECK_INTERVAL, BlockContext, Delta, FlushWriter, finish_worker, new_writer, run_block
 from .decide import WorkerTally, gives_up
 from .deaths import InputWatch
 from ..errors import PyloError, StoreUnreachable
@@ -177,8 +178,10 @@ def _run_blocks(
     watched: _Watched = None,
 ) -> WorkerTally:
     # On local disk a block asks for the cancel marker as it starts (a cheap GET, so a cancel
-    # never waits for the next poll); on an object store the heartbeat's poll is enough.
-    check = beat.check_cancel if ctx.store.files.local else (lambda: beat.cancelled)
+    # never waits for the next poll), or takes a look younger than the task loop's stop checks
+    # that another worker of this process made; on an object store the heartbeat's poll is enough.
+    check: Callable[[], bool] = (
+        functools.partial(beat.check_cancel, STOP_CHECK_INTERVAL) if ctx.store.files.local else (lambda: beat.cancelled))
     out: FlushWriter | None = None
     before: BlockInfo | None = None
     current = blocks.next()

@@ -92,7 +92,7 @@ def _write(
     # uploaded by helper threads: on an object store the PUT latencies overlap, on local disk
     # their fsyncs do.
     store.prepare(eid)
-    threads = LOCAL_UPLOAD_THREADS if store.files.local else UPLOAD_THREADS
+    threads = UPLOAD_THREADS if not store.files.local else (0 if store.files.syncs_at_once() else LOCAL_UPLOAD_THREADS)
     uploads = BackgroundWrites(threads=threads, depth=2 * threads)
     try:
         blocks = _write_blocks(store, eid, values, total, config.block_size, workers, positions, uploads)
@@ -102,7 +102,7 @@ def _write(
     finally:
         uploads.close()
     if blocks:
-        store.keep_inputs(eid)  # one directory fsync for every block's name, before the manifest
+        store.keep_inputs(eid)  # every block durable at once, before the manifest
     manifest = _new_manifest(eid, parent, with_pack_spans(blocks), task, config)
     # as many workers start as there are units to take, at most: one without would never end
     manifest = dataclasses.replace(manifest, workers=min(workers, len(manifest.units())))

@@ -117,10 +117,17 @@ class Heartbeat:
         while not self._stop.wait(max(0.0, due - self.clock())):
             due = self.tick(self.clock())
 
-    def check_cancel(self) -> bool:
-        """Look for the cancel marker now (one GET); return whether the run was cancelled."""
+    def check_cancel(self, within: float = 0.0) -> bool:
+        """Look for the cancel marker now (one GET), or take the look another heartbeat of this
+        execution in this process made less than ``within`` seconds ago or is making; return
+        whether the run was cancelled."""
         if not self._cancelled.is_set():
-            self._check_cancel()
+            if within > 0:
+                seen = _LOOKS.look(self._looks_key, self.clock(), within, self._read_cancel)
+                if seen is not None and seen[1]:
+                    self._saw_cancel()
+            else:
+                self._check_cancel()
         return self.cancelled
 
     def _past_grace(self, now: float) -> bool:

@@ -112,8 +112,9 @@ class Store:
 
     def write_inputs(self, eid: str, block: int, data: bytes, *, keep_name: bool = True) -> None:
         """Store one block's inputs, serialized by ``dump_inputs``. ``keep_name=False``: the
-        caller makes the names survive a power cut with ``keep_inputs``, once for all blocks."""
-        self.files.put(self.layout.inputs(eid, block), data, keep_name=keep_name)
+        caller makes the blocks survive a power cut with ``keep_inputs``, once for all of them,
+        before anything refers to them."""
+        self.files.put(self.layout.inputs(eid, block), data, synced_later=not keep_name)
 
     def prepare(self, eid: str) -> None:
         """Create the directories of a new execution at once (local disk): their names are
@@ -123,8 +124,8 @@ class Store:
                               layout.leases_dir(eid), layout.workers_dir(eid), layout.claims_dir(eid)])
 
     def keep_inputs(self, eid: str) -> None:
-        """Make the names of ``eid``'s input blocks survive a power cut (see ``write_inputs``)."""
-        self.files.keep_names(self.layout.inputs_dir(eid))
+        """Make ``eid``'s input blocks survive a power cut, data and names (see ``write_inputs``)."""
+        self.files.sync_written(self.layout.inputs_dir(eid))
 
     def read_inputs(self, eid: str, info: BlockInfo) -> tuple[Sequence[int] | None, list[Any]]:
         """(root positions or ``None`` when they equal the execution's, values) of one block."""
