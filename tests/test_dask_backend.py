@@ -48,3 +48,45 @@ def test_the_counts_of_finished_worker_tasks_are_read_at_once_and_the_others_lef
     assert got == {str(finished[0].key): {"finished": 3}, str(finished[1].key): {"finished": 4}}
     client.cancel(finished[1])
     assert _dask.finished_counts(client, finished) == {}  # one is no batch: read alone
+
+
+def test_workers_of_one_process_that_start_together_read_the_manifest_once(
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    import tasks
+    from gates import SecondCaller
+    from pylo import Config
+    from pylo._core.plan import plan_execution
+    from pylo.store import Manifest, Store
+    from pylo.store._shared_calls import SharedCalls
+
+    store = Store(str(tmp_path / "store"))
+    planned = plan_execution(store, range(40), tasks.noop, Config(), 4)
+    reads: SharedCalls[Manifest] = SharedCalls()
+    gate = SecondCaller()
+    reads._lock = gate  # type: ignore[assignment]  # observed: when the second caller has looked
+    monkeypatch.setattr(_dask, "_MANIFEST_READS", reads)
+    inside, release = threading.Event(), threading.Event()
+    decoded: list[str] = []
+    real = store.read_manifest
+
+    def slow(eid: str) -> Manifest:
+        decoded.append(eid)
+        inside.set()
+        assert release.wait(30)
+        return real(eid)
+
+    store.read_manifest = slow  # type: ignore[method-assign]
+    got: list[Manifest] = []
+    first = threading.Thread(target=lambda: got.append(_dask._manifest(store, planned.id)))
+    first.start()
+    assert inside.wait(30)
+    second = threading.Thread(target=lambda: got.append(_dask._manifest(store, planned.id)))
+    second.start()
+    assert gate.second.wait(30)  # the second found the first's read under way
+    release.set()
+    first.join(30)
+    second.join(30)
+    assert decoded == [planned.id] and got[0] is got[1]
+    assert _dask._manifest(store, planned.id) is got[0] and decoded == [planned.id]  # kept for the next ones

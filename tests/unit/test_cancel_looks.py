@@ -118,3 +118,25 @@ def test_workers_that_poll_together_share_the_look_under_way() -> None:
     first.join(30)
     second.join(30)
     assert reads == [1] and got == [(5.0, True), (5.0, True)]
+
+
+def test_a_block_start_takes_a_look_younger_than_it_allows_and_looks_itself_past_it(tmp_path: Path) -> None:
+    clock = Clock()
+    store, (first, second), looks = _beats(tmp_path, 2, clock)
+    clock.now = 1.0
+    assert not first.check_cancel(0.05) and len(looks) == 1
+    store.request_cancel(EID)
+    clock.now = 1.04
+    assert not second.check_cancel(0.05) and len(looks) == 1  # the look of 40 ms ago answers
+    clock.now = 1.05
+    assert second.check_cancel(0.05) and len(looks) == 2  # 50 ms old: not an answer any more
+    assert not first.cancelled  # it learns at its next look
+    assert first.check_cancel(0.05) and len(looks) == 2  # from the second's look, which saw it
+
+
+def test_a_check_without_an_age_always_looks(tmp_path: Path) -> None:
+    clock = Clock()
+    store, (first, second), looks = _beats(tmp_path, 2, clock)
+    first.check_cancel()
+    second.check_cancel()
+    assert len(looks) == 2

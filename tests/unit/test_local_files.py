@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -103,3 +104,58 @@ def test_a_path_that_became_a_directory_while_being_removed_is_removed(tmp_path:
     monkeypatch.setattr(os.path, "isdir", not_yet)
     files.rm(target)
     assert looked and not (tmp_path / "run").exists()
+
+
+def test_the_input_blocks_of_a_new_execution_are_made_durable_at_once(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from pylo.store import _fs
+
+    store = Store(str(tmp_path / "store"))
+    plan_execution(store, range(10), tasks.noop, Config(), 2)  # the store's own directories exist
+    if _fs._libc_syncfs() is None:
+        pytest.skip("no syncfs here: each block is fsynced as it is written")
+    synced = _count_fsyncs(monkeypatch)
+    whole: list[str] = []
+    real = _fs._syncfs
+
+    def counted(directory: str) -> None:
+        whole.append(directory)
+        real(directory)
+
+    monkeypatch.setattr(_fs, "_syncfs", counted)
+    manifest = plan_execution(store, range(400), tasks.noop, Config(), 8)
+    assert len(manifest.blocks) > 8
+    assert whole == [f"{tmp_path}/store/{manifest.id}/inputs"]  # one call for every block
+    # the execution's new directories (its root, the execution's own) and the manifest: no block
+    assert synced.count("file") == 1 and synced.count("dir") <= 3
+
+
+def test_without_syncfs_each_input_block_is_fsynced_as_it_is_written(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from pylo.store import _fs
+
+    store = Store(str(tmp_path / "store"))
+    plan_execution(store, range(10), tasks.noop, Config(), 2)
+    monkeypatch.setattr(_fs, "_libc_syncfs", lambda: None)
+    synced = _count_fsyncs(monkeypatch)
+    manifest = plan_execution(store, range(400), tasks.noop, Config(), 8)
+    assert synced.count("file") == len(manifest.blocks) + 1  # each block, then the manifest
+
+
+def test_a_new_directory_in_an_existing_one_is_one_mkdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    for name in ("mkdir", "stat", "lstat"):
+        real = getattr(os, name)
+
+        def counted(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
+            calls.append(_name)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(os, name, counted)
+    assert Files._create(str(tmp_path / "a")) == [str(tmp_path / "a")]
+    assert calls == ["mkdir"]
+    assert Files._create(str(tmp_path / "a")) == []  # there already
+    assert Files._create(str(tmp_path / "b" / "c" / "d")) == [str(tmp_path / p) for p in ("b", "b/c", "b/c/d")]
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(FileExistsError):
+        Files._create(str(tmp_path / "f"))  # a file in the way is not a directory
