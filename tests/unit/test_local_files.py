@@ -123,8 +123,17 @@ def test_the_input_blocks_of_a_new_execution_are_made_durable_at_once(tmp_path: 
         real(directory)
 
     monkeypatch.setattr(_fs, "_syncfs", counted)
+    renamed: list[str] = []
+    real_replace = os.replace
+
+    def replace(src: str, dst: str) -> None:
+        renamed.append(dst)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
     manifest = plan_execution(store, range(400), tasks.noop, Config(), 8)
     assert len(manifest.blocks) > 8
+    assert renamed == []  # the blocks are written in place: nothing reads them before the manifest
     assert whole == [f"{tmp_path}/store/{manifest.id}/inputs"]  # one call for every block
     # the execution's new directories (its root, the execution's own) and the manifest: no block
     assert synced.count("file") == 1 and synced.count("dir") <= 3

@@ -153,13 +153,23 @@ class Files:
         the data is fsynced before the rename; with ``keep_name`` the directory is too, so the
         name survives a power cut (without, a power cut may lose the newest such objects, whole,
         never leave them torn). ``volatile``: nothing is fsynced (a lease: see above).
-        ``synced_later``: the caller makes the object, data and name, survive a power cut with
-        ``sync_written`` before anything refers to it; where one call can do that for many
-        objects at once, nothing is fsynced here."""
-        if synced_later:
-            keep_name, volatile = False, volatile or self.syncs_at_once()
+        ``synced_later``: nothing reads the object until the caller has made it survive a power
+        cut, data and name, with ``sync_written`` (an execution's input blocks, before its
+        manifest): on local disk it is written in place, with no temp file to rename, and where
+        one call can sync many objects at once, without an fsync of its own."""
         with self._refused_write(path):
-            self.retrying(f"write {path}", lambda: self._put(path, data, keep_name, volatile))
+            if synced_later and self.local:
+                sync = self.durable and not self.syncs_at_once()
+                self.retrying(f"write {path}", lambda: self._write_in_place(path, data, sync))
+            else:
+                self.retrying(f"write {path}", lambda: self._put(path, data, keep_name, volatile))
+
+    def _write_in_place(self, path: str, data: bytes, sync: bool) -> None:
+        try:
+            _write_new(path, data, sync, exclusive=False)
+        except FileNotFoundError:
+            self._makedirs(os.path.dirname(path), durable=False)  # kept by ``sync_written`` too
+            _write_new(path, data, sync, exclusive=False)
 
     @contextlib.contextmanager
     def _refused_write(self, path: str) -> Iterator[None]:
@@ -582,11 +592,12 @@ def _find_local(prefix: str) -> list[str]:
     return found
 
 
-def _write_new(path: str, data: bytes, sync: bool) -> None:
-    """Create ``path`` (it must not exist) holding ``data``; fsync it with ``sync``. Plain
-    descriptor calls: each system call lets other threads take the GIL, and a worker among
-    hundreds in one process waits for it again after each (a Python file object adds three)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+def _write_new(path: str, data: bytes, sync: bool, *, exclusive: bool = True) -> None:
+    """Create ``path`` (with ``exclusive``, it must not exist; without, a partial write of an
+    attempt before is replaced) holding ``data``; fsync it with ``sync``. Plain descriptor
+    calls: each system call lets other threads take the GIL, and a worker among hundreds in one
+    process waits for it again after each (a Python file object adds three)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC), 0o644)
     try:
         view = memoryview(data)
         while view:
