@@ -285,8 +285,6 @@ def test_local_writes_are_fsynced_file_and_directory(tmp_path: Path, monkeypatch
 def test_segments_and_records_keep_their_data_manifests_their_names_too(
     pylo: Pylo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pylo.store import _fs
-
     synced: list[str] = []
     real = os.fsync
 
@@ -295,43 +293,25 @@ def test_segments_and_records_keep_their_data_manifests_their_names_too(
         real(fd)
 
     monkeypatch.setattr(os, "fsync", fsync)
-    at_once = _fs._libc_syncfs() is not None
-    if at_once:  # on Linux the input blocks are written in place and synced together: log both
-        real_write, real_syncfs = _fs._write_new, _fs._syncfs
-
-        def write(path: str, data: bytes, sync: bool, *, exclusive: bool = True) -> None:
-            synced.append(f"write:{path}")
-            real_write(path, data, sync, exclusive=exclusive)
-
-        def syncfs(directory: str) -> None:
-            synced.append(f"syncfs:{directory}")
-            real_syncfs(directory)
-
-        monkeypatch.setattr(_fs, "_write_new", write)
-        monkeypatch.setattr(_fs, "_syncfs", syncfs)
     eid = pylo.start_from_scratch(range(10), tasks.fail_multiples_of_7, progress=False)
     execution = pylo.store.layout.execution(eid)
-    fsynced = [p for p in synced if not p.startswith(("write:", "syncfs:"))]
-    dirs = {p[len(execution) + 1:] for p in fsynced if p.startswith(execution) and "/.tmp-" not in p}
-    assert {"workers", "claims"} <= dirs  # the names that must survive
+    dirs = {p[len(execution) + 1:] for p in synced if p.startswith(execution) and "/.tmp-" not in p}
+    assert {"inputs", "workers", "claims"} <= dirs  # the names that must survive
     # Per flush, data only: the block directories holding segments and records are never fsynced
     # (their parents are, once, when a block's directory is created).
     assert not any(d.startswith(("progress/", "errors/")) for d in dirs), dirs
-    data = {p[len(execution) + 1:].split("/")[0] for p in fsynced if "/.tmp-" in p and p.startswith(execution)}
+    data = {p[len(execution) + 1:].split("/")[0] for p in synced if "/.tmp-" in p and p.startswith(execution)}
     assert {"progress", "errors", "workers"} <= data
-    # The input blocks are made durable once, after the last block is written and before the
-    # manifest is: never one fsync per block. On Linux one syncfs keeps their data and names;
-    # elsewhere each block's data is fsynced as it is written, then their directory once.
+    # A small run's input blocks are written in place (nothing reads them before the manifest)
+    # and fsynced each; their names are kept by one fsync of their directory, after the last
+    # block's data and before the manifest is written: never one per block. (A large one's are
+    # made durable by one syncfs instead: see the local files' tests.)
     inputs = f"{execution}/inputs"
+    at = [i for i, p in enumerate(synced) if p == inputs]
+    blocks = [i for i, p in enumerate(synced) if p.startswith(inputs + "/")]
     manifest = min(i for i, p in enumerate(synced) if p.startswith(execution + "/.tmp-"))
-    if at_once:
-        at = [i for i, p in enumerate(synced) if p == f"syncfs:{inputs}"]
-        last_block = max(i for i, p in enumerate(synced) if p.startswith(f"write:{inputs}/"))
-        assert not any(p.startswith(inputs) for p in fsynced)  # neither a block nor the directory
-    else:
-        at = [i for i, p in enumerate(synced) if p == inputs]
-        last_block = max(i for i, p in enumerate(synced) if p.startswith(inputs + "/"))  # each one in place
-    assert len(at) == 1 and last_block < at[0] < manifest, (at, last_block, manifest)
+    assert blocks and not any("/.tmp-" in synced[i] for i in blocks)
+    assert len(at) == 1 and max(blocks) < at[0] < manifest, (at, blocks, manifest)
     # Leases say something is alive, which a power cut makes false anyway: never fsynced.
     leases = pylo.store.layout.leases_dir(eid)[len(execution) + 1:]
     assert leases not in data and not any(d.startswith(leases) for d in dirs), (data, dirs)

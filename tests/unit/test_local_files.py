@@ -106,15 +106,9 @@ def test_a_path_that_became_a_directory_while_being_removed_is_removed(tmp_path:
     assert looked and not (tmp_path / "run").exists()
 
 
-def test_the_input_blocks_of_a_new_execution_are_made_durable_at_once(tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def _count_syncfs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     from pylo.store import _fs
 
-    store = Store(str(tmp_path / "store"))
-    plan_execution(store, range(10), tasks.noop, Config(), 2)  # the store's own directories exist
-    if _fs._libc_syncfs() is None:
-        pytest.skip("no syncfs here: each block is fsynced as it is written")
-    synced = _count_fsyncs(monkeypatch)
     whole: list[str] = []
     real = _fs._syncfs
 
@@ -123,29 +117,59 @@ def test_the_input_blocks_of_a_new_execution_are_made_durable_at_once(tmp_path: 
         real(directory)
 
     monkeypatch.setattr(_fs, "_syncfs", counted)
+    return whole
+
+
+def _count_renames(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     renamed: list[str] = []
-    real_replace = os.replace
+    real = os.replace
 
     def replace(src: str, dst: str) -> None:
         renamed.append(dst)
-        real_replace(src, dst)
+        real(src, dst)
 
     monkeypatch.setattr(os, "replace", replace)
+    return renamed
+
+
+def test_the_input_blocks_of_a_large_execution_are_made_durable_at_once(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from pylo._core import plan
+    from pylo.store import _fs
+
+    store = Store(str(tmp_path / "store"))
+    plan_execution(store, range(10), tasks.noop, Config(), 2)  # the store's own directories exist
+    if _fs._libc_syncfs() is None:
+        pytest.skip("no syncfs here: each block is fsynced as it is written")
+    monkeypatch.setattr(plan, "EACH_SYNCED", 4)
+    synced, whole, renamed = _count_fsyncs(monkeypatch), _count_syncfs(monkeypatch), _count_renames(monkeypatch)
     manifest = plan_execution(store, range(400), tasks.noop, Config(), 8)
     assert len(manifest.blocks) > 8
+    assert whole == [f"{tmp_path}/store/{manifest.id}/inputs"]  # one call for the blocks past the first four
+    # the first four blocks, the manifest; the execution's new directories: its root's, its own
+    assert synced.count("file") == 4 + 1 and synced.count("dir") <= 3
     assert renamed == []  # the blocks are written in place: nothing reads them before the manifest
-    assert whole == [f"{tmp_path}/store/{manifest.id}/inputs"]  # one call for every block
-    # the execution's new directories (its root, the execution's own) and the manifest: no block
-    assert synced.count("file") == 1 and synced.count("dir") <= 3
+
+
+def test_the_input_blocks_of_a_small_execution_are_fsynced_each(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    store = Store(str(tmp_path / "store"))
+    plan_execution(store, range(10), tasks.noop, Config(), 2)
+    synced, whole = _count_fsyncs(monkeypatch), _count_syncfs(monkeypatch)
+    manifest = plan_execution(store, range(400), tasks.noop, Config(), 8)
+    # a syncfs would also wait for whatever else the file system is writing
+    assert whole == [] and synced.count("file") == len(manifest.blocks) + 1  # each block, then the manifest
 
 
 def test_without_syncfs_each_input_block_is_fsynced_as_it_is_written(tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from pylo._core import plan
     from pylo.store import _fs
 
     store = Store(str(tmp_path / "store"))
     plan_execution(store, range(10), tasks.noop, Config(), 2)
     monkeypatch.setattr(_fs, "_libc_syncfs", lambda: None)
+    monkeypatch.setattr(plan, "EACH_SYNCED", 4)
     synced = _count_fsyncs(monkeypatch)
     manifest = plan_execution(store, range(400), tasks.noop, Config(), 8)
     assert synced.count("file") == len(manifest.blocks) + 1  # each block, then the manifest

@@ -148,18 +148,19 @@ class Files:
     # -- writes --------------------------------------------------------------------------------
 
     def put(self, path: str, data: bytes, *, keep_name: bool = True, volatile: bool = False,
-            synced_later: bool = False) -> None:
+            synced_later: bool = False, defer_sync: bool = False) -> None:
         """Write ``data`` at ``path`` atomically: readers see all of it or nothing. On local disk
         the data is fsynced before the rename; with ``keep_name`` the directory is too, so the
         name survives a power cut (without, a power cut may lose the newest such objects, whole,
         never leave them torn). ``volatile``: nothing is fsynced (a lease: see above).
         ``synced_later``: nothing reads the object until the caller has made it survive a power
         cut, data and name, with ``sync_written`` (an execution's input blocks, before its
-        manifest): on local disk it is written in place, with no temp file to rename, and where
-        one call can sync many objects at once, without an fsync of its own."""
+        manifest): on local disk it is written in place, with no temp file to rename.
+        ``defer_sync`` too: where one call can sync a whole file system (``syncs_at_once``), the
+        object is not fsynced here, and ``sync_written(at_once=True)`` makes it durable."""
         with self._refused_write(path):
             if synced_later and self.local:
-                sync = self.durable and not self.syncs_at_once()
+                sync = self.durable and not (defer_sync and self.syncs_at_once())
                 self.retrying(f"write {path}", lambda: self._write_in_place(path, data, sync))
             else:
                 self.retrying(f"write {path}", lambda: self._put(path, data, keep_name, volatile))
@@ -209,14 +210,16 @@ class Files:
         if sync and keep_name:
             _fsync_dir(directory)
 
-    def sync_written(self, directory: str) -> None:
+    def sync_written(self, directory: str, *, at_once: bool = False) -> None:
         """Make the objects written in ``directory`` with ``synced_later`` survive a power cut,
-        data and names: on Linux one ``syncfs`` of the file system (thousands of input blocks
-        cost one call instead of an fsync each), elsewhere one directory fsync, their data having
-        been fsynced as they were written."""
+        data and names: one directory fsync, their data having been fsynced as they were
+        written; with ``at_once`` (some were written with ``defer_sync``) and on Linux, one
+        ``syncfs`` of the file system instead (thousands of input blocks cost one call, not an
+        fsync each; it also waits for whatever else is written to that file system, so a few
+        blocks are cheaper fsynced one by one)."""
         if not (self.local and self.durable):
             return
-        if not self.syncs_at_once():
+        if not (at_once and self.syncs_at_once()):
             self.keep_names(directory)
             return
         with self._refused_write(directory):

@@ -110,11 +110,13 @@ class Store:
 
     # -- inputs --------------------------------------------------------------------------------
 
-    def write_inputs(self, eid: str, block: int, data: bytes, *, keep_name: bool = True) -> None:
+    def write_inputs(self, eid: str, block: int, data: bytes, *, keep_name: bool = True,
+                     defer_sync: bool = False) -> None:
         """Store one block's inputs, serialized by ``dump_inputs``. ``keep_name=False``: the
         caller makes the blocks survive a power cut with ``keep_inputs``, once for all of them,
-        before anything refers to them."""
-        self.files.put(self.layout.inputs(eid, block), data, synced_later=not keep_name)
+        before anything refers to them; ``defer_sync``: where one call can, that call also
+        syncs this block's data (see ``Files.sync_written``)."""
+        self.files.put(self.layout.inputs(eid, block), data, synced_later=not keep_name, defer_sync=defer_sync)
 
     def prepare(self, eid: str) -> None:
         """Create the directories of a new execution at once (local disk): their names are
@@ -123,9 +125,10 @@ class Store:
         self.files.make_dirs([layout.inputs_dir(eid), layout.progress_dir(eid), layout.taken_dir(eid),
                               layout.leases_dir(eid), layout.workers_dir(eid), layout.claims_dir(eid)])
 
-    def keep_inputs(self, eid: str) -> None:
-        """Make ``eid``'s input blocks survive a power cut, data and names (see ``write_inputs``)."""
-        self.files.sync_written(self.layout.inputs_dir(eid))
+    def keep_inputs(self, eid: str, *, deferred: bool = False) -> None:
+        """Make ``eid``'s input blocks survive a power cut, data and names (see ``write_inputs``);
+        ``deferred``: some were written with ``defer_sync``."""
+        self.files.sync_written(self.layout.inputs_dir(eid), at_once=deferred)
 
     def read_inputs(self, eid: str, info: BlockInfo) -> tuple[Sequence[int] | None, list[Any]]:
         """(root positions or ``None`` when they equal the execution's, values) of one block."""
