@@ -27,8 +27,8 @@ class _Counted:
 def test_a_sized_input_is_read_one_block_ahead_whatever_the_worker_count() -> None:
     inputs = _Counted(10_000_000)
     chunks = plan._chunks(iter(inputs), 10_000, 1_000, len(inputs))
-    first = len(next(chunks))  # 1,000 workers: about 8 blocks each while the run is young
-    assert first == 1_250 and inputs.taken == first
+    first = len(next(chunks))  # 1,000 workers: BLOCKS_PER_WORKER blocks each while the run is young
+    assert first == 10_000_000 // (plan.BLOCKS_PER_WORKER * 1_000) and inputs.taken == first
 
 
 def test_a_generator_is_held_at_most_up_to_the_spread_limit(monkeypatch: pytest.MonkeyPatch) -> None:
