@@ -17,13 +17,15 @@ import collections
 import concurrent.futures
 from collections.abc import Callable
 
+from .helper_threads import HelperThreads
+
 __all__ = ["BackgroundWrites"]
 
 
 class BackgroundWrites:
     def __init__(self, threads: int = 1, depth: int = 2) -> None:
         self.threads, self.depth = threads, depth
-        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._pool: HelperThreads | None = None
         self._pending: collections.deque[concurrent.futures.Future[None]] = collections.deque()
 
     def submit(self, write: Callable[[], None]) -> None:
@@ -35,7 +37,7 @@ class BackgroundWrites:
         while self._pending and (self._pending[0].done() or len(self._pending) >= self.depth):
             self._pending.popleft().result()
         if self._pool is None:
-            self._pool = concurrent.futures.ThreadPoolExecutor(self.threads, thread_name_prefix="pylo-write")
+            self._pool = HelperThreads(self.threads, "pylo-write")  # see ``helper_threads``
         self._pending.append(self._pool.submit(write))
 
     def settle(self) -> None:

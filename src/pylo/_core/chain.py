@@ -33,6 +33,7 @@ from .background_writes import BackgroundWrites
 from .block import STOP_CHECK_INTERVAL, BlockContext, Delta, FlushWriter, finish_worker, new_writer, run_block
 from .decide import WorkerTally, gives_up
 from .deaths import InputWatch
+from .helper_threads import HelperThreads
 from ..errors import PyloError, StoreUnreachable
 from ..store import BlockInfo, BlockState, Heartbeat
 from ..store._leases import worker_lease_name
@@ -276,7 +277,7 @@ def _skip_concluded(
 
 
 def _read_states(ctx: BlockContext, blocks: list[BlockInfo]) -> dict[int, BlockState]:
-    with concurrent.futures.ThreadPoolExecutor(8, thread_name_prefix="pylo-read") as pool:
+    with HelperThreads(8, "pylo-read") as pool:
         return dict(zip((b.block for b in blocks),
                         pool.map(lambda b: ctx.store.read_block_state(ctx.execution, b), blocks)))
 
@@ -290,8 +291,7 @@ class _ReadAhead:
 
     def __init__(self, ctx: BlockContext) -> None:
         self.ctx = ctx
-        self.pool = None if ctx.store.files.local else concurrent.futures.ThreadPoolExecutor(
-            1, thread_name_prefix="pylo-prefetch")
+        self.pool = None if ctx.store.files.local else HelperThreads(1, "pylo-prefetch")
         self.next: concurrent.futures.Future[tuple[BlockState, list[Any]]] | None = None
         self.info: BlockInfo | None = None
         self.continues = False

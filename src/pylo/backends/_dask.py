@@ -65,6 +65,7 @@ from .._core.chain import lease_name, run_worker
 from .._core.decide import WorkerTally
 from .._core.deaths import InputWatch, Running, exit_code_in, read_running
 from ._driving import Action, Ended, TaskEnded, decide
+from .._core.helper_threads import HelperThreads
 from .._core.taking import Taker
 from .._core.elastic import GROW_INTERVAL, STEWARD_INTERVAL, to_spawn
 from .._core.run import Run
@@ -659,8 +660,7 @@ def _dask_worker(spawn: Spawn, w: int, lost: tuple[int, ...]) -> dict[str, int]:
     says its counts. The start's reads go at once: on an object store their latencies would add up."""
     store, eid = spawn.store, spawn.eid
     # on local disk a read costs less than a thread: the reads go one after the other
-    with concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="pylo-start") \
-            if not store.files.local else _InPlace() as pool:
+    with HelperThreads(4, "pylo-start") if not store.files.local else _InPlace() as pool:
         ended = pool.submit(_ended, store, eid, w)
         task = pool.submit(store.read_task, eid)
         manifest = pool.submit(_manifest, store, eid)
