@@ -93,7 +93,9 @@ class KnownTakes:
 
     def refresh(self) -> None:
         """List ``taken/`` and learn the names not read before. Workers that want a listing
-        while one is under way share it: it began after they asked."""
+        while one is under way share it, though it began a moment before they asked: a unit
+        handed back in that moment is missed, and still never left without a taker (the worker
+        that handed it back goes back to Dask's scheduler and runs again, see ``chain``)."""
         _LISTINGS.call((self.store.url, self.eid), self._list)
 
     def _list(self) -> None:

@@ -2,8 +2,10 @@
 
 Hundreds of Pylo workers of one process ask the store the same question at the same moment (a
 listing of ``taken/`` at the end of a run, a look for the cancel marker when they start
-together): one of them asks, the others wait for its answer. A shared call began after the
-waiter asked, so its answer is never older than one the waiter would have got itself.
+together): one of them asks, the others wait for its answer. A waiter gets the answer of the
+call under way, which began at most that call's duration before it asked: callers share only
+questions whose answer may be that old (a listing that misses the newest name, a look for the
+cancel marker a moment late).
 """
 
 from __future__ import annotations
