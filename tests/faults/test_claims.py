@@ -96,6 +96,27 @@ def test_a_claim_whose_leases_all_expired_is_taken_over_whatever_its_host(tmp_pa
     assert pylo.get_state(resumed) == (list(range(10)), [])
 
 
+def test_a_release_is_not_fsynced_and_a_release_lost_to_a_power_cut_holds_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    pylo = Pylo.local_multithread(str(tmp_path / "s"), number_of_workers=1)
+    eid = pylo.start_from_scratch(range(10), tasks.fail_multiples_of_7, progress=False)
+    claim = pylo.store.claim(eid)
+    synced: list[int] = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real(fd))[1])
+    pylo.store.release(claim)
+    assert synced == []  # the end of every run: no fsync, as for a lease
+    monkeypatch.undo()
+    # the power cut: the marker is gone, and the holder's lease stopped being renewed
+    marker = pylo.store.layout.claim(eid, claim.generation, released=True)
+    os.remove(marker)
+    _plant_lease(pylo.store, eid, claim.holder.lease_name, expires=time.time() - 1)
+    resumed = pylo.start_from_past_execution(eid, tasks.noop, progress=False)  # taken over at once
+    assert pylo.get_state(resumed) == (list(range(10)), [])
+
+
 def test_a_claim_whose_holder_is_alive_is_refused_and_force_waits_for_it_to_end(tmp_path: Path) -> None:
     clock = ManualClock()  # the wait for the old holder's lease to expire takes no real time
     pylo = Pylo(Store(str(tmp_path / "s"), clock=clock), ThreadBackend(), Config(number_of_workers=1))

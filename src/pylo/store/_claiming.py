@@ -158,7 +158,10 @@ class Claims:
             return
         let_go(claim.holder)
         body = json.dumps({"format": FORMAT_VERSION, "token": claim.holder.token}).encode()
-        self.files.put(self.layout.claim(claim.execution, claim.generation, released=True), body)
+        # Not fsynced, like a lease: a power cut that loses the marker leaves a claim whose
+        # holder's lease is no longer renewed, which the next client takes over at once (two
+        # fsyncs on the end of every run, 1-2.5 ms of a warm run of 8 inputs).
+        self.files.put(self.layout.claim(claim.execution, claim.generation, released=True), body, volatile=True)
         if claim.heartbeat is not None:
             claim.heartbeat.end()
 

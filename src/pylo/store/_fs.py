@@ -8,15 +8,17 @@ Durability on local disk: each object's temp file is fsynced before the rename, 
 ever seen torn or empty after a power cut. For the objects whose loss would matter (manifests,
 input blocks, claims, worker outcomes, cancel markers) the directory is fsynced after the rename
 too (and so is the parent of a directory just created), so they are still there after it.
-The input blocks of a new execution are the exception to the first rule: on Linux they are
-written without an fsync each and made durable together, data and names, by one ``syncfs`` of
-the file system before the manifest that makes the execution exist is written.
-Progress segments and exception records, written at every flush, skip that second fsync: a power
-cut can lose the newest of them, whole (the file system's last few seconds, 5 s on ext4), and
-their inputs run again on resume, as after any crash. Leases are not fsynced at all: they say
-that a worker or client is alive, which a power cut makes false anyway (a lease lost or torn by
-it reads as not alive, which is then the truth). A writer killed mid-write leaves a
-``.tmp-*`` file, which every reader ignores and ``remove_stale_temps`` deletes.
+The input blocks of a new execution are the exception to the first rule: nothing reads them
+before the manifest that makes the execution exist, so they are written in place, and past the
+first few hundred, on Linux, without an fsync each: one ``syncfs`` of the file system makes them
+durable together, data and names, before the manifest is written. Progress segments and
+exception records, written at every flush, skip that second fsync: a power cut can lose the
+newest of them, whole (the file system's last few seconds, 5 s on ext4), and their inputs run
+again on resume, as after any crash. Leases are not fsynced at all: they say that a worker or
+client is alive, which a power cut makes false anyway (a lease lost or torn by it reads as not
+alive, which is then the truth); nor is the marker that releases a claim (lost, it leaves a
+claim whose lease is no longer renewed: the next client takes it over). A writer killed
+mid-write leaves a ``.tmp-*`` file, which every reader ignores and ``remove_stale_temps`` deletes.
 """
 
 from __future__ import annotations
