@@ -267,24 +267,13 @@ class Files:
         """Create ``directory`` and its missing parents; return those created, outermost first.
         The usual case, a block's new directory in an existing one, is one system call."""
         try:
-            os.mkdir(directory)
-        except FileExistsError:
-            if not os.path.isdir(directory):
-                raise
-            return []
+            return [directory] if _made(directory) else []
         except FileNotFoundError:
             parent = os.path.dirname(directory)
             if not parent or parent == directory:
                 raise
             created = Files._create(parent)
-            try:
-                os.mkdir(directory)
-            except FileExistsError:  # made meanwhile by another writer
-                if not os.path.isdir(directory):
-                    raise
-                return created
-            return [*created, directory]
-        return [directory]
+            return [*created, directory] if _made(directory) else created
 
     def put_new(self, path: str, data: bytes, *, volatile: bool = False, probe: bool = True) -> bool:
         """Write ``path`` only if it does not exist yet; return whether this call created it.
@@ -567,6 +556,18 @@ def _syncfs(directory: str) -> None:
             raise OSError(err, os.strerror(err), directory)
     finally:
         os.close(fd)
+
+
+def _made(directory: str) -> bool:
+    """Make ``directory``; ``False`` when it was there already (made meanwhile by another
+    writer, say). A file in its place is an error, as is a missing parent."""
+    try:
+        os.mkdir(directory)
+    except FileExistsError:
+        if not os.path.isdir(directory):
+            raise
+        return False
+    return True
 
 
 def _fsync_dir(directory: str) -> None:
