@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from pylo import CorruptSnapshot, Pylo
+from pylo.store._input_packs import MAGIC, decode_pack, encode_pack
 
 EID = "20261125T162126123456Z-1a2b3c4d"
 
@@ -412,8 +413,10 @@ def test_status_ls_and_exceptions_never_unpickle(cwd: Path) -> None:
     eid = only_execution(store)
     marker = cwd / "unpickled"
     trap = pickle.dumps(_Trap(str(marker)))
-    for block in (store / eid / "inputs").iterdir():
-        block.write_bytes(trap)
+    for block in (store / eid / "inputs").iterdir():  # each block's own pickle, in its object
+        data, first = block.read_bytes(), int(block.name)
+        shared = decode_pack(data, str(block), first) if data.startswith(MAGIC) else None
+        block.write_bytes(trap if shared is None else encode_pack(first, [trap] * len(shared)))
     for path in (store / eid / "errors").rglob("*"):
         if path.is_file():
             obj = json.loads(path.read_text())

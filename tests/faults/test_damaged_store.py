@@ -302,9 +302,9 @@ def test_segments_and_records_keep_their_data_manifests_their_names_too(
     assert not any(d.startswith(("progress/", "errors/")) for d in dirs), dirs
     data = {p[len(execution) + 1:].split("/")[0] for p in synced if "/.tmp-" in p and p.startswith(execution)}
     assert {"progress", "errors", "workers"} <= data
-    # A small run's input blocks are written in place (nothing reads them before the manifest)
+    # A small run's inputs objects are written in place (nothing reads them before the manifest)
     # and fsynced each; their names are kept by one fsync of their directory, after the last
-    # block's data and before the manifest is written: never one per block. (A large one's are
+    # object's data and before the manifest is written: never one per object. (A large one's are
     # made durable by one syncfs instead: see the local files' tests.)
     inputs = f"{execution}/inputs"
     at = [i for i, p in enumerate(synced) if p == inputs]

@@ -13,10 +13,13 @@ import pytest
 
 import tasks
 from pylo import CorruptSnapshot, Pylo, Status
+from pylo._core import plan
 from _support import wait_for
 
 
-def test_a_failed_block_settles_the_run_only_after_the_others_stopped(dask_inproc_client: Any, tmp_path: Path) -> None:
+def test_a_failed_block_settles_the_run_only_after_the_others_stopped(dask_inproc_client: Any, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(plan, "SHARE_BLOCKS", 1)  # each block's inputs an object of its own, to remove
     gates = tmp_path / "gates"
     gates.mkdir()
     pylo = Pylo.dask(dask_inproc_client, str(tmp_path / "s"), number_of_workers=2, block_size=1,

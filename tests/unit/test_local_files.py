@@ -132,37 +132,46 @@ def _count_renames(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return renamed
 
 
-def test_the_input_blocks_of_a_large_execution_are_made_durable_at_once(tmp_path: Path,
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def _inputs_objects(tmp_path: Path, manifest: Any) -> int:
+    return len(os.listdir(tmp_path / "store" / manifest.id / "inputs"))
+
+
+def test_the_input_objects_of_a_large_execution_are_made_durable_at_once(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     from pylo._core import plan
     from pylo.store import _fs
 
     store = Store(str(tmp_path / "store"))
     plan_execution(store, range(10), tasks.noop, Config(), 2)  # the store's own directories exist
     if _fs._libc_syncfs() is None:
-        pytest.skip("no syncfs here: each block is fsynced as it is written")
+        pytest.skip("no syncfs here: each inputs object is fsynced as it is written")
     monkeypatch.setattr(plan, "EACH_SYNCED", 4)
+    monkeypatch.setattr(plan, "SHARE_BLOCKS", 2)
     synced, whole, renamed = _count_fsyncs(monkeypatch), _count_syncfs(monkeypatch), _count_renames(monkeypatch)
     manifest = plan_execution(store, range(400), tasks.noop, Config(), 8)
-    assert len(manifest.blocks) > 8
-    assert whole == [f"{tmp_path}/store/{manifest.id}/inputs"]  # one call for the blocks past the first four
-    # the first four blocks, the manifest; the execution's new directories: its root's, its own
+    assert _inputs_objects(tmp_path, manifest) > 8
+    assert whole == [f"{tmp_path}/store/{manifest.id}/inputs"]  # one call for the objects past the first four
+    # the first four objects, the manifest; the execution's new directories: its root's, its own
     assert synced.count("file") == 4 + 1 and synced.count("dir") <= 3
-    assert renamed == []  # the blocks are written in place: nothing reads them before the manifest
+    assert renamed == []  # the objects are written in place: nothing reads them before the manifest
 
 
-def test_the_input_blocks_of_a_small_execution_are_fsynced_each(tmp_path: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_input_objects_of_a_small_execution_are_fsynced_each(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from pylo._core import plan
+
     store = Store(str(tmp_path / "store"))
     plan_execution(store, range(10), tasks.noop, Config(), 2)
+    monkeypatch.setattr(plan, "SHARE_BLOCKS", 2)
     synced, whole = _count_fsyncs(monkeypatch), _count_syncfs(monkeypatch)
     manifest = plan_execution(store, range(400), tasks.noop, Config(), 8)
     # a syncfs would also wait for whatever else the file system is writing
-    assert whole == [] and synced.count("file") == len(manifest.blocks) + 1  # each block, then the manifest
+    objects = _inputs_objects(tmp_path, manifest)
+    assert objects > 8 and whole == [] and synced.count("file") == objects + 1  # each object, then the manifest
 
 
-def test_without_syncfs_each_input_block_is_fsynced_as_it_is_written(tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_syncfs_each_input_object_is_fsynced_as_it_is_written(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     from pylo._core import plan
     from pylo.store import _fs
 
@@ -170,9 +179,11 @@ def test_without_syncfs_each_input_block_is_fsynced_as_it_is_written(tmp_path: P
     plan_execution(store, range(10), tasks.noop, Config(), 2)
     monkeypatch.setattr(_fs, "_libc_syncfs", lambda: None)
     monkeypatch.setattr(plan, "EACH_SYNCED", 4)
+    monkeypatch.setattr(plan, "SHARE_BLOCKS", 2)
     synced = _count_fsyncs(monkeypatch)
     manifest = plan_execution(store, range(400), tasks.noop, Config(), 8)
-    assert synced.count("file") == len(manifest.blocks) + 1  # each block, then the manifest
+    objects = _inputs_objects(tmp_path, manifest)
+    assert objects > 8 and synced.count("file") == objects + 1  # each object, then the manifest
 
 
 def test_a_new_directory_in_an_existing_one_is_one_mkdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

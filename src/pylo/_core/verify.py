@@ -123,13 +123,14 @@ class _Checker:
 
     def execution(self, manifest: Manifest) -> None:
         store, layout = self.store, self.store.layout
-        packs: dict[int, int] = {}  # first block of a pack -> how many blocks it must hold
+        packs: dict[int, int] = {}  # first block of a pack or shared object -> how many blocks it must hold
         for info in manifest.blocks:
-            if info.pack is None:
+            first = info.inputs_first
+            if first is None:
                 path = layout.inputs(manifest.id, info.block)
                 self._check(path, functools.partial(_check_block, store, path))
             else:
-                packs[info.pack] = info.block - info.pack + 1
+                packs[first] = info.block - first + 1
         for first, count in packs.items():
             path = layout.inputs(manifest.id, first)
             self._check(path, functools.partial(_check_pack, store, path, first, count))

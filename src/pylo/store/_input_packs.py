@@ -1,12 +1,16 @@
-"""Input packs: the inputs of several consecutive blocks of one worker in one object.
+"""Input packs: the inputs of several consecutive blocks in one object.
 
 On an object store a run waits on its request count, not on its bytes (a PUT or a GET of 30 KB
 costs about what one of 1 byte does), so planning writes the small blocks of one worker together
-and the worker reads them with one GET. A pack is named like its first block
-(``inputs/{first}``) and the manifest says which pack holds each block. Its bytes::
+and the worker reads them with one GET: a pack is taken whole. On local disk a run waits on its
+file creations (each a system call that a process of hundreds of busy threads pays dearly), so
+planning writes consecutive blocks in one object *shared* by blocks that are otherwise their own
+(``BlockInfo.shared``): each is taken alone and reads only its own part. Either object is named
+like its first block (``inputs/{first}``) and the manifest says which one holds each block. Its
+bytes::
 
-    pylo-inputs-pack\\n
-    {"format": 1, "first": 40, "sizes": [29778, 29778, ...]}\\n
+    pylo-inputs-pack\n
+    {"format": 1, "first": 40, "sizes": [29778, 29778, ...]}\n
     the blocks' own serialized inputs (``dump_inputs``), one after the other
 
 The header is JSON, so ``pylo verify`` can check a pack, and each block in it, without running
@@ -21,7 +25,7 @@ from collections.abc import Sequence
 from ..errors import CorruptSnapshot
 from ._segments import _int, _load_json, check_version
 
-__all__ = ["MAGIC", "decode_pack", "encode_pack"]
+__all__ = ["MAGIC", "decode_pack", "encode_pack", "pack_block"]
 
 MAGIC = b"pylo-inputs-pack\n"
 
@@ -37,6 +41,26 @@ def encode_pack(first: int, blobs: Sequence[bytes]) -> bytes:
 def decode_pack(data: bytes, path: str, first: int) -> list[bytes]:
     """The serialized blocks of a pack whose first block is ``first``; ``CorruptSnapshot`` for
     anything that does not add up (never a partial list)."""
+    body, sizes = _parts(data, path, first)
+    blobs, at = [], 0
+    for n in sizes:
+        blobs.append(bytes(body[at : at + n]))
+        at += n
+    return blobs
+
+
+def pack_block(data: bytes, path: str, first: int, index: int) -> memoryview:
+    """The serialized inputs of block ``first + index`` of an object of this form (read in
+    place: the others' are not copied)."""
+    body, sizes = _parts(data, path, first)
+    if not 0 <= index < len(sizes):
+        raise CorruptSnapshot(f"corrupt input pack {path}: no block {first + index} in it", path)
+    at = sum(sizes[:index])
+    return body[at : at + sizes[index]]
+
+
+def _parts(data: bytes, path: str, first: int) -> tuple[memoryview, list[int]]:
+    """(body, the size of each block in it) of an object whose first block is ``first``."""
     if not data.startswith(MAGIC):
         raise CorruptSnapshot(f"corrupt input pack {path}: not a pylo inputs pack", path)
     end = data.find(b"\n", len(MAGIC), len(MAGIC) + _MAX_HEADER)
@@ -53,8 +77,4 @@ def decode_pack(data: bytes, path: str, first: int) -> list[bytes]:
     body = memoryview(data)[end + 1 :]
     if sum(sizes) != len(body):
         raise CorruptSnapshot(f"corrupt input pack {path}: {len(body)} bytes for blocks of {sum(sizes)}", path)
-    blobs, at = [], 0
-    for n in sizes:
-        blobs.append(bytes(body[at : at + n]))
-        at += n
-    return blobs
+    return body, sizes

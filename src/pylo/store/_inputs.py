@@ -1,5 +1,5 @@
-"""Inputs: a block's values serialized (cloudpickle, checked to load back) and read back, a pack
-of consecutive blocks read once for all of them."""
+"""Inputs: a block's values serialized (cloudpickle, checked to load back) and read back, an
+object of several consecutive blocks (a pack, a shared object) read once for all of them."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import cloudpickle
 
 from ..errors import CorruptSnapshot, TaskNotSerializable
-from ._input_packs import decode_pack
+from ._input_packs import decode_pack, pack_block
 from ._manifest import BlockInfo
 
 if TYPE_CHECKING:
@@ -20,22 +20,29 @@ __all__ = ["InputsReader", "dump_inputs"]
 
 
 class InputsReader:
-    """Reads the inputs of one execution's blocks, keeping the last pack it read: a reader going
-    through a worker's consecutive blocks GETs each pack once, and holds one pack at most."""
+    """Reads the inputs of one execution's blocks, keeping the last object of several blocks it
+    read (a pack, or a shared object): a reader going through consecutive blocks reads each such
+    object once, and holds one at most."""
 
     def __init__(self, store: Store, eid: str) -> None:
         self.store, self.eid = store, eid
         self._pack: tuple[int, str, list[bytes]] | None = None  # (first block, path, its blocks)
+        self._shared: tuple[int, str, bytes] | None = None  # (first block, path, its bytes)
 
     def read(self, info: BlockInfo) -> tuple[Sequence[int] | None, list[Any]]:
-        if info.pack is None:
-            path, data = self.store.read_inputs_object(self.eid, info)
-        else:
+        data: bytes | memoryview
+        if info.pack is not None:
             path, blobs = self._blocks_of(info)
             if info.block - info.pack >= len(blobs):
                 raise CorruptSnapshot(f"corrupt input pack {path}: no block {info.block} in it", path)
             data = blobs[info.block - info.pack]
             path = f"{path} (block {info.block})"
+        elif info.shared is not None:
+            path, whole = self._shared_of(info)
+            data = pack_block(whole, path, info.shared, info.block - info.shared)
+            path = f"{path} (block {info.block})"
+        else:
+            path, data = self.store.read_inputs_object(self.eid, info)
         return _load_inputs(data, path, info)
 
     def _blocks_of(self, info: BlockInfo) -> tuple[str, list[bytes]]:
@@ -46,8 +53,16 @@ class InputsReader:
             self._pack = (info.pack, path, decode_pack(data, path, info.pack))
         return self._pack[1], self._pack[2]
 
+    def _shared_of(self, info: BlockInfo) -> tuple[str, bytes]:
+        assert info.shared is not None
+        if self._shared is None or self._shared[0] != info.shared:
+            self._shared = None
+            path, data = self.store.read_inputs_object(self.eid, info)
+            self._shared = (info.shared, path, data)
+        return self._shared[1], self._shared[2]
 
-def _load_inputs(data: bytes, path: str, info: BlockInfo) -> tuple[Sequence[int] | None, list[Any]]:
+
+def _load_inputs(data: bytes | memoryview, path: str, info: BlockInfo) -> tuple[Sequence[int] | None, list[Any]]:
     try:
         positions, values = pickle.loads(data)
     except Exception as exc:  # any unpickling failure means a damaged object

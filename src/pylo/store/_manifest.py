@@ -12,7 +12,7 @@ from ..errors import CorruptSnapshot
 from ._layout import FORMAT_VERSION, validate_execution_id
 from ._segments import _int, _load_json, check_version
 
-__all__ = ["HELD", "PACKED_FORMAT", "TAKEN_FORMAT", "BlockInfo", "Manifest", "with_pack_spans"]
+__all__ = ["HELD", "PACKED_FORMAT", "SHARED_FORMAT", "TAKEN_FORMAT", "BlockInfo", "Manifest", "with_pack_spans"]
 
 #: The worker of a block that no worker runs.
 HELD = -1
@@ -26,6 +26,13 @@ PACKED_FORMAT = 2
 #: manifest's ``workers`` is how many started. A pylo that deals blocks to workers at planning
 #: refuses it rather than run it with every worker on block 0's chain.
 TAKEN_FORMAT = 3
+
+#: ``TAKEN_FORMAT`` whose blocks may keep their inputs in one object shared with the blocks next
+#: to them (``shared``), each block still taken, flushed and read on its own: on local disk a
+#: large run creates tens of files at planning, not thousands. A pylo that does not know shared
+#: objects refuses such a manifest instead of missing its inputs; a run without them keeps
+#: ``TAKEN_FORMAT``, so an older pylo still reads it.
+SHARED_FORMAT = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,7 +49,11 @@ class BlockInfo:
     ``pack``: the first block of the pack that holds this block's inputs, or ``None`` when the
     block's inputs are an object of their own. The blocks of a pack also share its progress,
     errors and results directories (named by the pack too), whose objects may cover any of the
-    pack's positions, ``pack_span`` (derived from the manifest, never stored)."""
+    pack's positions, ``pack_span`` (derived from the manifest, never stored).
+
+    ``shared``: the first block of the inputs object this block shares with the blocks that
+    follow it, or ``None``. Unlike a pack's, these blocks are blocks of their own in every other
+    way: each is taken, flushed and read alone, and has its own directories."""
 
     block: int
     start: int
@@ -50,6 +61,7 @@ class BlockInfo:
     worker: int
     pack: int | None = None
     pack_span: range | None = None
+    shared: int | None = None
 
     @property
     def held(self) -> bool:
@@ -57,8 +69,14 @@ class BlockInfo:
 
     @property
     def inputs_object(self) -> int:
-        """The block whose name this block's objects have: its own, or its pack's."""
+        """The block whose name this block's directories have: its own, or its pack's."""
         return self.block if self.pack is None else self.pack
+
+    @property
+    def inputs_first(self) -> int | None:
+        """The first block of the object that holds this block's inputs with others' (its pack
+        or its shared object), or ``None`` when the object is the block's alone."""
+        return self.pack if self.pack is not None else self.shared
 
     @property
     def stored_span(self) -> range:
@@ -114,9 +132,14 @@ class Manifest:
 
     def encode(self) -> bytes:
         packed = any(b.pack is not None for b in self.blocks)
+        shared = _shared_runs(self.blocks)
+        if self.taken:
+            version = SHARED_FORMAT if shared else TAKEN_FORMAT
+        else:
+            version = PACKED_FORMAT if packed else FORMAT_VERSION
         return json.dumps(
             {
-                "format": TAKEN_FORMAT if self.taken else (PACKED_FORMAT if packed else FORMAT_VERSION),
+                "format": version,
                 "id": self.id,
                 "parent": self.parent,
                 "root": self.root,
@@ -126,6 +149,7 @@ class Manifest:
                 "workers": self.workers,
                 "blocks": [[b.start, b.count, b.worker] + ([] if b.pack is None else [b.pack]) for b in self.blocks],
                 "config": self.config.to_json(),
+                **({"shared_inputs": shared} if shared else {}),
             },
             indent=1,
         ).encode()
@@ -133,10 +157,12 @@ class Manifest:
     @classmethod
     def decode(cls, data: bytes, path: str) -> Manifest:
         obj = _load_json(data, path)
-        version = check_version(obj, path, (FORMAT_VERSION, PACKED_FORMAT, TAKEN_FORMAT))
+        version = check_version(obj, path, (FORMAT_VERSION, PACKED_FORMAT, TAKEN_FORMAT, SHARED_FORMAT))
         try:
             config = Config.from_json(dict(obj["config"]))
             blocks = tuple(_block(i, entry, version) for i, entry in enumerate(obj["blocks"]))
+            if version == SHARED_FORMAT:
+                blocks = _with_shared(blocks, obj["shared_inputs"])
             manifest = cls(
                 id=validate_execution_id(obj["id"]),
                 parent=None if obj["parent"] is None else validate_execution_id(obj["parent"]),
@@ -147,7 +173,7 @@ class Manifest:
                 workers=_int(obj["workers"]),
                 blocks=blocks,
                 config=config,
-                taken=version == TAKEN_FORMAT,
+                taken=version in (TAKEN_FORMAT, SHARED_FORMAT),
             )
         except (KeyError, TypeError, ValueError) as exc:  # InvalidArgument (a bad config) is a ValueError
             raise CorruptSnapshot(f"corrupt manifest {path}: {exc}", path) from exc
@@ -165,6 +191,41 @@ def _block(index: int, entry: object, version: int) -> BlockInfo:
     return BlockInfo(block=index, start=_int(entry[0]), count=_int(entry[1]), worker=_int(entry[2]), pack=pack)
 
 
+def _shared_runs(blocks: Sequence[BlockInfo]) -> list[list[int]]:
+    """``[first block, blocks]`` of each shared inputs object, in order: how a manifest stores
+    ``shared``."""
+    runs: list[list[int]] = []
+    for b in blocks:
+        if b.shared is None:
+            continue
+        if runs and runs[-1][0] == b.shared:
+            runs[-1][1] += 1
+        else:
+            runs.append([b.shared, 1])
+    return runs
+
+
+def _with_shared(blocks: tuple[BlockInfo, ...], runs: object) -> tuple[BlockInfo, ...]:
+    """``blocks`` with ``shared`` set from a manifest's runs: each a run of consecutive blocks
+    that run (not held, not packed), after the run before it."""
+    if not isinstance(runs, list) or not runs:
+        raise ValueError(f"shared_inputs: bad runs {runs!r:.80}")
+    shared: dict[int, int] = {}
+    after = 0
+    for run in runs:
+        if not isinstance(run, list) or len(run) != 2:
+            raise ValueError(f"shared_inputs: bad run {run!r:.80}")
+        first, count = _int(run[0]), _int(run[1])
+        if first < after or count < 1 or first + count > len(blocks):
+            raise ValueError(f"shared_inputs: run {run!r:.80} is out of order or out of the blocks")
+        for index in range(first, first + count):
+            if blocks[index].held or blocks[index].pack is not None:
+                raise ValueError(f"shared_inputs: block {index} is held or packed")
+            shared[index] = first
+        after = first + count
+    return tuple(b if b.block not in shared else dataclasses.replace(b, shared=shared[b.block]) for b in blocks)
+
+
 def _inconsistency(m: Manifest) -> str | None:
     """What does not add up in a manifest, checked before any reader allocates by its counts:
     blocks tile ``0 … n_inputs-1`` in order, none larger than the block size (itself bounded),
@@ -180,6 +241,8 @@ def _inconsistency(m: Manifest) -> str | None:
             return f"block {b.block} has worker {b.worker}, not one of {m.workers}"
         if b.pack is not None and not _packs_with(m, b):
             return f"block {b.block} is in pack {b.pack}, which does not hold it"
+        if b.shared is not None and not m.taken:
+            return f"block {b.block} shares an inputs object: only blocks taken at run time do"
         start += b.count
     if start != m.n_inputs:
         return "block sizes do not add up to n_inputs"

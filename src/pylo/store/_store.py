@@ -139,8 +139,10 @@ class Store:
         return InputsReader(self, eid)
 
     def read_inputs_object(self, eid: str, info: BlockInfo) -> tuple[str, bytes]:
-        """(path, bytes) of the object holding ``info``'s inputs: the block's own, or its pack."""
-        path = self.layout.inputs(eid, info.inputs_object)
+        """(path, bytes) of the object holding ``info``'s inputs: the block's own, its pack or
+        its shared object."""
+        first = info.inputs_first
+        path = self.layout.inputs(eid, info.block if first is None else first)
         try:
             return path, self.files.get(path)
         except FileNotFoundError:
