@@ -114,3 +114,28 @@ def test_an_attached_run_on_dask_is_a_dask_future(tmp_path: Path, dask_client: A
     run = pylo.attach(eid, poll=0.05)
     distributed.wait([run], timeout=90)
     assert run.done() and dask_client.gather(run) == eid
+
+
+def test_the_runs_own_tasks_take_the_free_threads_before_its_watcher(tmp_path: Path, dask_inproc_client: Any) -> None:
+    # Each Dask worker has one thread: the task it starts first is the one that reached it first.
+    # The watcher, submitted before the workers' tasks, took a thread first and held a block back
+    # until it seceded (3 ms of a 29 ms run of 8 inputs).
+    pylo = Pylo.dask(dask_inproc_client, tmp_path / "store")
+    run = pylo.submit(range(4), noop)
+    run.wait(60)
+    distributed.wait([run], timeout=60)  # the watcher ended too
+    firsts = []
+    for worker in dask_inproc_client.cluster.workers.values():
+        ours = [entry[0] for entry in worker.state.log
+                if entry[2] == "executing" and (run.id in str(entry[0]) or entry[0] == run.key)]
+        if ours:
+            firsts.append(ours[0])
+    assert firsts and run.key not in firsts, firsts
+    assert dask_inproc_client.gather(run) == run.id
+
+
+def test_a_run_with_no_task_to_submit_is_still_a_finished_dask_future(tmp_path: Path, dask_inproc_client: Any) -> None:
+    pylo = Pylo.dask(dask_inproc_client, tmp_path / "store")
+    run = pylo.submit([], noop)  # no block: it settles before any task of its own is submitted
+    distributed.wait([run], timeout=60)
+    assert run.status is Status.DONE and dask_inproc_client.gather(run) == run.id

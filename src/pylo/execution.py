@@ -512,7 +512,7 @@ class Pylo:
             self._release(taken, None)
             raise
         ctx = BlockContext(self.store, manifest.id, task, self.config, self._clock)
-        run = self._new_run(manifest)
+        run = self._new_run(manifest, watch=False)
         self._local.launched = run
         try:
             self.backend.launch(ctx, manifest, run, lambda error: self._end(run, claims, error))
@@ -522,10 +522,11 @@ class Pylo:
             raise
         return run
 
-    def _new_run(self, manifest: Manifest) -> Run:
+    def _new_run(self, manifest: Manifest, *, watch: bool = True) -> Run:
         """The handle of ``manifest``'s execution (on Dask also a Dask future of its end), stopped
         past the tolerance its manifest records (an attached run is held to the tolerance it was
-        started with)."""
+        started with). ``watch=False``: on Dask, the backend submits the future's task once it
+        submitted the run's own."""
         eid, config = manifest.id, manifest.config
         client = self.backend.client
         on_cancel = functools.partial(self._cancel, eid)
@@ -535,7 +536,7 @@ class Pylo:
         else:
             from .backends._dask_run import DaskRun
 
-            run = DaskRun(client, eid, manifest.n_inputs, on_cancel=on_cancel, on_stop=on_stop)
+            run = DaskRun(client, eid, manifest.n_inputs, on_cancel=on_cancel, on_stop=on_stop, watch=watch)
         run.describe = functools.partial(self.summary, eid)
         run.draw = functools.partial(self.pictures, eid)
         run.tolerate(Tolerance(config.max_failures, config.max_failure_rate, manifest.n_inputs))

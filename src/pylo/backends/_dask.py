@@ -69,6 +69,7 @@ from .._core.helper_threads import HelperThreads
 from .._core.taking import Taker
 from .._core.elastic import GROW_INTERVAL, STEWARD_INTERVAL, to_spawn
 from .._core.run import Run
+from ._dask_run import DaskRun
 from .._core.summary import worker_chains
 from . import OnEnd, end_run
 from ..errors import ClusterLost, CorruptSnapshot, InvalidArgument, PyloError, StoreUnreachable, TaskNotSerializable
@@ -314,6 +315,8 @@ class _Driver:
             self.spawn = dataclasses.replace(self.spawn, careful=self.backend.allowed_failures() == 0)
             self.client.subscribe_topic(self.topic, self._on_event)
             self._submit(list(self.workers))
+            if isinstance(self.run, DaskRun):
+                self.run.watch()  # after the workers' tasks: they take the free threads first
             threading.Thread(target=self._drive, name=f"pylo-{self.manifest.id}-driver", daemon=True).start()
             if self.spawn.cap is None:
                 threading.Thread(target=self._grow, name=f"pylo-{self.manifest.id}-grow", daemon=True).start()
