@@ -90,3 +90,12 @@ def test_manifests_with_shared_objects_have_their_own_format_and_are_checked(tmp
         bad = {**data, "shared_inputs": runs}
         with pytest.raises(CorruptSnapshot, match="shared_inputs"):
             Manifest.decode(json.dumps(bad).encode(), "m")
+
+
+def test_a_generators_blocks_share_objects_too(tmp_path: Path) -> None:
+    # Of unknown count, blocks are cut as the inputs come: consecutive ones still share objects.
+    store = Store(str(tmp_path / "store"))
+    manifest = plan_execution(store, (x * 2 for x in range(500)), tasks.noop, Config(block_size=7), 4)
+    assert len(_objects(store, manifest.id)) == -(-len(manifest.blocks) // plan.SHARE_BLOCKS) < len(manifest.blocks)
+    reader = store.inputs_reader(manifest.id)
+    assert [v for b in manifest.blocks for v in reader.read(b)[1]] == [x * 2 for x in range(500)]
