@@ -203,3 +203,10 @@ def test_a_new_directory_in_an_existing_one_is_one_mkdir(tmp_path: Path, monkeyp
     (tmp_path / "f").write_text("x")
     with pytest.raises(FileExistsError):
         Files._create(str(tmp_path / "f"))  # a file in the way is not a directory
+
+
+def test_only_an_object_store_is_remote(tmp_path: Path, moto_server: Any) -> None:
+    # Where a request waits on no network, a worker reads inline instead of starting threads.
+    assert not Files(str(tmp_path / "store")).remote
+    assert not Files(f"memory://remote-{tmp_path.name}").remote
+    assert Files(f"s3://{moto_server.new_bucket()}/store", moto_server.options()).remote

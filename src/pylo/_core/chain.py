@@ -287,11 +287,12 @@ class _ReadAhead:
     the current one runs.
 
     A unit taken for the first time has no segment yet, so its state is not read at all: no
-    LIST per block. On local disk the read happens inline: a thread would cost more than it saves."""
+    LIST per block. On local disk and in memory the read happens inline: a thread would cost more
+    than it saves."""
 
     def __init__(self, ctx: BlockContext) -> None:
         self.ctx = ctx
-        self.pool = None if ctx.store.files.local else HelperThreads(1, "pylo-prefetch")
+        self.pool = HelperThreads(1, "pylo-prefetch") if ctx.store.files.remote else None
         self.next: concurrent.futures.Future[tuple[BlockState, list[Any]]] | None = None
         self.info: BlockInfo | None = None
         self.continues = False

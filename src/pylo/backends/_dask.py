@@ -662,8 +662,8 @@ def _dask_worker(spawn: Spawn, w: int, lost: tuple[int, ...]) -> dict[str, int]:
     store. A worker that ended already (its task was submitted again, by the steward, say) only
     says its counts. The start's reads go at once: on an object store their latencies would add up."""
     store, eid = spawn.store, spawn.eid
-    # on local disk a read costs less than a thread: the reads go one after the other
-    with HelperThreads(4, "pylo-start") if not store.files.local else _InPlace() as pool:
+    # on local disk or in memory a read costs less than a thread: the reads go one after the other
+    with HelperThreads(4, "pylo-start") if store.files.remote else _InPlace() as pool:
         ended = pool.submit(_ended, store, eid, w)
         task = pool.submit(store.read_task, eid)
         manifest = pool.submit(_manifest, store, eid)

@@ -111,6 +111,11 @@ class Files:
         return (_files, (self.url, self.storage_options, self.retry_for, self.attempts, self.backoff))
 
     @property
+    def remote(self) -> bool:
+        """Whether a request waits on a network (an object store): not local disk, not memory."""
+        return not (self.local or self._memory)
+
+    @property
     def protocol(self) -> str:
         proto: str | tuple[str, ...] = self.fs.protocol
         return proto if isinstance(proto, str) else proto[0]
