@@ -24,6 +24,7 @@ from ._ui.gave_up import said_here
 from ._ui.progress import follow
 from ._core.run import Run
 from ._core.attach import attach_run
+from ._core.per_thread import PerThread
 from ._core.status import Status
 from ._core.frame import records_frame
 from ._core.plan import Held
@@ -87,7 +88,7 @@ class Pylo:
         self.backend = backend
         self.config = config
         self._clock = clock or SystemClock()
-        self._local = _Launched()
+        self._launched_here: PerThread[Run] = PerThread()  # the run each thread launched last
 
     # -- construction --------------------------------------------------------------------------
 
@@ -513,7 +514,7 @@ class Pylo:
             raise
         ctx = BlockContext(self.store, manifest.id, task, self.config, self._clock)
         run = self._new_run(manifest, watch=False)
-        self._local.launched = run
+        self._launched_here.set(run)
         try:
             self.backend.launch(ctx, manifest, run, lambda error: self._end(run, claims, error))
         except BaseException:
@@ -585,7 +586,7 @@ class Pylo:
     def _blocking(self, start: Callable[[], Run], progress: bool) -> str:
         """Start a run and wait for it. A Ctrl-C that lands before the wait (while the run is
         being launched) stops the run too: the workers flush, then the interrupt propagates."""
-        self._local.launched = None
+        self._launched_here.set(None)
         try:
             return self._wait(start(), progress)
         except KeyboardInterrupt:
@@ -596,7 +597,7 @@ class Pylo:
 
     def _launched(self) -> Run | None:
         """The run this thread launched last (``None`` before ``_blocking`` launched one)."""
-        return self._local.launched
+        return self._launched_here.get()
 
     def _wait(self, run: Run, progress: bool) -> str:
         with follow(run, enabled=progress, dashboard=self.backend.dashboard_link) as bar:
@@ -633,13 +634,6 @@ class Pylo:
         log.info("execution %s: cancel requested", execution_id)
         self.store.request_cancel(execution_id)
         self.backend.cancel_queued(execution_id)  # Dask: what has not started is cancelled at once
-
-
-class _Launched(threading.local):
-    """The run this thread launched last (see ``Pylo._blocking``): each thread sees its own,
-    ``None`` until it launches one."""
-
-    launched: Run | None = None
 
 
 def _log_end(run: Run) -> None:
