@@ -146,13 +146,14 @@ def _write_blocks(
         roots = None if positions is None else list(itertools.islice(positions, len(chunk)))
         data = dump_inputs(roots, chunk, start)
         info = BlockInfo(block=index, start=start, count=len(chunk), worker=0)
-        if group is not None and local:
+        if group is None:
+            writer.write(index, data)
+        elif local:
             info = dataclasses.replace(info, shared=group.add(index, data))
-        elif group is not None and len(chunk) >= block_size:  # a pack is taken whole: full blocks only
+        elif len(chunk) >= block_size:  # a pack is taken whole: full blocks only
             info = dataclasses.replace(info, pack=group.add(index, data))
         else:
-            if group is not None:
-                group.flush()  # a short block goes alone: the pack before it is complete
+            group.flush()  # a short block goes alone: the pack before it is complete
             writer.write(index, data)
         blocks.append(info)
     if group is not None:

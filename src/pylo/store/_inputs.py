@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import cloudpickle
 
 from ..errors import CorruptSnapshot, TaskNotSerializable
-from ._input_packs import decode_pack, pack_block
+from ._input_packs import pack_block
 from ._manifest import BlockInfo
 
 if TYPE_CHECKING:
@@ -26,40 +26,25 @@ class InputsReader:
 
     def __init__(self, store: Store, eid: str) -> None:
         self.store, self.eid = store, eid
-        self._pack: tuple[int, str, list[bytes]] | None = None  # (first block, path, its blocks)
-        self._shared: tuple[int, str, bytes] | None = None  # (first block, path, its bytes)
+        self._kept: tuple[int, str, bytes] | None = None  # (first block, path, its bytes)
 
     def read(self, info: BlockInfo) -> tuple[Sequence[int] | None, list[Any]]:
+        first = info.inputs_first
         data: bytes | memoryview
-        if info.pack is not None:
-            path, blobs = self._blocks_of(info)
-            if info.block - info.pack >= len(blobs):
-                raise CorruptSnapshot(f"corrupt input pack {path}: no block {info.block} in it", path)
-            data = blobs[info.block - info.pack]
-            path = f"{path} (block {info.block})"
-        elif info.shared is not None:
-            path, whole = self._shared_of(info)
-            data = pack_block(whole, path, info.shared, info.block - info.shared)
-            path = f"{path} (block {info.block})"
-        else:
+        if first is None:
             path, data = self.store.read_inputs_object(self.eid, info)
+        else:
+            path, whole = self._object_of(first, info)
+            data = pack_block(whole, path, first, info.block - first)
+            path = f"{path} (block {info.block})"
         return _load_inputs(data, path, info)
 
-    def _blocks_of(self, info: BlockInfo) -> tuple[str, list[bytes]]:
-        assert info.pack is not None
-        if self._pack is None or self._pack[0] != info.pack:
-            self._pack = None  # the old one is let go before the new one is read
+    def _object_of(self, first: int, info: BlockInfo) -> tuple[str, bytes]:
+        if self._kept is None or self._kept[0] != first:
+            self._kept = None  # the old one is let go before the new one is read
             path, data = self.store.read_inputs_object(self.eid, info)
-            self._pack = (info.pack, path, decode_pack(data, path, info.pack))
-        return self._pack[1], self._pack[2]
-
-    def _shared_of(self, info: BlockInfo) -> tuple[str, bytes]:
-        assert info.shared is not None
-        if self._shared is None or self._shared[0] != info.shared:
-            self._shared = None
-            path, data = self.store.read_inputs_object(self.eid, info)
-            self._shared = (info.shared, path, data)
-        return self._shared[1], self._shared[2]
+            self._kept = (first, path, data)
+        return self._kept[1], self._kept[2]
 
 
 def _load_inputs(data: bytes | memoryview, path: str, info: BlockInfo) -> tuple[Sequence[int] | None, list[Any]]:
